@@ -1,0 +1,444 @@
+"""Key-encryption keys (KEKs) and the wrapping of data keys (DEKs).
+
+Every document version is encrypted under its own random 256-bit data key (see
+:mod:`storage.envelope`). The data key is never stored in the clear: it is *wrapped* (encrypted)
+under the current key-encryption key, and the hub keeps the wrapped form in its database, never
+beside the object. Rotation is "wrap with the newest KEK, unwrap with any": old wrapped keys
+keep working until :func:`rewrap` has moved them to the newest KEK, after which the old KEK can
+be retired and its material destroyed.
+
+Wrapped key format (61 bytes), AES-256-GCM under the KEK::
+
+    offset  len  field
+    0       1    version = 0x01
+    1       12   nonce, random (96 bits, the only nonce size accepted)
+    13      48   AES-256-GCM(KEK, nonce, DEK, aad) = ciphertext(32) || tag(16)
+
+    aad = b"ketenhub-wrap" || 0x01 || document_id(16) || BE32(document version)
+          || dek_id(16) || len(kek_id)(1) || kek_id (ASCII)
+
+The KEK id travels beside the wrapped key (a database column) and is bound by the associated
+data, so a wrapped key moved to another document, version, data key id or KEK fails to unwrap.
+
+Random 96-bit nonces are safe for about 2**32 wraps under one key (NIST SP 800-38D §8.3). The
+ring counts wraps per KEK and refuses to wrap past ``wrap_limit`` (default 2**31, half the bound,
+because several replicas count independently); the hub seeds the counts from its database
+(one row per data key) so restarts do not reset them.
+
+The local key file (``LocalKeyRing``) is JSON, created with mode 0600 in a 0700 directory::
+
+    {"format": "ketenhub-keyring/1",
+     "keks": [{"id": "kek-…", "key": "<base64 32 bytes>", "created_at": "<RFC 3339>"}, …]}
+
+The last entry is the current KEK. The file is rewritten atomically (temporary file, fsync,
+rename). A ring reloads the file when it changes on disk, so a rotation done by one replica on a
+shared key volume is in force on the others within ``reload_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import secrets
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from storage.errors import (
+    IntegrityError,
+    KeyFileCorrupt,
+    KeyFileInsecure,
+    KeyFileMissing,
+    KeyRingError,
+    KeyUsageExhausted,
+    UnknownKeyId,
+)
+
+WRAP_VERSION: Final = 1
+KEY_SIZE: Final = 32
+NONCE_SIZE: Final = 12
+WRAPPED_SIZE: Final = 1 + NONCE_SIZE + KEY_SIZE + 16
+DEFAULT_WRAP_LIMIT: Final = 2**31
+KEYRING_FORMAT: Final = "ketenhub-keyring/1"
+_KEK_ID_ALPHABET: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """A data key wrapped under the KEK named by ``kek_id``. Safe to store; useless alone."""
+
+    kek_id: str
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KekInfo:
+    """Public facts about one key-encryption key: never the key itself."""
+
+    kek_id: str
+    created_at: datetime
+    current: bool
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    """Wraps and unwraps data keys. A KMS-backed provider implements the same four methods."""
+
+    def current_kek_id(self) -> str:
+        """The id of the KEK that new wraps use."""
+        ...
+
+    def keks(self) -> Sequence[KekInfo]:
+        """Every KEK the provider can unwrap with, oldest first."""
+        ...
+
+    def wrap(
+        self, dek: bytes, *, document_id: uuid.UUID, version: int, dek_id: bytes
+    ) -> WrappedKey:
+        """Wrap ``dek`` under the current KEK, bound to the document, version and data key id."""
+        ...
+
+    def unwrap(
+        self, wrapped: WrappedKey, *, document_id: uuid.UUID, version: int, dek_id: bytes
+    ) -> bytes:
+        """Recover the data key; :class:`IntegrityError` for any mismatch or tampering."""
+        ...
+
+    def retire(self, kek_id: str) -> None:
+        """Destroy a KEK that no live data key needs any more (never the current one)."""
+        ...
+
+    def seed_wrap_counts(self, counts: Mapping[str, int]) -> None:
+        """Tell the provider how many keys each KEK has wrapped so far (from the database)."""
+        ...
+
+
+def _wrap_aad(*, document_id: uuid.UUID, version: int, dek_id: bytes, kek_id: str) -> bytes:
+    if not 0 <= version < 2**32:
+        raise ValueError("document version must fit in 32 bits")
+    if len(dek_id) != 16:
+        raise ValueError("dek_id must be 16 bytes")
+    kek = kek_id.encode("ascii")
+    return (
+        b"ketenhub-wrap"
+        + bytes([WRAP_VERSION])
+        + document_id.bytes
+        + version.to_bytes(4, "big")
+        + dek_id
+        + bytes([len(kek)])
+        + kek
+    )
+
+
+def _validate_kek_id(kek_id: str) -> str:
+    if not 1 <= len(kek_id) <= 64 or not set(kek_id) <= _KEK_ID_ALPHABET:
+        raise KeyFileCorrupt("a key id must be 1-64 characters of a-z, 0-9 and '-'")
+    return kek_id
+
+
+def new_kek_id() -> str:
+    """A fresh, random, printable KEK id."""
+    return f"kek-{secrets.token_hex(8)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Kek:
+    kek_id: str
+    key: bytes
+    created_at: datetime
+
+
+def _parse_entry(entry: object) -> _Kek:
+    if not isinstance(entry, dict):
+        raise KeyFileCorrupt("a key ring entry is not an object")
+    key = base64.b64decode(entry["key"], validate=True)
+    if len(key) != KEY_SIZE:
+        raise KeyFileCorrupt("a key in the key ring is not 256 bits")
+    created = datetime.fromisoformat(entry["created_at"])
+    if created.tzinfo is None:
+        raise KeyFileCorrupt("a key's created_at has no time zone")
+    return _Kek(_validate_kek_id(entry["id"]), key, created)
+
+
+def _parse_keyring(raw: bytes) -> list[_Kek]:
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise KeyFileCorrupt("the key file is not JSON") from None
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != KEYRING_FORMAT
+        or not isinstance(document.get("keks"), list)
+    ):
+        raise KeyFileCorrupt(f"not a key ring of format {KEYRING_FORMAT}")
+    try:
+        keks = [_parse_entry(entry) for entry in document["keks"]]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        # The message names the problem's kind, never a value from the file: it holds keys.
+        raise KeyFileCorrupt(f"the key file is malformed ({type(exc).__name__})") from None
+    if not keks:
+        raise KeyFileCorrupt("the key ring holds no keys")
+    if len({k.kek_id for k in keks}) != len(keks):
+        raise KeyFileCorrupt("the key ring holds a key id twice")
+    return keks
+
+
+def _serialise_keyring(keks: Sequence[_Kek]) -> bytes:
+    return json.dumps(
+        {
+            "format": KEYRING_FORMAT,
+            "keks": [
+                {
+                    "id": k.kek_id,
+                    "key": base64.b64encode(k.key).decode("ascii"),
+                    "created_at": k.created_at.isoformat(),
+                }
+                for k in keks
+            ],
+        },
+        indent=2,
+    ).encode("utf-8")
+
+
+def _check_private(path: Path, st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise KeyFileInsecure(f"{path} is not a regular file")
+    if st.st_mode & 0o077:
+        raise KeyFileInsecure(
+            f"{path} has mode {stat.S_IMODE(st.st_mode):04o}; it must be 0600 (chmod 600 {path})"
+        )
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise KeyFileInsecure(f"{path} is owned by another user")
+
+
+def _atomic_write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` as a 0600 file, atomically and durably."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class LocalKeyRing:
+    """KEKs in a local, private JSON file. Thread-safe; reloads the file when it changes.
+
+    ``clock`` and ``monotonic`` are injectable so tests can fix time.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        wrap_limit: int = DEFAULT_WRAP_LIMIT,
+        reload_interval: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._path = path
+        self._wrap_limit = wrap_limit
+        self._reload_interval = reload_interval
+        self._clock = clock
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._wraps: dict[str, int] = {}
+        self._keks: list[_Kek] = []
+        self._signature: tuple[int, int, int] | None = None
+        self._checked_at = float("-inf")
+        self._load()
+
+    # -- creation and rotation -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, path: Path, *, wrap_limit: int = DEFAULT_WRAP_LIMIT, reload_interval: float = 2.0
+    ) -> LocalKeyRing:
+        """Create a new key file with one fresh KEK. Refuses to overwrite an existing file."""
+        if path.exists():
+            raise KeyRingError(f"{path} exists already; refusing to overwrite a key ring")
+        kek = _Kek(new_kek_id(), secrets.token_bytes(KEY_SIZE), datetime.now(UTC))
+        _atomic_write_private(path, _serialise_keyring([kek]))
+        return cls(path, wrap_limit=wrap_limit, reload_interval=reload_interval)
+
+    def rotate(self) -> str:
+        """Add a fresh KEK and make it current. Returns its id. Old KEKs keep unwrapping."""
+        with self._lock:
+            self._reload_if_changed(force=True)
+            kek = _Kek(new_kek_id(), secrets.token_bytes(KEY_SIZE), self._clock())
+            keks = [*self._keks, kek]
+            _atomic_write_private(self._path, _serialise_keyring(keks))
+            self._keks = keks
+            self._signature = self._stat_signature()
+            return kek.kek_id
+
+    def retire(self, kek_id: str) -> None:
+        """Destroy a KEK's material. The caller must first have re-wrapped every key under it.
+
+        The current KEK cannot be retired: rotate first.
+        """
+        with self._lock:
+            self._reload_if_changed(force=True)
+            if kek_id not in {k.kek_id for k in self._keks}:
+                raise UnknownKeyId(f"no key-encryption key with id {kek_id!r}")
+            if self._keks[-1].kek_id == kek_id:
+                raise KeyRingError("the current key-encryption key cannot be retired; rotate first")
+            keks = [k for k in self._keks if k.kek_id != kek_id]
+            _atomic_write_private(self._path, _serialise_keyring(keks))
+            self._keks = keks
+            self._signature = self._stat_signature()
+
+    # -- KeyProvider -------------------------------------------------------------------------
+
+    def current_kek_id(self) -> str:
+        with self._lock:
+            self._reload_if_changed()
+            return self._keks[-1].kek_id
+
+    def keks(self) -> Sequence[KekInfo]:
+        with self._lock:
+            self._reload_if_changed()
+            last = self._keks[-1].kek_id
+            return [KekInfo(k.kek_id, k.created_at, k.kek_id == last) for k in self._keks]
+
+    def wrap(
+        self, dek: bytes, *, document_id: uuid.UUID, version: int, dek_id: bytes
+    ) -> WrappedKey:
+        if len(dek) != KEY_SIZE:
+            raise ValueError("a data key must be 256 bits")
+        with self._lock:
+            self._reload_if_changed()
+            kek = self._keks[-1]
+            used = self._wraps.get(kek.kek_id, 0)
+            if used >= self._wrap_limit:
+                raise KeyUsageExhausted(
+                    f"key-encryption key {kek.kek_id} has wrapped {used} keys; rotate it"
+                )
+            self._wraps[kek.kek_id] = used + 1
+        aad = _wrap_aad(document_id=document_id, version=version, dek_id=dek_id, kek_id=kek.kek_id)
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        sealed = AESGCM(kek.key).encrypt(nonce, dek, aad)
+        return WrappedKey(kek.kek_id, bytes([WRAP_VERSION]) + nonce + sealed)
+
+    def unwrap(
+        self, wrapped: WrappedKey, *, document_id: uuid.UUID, version: int, dek_id: bytes
+    ) -> bytes:
+        with self._lock:
+            self._reload_if_changed()
+            kek = next((k for k in self._keks if k.kek_id == wrapped.kek_id), None)
+            if kek is None:
+                # A KEK that was never ours, or one already retired: the operator needs the id.
+                self._reload_if_changed(force=True)
+                kek = next((k for k in self._keks if k.kek_id == wrapped.kek_id), None)
+        if kek is None:
+            raise UnknownKeyId(f"no key-encryption key with id {wrapped.kek_id!r}")
+        blob = wrapped.blob
+        if len(blob) != WRAPPED_SIZE or blob[0] != WRAP_VERSION:
+            raise IntegrityError
+        aad = _wrap_aad(document_id=document_id, version=version, dek_id=dek_id, kek_id=kek.kek_id)
+        try:
+            return AESGCM(kek.key).decrypt(blob[1 : 1 + NONCE_SIZE], blob[1 + NONCE_SIZE :], aad)
+        except InvalidTag:
+            raise IntegrityError from None
+
+    # -- wrap accounting ---------------------------------------------------------------------
+
+    def seed_wrap_counts(self, counts: Mapping[str, int]) -> None:
+        """Raise the per-KEK wrap counters to at least ``counts`` (from the hub's database)."""
+        with self._lock:
+            for kek_id, count in counts.items():
+                self._wraps[kek_id] = max(self._wraps.get(kek_id, 0), count)
+
+    def wrap_count(self, kek_id: str) -> int:
+        """Wraps this process knows of under ``kek_id``: the seeded count plus its own."""
+        with self._lock:
+            return self._wraps.get(kek_id, 0)
+
+    @property
+    def wrap_limit(self) -> int:
+        return self._wrap_limit
+
+    # -- file handling -----------------------------------------------------------------------
+
+    def _stat_signature(self) -> tuple[int, int, int]:
+        st = self._path.stat()
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _load(self) -> None:
+        try:
+            fd = os.open(self._path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise KeyFileMissing(
+                f"key file {self._path} does not exist; run `ketenhub init` to create it"
+            ) from None
+        except OSError as exc:
+            raise KeyRingError(f"cannot open key file {self._path}: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            _check_private(self._path, st)
+            keks = _parse_keyring(fh.read())
+        self._keks = keks
+        self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        self._checked_at = self._monotonic()
+
+    def _reload_if_changed(self, *, force: bool = False) -> None:
+        now = self._monotonic()
+        if not force and now - self._checked_at < self._reload_interval:
+            return
+        self._checked_at = now
+        with contextlib.suppress(FileNotFoundError):
+            # A vanished file keeps the keys already in memory: losing them mid-flight would
+            # make every request fail; readiness reports the missing file instead.
+            if self._stat_signature() == self._signature:
+                return
+        if self._path.exists():
+            self._load()
+
+    def check(self) -> None:
+        """Readiness probe: the key file is present, private and parseable."""
+        with self._lock:
+            self._reload_if_changed(force=True)
+            if not self._path.exists():
+                raise KeyFileMissing(f"key file {self._path} has disappeared")
+
+
+def rewrap(
+    provider: KeyProvider,
+    wrapped: WrappedKey,
+    *,
+    document_id: uuid.UUID,
+    version: int,
+    dek_id: bytes,
+) -> WrappedKey:
+    """Move one wrapped data key to the provider's current KEK; the object is not touched.
+
+    Returns ``wrapped`` itself when it already uses the current KEK, so a re-wrap run can be
+    repeated or resumed after an interruption.
+    """
+    if wrapped.kek_id == provider.current_kek_id():
+        return wrapped
+    dek = provider.unwrap(wrapped, document_id=document_id, version=version, dek_id=dek_id)
+    return provider.wrap(dek, document_id=document_id, version=version, dek_id=dek_id)
