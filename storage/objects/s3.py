@@ -1,0 +1,467 @@
+"""The S3 object store, through the minio SDK: any S3-compatible server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO, Final, cast
+from urllib.parse import urlsplit
+from xml.etree.ElementTree import ParseError
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error, ServerError
+from minio.helpers import check_bucket_name
+from urllib3.exceptions import HTTPError
+
+from storage.errors import (
+    BucketMissing,
+    ObjectNotFound,
+    StorageError,
+    StoreFull,
+    StoreUnavailable,
+)
+from storage.objects.base import (
+    KEY_PATTERN,
+    READ_CHUNK_SIZE,
+    STALE_AFTER,
+    MiB,
+    ObjectInfo,
+    ObjectReader,
+    StreamReader,
+    check_range,
+    checked_key,
+    empty_reader,
+    end_of_range,
+    new_key,
+)
+
+MIN_PART_SIZE: Final = 5 * MiB
+"""S3's smallest multipart part (except the last)."""
+MAX_PART_SIZE: Final = 5 * 1024 * MiB
+
+# Error codes that mean "no room", as sent by AWS, Ceph RGW (QuotaExceeded, EntityTooLarge),
+# SeaweedFS (InsufficientStorage) and MinIO (XMinio*). HTTP 507 means the same from any server.
+_FULL_CODES: Final = frozenset(
+    {
+        "EntityTooLarge",
+        "QuotaExceeded",
+        "InsufficientStorage",
+        "XMinioStorageFull",
+        "XMinioAdminBucketQuotaExceeded",
+    }
+)
+_S3_FAILURES: Final = (MinioException, HTTPError, OSError, ParseError)
+
+
+class _ChunkSource:
+    """A file-like ``read(n)`` over the caller's chunk iterator, for minio's ``put_object``.
+
+    Each ``read(n)`` gathers up to ``n`` bytes, so minio receives a whole part per call: it
+    appends the results of successive reads with ``bytes +=``, which would copy quadratically
+    if we handed it many small chunks. An exception from the iterator is remembered in
+    ``failure``, so :meth:`S3Store.put` can re-raise the caller's own error unchanged.
+    """
+
+    __slots__ = ("_chunks", "_pending", "failure", "total")
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = memoryview(b"")
+        self.failure: BaseException | None = None
+        self.total = 0
+
+    def read(self, size: int) -> bytes:
+        if size <= 0:
+            # minio always asks for a bounded amount; reading "everything" would break the
+            # memory bound this adapter exists for.
+            raise ValueError("read() needs a positive size")
+        out = bytearray()
+        while len(out) < size:
+            if not self._pending:
+                try:
+                    chunk = next(self._chunks, None)
+                except BaseException as exc:
+                    self.failure = exc
+                    raise
+                if chunk is None:
+                    break
+                self._pending = memoryview(chunk).cast("B")  # skips empty chunks on the next lap
+                continue
+            take = self._pending[: size - len(out)]
+            out += take
+            self._pending = self._pending[len(take) :]
+        self.total += len(out)
+        return bytes(out)
+
+
+def _s3_endpoint(endpoint: str) -> tuple[str, bool]:
+    """Split ``http(s)://host[:port]`` into minio's ``host[:port]`` and whether to use TLS."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError("S3 endpoint must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError("S3 endpoint has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("S3 endpoint must not carry credentials; pass access_key/secret_key")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValueError("S3 endpoint must be scheme://host[:port], without a path or query")
+    _ = parts.port  # raises ValueError on a malformed port
+    return parts.netloc, parts.scheme == "https"
+
+
+class S3Store:
+    """Objects in one S3 bucket, through the ``minio`` SDK; one object per key, at the root.
+
+    Uploads stream: the chunks are cut into ``part_size`` parts and sent as a multipart upload
+    (or one PUT when everything fits in a part), one part at a time, so memory per put stays
+    around three parts whatever the object size. Parts go up sequentially
+    (``num_parallel_uploads=1``): the hub gets its parallelism from concurrent requests, and a
+    thread pool per upload would multiply memory and threads by the number of uploads.
+
+    A failed upload leaves nothing: minio aborts the multipart upload on any ``Exception``; on
+    top of that :meth:`put` aborts whatever upload is still open under the key and removes the
+    key, which covers an abort that itself failed, a ``BaseException`` minio does not catch,
+    and a CompleteMultipartUpload that succeeded on the server but whose answer was lost. What
+    an outage still prevents from being cleaned up, :meth:`sweep_incomplete` finds later.
+
+    The network is bounded: connections time out after ``connect_timeout`` seconds, a silent
+    server after ``timeout`` seconds per read, and urllib3 retries at most twice (connection
+    failures, and 5xx answers to idempotent requests) with short backoff, never following
+    redirects and never honouring a server's Retry-After (which could stall a request for
+    hours). An unreachable server therefore fails within a few seconds.
+
+    The ETag the server returns is never relied on: Ceph RGW 16.2 returns an empty one for
+    CompleteMultipartUpload. ``put`` instead compares the stored size with the bytes sent.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str | None = None,
+        part_size: int = 16 * MiB,
+        timeout: float = 30.0,
+        connect_timeout: float = 3.0,
+        ca_certs: str | None = None,
+    ) -> None:
+        """Configure the store; nothing connects until a method is called.
+
+        ``endpoint`` is ``http://host:port`` or ``https://host:port``; its scheme decides TLS,
+        which verifies the server against the system's CAs or ``ca_certs`` (a PEM file).
+        ``region`` defaults to asking the server (GetBucketLocation, once per bucket).
+        """
+        netloc, secure = _s3_endpoint(endpoint)
+        check_bucket_name(bucket)
+        if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
+            raise ValueError(f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE}")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        self._endpoint = f"{'https' if secure else 'http'}://{netloc}"
+        self._bucket = bucket
+        self._part_size = part_size
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
+            retries=urllib3.Retry(
+                total=2,
+                connect=1,
+                read=1,
+                status=1,
+                other=0,
+                redirect=False,
+                backoff_factor=0.2,
+                backoff_max=2.0,
+                status_forcelist=(500, 502, 503, 504),
+                raise_on_status=False,  # let minio parse the final error body into S3Error
+                respect_retry_after_header=False,
+            ),
+            maxsize=10,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs,
+        )
+        self._client = Minio(
+            netloc,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http,
+        )
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def __repr__(self) -> str:
+        # Never the keys: this may end up in a log line.
+        return f"S3Store(endpoint={self._endpoint!r}, bucket={self._bucket!r})"
+
+    def _failure(self, exc: BaseException, what: str) -> StorageError:
+        """Translate a minio/urllib3 failure into the store's errors (never ObjectNotFound)."""
+        if isinstance(exc, S3Error):
+            code = exc.code or ""
+            if code == "NoSuchBucket":
+                return BucketMissing(f"bucket {self._bucket!r} does not exist at {self._endpoint}")
+            if code in _FULL_CODES or exc.response.status == 507:
+                return StoreFull(f"S3 store is full: {what}: {code}")
+            return StoreUnavailable(f"S3 {what} failed at {self._endpoint}: {code}")
+        if isinstance(exc, ServerError):
+            if exc.status_code == 507:
+                return StoreFull(f"S3 store is full: {what}: HTTP 507")
+            return StoreUnavailable(f"S3 {what} failed at {self._endpoint}: {exc}")
+        return StoreUnavailable(
+            f"S3 {what} failed at {self._endpoint}: {type(exc).__name__}: {exc}"
+        )
+
+    def _missing_object(self, key: str) -> StorageError:
+        """A 404 for ``key``: an object missing, or its whole bucket (HEAD answers carry no
+        error code, so minio calls both NoSuchKey)."""
+        try:
+            exists = self._client.bucket_exists(self._bucket)
+        except _S3_FAILURES as probe_exc:
+            return self._failure(probe_exc, "checking the bucket")
+        if not exists:
+            return BucketMissing(f"bucket {self._bucket!r} does not exist at {self._endpoint}")
+        return ObjectNotFound(f"no object {key}")
+
+    def put(self, chunks: Iterable[bytes]) -> ObjectInfo:
+        key = new_key()
+        source = _ChunkSource(chunks)
+        try:
+            self._client.put_object(
+                self._bucket,
+                key,
+                cast(BinaryIO, source),  # minio only ever calls read(n) on it
+                length=-1,
+                part_size=self._part_size,
+                num_parallel_uploads=1,
+            )
+            info = self._stored(key, source.total)
+        except BaseException as exc:
+            self._discard(key)
+            # The caller's own error wins, even when minio's abort failed after it.
+            if source.failure is not None and source.failure is not exc:
+                raise source.failure  # noqa: B904 - chained to exc implicitly, on purpose
+            if source.failure is None and isinstance(exc, _S3_FAILURES):
+                raise self._failure(exc, "upload") from exc
+            raise
+        return info
+
+    def _stored(self, key: str, sent: int) -> ObjectInfo:
+        """Stat a fresh upload and make sure the server kept every byte that was sent."""
+        try:
+            info = self._stat(key)
+        except ObjectNotFound as exc:  # a put must not answer "not found"
+            raise StoreUnavailable("S3 store lost an object right after storing it") from exc
+        if info.size != sent:
+            raise StoreUnavailable(f"S3 store kept {info.size} of the {sent} bytes sent")
+        return info
+
+    def _discard(self, key: str) -> None:
+        """Best effort: leave no upload and no object under ``key`` after a failed put.
+
+        Errors are swallowed: the put's own failure is what the caller must see, and anything
+        an outage leaves behind is found by :meth:`sweep_incomplete`.
+        """
+        with suppress(*_S3_FAILURES):
+            for upload in self._uploads(prefix=key):
+                if upload.object_name == key and upload.upload_id:
+                    self._client._abort_multipart_upload(self._bucket, key, upload.upload_id)
+        with suppress(*_S3_FAILURES):
+            self._client.remove_object(self._bucket, key)
+
+    def _uploads(self, *, prefix: str = "") -> Iterator[_Upload]:
+        """Open multipart uploads in the bucket, following pagination.
+
+        minio-py has no public call for ListMultipartUploads (``list_incomplete_uploads`` was
+        dropped in 7.0), so this uses its ``_list_multipart_uploads``; the storage tests exercise
+        it against both S3 servers, so a change in minio shows up there.
+        """
+        key_marker: str | None = None
+        upload_id_marker: str | None = None
+        while True:
+            result = self._client._list_multipart_uploads(
+                self._bucket,
+                prefix=prefix,
+                key_marker=key_marker,
+                upload_id_marker=upload_id_marker,
+            )
+            for upload in result.uploads:
+                yield _Upload(
+                    object_name=upload.object_name,
+                    upload_id=upload.upload_id,
+                    initiated=upload.initiated_time,
+                )
+            if not result.is_truncated or not result.uploads:
+                return
+            key_marker = result.uploads[-1].object_name
+            upload_id_marker = result.uploads[-1].upload_id
+
+    def sweep_incomplete(
+        self, *, older_than: timedelta = STALE_AFTER, now: datetime | None = None
+    ) -> int:
+        """Abort multipart uploads of this store's keys started more than ``older_than`` ago.
+
+        They are what a put leaves when the process dies mid-upload, or when the abort after a
+        failure could not reach the server. Their parts use space but are not objects. Returns
+        how many were aborted. (A bucket lifecycle rule ``AbortIncompleteMultipartUpload`` does
+        the same server-side where the server supports it.)
+        """
+        cutoff = (now or datetime.now(UTC)) - older_than
+        aborted = 0
+        try:
+            for upload in list(self._uploads()):
+                if (
+                    KEY_PATTERN.fullmatch(upload.object_name)
+                    and upload.upload_id
+                    and upload.initiated is not None
+                    and upload.initiated < cutoff
+                ):
+                    self._client._abort_multipart_upload(
+                        self._bucket, upload.object_name, upload.upload_id
+                    )
+                    aborted += 1
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "sweeping incomplete uploads") from exc
+        return aborted
+
+    def open(self, key: str, *, offset: int = 0, length: int | None = None) -> ObjectReader:
+        key = checked_key(key)
+        check_range(offset, length)
+        if length == 0:
+            return empty_reader(self._stat(key).size)
+        try:
+            # minio sends no Range header for offset 0 and length 0 (= "to the end").
+            response = self._client.get_object(self._bucket, key, offset=offset, length=length or 0)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise self._missing_object(key) from exc
+            if exc.code == "InvalidRange":  # offset at or past the end: nothing to read
+                return empty_reader(self._stat(key).size)
+            raise self._failure(exc, "download") from exc
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "download") from exc
+
+        def release() -> None:
+            response.close()
+            response.release_conn()
+
+        try:
+            size, skip = self._size_and_skip(response, offset)
+        except BaseException:
+            release()
+            raise
+        end = end_of_range(size, offset, length)
+        chunks = self._chunks(response, skip=skip, limit=max(0, end - offset))
+        return StreamReader(size=size, chunks=chunks, release=release)
+
+    @staticmethod
+    def _size_and_skip(response: urllib3.BaseHTTPResponse, offset: int) -> tuple[int, int]:
+        """The object's total size, and how many leading body bytes lie before ``offset``.
+
+        A 206 answer starts at ``offset``; a 200 is the whole object, either because no range
+        was asked for or because the server ignored it (HTTP allows that).
+        """
+        if response.status == 206:
+            match = re.fullmatch(r"bytes \d+-\d+/(\d+)", response.headers.get("Content-Range", ""))
+            if match is None:
+                raise StoreUnavailable("S3 download: unusable Content-Range in a 206 answer")
+            return int(match[1]), 0
+        length = response.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise StoreUnavailable("S3 download: answer without a Content-Length")
+        return int(length), offset
+
+    def _chunks(
+        self, response: urllib3.BaseHTTPResponse, *, skip: int, limit: int
+    ) -> Iterator[bytes]:
+        if limit <= 0:
+            return
+        # decode_content=False: the bytes are opaque; never let a Content-Encoding header
+        # make urllib3 "decompress" them.
+        try:
+            for received in response.stream(READ_CHUNK_SIZE, decode_content=False):
+                dropped = min(skip, len(received))
+                skip -= dropped
+                chunk = received[dropped : dropped + limit]
+                if chunk:
+                    limit -= len(chunk)
+                    yield chunk
+                if limit == 0:
+                    return
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "download") from exc
+        raise StoreUnavailable("S3 download ended before the range did")
+
+    def _stat(self, key: str) -> ObjectInfo:
+        try:
+            result = self._client.stat_object(self._bucket, key)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise self._missing_object(key) from exc
+            raise self._failure(exc, "stat") from exc
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "stat") from exc
+        return _s3_info(key, result.size, result.last_modified)
+
+    def stat(self, key: str) -> ObjectInfo:
+        return self._stat(checked_key(key))
+
+    def delete(self, key: str) -> None:
+        key = checked_key(key)
+        try:
+            # S3 answers 204 for a key that does not exist: delete is idempotent by itself.
+            self._client.remove_object(self._bucket, key)
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "delete") from exc
+
+    def iter_objects(self) -> Iterator[ObjectInfo]:
+        try:
+            for obj in self._client.list_objects(self._bucket, recursive=True):
+                name = obj.object_name
+                # Anything not shaped like our keys was not put here by a store; leave it be.
+                if name is not None and KEY_PATTERN.fullmatch(name):
+                    yield _s3_info(name, obj.size, obj.last_modified)
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "listing objects") from exc
+
+    def check(self) -> None:
+        try:
+            exists = self._client.bucket_exists(self._bucket)
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "readiness check") from exc
+        if not exists:
+            raise BucketMissing(f"bucket {self._bucket!r} does not exist at {self._endpoint}")
+
+    def ensure_ready(self) -> None:
+        try:
+            if not self._client.bucket_exists(self._bucket):
+                self._client.make_bucket(self._bucket)
+        except S3Error as exc:
+            # Another replica created it between our check and our create: that is success.
+            if exc.code != "BucketAlreadyOwnedByYou":
+                raise self._failure(exc, "creating the bucket") from exc
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "creating the bucket") from exc
+        self.check()
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    object_name: str
+    upload_id: str | None
+    initiated: datetime | None
+
+
+def _s3_info(key: str, size: int | None, modified: datetime | None) -> ObjectInfo:
+    if size is None or modified is None:
+        raise StoreUnavailable("S3 store answered without the size or date of an object")
+    # Whole seconds: HEAD's Last-Modified has no more, listings have milliseconds. Truncating
+    # both makes stat() and iter_objects() agree on the same object.
+    return ObjectInfo(key=key, size=size, modified=modified.astimezone(UTC).replace(microsecond=0))
