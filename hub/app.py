@@ -1,0 +1,99 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+The factory wires middleware, error handlers and routers; the lifespan builds the services (see
+:mod:`hub.services`) and refuses to start against a database whose schema is not at the head
+revision, since serving on a half-migrated schema corrupts data quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import db
+from hub.config import API_VERSION, Settings
+from hub.errors import install_handlers
+from hub.health.endpoints import router as health_router
+from hub.services import Services, build_services, seed_wrap_counts
+
+logger = logging.getLogger(__name__)
+
+_SECURITY_HEADERS = (
+    (b"api-version", API_VERSION.encode("ascii")),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class ResponseHeaders:
+    """Adds ``API-Version`` and baseline security headers to every response, streamed or not.
+
+    A plain ASGI middleware rather than ``BaseHTTPMiddleware``, which would buffer streamed
+    bodies and break constant-memory downloads.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in _SECURITY_HEADERS if n not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class SchemaNotCurrentError(RuntimeError):
+    """The database schema is not at the revision this code expects."""
+
+
+def check_schema(services: Services) -> None:
+    current, head = db.current_revision(services.engine), db.head_revision()
+    if current != head:
+        raise SchemaNotCurrentError(
+            f"database schema is at {current or 'nothing'} but this hub needs {head}: "
+            "run `ketenhub init` (or `ketenhub migrate`) first"
+        )
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+    """Build the hub. ``services`` may be passed in by tests; otherwise the lifespan builds them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = services or build_services(settings)
+        try:
+            check_schema(built)
+            seed_wrap_counts(built)
+            app.state.services = built
+            logger.info(
+                "ketenhub ready: environment=%s kek=%s",
+                settings.environment.value,
+                built.keys.current_kek_id(),
+            )
+            yield
+        finally:
+            if services is None:
+                built.close()
+
+    app = FastAPI(
+        title="Ketenhub",
+        version=API_VERSION,
+        summary="Secure document exchange for the partners of the Dutch immigration chain",
+        lifespan=lifespan,
+    )
+    app.add_middleware(ResponseHeaders)
+    install_handlers(app)
+    app.include_router(health_router)
+    return app

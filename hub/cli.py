@@ -1,0 +1,268 @@
+"""The ``ketenhub`` command line.
+
+::
+
+    ketenhub init [--demo]          data dir, key ring, migrated database, organisations
+    ketenhub migrate                upgrade the database schema only (run as the owner role)
+    ketenhub serve [--host H] [--port P]
+    ketenhub keys list              key-encryption keys, which is current, wraps and live keys
+    ketenhub keys rotate            new KEK for new data keys; old ones keep working
+    ketenhub keys rewrap            move every live data key to the current KEK
+    ketenhub keys retire KEK_ID     destroy a KEK that no live data key needs any more
+
+Every command reads its configuration from ``KETENHUB_*`` variables (see the README). Errors
+are one line on stderr and a non-zero exit status, never a traceback: exit 1 for an operational
+failure, 2 for a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import db
+from hub.config import Settings
+from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
+from hub.services import Services, build_services, open_key_ring
+from hub.vault import repository as vault_repository
+from hub.vault import service as vault_service
+from storage.errors import KeyFileMissing, StorageError
+from storage.keys import LocalKeyRing
+
+logger = logging.getLogger("ketenhub")
+
+
+class CommandError(Exception):
+    """A failure to report in one line, with the exit status to use."""
+
+    def __init__(self, message: str, *, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise CommandError(f"invalid configuration: {reasons}", status=2) from None
+
+
+def _ensure_private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+# -- init / migrate -----------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    settings = _load_settings()
+    if args.demo and settings.is_production:
+        raise CommandError(
+            "refusing to load demo data in production; set KETENHUB_ENVIRONMENT=demo", status=2
+        )
+    _ensure_private_dir(settings.data_dir)
+    key_file = settings.resolved_key_file
+    try:
+        ring = LocalKeyRing(key_file)
+        print(f"key ring      {key_file} (exists; current KEK {ring.current_kek_id()})")
+    except KeyFileMissing:
+        ring = LocalKeyRing.create(key_file)
+        print(f"key ring      {key_file} (created; KEK {ring.current_kek_id()})")
+
+    services = build_services(settings)
+    try:
+        db.migrate(services.engine)
+        print(f"database      migrated to {db.head_revision()}")
+        seeds = CHAIN + (DEMO_GEMEENTEN if args.demo else ())
+        with db.transaction(services.engine) as session:
+            created = ensure_organisations(session, seeds)
+        print(f"organisations {len(seeds)} ({len(created)} new)")
+        services.store.ensure_ready()
+        bucket = settings.s3_bucket
+        where = f"s3://{bucket}" if bucket else str(settings.storage_path)
+        print(f"object store  {where} (ready)")
+    finally:
+        services.close()
+    if args.demo:
+        print("demo data     loaded")
+
+
+def cmd_migrate(_args: argparse.Namespace) -> None:
+    settings = _load_settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        db.migrate(engine)
+    finally:
+        engine.dispose()
+    print(f"database migrated to {db.head_revision()}")
+
+
+# -- serve --------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn  # noqa: PLC0415  (only this command needs the server)
+
+    from hub.app import (  # noqa: PLC0415  (keeps the other commands light)
+        SchemaNotCurrentError,
+        check_schema,
+        create_app,
+    )
+
+    settings = _load_settings()
+    try:
+        services = build_services(settings)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        check_schema(services)
+    except SchemaNotCurrentError as exc:
+        services.close()
+        raise CommandError(str(exc)) from None
+    app = create_app(settings, services=services)
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        services.close()
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def _with_services(action: Callable[[Services], None]) -> None:
+    services = build_services(_load_settings())
+    try:
+        action(services)
+    finally:
+        services.close()
+
+
+def cmd_keys_list(_args: argparse.Namespace) -> None:
+    def run(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            counts = vault_repository.wrap_counts(session)
+            live = {
+                k.kek_id: vault_repository.live_wrapped_under(session, k.kek_id)
+                for k in services.keys.keks()
+            }
+        print(f"{'KEK id':<24} {'created':<26} {'wraps':>10} {'live keys':>10}")
+        for kek in services.keys.keks():
+            marker = "  (current)" if kek.current else ""
+            print(
+                f"{kek.kek_id:<24} {kek.created_at.isoformat(timespec='seconds'):<26} "
+                f"{counts.get(kek.kek_id, 0):>10} {live[kek.kek_id]:>10}{marker}"
+            )
+        print(f"wrap limit per KEK: {services.keys.wrap_limit}")
+
+    _with_services(run)
+
+
+def cmd_keys_rotate(_args: argparse.Namespace) -> None:
+    ring = open_key_ring(_load_settings())
+    old = ring.current_kek_id()
+    new = ring.rotate()
+    print(f"rotated: new data keys now use {new} (was {old})")
+    print("existing data keys still use their KEK; run `ketenhub keys rewrap` to move them")
+
+
+def cmd_keys_rewrap(args: argparse.Namespace) -> None:
+    def run(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            moved = vault_service.rewrap_all(session, services.vault, batch_size=args.batch_size)
+        print(f"re-wrapped {moved} data keys under {services.keys.current_kek_id()}")
+
+    _with_services(run)
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> None:
+    def run(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            vault_service.retire_kek(session, services.vault, args.kek_id)
+        print(f"retired {args.kek_id}: its key material is destroyed")
+
+    _with_services(run)
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketenhub", description="Ketenhub: secure document exchange for the vreemdelingenketen"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create the data dir, keys, database, organisations")
+    init.add_argument("--demo", action="store_true", help="also load the demo data")
+    init.set_defaults(func=cmd_init)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate.set_defaults(func=cmd_migrate)
+
+    serve = commands.add_parser("serve", help="run the hub's HTTP server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.set_defaults(func=cmd_serve)
+
+    keys = commands.add_parser("keys", help="manage key-encryption keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    key_commands.add_parser("list", help="list KEKs with their usage").set_defaults(
+        func=cmd_keys_list
+    )
+    key_commands.add_parser("rotate", help="start using a new KEK").set_defaults(
+        func=cmd_keys_rotate
+    )
+    rewrap = key_commands.add_parser("rewrap", help="move every data key to the current KEK")
+    rewrap.add_argument("--batch-size", type=int, default=500)
+    rewrap.set_defaults(func=cmd_keys_rewrap)
+    retire = key_commands.add_parser("retire", help="destroy a KEK no data key needs")
+    retire.add_argument("kek_id")
+    retire.set_defaults(func=cmd_keys_retire)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("KETENHUB_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        args.func(args)
+    except CommandError as exc:
+        print(f"ketenhub: {exc}", file=sys.stderr)
+        return exc.status
+    except StorageError as exc:
+        print(f"ketenhub: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        # SQLAlchemy's own text repeats the statement and its parameters; the driver's first
+        # line says what went wrong (refused, unknown database) without them.
+        origin = getattr(exc, "orig", None) or exc
+        reason = str(origin).strip().splitlines()[0] if str(origin).strip() else ""
+        print(f"ketenhub: database error: {type(origin).__name__}: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

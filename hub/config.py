@@ -1,0 +1,190 @@
+"""The hub's settings: one ``Settings`` class, read from ``KETENHUB_*`` environment variables.
+
+Packages outside ``hub`` never read the environment; the hub builds their objects from these
+settings and passes them in. Defaults give the embedded set-up (SQLite and local files under the
+data dir). Outside ``development`` and ``demo`` the settings refuse what would be insecure in a
+deployment: plain-text connections to other hosts, and a missing S3 secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Final, Self
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+API_VERSION: Final = "1.0.0"
+"""The API's full semantic version, sent as the ``API-Version`` header on every response."""
+
+
+class Environment(StrEnum):
+    """How the hub runs. Only ``production`` enforces the deployment checks."""
+
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+    DEMO = "demo"
+
+
+class InsecureSettingsError(ValueError):
+    """A setting that is acceptable on a laptop but not in a deployment."""
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        # A Unix socket (no host) never leaves the machine.
+        return True
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class S3Connection:
+    """Where and how to reach the S3-compatible store."""
+
+    endpoint: str
+    access_key: SecretStr
+    secret_key: SecretStr
+    region: str | None
+    bucket: str
+
+
+class Settings(BaseSettings):
+    """Every ``KETENHUB_*`` variable. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="KETENHUB_", extra="ignore", frozen=True)
+
+    environment: Environment = Field(
+        default=Environment.PRODUCTION,
+        description="production, development or demo; only production refuses insecure settings",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Where embedded data and keys live")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default SQLite in the data dir. May hold a password.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Object store: a filesystem path, or s3://BUCKET; default <data dir>/objects",
+    )
+    s3_endpoint: str | None = Field(default=None, description="e.g. http://127.0.0.1:7482")
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str | None = None
+    key_file: Path | None = Field(
+        default=None, description="Key-encryption key ring; default <data dir>/keys/keyring.json"
+    )
+    private_network_hosts: frozenset[str] = Field(
+        default=frozenset(),
+        description=(
+            "Hosts reached over a private network the operator controls (such as the service "
+            "names of a compose network), where plain-text transport is accepted in production"
+        ),
+    )
+    kek_wrap_limit: int = Field(default=2**31, ge=1, le=2**32)
+    log_level: str = "INFO"
+
+    # -- derived values ------------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'ketenhub.db').resolve()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.data_dir / "keys/keyring.json"
+
+    @property
+    def s3_bucket(self) -> str | None:
+        """The bucket when the store is S3, else ``None``."""
+        if self.storage_url is None or not self.storage_url.startswith("s3://"):
+            return None
+        return urlsplit(self.storage_url).netloc
+
+    @property
+    def s3_connection(self) -> S3Connection | None:
+        """The S3 connection when the store is S3 (validated complete), else ``None``."""
+        bucket = self.s3_bucket
+        if bucket is None or not self.s3_endpoint or not self.s3_access_key:
+            return None
+        if self.s3_secret_key is None:
+            return None
+        return S3Connection(
+            self.s3_endpoint, self.s3_access_key, self.s3_secret_key, self.s3_region, bucket
+        )
+
+    @property
+    def storage_path(self) -> Path:
+        """The filesystem store's root; only meaningful when :attr:`s3_bucket` is ``None``."""
+        if self.storage_url is None:
+            return self.data_dir / "objects"
+        return Path(self.storage_url.removeprefix("file://"))
+
+    # -- validation ----------------------------------------------------------------------------
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self._check_storage()
+        if self.is_production:
+            self._refuse_insecure()
+        return self
+
+    def _check_storage(self) -> None:
+        if self.storage_url is None or not self.storage_url.startswith("s3://"):
+            if self.storage_url is not None and "://" in self.storage_url.removeprefix("file://"):
+                raise ValueError("KETENHUB_STORAGE_URL must be a filesystem path or s3://BUCKET")
+            return
+        parts = urlsplit(self.storage_url)
+        if not parts.netloc or parts.path not in ("", "/") or parts.query:
+            raise ValueError("KETENHUB_STORAGE_URL must be s3://BUCKET, with no path or query")
+        missing = [
+            name
+            for name, value in (
+                ("KETENHUB_S3_ENDPOINT", self.s3_endpoint),
+                ("KETENHUB_S3_ACCESS_KEY", self.s3_access_key),
+                ("KETENHUB_S3_SECRET_KEY", self.s3_secret_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"an s3:// store needs {', '.join(missing)}")
+        endpoint = urlsplit(self.s3_endpoint or "")
+        if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+            raise ValueError("KETENHUB_S3_ENDPOINT must be an http:// or https:// URL")
+
+    def _is_private(self, host: str | None) -> bool:
+        return _is_loopback(host) or (host is not None and host in self.private_network_hosts)
+
+    def _refuse_insecure(self) -> None:
+        problems: list[str] = []
+        if self.s3_bucket is not None:
+            endpoint = urlsplit(self.s3_endpoint or "")
+            if endpoint.scheme != "https" and not self._is_private(endpoint.hostname):
+                problems.append("KETENHUB_S3_ENDPOINT uses plain http to another host; use https")
+        db = urlsplit(self.resolved_database_url)
+        if db.scheme.startswith("postgresql") and not self._is_private(db.hostname):
+            sslmode = parse_qs(db.query).get("sslmode", [""])[-1]
+            if sslmode not in ("require", "verify-ca", "verify-full"):
+                problems.append(
+                    "KETENHUB_DATABASE_URL reaches another host without TLS; "
+                    "add sslmode=verify-full"
+                )
+        if problems:
+            raise InsecureSettingsError(
+                "refusing insecure settings in production (set KETENHUB_ENVIRONMENT=development "
+                "to allow them on a workstation): " + "; ".join(problems)
+            )

@@ -1,0 +1,216 @@
+"""The hub's error family and its RFC 9457 ``application/problem+json`` responses.
+
+Domain code raises a :class:`HubError` subclass; it never raises ``HTTPException``. One set of
+handlers, installed by :func:`install_handlers`, turns every error into a problem document:
+hub errors, request validation errors, Starlette's own 404/405, errors from ``storage``, and
+anything unexpected (500, with no detail beyond a reference the logs carry).
+
+Exception tree::
+
+    HubError                       (500 unless a subclass says otherwise)
+    ├── BadRequest                 400
+    ├── NotFound                   404  (also for what exists but the caller may not see)
+    ├── Conflict                   409
+    ├── Unprocessable              422
+    └── ServiceUnavailable         503
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar, Final, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub.config import API_VERSION
+from storage.errors import IntegrityError, StorageError, StoreUnavailable
+
+PROBLEM_JSON: Final = "application/problem+json"
+PROBLEM_TYPE_BASE: Final = "urn:ketenhub:problem:"
+
+logger = logging.getLogger(__name__)
+
+
+class HubError(Exception):
+    """An error the hub answers with a problem document."""
+
+    default_status: ClassVar[int] = HTTPStatus.INTERNAL_SERVER_ERROR
+    slug: ClassVar[str] = "internal-error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code: int = status_code or self.default_status
+        self.extra: Mapping[str, Any] = extra or {}
+
+
+class BadRequest(HubError):
+    default_status = HTTPStatus.BAD_REQUEST
+    slug = "bad-request"
+
+
+class NotFound(HubError):
+    default_status = HTTPStatus.NOT_FOUND
+    slug = "not-found"
+
+
+class Conflict(HubError):
+    default_status = HTTPStatus.CONFLICT
+    slug = "conflict"
+
+
+class Unprocessable(HubError):
+    default_status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "unprocessable"
+
+
+class ServiceUnavailable(HubError):
+    default_status = HTTPStatus.SERVICE_UNAVAILABLE
+    slug = "service-unavailable"
+
+
+def problem_response(
+    *,
+    status: int,
+    title: str,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An RFC 9457 problem document. ``API-Version`` is set here too, for the 500 path."""
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra or {})
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={"API-Version": API_VERSION, "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _hub_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(HubError, exc)  # registered for this class only
+    return problem_response(
+        status=exc.status_code,
+        title=_phrase(exc.status_code),
+        detail=exc.message,
+        type_=PROBLEM_TYPE_BASE + exc.slug,
+        instance=request.url.path,
+        extra=exc.extra,
+    )
+
+
+def _describe_location(location: Sequence[int | str]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(location[0] if location else "request")
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, exc)  # registered for this class only
+    # Only the location and message of each error: pydantic's "input" echoes what the caller
+    # sent, which may be personal data (a v-number) and must not be reflected into logs.
+    errors = [
+        {"location": list(error.get("loc", ())), "message": error.get("msg", "invalid")}
+        for error in exc.errors()
+    ]
+    first = errors[0] if errors else {"location": [], "message": "invalid request"}
+    return problem_response(
+        status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        title="Unprocessable Content",
+        detail=f"{_describe_location(first['location'])}: {first['message']}",
+        type_=PROBLEM_TYPE_BASE + "validation",
+        instance=request.url.path,
+        extra={"errors": errors},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, exc)  # registered for this class only
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == HTTPStatus.NOT_FOUND:
+        detail = "no such resource"
+    return problem_response(
+        status=exc.status_code,
+        title=_phrase(exc.status_code),
+        detail=detail,
+        instance=request.url.path,
+        headers=headers,
+    )
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(StorageError, exc)  # registered for this class only
+    reference = secrets.token_hex(8)
+    if isinstance(exc, StoreUnavailable):
+        logger.warning("object store unavailable (ref %s): %s", reference, exc)
+        return problem_response(
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            title="Service Unavailable",
+            detail=f"the object store is unavailable; try again later (reference {reference})",
+            type_=PROBLEM_TYPE_BASE + "store-unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, IntegrityError):
+        logger.error("stored content failed authentication (ref %s)", reference)
+    else:
+        logger.error("storage error (ref %s): %s", reference, exc)
+    return problem_response(
+        status=HTTPStatus.INTERNAL_SERVER_ERROR,
+        title="Internal Server Error",
+        detail=f"stored content could not be served (reference {reference})",
+        type_=PROBLEM_TYPE_BASE + "storage",
+        instance=request.url.path,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    reference = secrets.token_hex(8)
+    logger.error(
+        "unhandled error (ref %s) on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return problem_response(
+        status=HTTPStatus.INTERNAL_SERVER_ERROR,
+        title="Internal Server Error",
+        detail=f"an unexpected error occurred (reference {reference})",
+        type_=PROBLEM_TYPE_BASE + "internal-error",
+        instance=request.url.path,
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HubError, _hub_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(Exception, _unexpected)

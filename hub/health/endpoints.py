@@ -1,0 +1,53 @@
+"""``GET /healthz`` (liveness) and ``GET /readyz`` (readiness)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from hub.deps import ServicesDep
+from hub.errors import PROBLEM_TYPE_BASE, problem_response
+from hub.health import service
+from hub.health.schemas import Liveness, ReadinessReport
+
+router = APIRouter(tags=["operations"])
+
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    HTTPStatus.SERVICE_UNAVAILABLE: {
+        "description": "A dependency failed; the problem document names which.",
+        "content": {"application/problem+json": {}},
+    }
+}
+
+
+@router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
+def healthz() -> Liveness:
+    # Deliberately checks nothing else: a database outage must not make the orchestrator
+    # restart every replica. Readiness is the probe that looks at dependencies.
+    return Liveness(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=ReadinessReport,
+    summary="Readiness: database, object store and key ring all work",
+    responses=_NOT_READY,
+)
+def readyz(services: ServicesDep) -> ReadinessReport | JSONResponse:
+    result = service.check(services)
+    if not result.ready:
+        return problem_response(
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            title="Service Unavailable",
+            detail="not ready: " + ", ".join(sorted(result.failures)),
+            type_=PROBLEM_TYPE_BASE + "not-ready",
+            instance="/readyz",
+            extra={"checks": {**result.checks, **result.failures}},
+            headers={"Retry-After": "5"},
+        )
+    return ReadinessReport(
+        status="ready", checks=result.checks, key_ids={"kek": result.current_kek_id or ""}
+    )

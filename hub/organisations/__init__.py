@@ -1,0 +1,1 @@
+"""Organisations of the vreemdelingenketen (the Dutch immigration chain) that use the hub."""

@@ -1,0 +1,33 @@
+"""The ``organisation`` table: the chain partners, identified by a short code."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+
+class OrganisationKind(StrEnum):
+    """What kind of body an organisation is; the sharing policy may name a kind, not a code."""
+
+    RIJK = "rijk"
+    """A national government body: DT&V, IND, COA, Politie, KMar, DJI, BuZa."""
+    GEMEENTE = "gemeente"
+    """A municipality, identified by its CBS code (``GM0363``)."""
+    STICHTING = "stichting"
+    """A foundation with a statutory task, such as Nidos (guardianship of minors)."""
+    INTERNATIONAAL = "internationaal"
+    """An international organisation, such as IOM."""
+
+
+class Organisation(SQLModel, table=True):
+    """A chain partner. The database, not the policy file, is the source of truth for these."""
+
+    __tablename__ = "organisation"
+
+    code: str = Field(primary_key=True, max_length=16, regex=r"^[A-Z][A-Z0-9]{1,15}$")
+    name: str = Field(max_length=200)
+    # Stored as text, not a database enum: adding a kind must not need an ALTER TYPE.
+    kind: OrganisationKind = Field(sa_type=String(32))
+    enabled: bool = Field(default=True)

@@ -1,0 +1,3 @@
+"""Shared fixtures: real databases (``tests.fixtures.databases``) and object stores."""
+
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.stores"]

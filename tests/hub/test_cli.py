@@ -1,0 +1,175 @@
+"""The ``ketenhub`` command line, run as a subprocess against real databases."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from hub import db
+from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
+from tests.fixtures.cli import ketenhub_env, run_ketenhub
+
+
+@pytest.fixture
+def env(tmp_path: Path, fresh_database_url: str) -> dict[str, str]:
+    return ketenhub_env(
+        tmp_path / "var", KETENHUB_DATABASE_URL=fresh_database_url, KETENHUB_ENVIRONMENT="demo"
+    )
+
+
+def _organisation_codes(database_url: str) -> set[str]:
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.execute(text("SELECT code FROM organisation")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_init_creates_data_dir_keys_database_and_organisations(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = run_ketenhub(env, "init")
+    data_dir = tmp_path / "var"
+    key_file = data_dir / "keys" / "keyring.json"
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert (data_dir / "objects").is_dir()
+    assert _organisation_codes(env["KETENHUB_DATABASE_URL"]) == {o.code for o in CHAIN}
+    assert "migrated to" in result.stdout
+
+
+def test_init_demo_adds_the_demo_gemeenten(env: dict[str, str]) -> None:
+    run_ketenhub(env, "init", "--demo")
+    codes = _organisation_codes(env["KETENHUB_DATABASE_URL"])
+    assert codes == {o.code for o in CHAIN + DEMO_GEMEENTEN}
+
+
+def test_init_twice_is_safe(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init", "--demo")
+    key_file = tmp_path / "var" / "keys" / "keyring.json"
+    keys_before = key_file.read_bytes()
+    second = run_ketenhub(env, "init", "--demo")
+    assert key_file.read_bytes() == keys_before
+    assert "(0 new)" in second.stdout
+    assert "exists" in second.stdout
+
+
+def test_init_demo_is_refused_in_production(env: dict[str, str], tmp_path: Path) -> None:
+    env["KETENHUB_ENVIRONMENT"] = "production"
+    result = run_ketenhub(env, "init", "--demo", check=False)
+    assert result.returncode == 2
+    assert "refusing to load demo data in production" in result.stderr
+    assert not (tmp_path / "var").exists()
+
+
+def test_invalid_configuration_is_one_clear_line(env: dict[str, str]) -> None:
+    env["KETENHUB_STORAGE_URL"] = "s3://bucket"
+    result = run_ketenhub(env, "init", check=False)
+    assert result.returncode == 2
+    assert "KETENHUB_S3_ENDPOINT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    env = ketenhub_env(
+        tmp_path / "var",
+        KETENHUB_DATABASE_URL=f"postgresql://nobody:pw-not-shown@127.0.0.1:{_free_port()}/x",
+    )
+    result = run_ketenhub(env, "init", check=False)
+    assert result.returncode == 1
+    assert "database error" in result.stderr
+    assert "pw-not-shown" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init")
+    ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
+    first = ring["keks"][0]["id"]
+
+    rotated = run_ketenhub(env, "keys", "rotate")
+    ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
+    second = ring["keks"][1]["id"]
+    assert f"now use {second} (was {first})" in rotated.stdout
+
+    listing = run_ketenhub(env, "keys", "list").stdout
+    assert first in listing
+    assert f"{second}" in listing
+    assert "(current)" in listing.splitlines()[2]
+
+    assert "re-wrapped 0 data keys" in run_ketenhub(env, "keys", "rewrap").stdout
+    run_ketenhub(env, "keys", "retire", first)
+    ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
+    assert [k["id"] for k in ring["keks"]] == [second]
+
+
+def test_retiring_the_current_key_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init")
+    current = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())["keks"][0]["id"]
+    result = run_ketenhub(env, "keys", "retire", current, check=False)
+    assert result.returncode == 1
+    assert "rotate first" in result.stderr
+
+
+def test_commands_without_a_key_ring_say_to_run_init(env: dict[str, str]) -> None:
+    result = run_ketenhub(env, "keys", "list", check=False)
+    assert result.returncode == 1
+    assert "ketenhub init" in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init")
+    engine = db.make_engine(env["KETENHUB_DATABASE_URL"])
+    try:
+        db.downgrade(engine, "base")
+    finally:
+        engine.dispose()
+    result = run_ketenhub(env, "serve", "--port", str(_free_port()), check=False)
+    assert result.returncode == 1
+    assert "run `ketenhub init`" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_runs_the_hub(env: dict[str, str]) -> None:
+    run_ketenhub(env, "init", "--demo")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"hub did not start: {process.communicate()[0]}")
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ready"
+        assert response.headers["API-Version"] == "1.0.0"
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
