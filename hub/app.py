@@ -26,6 +26,8 @@ _SECURITY_HEADERS = (
     (b"api-version", API_VERSION.encode("ascii")),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
+    # Answers concern people's files: no shared cache may keep one unless a route says so.
+    (b"cache-control", b"no-store"),
 )
 
 

@@ -240,10 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything the hub creates (database files, objects, keys) is for its own user only.
+    os.umask(0o077)
     logging.basicConfig(
         level=os.environ.get("KETENHUB_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.command not in {"init", "migrate"}:
+        # Alembic narrates every revision check; only the commands that migrate should talk.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         args.func(args)
     except CommandError as exc:

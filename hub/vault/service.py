@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 
 from sqlmodel import Session
 
@@ -33,7 +32,7 @@ from hub.vault.models import SealedObject
 from storage import envelope
 from storage.errors import IntegrityError, KeyRingError
 from storage.keys import KEY_SIZE, KeyProvider, WrappedKey, rewrap
-from storage.objects import ObjectReader, ObjectStore
+from storage.objects import ObjectReader, ObjectStore, StreamReader
 
 
 class ContentShredded(Exception):
@@ -93,33 +92,7 @@ def seal(
     return sealed
 
 
-class PlaintextStream:
-    """The authenticated plaintext of one sealed object, streamed; close it when done."""
-
-    def __init__(self, reader: ObjectReader, chunks: Iterator[bytes], size: int) -> None:
-        self._reader = reader
-        self._chunks = chunks
-        self.size = size
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._chunks
-
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> PlaintextStream:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def open_plaintext(vault: Vault, sealed: SealedObject) -> PlaintextStream:
+def open_plaintext(vault: Vault, sealed: SealedObject) -> ObjectReader:
     """Open sealed content for streaming.
 
     Everything that can be checked before the first byte is checked here, so a caller that has
@@ -139,7 +112,11 @@ def open_plaintext(vault: Vault, sealed: SealedObject) -> PlaintextStream:
     if reader.size != envelope.ciphertext_size(sealed.plaintext_size):
         reader.close()
         raise IntegrityError
-    return PlaintextStream(reader, envelope.decrypt(reader, dek, binding), sealed.plaintext_size)
+    return StreamReader(
+        size=sealed.plaintext_size,
+        chunks=envelope.decrypt(reader, dek, binding),
+        release=reader.close,
+    )
 
 
 def shred(session: Session, vault: Vault, sealed: SealedObject) -> None:

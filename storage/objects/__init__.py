@@ -37,7 +37,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from storage.objects.base import READ_CHUNK_SIZE, ObjectInfo, ObjectReader, ObjectStore
+from storage.objects.base import (
+    READ_CHUNK_SIZE,
+    ObjectInfo,
+    ObjectReader,
+    ObjectStore,
+    StreamReader,
+)
 from storage.objects.filesystem import FilesystemStore
 from storage.objects.s3 import MAX_PART_SIZE, MIN_PART_SIZE, S3Store
 
@@ -50,11 +56,10 @@ __all__ = [
     "ObjectReader",
     "ObjectStore",
     "S3Store",
+    "StreamReader",
 ]
 
 if TYPE_CHECKING:
-    from storage.objects.base import StreamReader
-
     # Never runs: makes mypy prove that both backends and their readers keep the protocols.
     def _conforms(
         filesystem: FilesystemStore, s3: S3Store, reader: StreamReader

@@ -79,6 +79,7 @@ def test_healthz(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
     assert response.headers["API-Version"] == "1.0.0"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_readyz_reports_every_check_and_the_key_in_force(
@@ -90,6 +91,16 @@ def test_readyz_reports_every_check_and_the_key_in_force(
     assert body["status"] == "ready"
     assert body["checks"] == {"database": "ok", "object_store": "ok", "key_ring": "ok"}
     assert body["key_ids"]["kek"] == services.keys.current_kek_id()
+
+
+def test_readyz_on_every_object_store(
+    migrated_engine: Engine, tmp_path: Path, object_store: ObjectStore
+) -> None:
+    services = _services(migrated_engine, tmp_path, store=object_store)
+    with _client_context(services) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["object_store"] == "ok"
 
 
 def test_readyz_is_503_when_the_database_is_down(tmp_path: Path, migrated_engine: Engine) -> None:

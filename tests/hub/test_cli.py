@@ -44,6 +44,9 @@ def test_init_creates_data_dir_keys_database_and_organisations(
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert (data_dir / "objects").is_dir()
+    if env["KETENHUB_DATABASE_URL"].startswith("sqlite"):
+        database = Path(env["KETENHUB_DATABASE_URL"].removeprefix("sqlite:///"))
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert _organisation_codes(env["KETENHUB_DATABASE_URL"]) == {o.code for o in CHAIN}
     assert "migrated to" in result.stdout
 
