@@ -20,6 +20,10 @@ Wrapped key format (61 bytes), AES-256-GCM under the KEK::
 The KEK id travels beside the wrapped key (a database column) and is bound by the associated
 data, so a wrapped key moved to another document, version, data key id or KEK fails to unwrap.
 
+The same ring also *seals* the hub's own small secrets (token signing keys), with the same
+layout and ``aad = b"ketenhub-seal" || 0x01 || len(purpose) || purpose || len(kek_id) || kek_id``.
+The distinct label keeps the two uses apart: a sealed secret never unwraps as a data key.
+
 Random 96-bit nonces are safe for about 2**32 wraps under one key (NIST SP 800-38D §8.3). The
 ring counts wraps per KEK and refuses to wrap past ``wrap_limit`` (default 2**31, half the bound,
 because several replicas count independently); the hub seeds the counts from its database
@@ -71,6 +75,7 @@ KEY_SIZE: Final = 32
 NONCE_SIZE: Final = 12
 WRAPPED_SIZE: Final = 1 + NONCE_SIZE + KEY_SIZE + 16
 DEFAULT_WRAP_LIMIT: Final = 2**31
+MAX_SEALED_SIZE: Final = 64 * 1024
 KEYRING_FORMAT: Final = "ketenhub-keyring/1"
 _KEK_ID_ALPHABET: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
@@ -116,6 +121,14 @@ class KeyProvider(Protocol):
         """Recover the data key; :class:`IntegrityError` for any mismatch or tampering."""
         ...
 
+    def seal(self, secret: bytes, *, purpose: str) -> WrappedKey:
+        """Encrypt a small secret of the hub's own (a signing key) under the current KEK."""
+        ...
+
+    def unseal(self, sealed: WrappedKey, *, purpose: str) -> bytes:
+        """Recover a sealed secret; :class:`IntegrityError` for any mismatch or tampering."""
+        ...
+
     def retire(self, kek_id: str) -> None:
         """Destroy a KEK that no live data key needs any more (never the current one)."""
         ...
@@ -140,6 +153,13 @@ def _wrap_aad(*, document_id: uuid.UUID, version: int, dek_id: bytes, kek_id: st
         + bytes([len(kek)])
         + kek
     )
+
+
+def _seal_aad(*, purpose: str, kek_id: str) -> bytes:
+    label, kek = purpose.encode("utf-8"), kek_id.encode("ascii")
+    if not 0 < len(label) < 256:
+        raise ValueError("a sealing purpose must be 1-255 bytes")
+    return b"ketenhub-seal" + bytes([WRAP_VERSION, len(label)]) + label + bytes([len(kek)]) + kek
 
 
 def _validate_kek_id(kek_id: str) -> str:
@@ -329,6 +349,34 @@ class LocalKeyRing:
     ) -> WrappedKey:
         if len(dek) != KEY_SIZE:
             raise ValueError("a data key must be 256 bits")
+        return self._encrypt(
+            dek,
+            lambda kek_id: _wrap_aad(
+                document_id=document_id, version=version, dek_id=dek_id, kek_id=kek_id
+            ),
+        )
+
+    def unwrap(
+        self, wrapped: WrappedKey, *, document_id: uuid.UUID, version: int, dek_id: bytes
+    ) -> bytes:
+        if len(wrapped.blob) != WRAPPED_SIZE:
+            raise IntegrityError
+        return self._decrypt(
+            wrapped,
+            _wrap_aad(
+                document_id=document_id, version=version, dek_id=dek_id, kek_id=wrapped.kek_id
+            ),
+        )
+
+    def seal(self, secret: bytes, *, purpose: str) -> WrappedKey:
+        if not 0 < len(secret) <= MAX_SEALED_SIZE:
+            raise ValueError(f"a sealed secret must be 1-{MAX_SEALED_SIZE} bytes")
+        return self._encrypt(secret, lambda kek_id: _seal_aad(purpose=purpose, kek_id=kek_id))
+
+    def unseal(self, sealed: WrappedKey, *, purpose: str) -> bytes:
+        return self._decrypt(sealed, _seal_aad(purpose=purpose, kek_id=sealed.kek_id))
+
+    def _encrypt(self, plaintext: bytes, aad_for: Callable[[str], bytes]) -> WrappedKey:
         with self._lock:
             self._reload_if_changed()
             kek = self._keks[-1]
@@ -338,14 +386,11 @@ class LocalKeyRing:
                     f"key-encryption key {kek.kek_id} has wrapped {used} keys; rotate it"
                 )
             self._wraps[kek.kek_id] = used + 1
-        aad = _wrap_aad(document_id=document_id, version=version, dek_id=dek_id, kek_id=kek.kek_id)
         nonce = secrets.token_bytes(NONCE_SIZE)
-        sealed = AESGCM(kek.key).encrypt(nonce, dek, aad)
+        sealed = AESGCM(kek.key).encrypt(nonce, plaintext, aad_for(kek.kek_id))
         return WrappedKey(kek.kek_id, bytes([WRAP_VERSION]) + nonce + sealed)
 
-    def unwrap(
-        self, wrapped: WrappedKey, *, document_id: uuid.UUID, version: int, dek_id: bytes
-    ) -> bytes:
+    def _decrypt(self, wrapped: WrappedKey, aad: bytes) -> bytes:
         with self._lock:
             self._reload_if_changed()
             kek = next((k for k in self._keks if k.kek_id == wrapped.kek_id), None)
@@ -356,9 +401,8 @@ class LocalKeyRing:
         if kek is None:
             raise UnknownKeyId(f"no key-encryption key with id {wrapped.kek_id!r}")
         blob = wrapped.blob
-        if len(blob) != WRAPPED_SIZE or blob[0] != WRAP_VERSION:
+        if len(blob) < 1 + NONCE_SIZE + 16 or blob[0] != WRAP_VERSION:
             raise IntegrityError
-        aad = _wrap_aad(document_id=document_id, version=version, dek_id=dek_id, kek_id=kek.kek_id)
         try:
             return AESGCM(kek.key).decrypt(blob[1 : 1 + NONCE_SIZE], blob[1 + NONCE_SIZE :], aad)
         except InvalidTag:

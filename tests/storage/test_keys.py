@@ -303,3 +303,29 @@ def test_wrong_length_inputs_are_programming_errors(ring: LocalKeyRing) -> None:
         ring.wrap(DEK, document_id=DOC, version=1, dek_id=b"short")
     with pytest.raises(ValueError, match="32 bits"):
         ring.wrap(DEK, document_id=DOC, version=2**32, dek_id=DEK_ID)
+
+
+def test_seal_and_unseal_a_secret(ring: LocalKeyRing) -> None:
+    sealed = ring.seal(b"a private signing key", purpose="oauth-signing-key:sig-1")
+    assert sealed.kek_id == ring.current_kek_id()
+    assert b"private signing key" not in sealed.blob
+    assert ring.unseal(sealed, purpose="oauth-signing-key:sig-1") == b"a private signing key"
+
+
+def test_unseal_with_another_purpose_fails(ring: LocalKeyRing) -> None:
+    sealed = ring.seal(b"secret", purpose="oauth-signing-key:sig-1")
+    with pytest.raises(IntegrityError):
+        ring.unseal(sealed, purpose="oauth-signing-key:sig-2")
+
+
+def test_a_sealed_secret_is_not_a_wrapped_data_key(ring: LocalKeyRing) -> None:
+    """Domain separation: a sealed 32-byte secret never unwraps as a document's data key."""
+    sealed = ring.seal(DEK, purpose="x")
+    with pytest.raises(IntegrityError):
+        ring.unwrap(sealed, document_id=DOC, version=1, dek_id=DEK_ID)
+
+
+def test_sealed_secrets_survive_rotation(ring: LocalKeyRing) -> None:
+    sealed = ring.seal(b"secret", purpose="p")
+    ring.rotate()
+    assert ring.unseal(sealed, purpose="p") == b"secret"
