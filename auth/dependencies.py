@@ -1,0 +1,106 @@
+"""FastAPI dependencies that protect the API: who is calling, and may they do this?
+
+The token is taken from the ``Authorization: Bearer`` header only. A token offered in the
+query string is refused outright (it would end up in access logs and browser history), even
+when a valid header is present too. Failures raise :class:`BearerError`, which the hub turns
+into a 401 or 403 problem document with an RFC 6750 ``WWW-Authenticate`` header.
+
+The validator lives on ``app.state.token_validator``; the hub puts it there at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+
+from auth.scopes import Scope, format_scopes
+from auth.tokens import InvalidToken, Principal, TokenValidator
+
+REALM: Final = "ketenhub"
+
+
+class BearerError(Exception):
+    """A request without acceptable credentials (401) or without the needed scope (403)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        description: str,
+        *,
+        error: str | None = None,
+        scope: str | None = None,
+    ) -> None:
+        super().__init__(description)
+        self.status_code = status_code
+        self.description = description
+        self.error = error
+        self.scope = scope
+
+    @property
+    def www_authenticate(self) -> str:
+        parts = [f'realm="{REALM}"']
+        if self.error:
+            parts.append(f'error="{self.error}"')
+            parts.append(f'error_description="{self.description}"')
+        if self.scope:
+            parts.append(f'scope="{self.scope}"')
+        return "Bearer " + ", ".join(parts)
+
+
+def _validator(request: Request) -> TokenValidator:
+    validator: TokenValidator = request.app.state.token_validator
+    return validator
+
+
+def bearer_token(request: Request) -> str:
+    if "access_token" in request.query_params:
+        raise BearerError(
+            401,
+            "access tokens are accepted only in the Authorization header",
+            error="invalid_request",
+        )
+    header = request.headers.get("authorization")
+    if header is None:
+        # RFC 6750 §3.1: no error code when the request carried no credentials at all.
+        raise BearerError(401, "this resource needs an access token")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise BearerError(401, "use the Bearer authentication scheme", error="invalid_request")
+    return token
+
+
+def current_principal(request: Request, token: Annotated[str, Depends(bearer_token)]) -> Principal:
+    try:
+        return _validator(request).validate(token)
+    except InvalidToken as exc:
+        raise BearerError(401, exc.description, error="invalid_token") from None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_scopes(*needed: Scope) -> Callable[[Principal], Principal]:
+    """A dependency that admits callers whose token carries every one of ``needed``."""
+    wanted = frozenset(needed)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not wanted <= principal.scopes:
+            raise BearerError(
+                403,
+                f"this needs the scope {format_scopes(set(wanted))}",
+                error="insufficient_scope",
+                scope=format_scopes(set(wanted)),
+            )
+        return principal
+
+    return check
+
+
+DocumentWriter = Annotated[Principal, Depends(require_scopes(Scope.DOCUMENTS_WRITE))]
+DocumentReader = Annotated[Principal, Depends(require_scopes(Scope.DOCUMENTS_READ))]
+ShareWriter = Annotated[Principal, Depends(require_scopes(Scope.SHARES_WRITE))]
+AuditReader = Annotated[Principal, Depends(require_scopes(Scope.AUDIT_READ))]
+Administrator = Annotated[Principal, Depends(require_scopes(Scope.ADMIN))]
