@@ -18,6 +18,8 @@ from hub import db
 from hub.config import API_VERSION, Settings
 from hub.errors import install_handlers
 from hub.health.endpoints import router as health_router
+from hub.oauth.endpoints import router as oauth_router
+from hub.organisations.endpoints import router as organisations_router
 from hub.services import Services, build_services, seed_wrap_counts
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             check_schema(built)
             seed_wrap_counts(built)
             app.state.services = built
+            app.state.token_validator = built.oauth.validator
             logger.info(
                 "ketenhub ready: environment=%s kek=%s",
                 settings.environment.value,
@@ -98,4 +101,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.add_middleware(ResponseHeaders)
     install_handlers(app)
     app.include_router(health_router)
+    app.include_router(oauth_router)
+    app.include_router(organisations_router)
     return app

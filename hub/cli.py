@@ -18,6 +18,7 @@ failure, 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -28,7 +29,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import db
+from hub.clients import service as clients
+from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
+from hub.errors import HubError
+from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
 from hub.services import Services, build_services, open_key_ring
 from hub.vault import repository as vault_repository
@@ -87,14 +92,20 @@ def cmd_init(args: argparse.Namespace) -> None:
         with db.transaction(services.engine) as session:
             created = ensure_organisations(session, seeds)
         print(f"organisations {len(seeds)} ({len(created)} new)")
+        with db.transaction(services.engine) as session:
+            new_key = services.oauth.signing.ensure(session)
+        print(f"signing key   {'created ' + new_key.kid if new_key else 'exists'}")
+        if args.demo:
+            credentials = settings.data_dir / "demo-credentials.json"
+            with db.transaction(services.engine) as session:
+                issued = ensure_demo_clients(session, credentials)
+            print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
         services.store.ensure_ready()
         bucket = settings.s3_bucket
         where = f"s3://{bucket}" if bucket else str(settings.storage_path)
         print(f"object store  {where} (ready)")
     finally:
         services.close()
-    if args.demo:
-        print("demo data     loaded")
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
@@ -174,7 +185,17 @@ def cmd_keys_list(_args: argparse.Namespace) -> None:
     _with_services(run)
 
 
-def cmd_keys_rotate(_args: argparse.Namespace) -> None:
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    if args.signing:
+
+        def rotate_signing(services: Services) -> None:
+            with db.transaction(services.engine) as session:
+                key = services.oauth.signing.rotate(session)
+            print(f"rotated: tokens are now signed with {key.kid} ({key.alg})")
+            print("the previous key stays published until tokens it signed have expired")
+
+        _with_services(rotate_signing)
+        return
     ring = open_key_ring(_load_settings())
     old = ring.current_kek_id()
     new = ring.rotate()
@@ -184,18 +205,87 @@ def cmd_keys_rotate(_args: argparse.Namespace) -> None:
 
 def cmd_keys_rewrap(args: argparse.Namespace) -> None:
     def run(services: Services) -> None:
+        current = services.keys.current_kek_id()
         with db.transaction(services.engine) as session:
             moved = vault_service.rewrap_all(session, services.vault, batch_size=args.batch_size)
-        print(f"re-wrapped {moved} data keys under {services.keys.current_kek_id()}")
+            resealed = reseal_signing_keys(session, KeyRingSealer(services.keys), current)
+        print(f"re-wrapped {moved} data keys and {resealed} signing keys under {current}")
 
     _with_services(run)
 
 
 def cmd_keys_retire(args: argparse.Namespace) -> None:
     def run(services: Services) -> None:
+        if args.kek_id == services.keys.current_kek_id():
+            raise CommandError("the current key-encryption key cannot be retired; rotate first")
         with db.transaction(services.engine) as session:
+            if live_signing_keys_under(session, args.kek_id):
+                raise CommandError(
+                    f"signing keys are still sealed under {args.kek_id}; run `ketenhub keys rewrap`"
+                )
             vault_service.retire_kek(session, services.vault, args.kek_id)
         print(f"retired {args.kek_id}: its key material is destroyed")
+
+    _with_services(run)
+
+
+# -- clients ------------------------------------------------------------------------------------
+
+
+def cmd_client_add(args: argparse.Namespace) -> None:
+    jwks = None
+    if args.jwks is not None:
+        try:
+            jwks = json.loads(Path(args.jwks).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read a JWK Set from {args.jwks}: {exc}", status=2) from None
+
+    def run(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            new = clients.add_client(
+                session,
+                organisation=args.org,
+                name=args.name,
+                scopes=args.scopes,
+                processing_activity=args.purpose,
+                jwks=jwks,
+                generate_key=args.generate_key,
+                with_secret=args.with_secret,
+                client_id=args.client_id,
+            )
+        print(f"client_id     {new.client.client_id}")
+        print(f"organisation  {new.client.organisation}")
+        print(f"scopes        {new.client.scopes}")
+        if new.private_jwk is not None:
+            print("private_jwk   (shown once; store it in the partner system, then forget it)")
+            print(json.dumps(new.private_jwk))
+        if new.client_secret is not None:
+            print(f"client_secret {new.client_secret}  (shown once)")
+
+    _with_services(run)
+
+
+def cmd_client_list(_args: argparse.Namespace) -> None:
+    def run(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            rows = clients.list_clients(session)
+            print(f"{'client_id':<24} {'org':<8} {'enabled':<8} {'methods':<30} scopes")
+            for row in rows:
+                methods = ["private_key_jwt"] if row.jwks else []
+                methods += ["client_secret_basic"] if row.secret_hash else []
+                print(
+                    f"{row.client_id:<24} {row.organisation:<8} {row.enabled!s:<8} "
+                    f"{','.join(methods):<30} {row.scopes}"
+                )
+
+    _with_services(run)
+
+
+def cmd_client_disable(args: argparse.Namespace) -> None:
+    def run(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            clients.disable_client(session, args.client_id)
+        print(f"disabled {args.client_id}: it can get no new tokens")
 
     _with_services(run)
 
@@ -226,15 +316,34 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="list KEKs with their usage").set_defaults(
         func=cmd_keys_list
     )
-    key_commands.add_parser("rotate", help="start using a new KEK").set_defaults(
-        func=cmd_keys_rotate
+    rotate = key_commands.add_parser("rotate", help="start using a new KEK (or signing key)")
+    rotate.add_argument(
+        "--signing", action="store_true", help="rotate the access-token signing key instead"
     )
+    rotate.set_defaults(func=cmd_keys_rotate)
     rewrap = key_commands.add_parser("rewrap", help="move every data key to the current KEK")
     rewrap.add_argument("--batch-size", type=int, default=500)
     rewrap.set_defaults(func=cmd_keys_rewrap)
     retire = key_commands.add_parser("retire", help="destroy a KEK no data key needs")
     retire.add_argument("kek_id")
     retire.set_defaults(func=cmd_keys_retire)
+    client = commands.add_parser("client", help="manage OAuth clients (partner systems)")
+    client_commands = client.add_subparsers(dest="client_command", required=True, metavar="ACTION")
+    add = client_commands.add_parser("add", help="register a partner system")
+    add.add_argument("--org", required=True, help="organisation code, e.g. IOM")
+    add.add_argument("--name", required=True)
+    add.add_argument("--scopes", required=True, help='space-separated, e.g. "documents:write"')
+    add.add_argument("--purpose", default="terugkeer", help="processing activity code")
+    add.add_argument("--client-id", help="default: <org>-<random>")
+    keys_source = add.add_mutually_exclusive_group(required=True)
+    keys_source.add_argument("--jwks", metavar="FILE", help="the client's public JWK Set")
+    keys_source.add_argument("--generate-key", action="store_true", help="generate an ES256 pair")
+    add.add_argument("--with-secret", action="store_true", help="also issue a client secret")
+    add.set_defaults(func=cmd_client_add)
+    client_commands.add_parser("list", help="list clients").set_defaults(func=cmd_client_list)
+    disable = client_commands.add_parser("disable", help="stop a client getting tokens")
+    disable.add_argument("client_id")
+    disable.set_defaults(func=cmd_client_disable)
     return parser
 
 
@@ -251,6 +360,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         args.func(args)
+    except HubError as exc:
+        print(f"ketenhub: {exc.message}", file=sys.stderr)
+        return 2 if exc.status_code < 500 else 1
     except CommandError as exc:
         print(f"ketenhub: {exc}", file=sys.stderr)
         return exc.status

@@ -12,13 +12,16 @@ import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Self
+from typing import Final, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 API_VERSION: Final = "1.0.0"
+_SCOPES: Final = frozenset(
+    {"documents:write", "documents:read", "shares:write", "audit:read", "admin"}
+)
 """The API's full semantic version, sent as the ``API-Version`` header on every response."""
 
 
@@ -57,6 +60,18 @@ class S3Connection:
     bucket: str
 
 
+class TrustedIssuerSettings(BaseModel):
+    """One entry of ``KETENHUB_TRUSTED_ISSUERS`` (a JSON list of these)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    issuer: str
+    jwks_url: str
+    organisation_claim: str = "organisation"
+    allowed_scopes: tuple[str, ...]
+    organisations: tuple[str, ...] = ()
+
+
 class Settings(BaseSettings):
     """Every ``KETENHUB_*`` variable. See the README's configuration table."""
 
@@ -92,6 +107,28 @@ class Settings(BaseSettings):
     kek_wrap_limit: int = Field(default=2**31, ge=1, le=2**32)
     log_level: str = "INFO"
 
+    # -- OAuth 2.0 ---------------------------------------------------------------------------
+    issuer: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The hub's public base URL: the OAuth issuer identifier (https in production)",
+    )
+    api_audience: str | None = Field(
+        default=None, description="The API's identifier in tokens' aud; default <issuer>/api/v1"
+    )
+    access_token_lifetime: int = Field(default=600, ge=60, le=3600)
+    token_signing_alg: Literal["PS256", "ES256"] = "PS256"  # noqa: S105 - an algorithm name
+    client_secret_auth: bool | None = Field(
+        default=None,
+        description="Accept client_secret_basic; default on in demo mode only",
+    )
+    trusted_issuers: tuple[TrustedIssuerSettings, ...] = Field(
+        default=(), description="Partners' own authorization servers whose tokens are accepted"
+    )
+    processing_activity_base: str = Field(
+        default="urn:ketenhub:verwerkingsactiviteit:",
+        description="Prefix that turns a processing-activity code into its register URI",
+    )
+
     # -- derived values ------------------------------------------------------------------------
 
     @property
@@ -103,6 +140,19 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'ketenhub.db').resolve()}"
+
+    @property
+    def resolved_api_audience(self) -> str:
+        return self.api_audience or f"{self.issuer}/api/v1"
+
+    @property
+    def allows_client_secret(self) -> bool:
+        if self.client_secret_auth is not None:
+            return self.client_secret_auth
+        return self.environment is Environment.DEMO
+
+    def purpose_uri(self, code: str) -> str:
+        return f"{self.processing_activity_base}{code}"
 
     @property
     def resolved_key_file(self) -> Path:
@@ -139,6 +189,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Self:
         self._check_storage()
+        self._check_oauth()
         if self.is_production:
             self._refuse_insecure()
         return self
@@ -166,6 +217,22 @@ class Settings(BaseSettings):
         if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
             raise ValueError("KETENHUB_S3_ENDPOINT must be an http:// or https:// URL")
 
+    def _check_oauth(self) -> None:
+        issuer = urlsplit(self.issuer)
+        if issuer.scheme not in ("http", "https") or not issuer.hostname:
+            raise ValueError("KETENHUB_ISSUER must be an http(s) URL")
+        if issuer.query or issuer.fragment or self.issuer.endswith("/"):
+            raise ValueError("KETENHUB_ISSUER must have no query, fragment or trailing slash")
+        if issuer.scheme == "http" and not _is_loopback(issuer.hostname):
+            # OAuth 2.0 requires TLS; plain http only for a hub on this machine (demo, tests).
+            raise ValueError("KETENHUB_ISSUER must be https://, or http:// on a loopback address")
+        for trusted in self.trusted_issuers:
+            unknown = set(trusted.allowed_scopes) - _SCOPES
+            if unknown:
+                raise ValueError(f"trusted issuer {trusted.issuer}: unknown scopes {unknown}")
+            if trusted.issuer == self.issuer:
+                raise ValueError("a trusted issuer cannot be the hub itself")
+
     def _is_private(self, host: str | None) -> bool:
         return _is_loopback(host) or (host is not None and host in self.private_network_hosts)
 
@@ -183,6 +250,16 @@ class Settings(BaseSettings):
                     "KETENHUB_DATABASE_URL reaches another host without TLS; "
                     "add sslmode=verify-full"
                 )
+        issuer = urlsplit(self.issuer)
+        if issuer.scheme != "https" and not _is_loopback(issuer.hostname):
+            problems.append("KETENHUB_ISSUER must be an https:// URL")
+        problems.extend(
+            f"the JWKS of trusted issuer {t.issuer} must use https"
+            for t in self.trusted_issuers
+            if urlsplit(t.jwks_url).scheme != "https"
+        )
+        if self.client_secret_auth:
+            problems.append("client_secret_basic is for demos; use private_key_jwt")
         if problems:
             raise InsecureSettingsError(
                 "refusing insecure settings in production (set KETENHUB_ENVIRONMENT=development "

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +127,7 @@ def _on_rollback(session: OrmSession, previous_transaction: SessionTransaction) 
 
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(files("hub") / "migrations"))
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     config.attributes["engine"] = engine
     return config
 

@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from auth.dependencies import BearerError
 from hub.config import API_VERSION
 from storage.errors import IntegrityError, StorageError, StoreUnavailable
 
@@ -76,6 +77,15 @@ class Unprocessable(HubError):
     slug = "unprocessable"
 
 
+class OAuthRequestError(Exception):
+    """A request the OAuth endpoints refuse before authlib sees it (``invalid_request``)."""
+
+    def __init__(self, description: str, *, status_code: int = 400) -> None:
+        super().__init__(description)
+        self.description = description
+        self.status_code = status_code
+
+
 class ServiceUnavailable(HubError):
     default_status = HTTPStatus.SERVICE_UNAVAILABLE
     slug = "service-unavailable"
@@ -106,6 +116,19 @@ def problem_response(
     )
 
 
+def _is_oauth(request: Request) -> bool:
+    """``/oauth/*`` answers OAuth's error JSON (RFC 6749 §5.2), the rest problem+json."""
+    return request.url.path.startswith("/oauth/")
+
+
+def oauth_error_response(status: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=status,
+        headers={"API-Version": API_VERSION, "Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
 def _phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -132,6 +155,8 @@ def _describe_location(location: Sequence[int | str]) -> str:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(RequestValidationError, exc)  # registered for this class only
+    if _is_oauth(request):
+        return oauth_error_response(400, "invalid_request", "the request is malformed")
     # Only the location and message of each error: pydantic's "input" echoes what the caller
     # sent, which may be personal data (a v-number) and must not be reflected into logs.
     errors = [
@@ -152,6 +177,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, exc)  # registered for this class only
     headers = dict(exc.headers or {})
+    if _is_oauth(request):
+        response = oauth_error_response(
+            exc.status_code, "invalid_request", _phrase(exc.status_code)
+        )
+        response.headers.update(headers)
+        return response
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == HTTPStatus.NOT_FOUND:
         detail = "no such resource"
@@ -190,6 +221,24 @@ async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _oauth_request_error(_request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(OAuthRequestError, exc)  # registered for this class only
+    return oauth_error_response(exc.status_code, "invalid_request", exc.description)
+
+
+async def _bearer_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(BearerError, exc)  # registered for this class only
+    return problem_response(
+        status=exc.status_code,
+        title=_phrase(exc.status_code),
+        detail=exc.description,
+        type_=PROBLEM_TYPE_BASE
+        + ("insufficient-scope" if exc.status_code == 403 else "unauthorized"),
+        instance=request.url.path,
+        headers={"WWW-Authenticate": exc.www_authenticate},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     reference = secrets.token_hex(8)
     logger.error(
@@ -199,6 +248,10 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request.url.path,
         exc_info=exc,
     )
+    if _is_oauth(request):
+        return oauth_error_response(
+            500, "server_error", f"unexpected error (reference {reference})"
+        )
     return problem_response(
         status=HTTPStatus.INTERNAL_SERVER_ERROR,
         title="Internal Server Error",
@@ -213,4 +266,6 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(BearerError, _bearer_error)
+    app.add_exception_handler(OAuthRequestError, _oauth_request_error)
     app.add_exception_handler(Exception, _unexpected)

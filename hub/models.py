@@ -1,9 +1,18 @@
 """Every table model, imported in one place so SQLModel's metadata is complete.
 
-Alembic's consistency test and the test fixtures use ``SQLModel.metadata`` after importing this.
+Alembic's consistency test and the migration environment use ``SQLModel.metadata`` after
+importing this.
 """
 
+from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
 from hub.organisations.models import Organisation
 from hub.vault.models import SealedObject
 
-__all__ = ["Organisation", "SealedObject"]
+__all__ = [
+    "OAuthClient",
+    "Organisation",
+    "RevokedToken",
+    "SealedObject",
+    "SigningKey",
+    "UsedAssertion",
+]

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from auth.scopes import parse_scopes
+from auth.server import ServerConfig
+from auth.tokens import TokenValidator, TrustedIssuer
 from hub import db
 from hub.config import Settings
+from hub.oauth.service import OAuthService, make_signing_keys, revocation_check
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
 from storage.keys import LocalKeyRing
@@ -26,6 +30,7 @@ class Services:
     store: ObjectStore
     keys: LocalKeyRing
     vault: Vault
+    oauth: OAuthService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -53,7 +58,37 @@ def build_services(settings: Settings) -> Services:
     engine = db.make_engine(settings.resolved_database_url)
     keys = open_key_ring(settings)
     store = build_object_store(settings)
-    return Services(settings, engine, store, keys, Vault(store=store, keys=keys))
+    oauth = build_oauth(settings, engine, keys)
+    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth)
+
+
+def build_oauth(settings: Settings, engine: Engine, keys: LocalKeyRing) -> OAuthService:
+    signing = make_signing_keys(engine, keys, alg=settings.token_signing_alg)
+    is_revoked = revocation_check(engine)
+    validator = TokenValidator(
+        issuer=settings.issuer,
+        audience=settings.resolved_api_audience,
+        hub_keys=signing.published,
+        is_revoked=is_revoked,
+        trusted_issuers=[
+            TrustedIssuer(
+                issuer=t.issuer,
+                jwks_url=t.jwks_url,
+                organisation_claim=t.organisation_claim,
+                allowed_scopes=parse_scopes(" ".join(t.allowed_scopes)),
+                organisations=frozenset(t.organisations),
+            )
+            for t in settings.trusted_issuers
+        ],
+    )
+    config = ServerConfig(
+        issuer=settings.issuer,
+        audience=settings.resolved_api_audience,
+        token_lifetime=settings.access_token_lifetime,
+        allow_client_secret=settings.allows_client_secret,
+        purpose_uri=settings.purpose_uri,
+    )
+    return OAuthService(config=config, signing=signing, validator=validator, is_revoked=is_revoked)
 
 
 def seed_wrap_counts(services: Services) -> None:

@@ -1,3 +1,7 @@
 """Shared fixtures: real databases (``tests.fixtures.databases``) and object stores."""
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.stores"]
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.stores",
+    "tests.fixtures.oauth",
+]

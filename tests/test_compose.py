@@ -29,9 +29,13 @@ def compose() -> dict[str, Any]:
     return document
 
 
+def _stand_in(name: str) -> str:
+    return "https://hub.example.nl" if name.endswith("ISSUER") else f"stand-in-{name.lower()}"
+
+
 def _interpolate(value: str) -> str:
     """Fill each ${VAR...} with a stand-in, as compose would with a real .env."""
-    return INTERPOLATION.sub(lambda m: f"stand-in-{m.group('name').lower()}", value)
+    return INTERPOLATION.sub(lambda m: _stand_in(m.group("name")), value)
 
 
 def test_services_are_the_hub_postgres_and_a_maintained_s3(compose: dict[str, Any]) -> None:
@@ -72,6 +76,8 @@ def test_hub_environment_is_valid_production_configuration(
     settings = Settings()
     assert settings.environment is Environment.PRODUCTION
     assert settings.s3_bucket == "ketenhub"
+    assert settings.issuer == "https://hub.example.nl"
+    assert not settings.allows_client_secret
 
 
 def test_hub_points_at_the_compose_services(compose: dict[str, Any]) -> None:

@@ -6,11 +6,15 @@ demo data (real gemeenten are added by their CBS code when they join).
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from sqlmodel import Session
 
+from hub.errors import BadRequest
 from hub.organisations import repository
 from hub.organisations.models import Organisation, OrganisationKind
 
@@ -54,3 +58,22 @@ def ensure_organisations(session: Session, seeds: tuple[OrganisationSeed, ...]) 
             created.append(seed.code)
     session.flush()
     return created
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadRequest("the cursor is not one this API issued") from None
+
+
+def page(
+    session: Session, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Organisation], str | None]:
+    """One page in code order; the cursor is the last code seen, opaque to the caller."""
+    after = _decode_cursor(cursor) if cursor else None
+    rows = repository.list_page(session, after=after, limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1].code
+    return rows[:limit], base64.urlsafe_b64encode(last.encode("ascii")).decode().rstrip("=")

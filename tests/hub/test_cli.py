@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 from sqlalchemy import text
 
 from hub import db
@@ -110,7 +111,7 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
     assert f"{second}" in listing
     assert "(current)" in listing.splitlines()[2]
 
-    assert "re-wrapped 0 data keys" in run_ketenhub(env, "keys", "rewrap").stdout
+    assert "re-wrapped 0 data keys and 1 signing keys" in run_ketenhub(env, "keys", "rewrap").stdout
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     assert [k["id"] for k in ring["keks"]] == [second]
@@ -176,3 +177,124 @@ def test_serve_runs_the_hub(env: dict[str, str]) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_retiring_a_kek_that_still_seals_the_signing_key_is_refused(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run_ketenhub(env, "init")
+    first = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())["keks"][0]["id"]
+    run_ketenhub(env, "keys", "rotate")
+    result = run_ketenhub(env, "keys", "retire", first, check=False)
+    assert result.returncode == 1
+    assert "signing keys are still sealed" in result.stderr
+
+
+def test_init_demo_writes_private_demo_credentials(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init", "--demo")
+    path = tmp_path / "var" / "demo-credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    document = json.loads(path.read_text())
+    clients = {c["client_id"]: c for c in document["clients"]}
+    organisations = {c["organisation"] for c in clients.values()}
+    assert organisations == {o.code for o in CHAIN + DEMO_GEMEENTEN}
+    auditor = clients["demo-auditor"]
+    assert auditor["organisation"] == "DTV"
+    assert auditor["scopes"] == ["audit:read"]
+    for client in clients.values():
+        assert set(client) >= {
+            "client_id",
+            "client_secret",
+            "private_jwk",
+            "organisation",
+            "scopes",
+        }
+        assert client["private_jwk"]["d"]
+        assert len(client["client_secret"]) >= 40
+
+
+def test_init_demo_twice_keeps_the_credentials(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init", "--demo")
+    path = tmp_path / "var" / "demo-credentials.json"
+    before = path.read_text()
+    assert "(0 issued)" in run_ketenhub(env, "init", "--demo").stdout
+    assert path.read_text() == before
+
+
+def test_init_demo_reissues_credentials_when_the_file_is_lost(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run_ketenhub(env, "init", "--demo")
+    path = tmp_path / "var" / "demo-credentials.json"
+    old = json.loads(path.read_text())["clients"][0]["client_secret"]
+    path.unlink()
+    assert "(12 issued)" in run_ketenhub(env, "init", "--demo").stdout
+    assert json.loads(path.read_text())["clients"][0]["client_secret"] != old
+
+
+def test_client_add_list_disable(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init")
+    added = run_ketenhub(
+        env,
+        "client", "add", "--org", "IOM", "--name", "IOM case system",
+        "--scopes", "documents:write documents:read", "--generate-key", "--client-id", "iom-cms",
+    ).stdout  # fmt: skip
+    assert "client_id     iom-cms" in added
+    private_jwk = json.loads(added.split("forget it)\n", 1)[1].splitlines()[0])
+    assert private_jwk["kty"] == "EC"
+    assert "d" in private_jwk
+    assert "client_secret" not in added
+    listing = run_ketenhub(env, "client", "list").stdout
+    assert "iom-cms" in listing
+    assert "private_key_jwt" in listing
+    assert "True" in listing
+    run_ketenhub(env, "client", "disable", "iom-cms")
+    assert "False" in run_ketenhub(env, "client", "list").stdout
+
+
+def test_client_add_with_a_registered_jwks(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init")
+    key = ECKey.generate_key("P-256", {"kid": "partner-key"}, private=True)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    added = run_ketenhub(
+        env, "client", "add", "--org", "KMAR", "--name", "KMar", "--scopes", "documents:read",
+        "--jwks", str(jwks),
+    ).stdout  # fmt: skip
+    assert "private_jwk" not in added
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--org", "NOPE", "--scopes", "documents:read"], "no enabled organisation"),
+        (["--org", "IOM", "--scopes", "everything"], "unknown scope"),
+        (["--org", "IOM", "--scopes", "documents:read", "--purpose", "x"], "processing activity"),
+    ],
+    ids=["unknown-organisation", "unknown-scope", "unknown-purpose"],
+)
+def test_client_add_refuses_bad_input(env: dict[str, str], args: list[str], message: str) -> None:
+    run_ketenhub(env, "init")
+    result = run_ketenhub(env, "client", "add", "--name", "x", "--generate-key", *args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_client_add_refuses_a_private_jwks(env: dict[str, str], tmp_path: Path) -> None:
+    run_ketenhub(env, "init")
+    key = ECKey.generate_key("P-256", {"kid": "oops"}, private=True)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.as_dict(private=True)]}))
+    result = run_ketenhub(
+        env, "client", "add", "--org", "IOM", "--name", "x", "--scopes", "documents:read",
+        "--jwks", str(jwks), check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "private key" in result.stderr
+
+
+def test_keys_rotate_signing(env: dict[str, str]) -> None:
+    run_ketenhub(env, "init")
+    output = run_ketenhub(env, "keys", "rotate", "--signing").stdout
+    assert "tokens are now signed with sig-" in output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from hub.config import Environment, Settings
+from hub.config import Environment, Settings, TrustedIssuerSettings
 
 
 @pytest.fixture(autouse=True)
@@ -144,4 +144,55 @@ def test_declaring_one_private_host_does_not_trust_others() -> None:
         Settings(
             database_url="postgresql://hub@db.example.nl/ketenhub",
             private_network_hosts=frozenset({"postgres"}),
+        )
+
+
+def test_production_refuses_client_secret_authentication() -> None:
+    with pytest.raises(ValidationError, match="client_secret_basic is for demos"):
+        Settings(client_secret_auth=True)
+
+
+def test_client_secrets_are_on_in_demo_and_off_elsewhere() -> None:
+    assert Settings(environment=Environment.DEMO).allows_client_secret
+    assert not Settings(environment=Environment.DEVELOPMENT).allows_client_secret
+    assert not Settings().allows_client_secret
+
+
+def test_issuer_must_be_https_except_on_loopback() -> None:
+    with pytest.raises(ValidationError, match="KETENHUB_ISSUER must be https"):
+        Settings(environment=Environment.DEVELOPMENT, issuer="http://hub.example.nl")
+    Settings(issuer="https://hub.example.nl")
+    Settings(issuer="http://127.0.0.1:8000")
+
+
+def test_issuer_with_a_trailing_slash_is_refused() -> None:
+    with pytest.raises(ValidationError, match="trailing slash"):
+        Settings(issuer="https://hub.example.nl/")
+
+
+def test_token_lifetime_never_exceeds_an_hour() -> None:
+    with pytest.raises(ValidationError, match="access_token_lifetime"):
+        Settings(access_token_lifetime=3601)
+
+
+def test_trusted_issuer_needs_https_jwks_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "KETENHUB_TRUSTED_ISSUERS",
+        '[{"issuer": "https://idp.kmar.example", "jwks_url": "http://idp.kmar.example/jwks",'
+        ' "allowed_scopes": ["documents:read"]}]',
+    )
+    with pytest.raises(ValidationError, match="must use https"):
+        Settings()
+
+
+def test_trusted_issuer_with_unknown_scopes_is_refused() -> None:
+    with pytest.raises(ValidationError, match="unknown scopes"):
+        Settings(
+            trusted_issuers=(
+                TrustedIssuerSettings(
+                    issuer="https://idp.example",
+                    jwks_url="https://idp.example/jwks",
+                    allowed_scopes=("everything",),
+                ),
+            )
         )

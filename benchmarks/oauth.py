@@ -1,0 +1,147 @@
+"""Benchmark: access-token issuance per second and validation latency, for each signing alg.
+
+Measures, on a throw-away hub (SQLite in a temporary directory, or PostgreSQL with
+``--database-url``):
+
+- **issuance**: full ``POST /oauth/token`` round trips in process (client assertion verified,
+  its ``jti`` recorded in the database, token signed), sequentially, as tokens per second;
+- **validation**: :meth:`auth.tokens.TokenValidator.validate` on one token with the signing keys
+  cached, as median and p99 microseconds; once without the revocation lookup (the pure
+  cryptographic and claims check, the target's "with the key cached") and once with it (one
+  primary-key read from the database per call, as every API request does).
+
+Target: validation median <= 200 microseconds with the key cached. Run:
+
+    .venv/bin/python benchmarks/oauth.py [--algs PS256,ES256] [--tokens 200] [--validations 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# This file's directory would otherwise shadow nothing, but keep imports from the project root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from hub import db  # noqa: E402
+from hub.app import create_app  # noqa: E402
+from hub.clients.service import add_client  # noqa: E402
+from hub.config import Environment, Settings  # noqa: E402
+from hub.organisations.service import CHAIN, ensure_organisations  # noqa: E402
+from hub.services import build_services  # noqa: E402
+from storage.keys import LocalKeyRing  # noqa: E402
+from tests.fixtures.oauth import RegisteredClient, make_assertion  # noqa: E402
+
+ISSUER = "http://127.0.0.1:8000"
+TARGET_US = 200.0
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def run(alg: str, *, tokens: int, validations: int, database_url: str | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        settings = Settings(
+            environment=Environment.DEVELOPMENT,
+            data_dir=data_dir,
+            issuer=ISSUER,
+            token_signing_alg=alg,  # type: ignore[arg-type]
+            **({"database_url": database_url} if database_url else {}),
+        )
+        LocalKeyRing.create(settings.resolved_key_file)
+        services = build_services(settings)
+        db.migrate(services.engine)
+        with db.transaction(services.engine) as session:
+            ensure_organisations(session, CHAIN)
+            services.oauth.signing.ensure(session)
+            new = add_client(
+                session,
+                organisation="IOM",
+                name="bench",
+                scopes="documents:read",
+                processing_activity="terugkeer",
+                generate_key=True,
+                client_id=f"bench-{alg.lower()}-{os.getpid()}",
+            )
+        client = RegisteredClient(
+            new.client.client_id, None, new.private_jwk, "IOM", new.client.scopes
+        )
+        app = create_app(settings, services=services)
+        with TestClient(app, base_url=ISSUER) as http:
+            form = {
+                "grant_type": "client_credentials",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            }
+            assertions = [make_assertion(client) for _ in range(tokens + 5)]
+            for assertion in assertions[:5]:  # warm up: keys loaded, connections open
+                http.post("/oauth/token", data={**form, "client_assertion": assertion})
+            started = time.perf_counter()
+            for assertion in assertions[5:]:
+                response = http.post("/oauth/token", data={**form, "client_assertion": assertion})
+                if response.status_code != 200:
+                    raise SystemExit(f"token request failed: {response.text}")
+            issuance = tokens / (time.perf_counter() - started)
+            token = response.json()["access_token"]
+
+        validator = services.oauth.validator
+        for _ in range(50):
+            validator.validate(token)
+        samples: dict[str, list[float]] = {"cached": [], "with_revocation": []}
+        for mode, check in (("cached", False), ("with_revocation", True)):
+            for _ in range(validations):
+                t0 = time.perf_counter_ns()
+                validator.validate(token, check_revocation=check)
+                samples[mode].append((time.perf_counter_ns() - t0) / 1000)
+        services.close()
+    return {
+        "issuance_per_s": issuance,
+        "cached_p50": statistics.median(samples["cached"]),
+        "cached_p99": _percentile(samples["cached"], 0.99),
+        "revocation_p50": statistics.median(samples["with_revocation"]),
+        "revocation_p99": _percentile(samples["with_revocation"], 0.99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--algs", default="PS256,ES256")
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--validations", type=int, default=3000)
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    args = parser.parse_args()
+
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    print(f"nproc {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}")
+    print(f"database: {'PostgreSQL' if args.database_url else 'SQLite (temporary)'}")
+    print(
+        f"{'alg':<6} {'tokens/s':>9} {'validate p50 µs':>16} {'p99':>8} "
+        f"{'+revocation p50':>16} {'p99':>8}  target (cached p50 <= {TARGET_US:.0f} µs)"
+    )
+    for alg in args.algs.split(","):
+        r = run(
+            alg, tokens=args.tokens, validations=args.validations, database_url=args.database_url
+        )
+        met = "met" if r["cached_p50"] <= TARGET_US else "NOT met"
+        print(
+            f"{alg:<6} {r['issuance_per_s']:>9.1f} {r['cached_p50']:>16.0f} {r['cached_p99']:>8.0f} "
+            f"{r['revocation_p50']:>16.0f} {r['revocation_p99']:>8.0f}  {met}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The demo clients of ``ketenhub init --demo`` and their credentials file.
+
+One client per organisation, plus an auditor client of DTV, with scopes that fit the demo
+policy. Their credentials (a secret and a private JWK each, so both authentication methods can
+be tried) go to ``<data dir>/demo-credentials.json`` with mode 0600. Running ``init --demo``
+again keeps the credentials already in the file and only creates (or, where the file lost
+them, re-issues) what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlmodel import Session
+
+from auth.models import OAuthClient
+from hub.clients.service import NewClient, add_client, reset_credentials
+
+_RW: Final = "documents:read documents:write shares:write"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoClient:
+    client_id: str
+    organisation: str
+    name: str
+    scopes: str
+    processing_activity: str
+
+
+DEMO_CLIENTS: Final = (
+    DemoClient("demo-dtv", "DTV", "DT&V regiesysteem", _RW, "terugkeer"),
+    DemoClient("demo-ind", "IND", "IND zaaksysteem", _RW, "terugkeer"),
+    DemoClient("demo-coa", "COA", "COA bewonersvolgsysteem", _RW, "opvang"),
+    DemoClient("demo-politie", "POLITIE", "Politie", "documents:read", "toezicht"),
+    DemoClient("demo-kmar", "KMAR", "KMar grensbewaking", _RW, "toezicht"),
+    DemoClient("demo-dji", "DJI", "DJI vreemdelingenbewaring", "documents:read", "toezicht"),
+    DemoClient("demo-buza", "BUZA", "Buitenlandse Zaken", "documents:read", "terugkeer"),
+    DemoClient("demo-iom", "IOM", "IOM case system", _RW, "terugkeer"),
+    DemoClient("demo-nidos", "NIDOS", "Nidos voogdijsysteem", "documents:read", "voogdij"),
+    DemoClient("demo-gm0363", "GM0363", "Gemeente Amsterdam", _RW, "opvang"),
+    DemoClient("demo-gm0344", "GM0344", "Gemeente Utrecht", _RW, "opvang"),
+    DemoClient("demo-auditor", "DTV", "DT&V audit", "audit:read", "verantwoording"),
+)
+
+
+def _entry(new: NewClient) -> dict[str, Any]:
+    return {
+        "client_id": new.client.client_id,
+        "client_secret": new.client_secret,
+        "private_jwk": new.private_jwk,
+        "organisation": new.client.organisation,
+        "scopes": new.client.scopes.split(),
+    }
+
+
+def _read(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        document = json.loads(path.read_text("utf-8"))
+        return {c["client_id"]: c for c in document.get("clients", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _write_private(path: Path, document: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(document, fh, indent=2)
+        fh.write("\n")
+    tmp.replace(path)
+
+
+def ensure_demo_clients(session: Session, credentials_file: Path) -> int:
+    """Create the demo clients that are missing; returns how many were (re)issued."""
+    known = _read(credentials_file)
+    entries: list[dict[str, Any]] = []
+    issued = 0
+    for spec in DEMO_CLIENTS:
+        row = session.get(OAuthClient, spec.client_id)
+        if row is not None and spec.client_id in known:
+            entries.append(known[spec.client_id])
+            continue
+        if row is None:
+            new = add_client(
+                session,
+                client_id=spec.client_id,
+                organisation=spec.organisation,
+                name=spec.name,
+                scopes=spec.scopes,
+                processing_activity=spec.processing_activity,
+                generate_key=True,
+                with_secret=True,
+            )
+        else:
+            new = reset_credentials(session, row)
+        entries.append(_entry(new))
+        issued += 1
+    _write_private(credentials_file, {"clients": entries, "users": []})
+    return issued

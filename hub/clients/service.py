@@ -1,0 +1,147 @@
+"""Registering, listing and disabling OAuth clients, and the demo clients.
+
+A client authenticates with ``private_key_jwt``: its public JWK Set is registered (or a key
+pair is generated, and the private half shown once). A secret for ``client_secret_basic`` is
+only generated on request, or for demo clients; the hub keeps its SHA-256, never the secret.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
+from sqlmodel import Session, col, select
+
+from auth.models import OAuthClient
+from auth.scopes import Scope, format_scopes, parse_scopes
+from auth.server import hash_secret, new_secret
+from hub.errors import NotFound, Unprocessable
+from hub.organisations import repository as organisations
+from hub.purposes import PROCESSING_ACTIVITIES
+
+_CLIENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+_MIN_RSA_BITS: Final = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class NewClient:
+    """A registered client and the credentials shown once: never stored, never shown again."""
+
+    client: OAuthClient
+    client_secret: str | None
+    private_jwk: dict[str, Any] | None
+
+
+def _validated_jwks(jwks: dict[str, Any]) -> str:
+    try:
+        key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise Unprocessable(f"the JWK Set is not valid: {exc}") from None
+    if not key_set.keys:
+        raise Unprocessable("the JWK Set holds no keys")
+    for key in key_set:
+        if key.is_private:
+            raise Unprocessable("the JWK Set holds a private key; register public keys only")
+        if isinstance(key, RSAKey):
+            if key.raw_value.key_size < _MIN_RSA_BITS:
+                raise Unprocessable(f"RSA keys must have at least {_MIN_RSA_BITS} bits")
+        elif not (isinstance(key, ECKey) and key.curve_name == "P-256"):
+            raise Unprocessable("keys must be RSA (RS256/PS256) or EC P-256 (ES256)")
+    return json.dumps(key_set.as_dict(private=False))
+
+
+def generate_key_pair(client_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An ES256 key pair for a client: (public JWK Set, private JWK)."""
+    key = ECKey.generate_key(
+        "P-256",
+        {"kid": f"{client_id}-{secrets.token_hex(4)}", "alg": "ES256", "use": "sig"},
+        private=True,
+    )
+    return {"keys": [key.as_dict(private=False)]}, dict(key.as_dict(private=True))
+
+
+def add_client(
+    session: Session,
+    *,
+    organisation: str,
+    name: str,
+    scopes: str,
+    processing_activity: str,
+    jwks: dict[str, Any] | None = None,
+    generate_key: bool = False,
+    with_secret: bool = False,
+    client_id: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> NewClient:
+    org = organisations.get(session, organisation)
+    if org is None or not org.enabled:
+        raise Unprocessable(f"no enabled organisation {organisation!r}")
+    try:
+        parsed_scopes = parse_scopes(scopes)
+    except ValueError as exc:
+        raise Unprocessable(str(exc)) from None
+    if not parsed_scopes:
+        raise Unprocessable(f"name at least one scope: {format_scopes(set(Scope))}")
+    if processing_activity not in PROCESSING_ACTIVITIES:
+        raise Unprocessable(
+            f"unknown processing activity {processing_activity!r}; "
+            f"use one of {', '.join(PROCESSING_ACTIVITIES)}"
+        )
+    if (jwks is None) == (not generate_key):
+        raise Unprocessable("give the client's public keys (a JWK Set) or generate a key pair")
+    client_id = client_id or f"{organisation.lower()}-{secrets.token_hex(4)}"
+    if not _CLIENT_ID.fullmatch(client_id):
+        raise Unprocessable("a client id is 3-64 characters of a-z, 0-9, '.', '_' and '-'")
+    if session.get(OAuthClient, client_id) is not None:
+        raise Unprocessable(f"client {client_id!r} exists already")
+    private_jwk = None
+    if generate_key:
+        jwks, private_jwk = generate_key_pair(client_id)
+    assert jwks is not None  # noqa: S101 - one of the two branches above set it
+    secret = new_secret() if with_secret else None
+    client = OAuthClient(
+        client_id=client_id,
+        organisation=organisation,
+        name=name,
+        scopes=format_scopes(set(parsed_scopes)),
+        processing_activity=processing_activity,
+        jwks=_validated_jwks(jwks),
+        secret_hash=hash_secret(secret) if secret else None,
+        enabled=True,
+        created_at=clock(),
+    )
+    session.add(client)
+    session.flush()
+    return NewClient(client, secret, private_jwk)
+
+
+def reset_credentials(session: Session, client: OAuthClient) -> NewClient:
+    """New key pair and secret for a client (used for demo clients whose file was lost)."""
+    jwks, private_jwk = generate_key_pair(client.client_id)
+    secret = new_secret()
+    client.jwks = _validated_jwks(jwks)
+    client.secret_hash = hash_secret(secret)
+    session.add(client)
+    session.flush()
+    return NewClient(client, secret, private_jwk)
+
+
+def list_clients(session: Session) -> Sequence[OAuthClient]:
+    return session.exec(select(OAuthClient).order_by(col(OAuthClient.client_id))).all()
+
+
+def disable_client(session: Session, client_id: str) -> OAuthClient:
+    client = session.get(OAuthClient, client_id)
+    if client is None:
+        raise NotFound(f"no client {client_id!r}")
+    client.enabled = False
+    session.add(client)
+    session.flush()
+    return client

@@ -1,0 +1,104 @@
+"""``/.well-known/oauth-authorization-server``, ``/oauth/jwks``, token, introspect, revoke.
+
+Errors here are OAuth's own JSON (RFC 6749 §5.2), never problem+json: OAuth clients parse
+``{"error": …}``. The form body is read with a size limit and parsed strictly before authlib
+sees it, so a malformed or oversized body is ``invalid_request``, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from auth.server import MAX_PARAMETER_LENGTH
+from hub.deps import ServicesDep, SessionDep
+from hub.errors import OAuthRequestError
+from hub.oauth.service import OAuthResponse
+
+MAX_FORM_BYTES: Final = 64 * 1024
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+_NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+router = APIRouter(tags=["oauth"])
+
+
+async def oauth_form(request: Request) -> list[tuple[str, str]]:
+    """The urlencoded body as (name, value) pairs, read with a limit and parsed strictly."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise OAuthRequestError(f"the body must be {FORM_TYPE}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise OAuthRequestError("the request body is too large", status_code=413)
+    try:
+        form = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=bool(body),
+            max_num_fields=32,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthRequestError("the request body is not a valid form") from None
+    for name, value in form:
+        if len(value) > MAX_PARAMETER_LENGTH:
+            raise OAuthRequestError(f"the parameter {name!r} is too long")
+    return form
+
+
+OAuthForm = Annotated[list[tuple[str, str]], Depends(oauth_form)]
+
+
+def _respond(response: OAuthResponse) -> JSONResponse:
+    status, body, headers = response
+    merged = {**dict(headers), **_NO_STORE}
+    return JSONResponse(body, status_code=status, headers=merged)
+
+
+_FORM_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "content": {FORM_TYPE: {"schema": {"type": "object", "additionalProperties": True}}},
+    }
+}
+
+
+@router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
+def metadata(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(services.oauth.config.metadata(), headers={"Cache-Control": "max-age=300"})
+
+
+@router.get("/oauth/jwks", summary="The hub's token signing keys (current and previous)")
+def jwks(services: ServicesDep) -> JSONResponse:
+    return JSONResponse(
+        services.oauth.signing.jwks(),
+        media_type="application/jwk-set+json",
+        headers={"Cache-Control": "max-age=60"},
+    )
+
+
+@router.post(
+    "/oauth/token", summary="Token endpoint (client credentials)", openapi_extra=_FORM_BODY
+)
+def token(
+    request: Request, services: ServicesDep, session: SessionDep, form: OAuthForm
+) -> JSONResponse:
+    return _respond(services.oauth.token(session, request.headers, form))
+
+
+@router.post("/oauth/introspect", summary="RFC 7662 introspection", openapi_extra=_FORM_BODY)
+def introspect(
+    request: Request, services: ServicesDep, session: SessionDep, form: OAuthForm
+) -> JSONResponse:
+    return _respond(services.oauth.introspect(session, request.headers, form))
+
+
+@router.post("/oauth/revoke", summary="RFC 7009 revocation", openapi_extra=_FORM_BODY)
+def revoke(
+    request: Request, services: ServicesDep, session: SessionDep, form: OAuthForm
+) -> JSONResponse:
+    return _respond(services.oauth.revoke(session, request.headers, form))
