@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Annotated, Final
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from auth.scopes import Scope, format_scopes
 from auth.tokens import InvalidToken, Principal, TokenValidator
@@ -54,7 +55,20 @@ def _validator(request: Request) -> TokenValidator:
     return validator
 
 
-def bearer_token(request: Request) -> str:
+# Declares the scheme in the OpenAPI description; the checks below are done by hand, so that
+# each failure gets the RFC 6750 answer it deserves rather than FastAPI's generic 403.
+_BEARER_SCHEME: Final = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT (RFC 9068), from POST /oauth/token",
+    description="An access token from the hub's token endpoint, or a trusted partner issuer",
+)
+
+
+def bearer_token(
+    request: Request,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)],
+) -> str:
     if "access_token" in request.query_params:
         raise BearerError(
             401,

@@ -355,6 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=os.environ.get("KETENHUB_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # authlib logs issued tokens at DEBUG: never let a debug log level write credentials out.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger().level))
     if args.command not in {"init", "migrate"}:
         # Alembic narrates every revision check; only the commands that migrate should talk.
         logging.getLogger("alembic").setLevel(logging.WARNING)
