@@ -29,16 +29,16 @@ from pathlib import Path
 # This file's directory would otherwise shadow nothing, but keep imports from the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from hub import db  # noqa: E402
-from hub.app import create_app  # noqa: E402
-from hub.clients.service import add_client  # noqa: E402
-from hub.config import Environment, Settings  # noqa: E402
-from hub.organisations.service import CHAIN, ensure_organisations  # noqa: E402
-from hub.services import build_services  # noqa: E402
-from storage.keys import LocalKeyRing  # noqa: E402
-from tests.fixtures.oauth import RegisteredClient, make_assertion  # noqa: E402
+from hub import db
+from hub.app import create_app
+from hub.clients.service import add_client
+from hub.config import Environment, Settings
+from hub.organisations.service import CHAIN, ensure_organisations
+from hub.services import build_services
+from storage.keys import LocalKeyRing
+from tests.fixtures.oauth import RegisteredClient, make_assertion
 
 ISSUER = "http://127.0.0.1:8000"
 TARGET_US = 200.0
@@ -138,8 +138,9 @@ def main() -> None:
         )
         met = "met" if r["cached_p50"] <= TARGET_US else "NOT met"
         print(
-            f"{alg:<6} {r['issuance_per_s']:>9.1f} {r['cached_p50']:>16.0f} {r['cached_p99']:>8.0f} "
-            f"{r['revocation_p50']:>16.0f} {r['revocation_p99']:>8.0f}  {met}"
+            f"{alg:<6} {r['issuance_per_s']:>9.1f} {r['cached_p50']:>16.0f} "
+            f"{r['cached_p99']:>8.0f} {r['revocation_p50']:>16.0f} "
+            f"{r['revocation_p99']:>8.0f}  {met}"
         )
 
 
