@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from fastapi.testclient import TestClient
 
 from hub.app import create_app
+from hub.config import Settings
 from hub.services import build_services
 from tests.fixtures.oauth import ISSUER, Hub
 
@@ -84,57 +88,48 @@ def test_revoking_twice_and_revoking_garbage_answer_200(hub: Hub) -> None:
         assert hub.client.post("/oauth/revoke", data={"token": value}, auth=auth).status_code == 200
 
 
-def test_a_revocation_is_in_force_in_every_hub_process_at_once(hub: Hub) -> None:
-    """Two hubs on one database (as replicas are): revoke on one, refused by the other."""
-    other_services = build_services(hub.services.settings)
+@contextmanager
+def replica(hub: Hub, settings: Settings | None = None) -> Iterator[TestClient]:
+    """A second hub process on the same database and keys, as replicas behind a balancer."""
+    settings = settings or hub.services.settings
+    services = build_services(settings)
     try:
-        with TestClient(
-            create_app(hub.services.settings, services=other_services), base_url=ISSUER
-        ) as other:
-            client = hub.register()
-            token = hub.token(client)
-            headers = {"Authorization": f"Bearer {token}"}
-            assert other.get("/api/v1/organisations", headers=headers).status_code == 200
-            auth = (client.client_id, client.secret or "")
-            assert (
-                hub.client.post("/oauth/revoke", data={"token": token}, auth=auth).status_code
-                == 200
-            )
-            assert other.get("/api/v1/organisations", headers=headers).status_code == 401
+        with TestClient(create_app(settings, services=services), base_url=ISSUER) as client:
+            yield client
     finally:
-        other_services.close()
+        services.close()
+
+
+def test_a_revocation_is_in_force_in_every_hub_process_at_once(hub: Hub) -> None:
+    """Two hubs on one database: revoke on one, refused by the other at once."""
+    with replica(hub) as other:
+        client = hub.register()
+        token = hub.token(client)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert other.get("/api/v1/organisations", headers=headers).status_code == 200
+        auth = (client.client_id, client.secret or "")
+        assert hub.client.post("/oauth/revoke", data={"token": token}, auth=auth).status_code == 200
+        assert other.get("/api/v1/organisations", headers=headers).status_code == 401
 
 
 def test_tokens_from_one_replica_validate_on_another(hub: Hub) -> None:
-    other_services = build_services(hub.services.settings)
-    try:
-        with TestClient(
-            create_app(hub.services.settings, services=other_services), base_url=ISSUER
-        ) as other:
-            token = hub.token(hub.register())
-            response = other.get(
-                "/api/v1/organisations", headers={"Authorization": f"Bearer {token}"}
-            )
-            assert response.status_code == 200
-    finally:
-        other_services.close()
+    with replica(hub) as other:
+        token = hub.token(hub.register())
+        response = other.get("/api/v1/organisations", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
 
 
 def test_secrets_are_refused_when_configuration_disables_them(hub: Hub) -> None:
     """The hub fixture allows secrets; a replica configured without them refuses the same one."""
     settings = hub.services.settings.model_copy(update={"client_secret_auth": False})
-    other_services = build_services(settings)
-    try:
-        with TestClient(create_app(settings, services=other_services), base_url=ISSUER) as other:
-            client = hub.register()
-            response = other.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(client.client_id, client.secret or ""),
-            )
-            assert response.status_code == 401
-            assert response.json()["error"] == "invalid_client"
-            metadata = other.get("/.well-known/oauth-authorization-server").json()
-            assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
-    finally:
-        other_services.close()
+    with replica(hub, settings) as other:
+        client = hub.register()
+        response = other.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client.client_id, client.secret or ""),
+        )
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
+        metadata = other.get("/.well-known/oauth-authorization-server").json()
+        assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
