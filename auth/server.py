@@ -408,15 +408,18 @@ class Revocation(_TokenLookup, RevocationEndpoint):
     def revoke_token(self, token: IssuedToken, request: Any) -> None:
         if token.claims_revoked:
             return
-        with self._session.begin_nested():
-            self._session.add(
-                RevokedToken(
-                    jti=token.principal.token_id,
-                    client_id=token.principal.client_id,
-                    expires_at=token.principal.expires_at,
-                    revoked_at=self._clock(),
+        try:
+            with self._session.begin_nested():
+                self._session.add(
+                    RevokedToken(
+                        jti=token.principal.token_id,
+                        client_id=token.principal.client_id,
+                        expires_at=token.principal.expires_at,
+                        revoked_at=self._clock(),
+                    )
                 )
-            )
+        except IntegrityError:
+            pass  # revoked by a concurrent request in the meantime: the outcome is the same
 
 
 class HubAuthorizationServer(AuthorizationServer):
