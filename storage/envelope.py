@@ -227,7 +227,6 @@ class Encryptor:
         "_index",
         "_nonce_prefix",
         "_size",
-        "_view",
     )
 
     def __init__(
@@ -241,9 +240,9 @@ class Encryptor:
             (hub_prefix(dek, binding), _TINK_HEADER_SIZE.to_bytes(1, "big"), salt, nonce_prefix)
         )
         self._nonce_prefix = nonce_prefix
-        # Preallocated once and never resized, so one memoryview can stay exported for its life.
-        self._buffer = bytearray(SEGMENT_PLAINTEXT)
-        self._view = memoryview(self._buffer)
+        # Partial segments wait here. It grows as bytes arrive (up to one segment) rather than
+        # being allocated zero-filled at full size: a small document touches only what it uses.
+        self._buffer = bytearray()
         self._filled = 0
         self._index = 0
         self._hash = hashlib.sha256()
@@ -280,7 +279,7 @@ class Encryptor:
             while view:
                 capacity = FIRST_SEGMENT_PLAINTEXT if self._index == 0 else SEGMENT_PLAINTEXT
                 if self._filled == capacity:  # full, and more follows: not the last segment
-                    sealed = self._seal(aead, self._view[:capacity], last=False)
+                    sealed = self._seal(aead, _staged(self._buffer, capacity), last=False)
                     self._filled = 0
                     yield sealed
                 elif self._filled == 0 and len(view) > capacity:  # whole segment, no copy
@@ -289,7 +288,7 @@ class Encryptor:
                     yield sealed
                 else:
                     take = min(capacity - self._filled, len(view))
-                    self._view[self._filled : self._filled + take] = view[:take]
+                    _stage(self._buffer, self._filled, view[:take])
                     self._filled += take
                     view = view[take:]
         except BaseException:
@@ -301,13 +300,14 @@ class Encryptor:
         aead = self._usable()
         try:
             pieces = [] if self._header is None else [self._header]
-            pieces.append(self._seal(aead, self._view[: self._filled], last=True))
+            pieces.append(self._seal(aead, _staged(self._buffer, self._filled), last=True))
         except BaseException:
             self._failed = True
             raise
         self._digest = PlaintextDigest(sha256=self._hash.digest(), size=self._size)
         self._header = None
         self._aead = None
+        self._buffer = bytearray()  # no plaintext kept for as long as the digest is wanted
         return pieces
 
     def _usable(self) -> AESGCM:
@@ -321,6 +321,9 @@ class Encryptor:
         if self._index >= _MAX_SEGMENTS:
             raise ValueError("plaintext exceeds the format's 2**32 segments")
         nonce = _segment_nonce(self._nonce_prefix, self._index, last=last)
+        # encrypt(), not encrypt_into() a reused buffer: each sealed segment leaves as a bytes
+        # object of its own (a caller may keep it), so a reused buffer would need a copy out,
+        # which costs about what the allocation saves.
         sealed = aead.encrypt(nonce, plaintext, None)
         self._index += 1
         return sealed
@@ -349,7 +352,6 @@ class Decryptor:
         "_filled",
         "_index",
         "_nonce_prefix",
-        "_view",
     )
 
     def __init__(self, dek: bytes, binding: Binding) -> None:
@@ -359,8 +361,8 @@ class Decryptor:
         self._expected_prefix = hub_prefix(dek, binding)
         self._aead: AESGCM | None = None
         self._nonce_prefix = b""
-        self._buffer = bytearray(SEGMENT_SIZE)
-        self._view = memoryview(self._buffer)
+        # Ciphertext of a segment that arrived in pieces; grows as needed, as in Encryptor.
+        self._buffer = bytearray()
         self._filled = 0
         self._index = 0
         self._failed = False
@@ -388,7 +390,7 @@ class Decryptor:
             while view:
                 length = SEGMENT_SIZE - _TINK_HEADER_SIZE if self._index == 0 else SEGMENT_SIZE
                 if self._filled == length:  # a byte follows, so this was not the last segment
-                    plaintext = self._open(self._view[:length], last=False)
+                    plaintext = self._open(_staged(self._buffer, length), last=False)
                     self._filled = 0
                     yield plaintext
                 elif self._filled == 0 and len(view) > length:  # whole segment, no copy
@@ -397,7 +399,7 @@ class Decryptor:
                     yield plaintext
                 else:
                     take = min(length - self._filled, len(view))
-                    self._view[self._filled : self._filled + take] = view[:take]
+                    _stage(self._buffer, self._filled, view[:take])
                     self._filled += take
                     view = view[take:]
         except BaseException:
@@ -406,11 +408,11 @@ class Decryptor:
 
     def _take_header(self, view: memoryview) -> memoryview:
         take = min(HEADER_SIZE - self._filled, len(view))
-        self._view[self._filled : self._filled + take] = view[:take]
+        _stage(self._buffer, self._filled, view[:take])
         self._filled += take
         if self._filled < HEADER_SIZE:
             return view[take:]
-        header = bytes(self._view[:HEADER_SIZE])
+        header = bytes(self._buffer[:HEADER_SIZE])
         self._filled = 0
         # One constant-time comparison against the prefix we would have written covers version,
         # magic, dek_id and commitment together; which of them differed is nobody's business.
@@ -429,7 +431,7 @@ class Decryptor:
         minimum = _TAG_SIZE if self._index == 0 else _TAG_SIZE + 1
         if self._aead is None or self._filled < minimum:
             raise IntegrityError
-        plaintext = self._open(self._view[: self._filled], last=True)
+        plaintext = self._open(_staged(self._buffer, self._filled), last=True)
         self._done = True
         self._release()
         return plaintext
@@ -439,6 +441,9 @@ class Decryptor:
             raise IntegrityError
         nonce = _segment_nonce(self._nonce_prefix, self._index, last=last)
         plaintext: bytes | None = None
+        # decrypt(), not decrypt_into() a reused buffer: as in Encryptor._seal, and because
+        # decrypt_into() leaves the unauthenticated plaintext in the buffer when the tag fails,
+        # where decrypt() never returns any.
         with contextlib.suppress(InvalidTag):
             plaintext = self._aead.decrypt(nonce, ciphertext, None)
         # Raised outside the handler, so neither __cause__ nor __context__ records which check
@@ -462,6 +467,7 @@ class Decryptor:
         self._aead = None
         self._dek = None
         self._filled = 0
+        self._buffer = bytearray()
 
 
 def encrypt(
@@ -560,6 +566,21 @@ def _segment_nonce(nonce_prefix: bytes, index: int, *, last: bool) -> bytes:
     if len(nonce) != _NONCE_SIZE:
         raise RuntimeError("segment nonce must be 12 bytes")
     return nonce
+
+
+def _stage(buffer: bytearray, filled: int, data: memoryview) -> None:
+    """Copy ``data`` to ``buffer[filled:]``, growing the buffer if it is not that long yet.
+
+    Slice assignment overwrites in place within the buffer and appends beyond its end, so the
+    buffer grows once, to the largest segment the stream stages, and is reused after that.
+    Growing needs no memoryview of the buffer to be alive: :func:`_staged` views are temporary.
+    """
+    buffer[filled : filled + len(data)] = data
+
+
+def _staged(buffer: bytearray, length: int) -> memoryview:
+    """A view of the first ``length`` staged bytes, to be passed to the cipher and dropped."""
+    return memoryview(buffer)[:length]
 
 
 def _byte_view(data: Buffer) -> memoryview:

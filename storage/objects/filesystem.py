@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 from storage.errors import (
     ObjectNotFound,
@@ -21,6 +25,7 @@ from storage.objects.base import (
     KEY_PATTERN,
     READ_CHUNK_SIZE,
     STALE_AFTER,
+    MiB,
     ObjectInfo,
     ObjectReader,
     StreamReader,
@@ -29,6 +34,7 @@ from storage.objects.base import (
     end_of_range,
     new_key,
 )
+from storage.objects.pipeline import OneInFlight, Part, PartSource
 
 _SHARD = re.compile(r"[0-9a-f]{2}")
 _TEMP = re.compile(r"\.[0-9a-f]{32}\.tmp")
@@ -53,20 +59,91 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+WRITE_PART_SIZE: Final = 4 * MiB
+"""Bytes a put hands to its writer thread at a time; two such buffers per put."""
+
+_SYNC_FILE_RANGE_WRITE: Final = 2  # <linux/fs.h>: start writeback of dirty pages, do not wait
+
+
+def _load_start_writeback() -> Callable[[int, int, int], object] | None:
+    """Linux's ``sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)``, or None.
+
+    Python's os module does not offer it (PostgreSQL uses the same call for the same purpose:
+    its ``*_flush_after`` settings). It only *starts* writeback of a range and returns, so the
+    disk writes while the next part is being encrypted; without it the kernel keeps up to
+    ``dirty_background_ratio`` of memory dirty, and the fsync at the end has to write the whole
+    object while nothing else happens. It is a hint: durability still rests on that fsync, which
+    also reports any error the early writeback met, so its return value is ignored.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return lambda fd, offset, length: function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
+_start_writeback = _load_start_writeback()
+
+
+class _Writer:
+    """Appends to ``fd`` and starts the writeback of what it wrote (see _load_start_writeback)."""
+
+    __slots__ = ("_fd", "_unflushed", "position")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._unflushed = 0  # where the bytes whose writeback has not been started begin
+        self.position = 0
+
+    def write(self, data: memoryview) -> None:
+        view = data
+        while view:
+            try:
+                view = view[os.write(self._fd, view) :]
+            except OSError as exc:
+                raise _os_failure(exc, "writing an object") from exc
+        self.position += len(data)
+
+    def write_part(self, part: Part) -> None:
+        """Runs on the put's helper thread. The last part is left to the fsync."""
+        self.write(part.data)
+        if not part.last:
+            self.start_writeback()
+
+    def start_writeback(self) -> None:
+        if _start_writeback is not None and self.position > self._unflushed:
+            _start_writeback(self._fd, self._unflushed, self.position - self._unflushed)
+        self._unflushed = self.position
+
+
 def _write_durably(fd: int, chunks: Iterable[bytes]) -> os.stat_result:
     """Write every chunk to ``fd``, fsync it and return its stat.
+
+    The first :data:`WRITE_PART_SIZE` bytes are written straight from the caller's chunks on
+    this thread: most documents are smaller than that, and need neither a copy nor a thread.
+    The rest is pipelined (see :mod:`storage.objects.pipeline`): parts of ``WRITE_PART_SIZE``
+    are written, and their writeback started, on a helper thread while the caller's iterator
+    produces the next part.
 
     Only the store's own system calls are translated: an exception from the caller's iterator
     is theirs (a size limit, a broken client upload) and must reach them unchanged, even when
     it is an OSError.
     """
-    for chunk in chunks:
-        view = memoryview(chunk).cast("B")
-        while view:
-            try:
-                view = view[os.write(fd, view) :]
-            except OSError as exc:
-                raise _os_failure(exc, "writing an object") from exc
+    writer = _Writer(fd)
+    remaining = iter(chunks)
+    for chunk in remaining:
+        writer.write(memoryview(chunk).cast("B"))
+        if writer.position >= WRITE_PART_SIZE:
+            writer.start_writeback()
+            with OneInFlight("ketenhub-fs-put") as worker:
+                for part in PartSource(remaining, WRITE_PART_SIZE):
+                    if part.data:  # empty only if nothing followed the first bytes
+                        worker.submit(functools.partial(writer.write_part, part))
+            break
     try:
         os.fsync(fd)
         return os.fstat(fd)
@@ -83,6 +160,12 @@ class FilesystemStore:
     therefore never see a partial object, and a crash leaves at most a temp file, which
     :meth:`iter_objects` skips and :meth:`sweep_incomplete` removes. Directories are created
     0700. Files are opened with ``O_NOFOLLOW``, so a planted symlink is refused, not followed.
+
+    A put larger than :data:`WRITE_PART_SIZE` is pipelined: one helper thread writes each part
+    and starts its writeback to disk while the caller's iterator (the encryption) produces the
+    next, so the final fsync finds little left to write. Memory per put is two parts (8 MiB);
+    the thread is joined before ``put`` returns or raises. Reads need no helper thread: the
+    kernel's readahead already keeps the disk busy while the consumer decrypts.
     """
 
     def __init__(self, root: Path) -> None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO, Final, cast
+from typing import Final, cast
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
 
 import urllib3
 from minio import Minio
+from minio.datatypes import Part as MinioPart
 from minio.error import MinioException, S3Error, ServerError
-from minio.helpers import check_bucket_name
+from minio.helpers import DictType, check_bucket_name
 from urllib3.exceptions import HTTPError
 
 from storage.errors import (
@@ -38,6 +40,7 @@ from storage.objects.base import (
     end_of_range,
     new_key,
 )
+from storage.objects.pipeline import OneInFlight, Part, PartSource
 
 MIN_PART_SIZE: Final = 5 * MiB
 """S3's smallest multipart part (except the last)."""
@@ -57,45 +60,57 @@ _FULL_CODES: Final = frozenset(
 _S3_FAILURES: Final = (MinioException, HTTPError, OSError, ParseError)
 
 
-class _ChunkSource:
-    """A file-like ``read(n)`` over the caller's chunk iterator, for minio's ``put_object``.
+class _MultipartUpload:
+    """One multipart upload of a put, part by part; :meth:`send` runs on the put's thread.
 
-    Each ``read(n)`` gathers up to ``n`` bytes, so minio receives a whole part per call: it
-    appends the results of successive reads with ``bytes +=``, which would copy quadratically
-    if we handed it many small chunks. An exception from the iterator is remembered in
-    ``failure``, so :meth:`S3Store.put` can re-raise the caller's own error unchanged.
+    minio-py has no public calls for a multipart upload driven by the caller, so this uses the
+    ones its own ``put_object`` is built from (``_create_multipart_upload``, ``_upload_part``,
+    ``_complete_multipart_upload``, ``_abort_multipart_upload``). The storage tests run every
+    path against both S3 servers, so a change in minio shows up there.
     """
 
-    __slots__ = ("_chunks", "_pending", "failure", "total")
+    __slots__ = ("_bucket", "_client", "_key", "_parts", "upload_id")
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-        self.failure: BaseException | None = None
-        self.total = 0
+    def __init__(self, client: Minio, bucket: str, key: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._parts: list[MinioPart] = []
+        self.upload_id: str | None = None
 
-    def read(self, size: int) -> bytes:
-        if size <= 0:
-            # minio always asks for a bounded amount; reading "everything" would break the
-            # memory bound this adapter exists for.
-            raise ValueError("read() needs a positive size")
-        out = bytearray()
-        while len(out) < size:
-            if not self._pending:
-                try:
-                    chunk = next(self._chunks, None)
-                except BaseException as exc:
-                    self.failure = exc
-                    raise
-                if chunk is None:
-                    break
-                self._pending = memoryview(chunk).cast("B")  # skips empty chunks on the next lap
-                continue
-            take = self._pending[: size - len(out)]
-            out += take
-            self._pending = self._pending[len(take) :]
-        self.total += len(out)
-        return bytes(out)
+    def put_whole(self, data: memoryview) -> None:
+        """The object fits in one part: a single PUT, no multipart upload."""
+        # minio hands the body to hashlib (SigV4 payload hash) and urllib3 (sendall); both take
+        # any buffer, so a view of the part buffer goes out without a copy.
+        body = cast(bytes, data) if data else b""
+        self._client._put_object(self._bucket, self._key, body, _content_type())
+
+    def send(self, part: Part) -> None:
+        if self.upload_id is None:
+            self.upload_id = self._client._create_multipart_upload(
+                self._bucket, self._key, _content_type()
+            )
+        etag = self._client._upload_part(
+            self._bucket, self._key, cast(bytes, part.data), None, self.upload_id, part.number
+        )
+        self._parts.append(MinioPart(part.number, etag))
+
+    def complete(self) -> None:
+        if self.upload_id is not None:
+            self._client._complete_multipart_upload(
+                self._bucket, self._key, self.upload_id, self._parts
+            )
+
+    def abort(self) -> None:
+        """Best effort; see :meth:`S3Store._discard` for what catches a failed abort."""
+        if self.upload_id is not None:
+            with suppress(*_S3_FAILURES):
+                self._client._abort_multipart_upload(self._bucket, self._key, self.upload_id)
+
+
+def _content_type() -> DictType:
+    # A fresh dict per request: minio adds the request's own headers to the one it is given.
+    return {"Content-Type": "application/octet-stream"}
 
 
 def _s3_endpoint(endpoint: str) -> tuple[str, bool]:
@@ -116,17 +131,30 @@ def _s3_endpoint(endpoint: str) -> tuple[str, bool]:
 class S3Store:
     """Objects in one S3 bucket, through the ``minio`` SDK; one object per key, at the root.
 
-    Uploads stream: the chunks are cut into ``part_size`` parts and sent as a multipart upload
-    (or one PUT when everything fits in a part), one part at a time, so memory per put stays
-    around three parts whatever the object size. Parts go up sequentially
-    (``num_parallel_uploads=1``): the hub gets its parallelism from concurrent requests, and a
-    thread pool per upload would multiply memory and threads by the number of uploads.
+    Uploads stream through a bounded pipeline (see :mod:`storage.objects.pipeline`). The chunks
+    are copied into part buffers of exactly ``part_size`` bytes (8 MiB by default); an object
+    that fits in one part goes up as a single PUT, anything larger as a multipart upload, whose
+    parts go up on one helper thread while the caller's iterator (which does the encryption)
+    fills the next part. At most one part is in flight and one being filled, so memory per put
+    is two parts whatever the object size, and the cipher work overlaps the upload instead of
+    adding to it. Parts are not uploaded in parallel with each other: the hub gets that
+    parallelism from concurrent requests, and more parts in flight per upload would multiply
+    memory by the number of uploads. The helper thread is started only for a multipart upload
+    and joined before ``put`` returns or raises, whatever happened. S3 allows 10,000 parts, so
+    with 8 MiB parts an object can be 78 GiB; pass a larger ``part_size`` for more.
 
-    A failed upload leaves nothing: minio aborts the multipart upload on any ``Exception``; on
-    top of that :meth:`put` aborts whatever upload is still open under the key and removes the
-    key, which covers an abort that itself failed, a ``BaseException`` minio does not catch,
-    and a CompleteMultipartUpload that succeeded on the server but whose answer was lost. What
-    an outage still prevents from being cleaned up, :meth:`sweep_incomplete` finds later.
+    A failed upload leaves nothing: whatever fails (the caller's iterator, a part upload, the
+    completion, the size check, or a ``BaseException`` such as KeyboardInterrupt), :meth:`put`
+    waits for the part in flight, aborts the multipart upload, then also aborts any upload still
+    open under the key and removes the key. That covers an abort that itself failed, a
+    CreateMultipartUpload whose answer was lost, and a CompleteMultipartUpload that succeeded on
+    the server but whose answer was lost. What an outage still prevents from being cleaned up,
+    :meth:`sweep_incomplete` finds later.
+
+    Reads stream on the caller's thread. The server keeps sending while the consumer decrypts,
+    into the TCP receive buffer (which Linux grows to several MiB), so the network already
+    overlaps the decryption; a read-ahead thread was measured to add CPU and GIL hand-offs
+    without making reads faster.
 
     The network is bounded: connections time out after ``connect_timeout`` seconds, a silent
     server after ``timeout`` seconds per read, and urllib3 retries at most twice (connection
@@ -146,7 +174,7 @@ class S3Store:
         secret_key: str,
         bucket: str,
         region: str | None = None,
-        part_size: int = 16 * MiB,
+        part_size: int = 8 * MiB,
         timeout: float = 30.0,
         connect_timeout: float = 3.0,
         ca_certs: str | None = None,
@@ -232,23 +260,25 @@ class S3Store:
 
     def put(self, chunks: Iterable[bytes]) -> ObjectInfo:
         key = new_key()
-        source = _ChunkSource(chunks)
+        parts = PartSource(chunks, self._part_size)
+        upload = _MultipartUpload(self._client, self._bucket, key)
         try:
-            self._client.put_object(
-                self._bucket,
-                key,
-                cast(BinaryIO, source),  # minio only ever calls read(n) on it
-                length=-1,
-                part_size=self._part_size,
-                num_parallel_uploads=1,
-            )
-            info = self._stored(key, source.total)
+            with OneInFlight("ketenhub-s3-put") as worker:
+                for part in parts:
+                    if part.number == 1 and part.last:
+                        upload.put_whole(part.data)
+                    else:
+                        worker.submit(functools.partial(upload.send, part))
+            upload.complete()
+            info = self._stored(key, parts.total)
         except BaseException as exc:
+            # The upload thread has been joined by now: nothing can add a part after the abort.
+            upload.abort()
             self._discard(key)
-            # The caller's own error wins, even when minio's abort failed after it.
-            if source.failure is not None and source.failure is not exc:
-                raise source.failure  # noqa: B904 - chained to exc implicitly, on purpose
-            if source.failure is None and isinstance(exc, _S3_FAILURES):
+            # The caller's own error wins, even when an upload or the abort failed after it.
+            if parts.failure is not None and parts.failure is not exc:
+                raise parts.failure  # noqa: B904 - chained to exc implicitly, on purpose
+            if parts.failure is None and isinstance(exc, _S3_FAILURES):
                 raise self._failure(exc, "upload") from exc
             raise
         return info

@@ -199,6 +199,28 @@ def test_round_trip_with_ten_megabyte_chunks_and_mixed_buffer_types() -> None:
     assert b"".join(decrypt(pieces, DEK, BINDING)) == plaintext
 
 
+def _refilled(data: bytes, size: int) -> Iterator[memoryview]:
+    """``data`` in chunks that are all views of one buffer, refilled for every chunk."""
+    buffer = bytearray(size)
+    for start in range(0, len(data), size):
+        piece = data[start : start + size]
+        buffer[: len(piece)] = piece
+        yield memoryview(buffer)[: len(piece)]
+
+
+@pytest.mark.parametrize("chunking", [4093, SEGMENT_SIZE - 1, SEGMENT_SIZE + 1])
+def test_caller_may_reuse_its_chunk_buffer_and_output_pieces_stay_intact(chunking: int) -> None:
+    # Partial segments are copied into the en/decryptor's own buffer before the next chunk is
+    # asked for, and every piece handed out is an object of its own: collecting all pieces
+    # first (as list() does) must give the same bytes as consuming them one by one.
+    plaintext = _plaintext(F + 2 * S + 123, seed=11)
+    ciphertext_pieces = list(encrypt(_refilled(plaintext, chunking), DEK, BINDING))
+    ciphertext = b"".join(ciphertext_pieces)
+    assert len(ciphertext) == ciphertext_size(len(plaintext))
+    plaintext_pieces = list(decrypt(_refilled(ciphertext, chunking), DEK, BINDING))
+    assert b"".join(plaintext_pieces) == plaintext
+
+
 def test_exactly_full_first_segment_is_one_last_segment() -> None:
     encryptor = Encryptor(DEK, BINDING)
     # A full segment is held back: without a further byte it cannot be sealed as non-last.

@@ -16,11 +16,13 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from urllib3.exceptions import ProtocolError
 
 from storage.errors import (
     BucketMissing,
@@ -64,6 +66,11 @@ def odd_chunks(data: bytes) -> Iterator[bytes]:
             return
         yield data[position : position + size]
         position += size
+
+
+def helper_threads() -> list[str]:
+    """The stores' helper threads still alive (upload, writer, read-ahead): none, between calls."""
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith("ketenhub-")]
 
 
 def read_all(store: Store, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
@@ -302,6 +309,16 @@ def test_put_whose_chunks_fail_midway_leaves_nothing(
         object_store.put(failing_chunks(4 * MIN_PART_SIZE, fail_after=fail_after, error=error))
     assert list(object_store.iter_objects()) == []
     assert backend.leftovers(object_store) == []
+    assert helper_threads() == []
+
+
+def test_large_put_is_whole_and_leaves_no_thread_behind(object_store: Store) -> None:
+    # Several parts on either backend, so the put ran its upload or writer thread.
+    data = pattern(3 * MIN_PART_SIZE + 4093, seed=5)
+    info = object_store.put(odd_chunks(data))
+    assert helper_threads() == []
+    assert info.size == len(data)
+    assert read_all(object_store, info.key) == data
 
 
 def test_put_in_progress_is_not_listed(object_store: Store) -> None:
@@ -515,6 +532,121 @@ def test_s3_store_repr_shows_no_credentials() -> None:
     assert "AKIA-ID" not in repr(store)
 
 
+# minio's _upload_part(bucket, key, data, headers, upload_id, part_number) -> etag
+PartUpload = Callable[..., str]
+
+
+def fail_upload_part(
+    store: S3Store, monkeypatch: pytest.MonkeyPatch, wrap: Callable[[PartUpload], PartUpload]
+) -> None:
+    """Wrap the store's UploadPart: the server stays real, one call is made to misbehave."""
+    client = store._client
+    monkeypatch.setattr(client, "_upload_part", wrap(client._upload_part))
+
+
+def test_part_upload_failing_mid_stream_leaves_nothing(
+    s3_backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = s3_backend.new_store(part_size=MIN_PART_SIZE)
+    store.ensure_ready()
+    sent: list[int] = []
+
+    def wrap(upload_part: PartUpload) -> PartUpload:
+        def third_fails(*args: object) -> str:
+            number = args[5]
+            if number == 3:  # two parts are on the server by now
+                raise ProtocolError("connection dropped in the middle of a part")
+            sent.append(int(str(number)))
+            return upload_part(*args)
+
+        return third_fails
+
+    fail_upload_part(store, monkeypatch, wrap)
+    with pytest.raises(StoreUnavailable, match="upload"):
+        store.put(odd_chunks(pattern(6 * MIN_PART_SIZE)))
+    assert sent == [1, 2]
+    assert list(store.iter_objects()) == []
+    assert s3_backend.leftovers(store) == []  # the two parts went with the aborted upload
+    assert helper_threads() == []
+
+
+def test_caller_failure_while_a_part_is_in_flight_leaves_nothing(
+    s3_backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = s3_backend.new_store(part_size=MIN_PART_SIZE)
+    store.ensure_ready()
+    part_2_started, caller_failed = threading.Event(), threading.Event()
+    events: list[str] = []
+
+    def wrap(upload_part: PartUpload) -> PartUpload:
+        def slow_second_part(*args: object) -> str:
+            if args[5] == 2:
+                part_2_started.set()
+                assert caller_failed.wait(10)
+                time.sleep(0.2)  # still uploading while the caller's exception propagates
+            etag = upload_part(*args)
+            events.append(f"part {args[5]} uploaded")
+            return etag
+
+        return slow_second_part
+
+    def chunks() -> Iterator[bytes]:
+        yield from odd_chunks(pattern(2 * MIN_PART_SIZE + 1))  # parts 1 and 2 are handed over
+        assert part_2_started.wait(10)
+        events.append("caller failed")
+        caller_failed.set()
+        raise UploadAborted("client went away")
+
+    fail_upload_part(store, monkeypatch, wrap)
+    with pytest.raises(UploadAborted, match="client went away"):
+        store.put(chunks())
+    # put() waited for the part in flight before it aborted the upload and re-raised.
+    assert events == ["part 1 uploaded", "caller failed", "part 2 uploaded"]
+    assert list(store.iter_objects()) == []
+    assert s3_backend.leftovers(store) == []
+    assert helper_threads() == []
+
+
+def test_failed_completion_leaves_nothing(
+    s3_backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = s3_backend.new_store(part_size=MIN_PART_SIZE)
+    store.ensure_ready()
+    client = store._client
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise ProtocolError("connection dropped before CompleteMultipartUpload was sent")
+
+    monkeypatch.setattr(client, "_complete_multipart_upload", lost)
+    with pytest.raises(StoreUnavailable, match="upload"):
+        store.put(odd_chunks(pattern(2 * MIN_PART_SIZE + 1)))
+    assert list(store.iter_objects()) == []
+    assert s3_backend.leftovers(store) == []
+
+
+def test_upload_aborted_by_someone_else_fails_the_put_cleanly(
+    s3_backend: S3Backend, s3_server: S3Server
+) -> None:
+    store = s3_backend.new_store(part_size=MIN_PART_SIZE)
+    store.ensure_ready()
+    admin = s3_server.admin()
+
+    def chunks() -> Iterator[bytes]:
+        data = pattern(6 * MIN_PART_SIZE)
+        yield data[: 3 * MIN_PART_SIZE]  # parts 1 and 2 are handed over
+        # An operator (or a lifecycle rule) aborts the upload while the put is running.
+        for upload in admin._list_multipart_uploads(store.bucket).uploads:
+            if upload.upload_id:
+                admin._abort_multipart_upload(store.bucket, upload.object_name, upload.upload_id)
+        yield data[3 * MIN_PART_SIZE :]
+
+    with pytest.raises(StoreUnavailable, match="upload"):
+        store.put(chunks())
+    assert list(store.iter_objects()) == []
+    assert s3_backend.leftovers(store) == []
+    assert helper_threads() == []
+
+
 def test_concurrent_puts_from_threads_all_land(object_store: Store) -> None:
     results: list[str] = []
     errors: list[BaseException] = []
@@ -547,6 +679,35 @@ def test_full_disk_is_store_full_and_leaves_no_temp_file(tiny_filesystem: Path) 
     assert [p for p in store.root.rglob("*") if not p.is_dir()] == []
     assert list(store.iter_objects()) == []
     small = store.put([b"still usable"])  # the failed put gave its space back
+    assert read_all(store, small.key) == b"still usable"
+
+
+@pytest.fixture
+def six_mib_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB tmpfs: room for the first parts of a put, which then fills it from its thread."""
+    mountpoint = tmp_path / "six-mib"
+    mountpoint.mkdir()
+    command = ["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mountpoint)]
+    mounted = subprocess.run(command, capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs ({mounted.stderr.strip()}); needs root", pytrace=False)
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def test_disk_filling_up_under_the_writer_thread_is_store_full_and_leaves_nothing(
+    six_mib_filesystem: Path,
+) -> None:
+    store = FilesystemStore(six_mib_filesystem / "objects")
+    store.ensure_ready()
+    # The first 4 MiB are written directly; ENOSPC hits a later part, on the writer thread.
+    with pytest.raises(StoreFull):
+        store.put(odd_chunks(pattern(16 * MiB)))
+    assert helper_threads() == []
+    assert [p for p in store.root.rglob("*") if not p.is_dir()] == []
+    small = store.put([b"still usable"])
     assert read_all(store, small.key) == b"still usable"
 
 
