@@ -198,6 +198,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StorageError, exc)  # registered for this class only
     reference = secrets.token_hex(8)
+    if _is_oauth(request):
+        # A signing key that cannot be unsealed, for example: the client needs OAuth's JSON.
+        logger.error("storage error at the OAuth endpoint (ref %s): %s", reference, exc)
+        return oauth_error_response(500, "server_error", f"internal error (reference {reference})")
     if isinstance(exc, StoreUnavailable):
         logger.warning("object store unavailable (ref %s): %s", reference, exc)
         return problem_response(

@@ -17,6 +17,7 @@ from auth.models import UsedAssertion
 from auth.server import prune
 from hub import db
 from hub.clients.service import disable_client
+from storage.keys import LocalKeyRing
 from tests.fixtures.oauth import AUDIENCE, ISSUER, TOKEN_URL, Hub, make_assertion
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -327,3 +328,16 @@ def test_used_assertions_expire_from_the_replay_cache(hub: Hub) -> None:
         session.commit()
         assert session.exec(select(UsedAssertion)).all() == []
     assert time.time() > 0
+
+
+def test_an_unusable_signing_key_is_an_oauth_server_error(hub: Hub) -> None:
+    """A key ring that lost the KEK sealing the signing key: OAuth's JSON, no internals."""
+    ring_path = hub.services.settings.resolved_key_file
+    ring_path.unlink()
+    LocalKeyRing.create(ring_path)
+    hub.services.keys.check()  # reload the (now different) ring at once
+    hub.services.oauth.signing.invalidate()
+    response = hub.token_response(hub.register())
+    assert response.status_code == 500
+    assert response.json()["error"] == "server_error"
+    assert "kek-" not in response.text
