@@ -243,7 +243,7 @@ def _check_private(path: Path, st: os.stat_result) -> None:
         raise KeyFileInsecure(f"{path} is owned by another user")
 
 
-def _atomic_write_private(path: Path, data: bytes) -> None:
+def atomic_write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` as a 0600 file, atomically and durably."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
@@ -301,7 +301,7 @@ class LocalKeyRing:
         if path.exists():
             raise KeyRingError(f"{path} exists already; refusing to overwrite a key ring")
         kek = _Kek(new_kek_id(), secrets.token_bytes(KEY_SIZE), datetime.now(UTC))
-        _atomic_write_private(path, _serialise_keyring([kek]))
+        atomic_write_private(path, _serialise_keyring([kek]))
         return cls(path, wrap_limit=wrap_limit, reload_interval=reload_interval)
 
     def rotate(self) -> str:
@@ -310,7 +310,7 @@ class LocalKeyRing:
             self._reload_if_changed(force=True)
             kek = _Kek(new_kek_id(), secrets.token_bytes(KEY_SIZE), self._clock())
             keks = [*self._keks, kek]
-            _atomic_write_private(self._path, _serialise_keyring(keks))
+            atomic_write_private(self._path, _serialise_keyring(keks))
             self._keks = keks
             self._signature = self._stat_signature()
             return kek.kek_id
@@ -327,7 +327,7 @@ class LocalKeyRing:
             if self._keks[-1].kek_id == kek_id:
                 raise KeyRingError("the current key-encryption key cannot be retired; rotate first")
             keks = [k for k in self._keks if k.kek_id != kek_id]
-            _atomic_write_private(self._path, _serialise_keyring(keks))
+            atomic_write_private(self._path, _serialise_keyring(keks))
             self._keks = keks
             self._signature = self._stat_signature()
 

@@ -10,7 +10,6 @@ them, re-issues) what is missing.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +18,7 @@ from sqlmodel import Session
 
 from auth.models import OAuthClient
 from hub.clients.service import NewClient, add_client, reset_credentials
+from storage.keys import atomic_write_private
 
 _RW: Final = "documents:read documents:write shares:write"
 
@@ -66,16 +66,6 @@ def _read(path: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _write_private(path: Path, document: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(document, fh, indent=2)
-        fh.write("\n")
-    tmp.replace(path)
-
-
 def ensure_demo_clients(session: Session, credentials_file: Path) -> int:
     """Create the demo clients that are missing; returns how many were (re)issued."""
     known = _read(credentials_file)
@@ -101,5 +91,6 @@ def ensure_demo_clients(session: Session, credentials_file: Path) -> int:
             new = reset_credentials(session, row)
         entries.append(_entry(new))
         issued += 1
-    _write_private(credentials_file, {"clients": entries, "users": []})
+    document = {"clients": entries, "users": []}
+    atomic_write_private(credentials_file, (json.dumps(document, indent=2) + "\n").encode())
     return issued

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from auth.models import RevokedToken, SigningKey
@@ -119,10 +119,10 @@ def reseal_signing_keys(session: Session, sealer: KeyRingSealer, current_kek: st
 
 
 def live_signing_keys_under(session: Session, kek_id: str) -> int:
-    statement = select(SigningKey).where(
+    statement = select(func.count()).where(
         col(SigningKey.retired_at).is_(None), SigningKey.kek_id == kek_id
     )
-    return len(session.exec(statement).all())
+    return session.exec(statement).one()
 
 
 def make_signing_keys(engine: Engine, keys: KeyProvider, *, alg: str) -> SigningKeys:
