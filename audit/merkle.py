@@ -171,6 +171,13 @@ class MerkleAccumulator:
         accumulator._size = size
         return accumulator
 
+    def copy(self) -> MerkleAccumulator:
+        """An independent accumulator over the same leaves."""
+        twin = MerkleAccumulator()
+        twin._size = self._size
+        twin._frontier = list(self._frontier)
+        return twin
+
     @property
     def size(self) -> int:
         """The number of leaves appended so far."""

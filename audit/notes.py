@@ -235,13 +235,17 @@ class NoteSigner:
             raise NoteError("Ed25519 signer seed is not 32 bytes")
         return cls(name, int(hex_id, 16), Ed25519PrivateKey.from_private_bytes(key[1:]))
 
-    def encoded(self) -> str:
-        seed = self.private_key.private_bytes(
+    def seed(self) -> bytes:
+        """The 32-byte Ed25519 private seed. Secret: seal it before it is stored."""
+        return self.private_key.private_bytes(
             serialization.Encoding.Raw,
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        return f"{_PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{_b64encode(_ALG + seed)}"
+
+    def encoded(self) -> str:
+        seed64 = _b64encode(_ALG + self.seed())
+        return f"{_PRIVATE_PREFIX}{self.name}+{self.key_id:08x}+{seed64}"
 
     def verifier(self) -> NoteVerifier:
         return NoteVerifier.from_public_key(self.name, _public_bytes(self.private_key))

@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import db
+from hub.audit.endpoints import router as audit_router
+from hub.audit.timer import checkpoint_timer
 from hub.config import API_VERSION, Settings
 from hub.errors import install_handlers
 from hub.health.endpoints import router as health_router
@@ -87,7 +89,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 settings.environment.value,
                 built.keys.current_kek_id(),
             )
-            yield
+            async with checkpoint_timer(built.audit, settings.audit_checkpoint_interval):
+                yield
         finally:
             if services is None:
                 built.close()
@@ -103,4 +106,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(health_router)
     app.include_router(oauth_router)
     app.include_router(organisations_router)
+    app.include_router(audit_router)
     return app

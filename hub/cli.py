@@ -9,6 +9,10 @@
     ketenhub keys rotate            new KEK for new data keys; old ones keep working
     ketenhub keys rewrap            move every live data key to the current KEK
     ketenhub keys retire KEK_ID     destroy a KEK that no live data key needs any more
+    ketenhub keys rotate --signing|--audit   new token signing key, or audit checkpoint key
+    ketenhub client add|list|disable         partner systems (OAuth clients)
+    ketenhub audit verify [--checkpoint FILE]   recompute and check the whole audit trail
+    ketenhub audit checkpoint       sign (and export) a checkpoint of the log now
 
 Every command reads its configuration from ``KETENHUB_*`` variables (see the README). Errors
 are one line on stderr and a non-zero exit status, never a traceback: exit 1 for an operational
@@ -25,17 +29,21 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
+from audit.events import Action, Outcome
 from hub import db
+from hub.audit import commands as audit_commands
+from hub.audit.context import Context
+from hub.audit.keys import AuditKeys
 from hub.clients import service as clients
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
-from hub.config import Settings
+from hub.console import CommandError, load_settings
 from hub.errors import HubError
 from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
-from hub.services import Services, build_services, open_key_ring
+from hub.services import Services, build_services
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
 from storage.errors import KeyFileMissing, StorageError
@@ -44,22 +52,25 @@ from storage.keys import LocalKeyRing
 logger = logging.getLogger("ketenhub")
 
 
-class CommandError(Exception):
-    """A failure to report in one line, with the exit status to use."""
-
-    def __init__(self, message: str, *, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise CommandError(f"invalid configuration: {reasons}", status=2) from None
+def record(
+    services: Services,
+    session: Session,
+    action: Action,
+    resource: tuple[str, str],
+    *,
+    organisation: str | None = None,
+) -> None:
+    """Record an operator's action on ``resource`` (type, id), in the session's transaction."""
+    resource_type, resource_id = resource
+    event = services.audit.event(
+        Context.operator(),
+        action,
+        Outcome.SUCCESS,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        organisation=organisation,
+    )
+    services.audit.record(session, event)
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -70,7 +81,7 @@ def _ensure_private_dir(path: Path) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> None:
-    settings = _load_settings()
+    settings = load_settings()
     if args.demo and settings.is_production:
         raise CommandError(
             "refusing to load demo data in production; set KETENHUB_ENVIRONMENT=demo", status=2
@@ -95,10 +106,23 @@ def cmd_init(args: argparse.Namespace) -> None:
         with db.transaction(services.engine) as session:
             new_key = services.oauth.signing.ensure(session)
         print(f"signing key   {'created ' + new_key.kid if new_key else 'exists'}")
+        with db.transaction(services.engine) as session:
+            audit_keys = services.audit.keys.ensure(session)
+        print(f"audit keys    {'created ' + ', '.join(audit_keys) if audit_keys else 'exist'}")
         if args.demo:
             credentials = settings.data_dir / "demo-credentials.json"
             with db.transaction(services.engine) as session:
-                issued = ensure_demo_clients(session, credentials)
+                issued = ensure_demo_clients(
+                    session,
+                    credentials,
+                    on_added=lambda client: record(
+                        services,
+                        session,
+                        Action.CLIENT_ADD,
+                        ("client", client.client_id),
+                        organisation=client.organisation,
+                    ),
+                )
             print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
         services.store.ensure_ready()
         bucket = settings.s3_bucket
@@ -109,7 +133,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
-    settings = _load_settings()
+    settings = load_settings()
     engine = db.make_engine(settings.resolved_database_url)
     try:
         db.migrate(engine)
@@ -130,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         create_app,
     )
 
-    settings = _load_settings()
+    settings = load_settings()
     try:
         services = build_services(settings)
     except StorageError as exc:
@@ -158,7 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _with_services(action: Callable[[Services], None]) -> None:
-    services = build_services(_load_settings())
+    services = build_services(load_settings())
     try:
         action(services)
     finally:
@@ -186,21 +210,37 @@ def cmd_keys_list(_args: argparse.Namespace) -> None:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> None:
-    if args.signing:
-
-        def rotate_signing(services: Services) -> None:
-            with db.transaction(services.engine) as session:
+    def rotate(services: Services) -> None:
+        with db.transaction(services.engine) as session:
+            if args.signing:
                 key = services.oauth.signing.rotate(session)
-            print(f"rotated: tokens are now signed with {key.kid} ({key.alg})")
-            print("the previous key stays published until tokens it signed have expired")
+                record(
+                    services,
+                    session,
+                    Action.KEY_ROTATE,
+                    ("signing_key", key.kid),
+                )
+                print(f"rotated: tokens are now signed with {key.kid} ({key.alg})")
+                print("the previous key stays published until tokens it signed have expired")
+            elif args.audit:
+                verifier = services.audit.keys.rotate(session)
+                record(
+                    services,
+                    session,
+                    Action.KEY_ROTATE,
+                    ("audit_key", verifier.encoded()),
+                )
+                print(f"rotated: checkpoints and receipts are now signed by {verifier.encoded()}")
+                print("earlier audit keys stay published for what they signed")
+            else:
+                # Recorded in the same transaction; if the ring cannot be rotated, no record.
+                old = services.keys.current_kek_id()
+                new = services.keys.rotate()
+                record(services, session, Action.KEY_ROTATE, ("kek", new))
+                print(f"rotated: new data keys now use {new} (was {old})")
+                print("existing data keys keep their KEK; `ketenhub keys rewrap` moves them")
 
-        _with_services(rotate_signing)
-        return
-    ring = open_key_ring(_load_settings())
-    old = ring.current_kek_id()
-    new = ring.rotate()
-    print(f"rotated: new data keys now use {new} (was {old})")
-    print("existing data keys still use their KEK; run `ketenhub keys rewrap` to move them")
+    _with_services(rotate)
 
 
 def cmd_keys_rewrap(args: argparse.Namespace) -> None:
@@ -208,8 +248,13 @@ def cmd_keys_rewrap(args: argparse.Namespace) -> None:
         current = services.keys.current_kek_id()
         with db.transaction(services.engine) as session:
             moved = vault_service.rewrap_all(session, services.vault, batch_size=args.batch_size)
-            resealed = reseal_signing_keys(session, KeyRingSealer(services.keys), current)
-        print(f"re-wrapped {moved} data keys and {resealed} signing keys under {current}")
+            signing = reseal_signing_keys(session, KeyRingSealer(services.keys), current)
+            audit = services.audit.keys.reseal(session)
+            record(services, session, Action.KEY_REWRAP, ("kek", current))
+        print(
+            f"re-wrapped {moved} data keys, {signing} signing keys and {audit} audit keys "
+            f"under {current}"
+        )
 
     _with_services(run)
 
@@ -219,10 +264,16 @@ def cmd_keys_retire(args: argparse.Namespace) -> None:
         if args.kek_id == services.keys.current_kek_id():
             raise CommandError("the current key-encryption key cannot be retired; rotate first")
         with db.transaction(services.engine) as session:
-            if live_signing_keys_under(session, args.kek_id):
-                raise CommandError(
-                    f"signing keys are still sealed under {args.kek_id}; run `ketenhub keys rewrap`"
-                )
+            for what, count in (
+                ("signing", live_signing_keys_under(session, args.kek_id)),
+                ("audit", AuditKeys.sealed_under(session, args.kek_id)),
+            ):
+                if count:
+                    raise CommandError(
+                        f"{what} keys are still sealed under {args.kek_id}; "
+                        "run `ketenhub keys rewrap`"
+                    )
+            record(services, session, Action.KEY_RETIRE, ("kek", args.kek_id))
             vault_service.retire_kek(session, services.vault, args.kek_id)
         print(f"retired {args.kek_id}: its key material is destroyed")
 
@@ -252,6 +303,13 @@ def cmd_client_add(args: argparse.Namespace) -> None:
                 generate_key=args.generate_key,
                 with_secret=args.with_secret,
                 client_id=args.client_id,
+            )
+            record(
+                services,
+                session,
+                Action.CLIENT_ADD,
+                ("client", new.client.client_id),
+                organisation=new.client.organisation,
             )
         print(f"client_id     {new.client.client_id}")
         print(f"organisation  {new.client.organisation}")
@@ -284,7 +342,14 @@ def cmd_client_list(_args: argparse.Namespace) -> None:
 def cmd_client_disable(args: argparse.Namespace) -> None:
     def run(services: Services) -> None:
         with db.transaction(services.engine) as session:
-            clients.disable_client(session, args.client_id)
+            client = clients.disable_client(session, args.client_id)
+            record(
+                services,
+                session,
+                Action.CLIENT_DISABLE,
+                ("client", client.client_id),
+                organisation=client.organisation,
+            )
         print(f"disabled {args.client_id}: it can get no new tokens")
 
     _with_services(run)
@@ -317,8 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_keys_list
     )
     rotate = key_commands.add_parser("rotate", help="start using a new KEK (or signing key)")
-    rotate.add_argument(
+    which = rotate.add_mutually_exclusive_group()
+    which.add_argument(
         "--signing", action="store_true", help="rotate the access-token signing key instead"
+    )
+    which.add_argument(
+        "--audit", action="store_true", help="rotate the audit checkpoint key instead"
     )
     rotate.set_defaults(func=cmd_keys_rotate)
     rewrap = key_commands.add_parser("rewrap", help="move every data key to the current KEK")
@@ -344,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     disable = client_commands.add_parser("disable", help="stop a client getting tokens")
     disable.add_argument("client_id")
     disable.set_defaults(func=cmd_client_disable)
+    audit_commands.add_parser(commands)
     return parser
 
 

@@ -129,6 +129,25 @@ class Settings(BaseSettings):
         description="Prefix that turns a processing-activity code into its register URI",
     )
 
+    # -- audit trail ---------------------------------------------------------------------------
+    audit_origin: str | None = Field(
+        default=None,
+        description="The log's name: origin line of checkpoints and name of the audit key; "
+        "default <issuer host>/audit",
+        pattern=r"^[^\s+]{1,200}$",
+    )
+    audit_checkpoint_interval: int = Field(
+        default=60, ge=0, le=86_400, description="Seconds between checkpoints; 0: on demand only"
+    )
+    audit_export_url: str | None = Field(
+        default=None,
+        description="Where checkpoints are exported: a directory, or s3://BUCKET[/PREFIX] with "
+        "object lock; default <data dir>/audit-checkpoints",
+    )
+    audit_export_retention_days: int = Field(
+        default=3650, ge=1, le=36_500, description="Object-lock retention of exported checkpoints"
+    )
+
     # -- derived values ------------------------------------------------------------------------
 
     @property
@@ -140,6 +159,14 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'ketenhub.db').resolve()}"
+
+    @property
+    def resolved_audit_origin(self) -> str:
+        return self.audit_origin or f"{urlsplit(self.issuer).netloc}/audit"
+
+    @property
+    def resolved_audit_export(self) -> str:
+        return self.audit_export_url or str(self.data_dir / "audit-checkpoints")
 
     @property
     def resolved_api_audience(self) -> str:

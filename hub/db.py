@@ -4,7 +4,9 @@ SQLModel on SQLite (the embedded default) or PostgreSQL. Alembic owns the schema
 migrates with :func:`migrate` (``ketenhub init``) and refuses to serve a database whose schema is
 not at the head revision. ``create_all`` is for tests only.
 
-SQLite runs with ``secure_delete`` so that a destroyed wrapped data key is overwritten in the
+SQLite transactions begin with ``BEGIN IMMEDIATE``: one writer at a time, the others waiting for
+up to the busy timeout, which gives the audit log its single order. SQLite runs with
+``secure_delete`` so that a destroyed wrapped data key is overwritten in the
 file rather than left in a free page (crypto-shredding), with foreign keys enforced, WAL
 journaling and a busy timeout so that concurrent writers wait instead of failing.
 """
@@ -45,6 +47,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2.
@@ -53,6 +56,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling starts a deferred transaction lazily before the
+    # first write; the hub begins its transactions itself (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -63,14 +69,45 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+_READ_ONLY = "ketenhub_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same database (and pool) for transactions that only read.
+
+    On SQLite these begin deferred, so they take no writer lock: a request that holds the
+    lock may read key material or the revocation list through a second session without
+    waiting on itself. On PostgreSQL it changes nothing.
+    """
+    return engine.execution_options(**{_READ_ONLY: True})
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Take SQLite's single writer lock when a transaction begins, waiting up to the busy
+    timeout for it. A deferred transaction that read first and writes later fails outright
+    (SQLITE_BUSY) when another writer committed in between; an immediate one never does. This
+    is also what serialises audit appends on SQLite (see :mod:`audit.log`)."""
+    read_only = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One session, committed when the block ends normally and rolled back otherwise."""
+    """One session, committed when the block ends normally and rolled back otherwise.
+
+    An exception with a true ``keep_transaction`` attribute (a refusal that was recorded in
+    the audit trail, see :meth:`hub.errors.HubError.after_recording`) commits before it
+    propagates; whoever raises one has changed nothing but the record.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
-        except BaseException:
+        except BaseException as exc:
+            if getattr(exc, "keep_transaction", False):
+                # A refusal recorded in the audit trail: the record must outlive the failure.
+                session.commit()
+                raise
             session.rollback()
             # A session that never reached the database has no transaction to roll back, so
             # SQLAlchemy fires no event; the side effects registered so far must still be undone.

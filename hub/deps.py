@@ -31,7 +31,10 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the dependency exits (commits) when the handler returns, before the
+# response is sent. FastAPI's default, "request", would commit after the answer has gone out,
+# so a failed commit (the audit write, say) could no longer fail the request.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_vault(services: ServicesDep) -> Vault:

@@ -55,6 +55,13 @@ class HubError(Exception):
         self.message = message
         self.status_code: int = status_code or self.default_status
         self.extra: Mapping[str, Any] = extra or {}
+        self.keep_transaction = False
+
+    def after_recording(self) -> HubError:
+        """Mark this refusal as recorded in the audit trail: the request's transaction, which
+        holds nothing but that record, is committed although the request fails."""
+        self.keep_transaction = True
+        return self
 
 
 class BadRequest(HubError):
@@ -89,6 +96,12 @@ class OAuthRequestError(Exception):
 class ServiceUnavailable(HubError):
     default_status = HTTPStatus.SERVICE_UNAVAILABLE
     slug = "service-unavailable"
+
+
+class AuditUnavailable(ServiceUnavailable):
+    """The audit trail could not be written, so the action it would record was not done."""
+
+    slug = "audit-unavailable"
 
 
 def problem_response(
@@ -138,6 +151,9 @@ def _phrase(status: int) -> str:
 
 async def _hub_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(HubError, exc)  # registered for this class only
+    if _is_oauth(request):
+        error = "temporarily_unavailable" if exc.status_code == 503 else "server_error"
+        return oauth_error_response(exc.status_code, error, exc.message)
     return problem_response(
         status=exc.status_code,
         title=_phrase(exc.status_code),

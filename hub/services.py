@@ -15,6 +15,9 @@ from auth.scopes import parse_scopes
 from auth.server import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
 from hub import db
+from hub.audit.export import build_export
+from hub.audit.keys import AuditKeys
+from hub.audit.service import Auditor
 from hub.config import Settings
 from hub.oauth.service import OAuthService, make_signing_keys, revocation_check
 from hub.vault import repository as vault_repository
@@ -31,6 +34,7 @@ class Services:
     keys: LocalKeyRing
     vault: Vault
     oauth: OAuthService
+    audit: Auditor
 
     def close(self) -> None:
         self.engine.dispose()
@@ -59,7 +63,17 @@ def build_services(settings: Settings) -> Services:
     keys = open_key_ring(settings)
     store = build_object_store(settings)
     oauth = build_oauth(settings, engine, keys)
-    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth)
+    audit = build_audit(settings, engine, keys)
+    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth, audit)
+
+
+def build_audit(settings: Settings, engine: Engine, keys: LocalKeyRing) -> Auditor:
+    return Auditor(
+        engine=engine,
+        keys=AuditKeys(keys=keys, origin=settings.resolved_audit_origin),
+        export=build_export(settings),
+        purpose_uri=settings.purpose_uri,
+    )
 
 
 def build_oauth(settings: Settings, engine: Engine, keys: LocalKeyRing) -> OAuthService:

@@ -10,6 +10,7 @@ them, re-issues) what is missing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -66,8 +67,16 @@ def _read(path: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def ensure_demo_clients(session: Session, credentials_file: Path) -> int:
-    """Create the demo clients that are missing; returns how many were (re)issued."""
+def ensure_demo_clients(
+    session: Session,
+    credentials_file: Path,
+    *,
+    on_added: Callable[[OAuthClient], None] = lambda _client: None,
+) -> int:
+    """Create the demo clients that are missing; returns how many were (re)issued.
+
+    ``on_added`` is called for each client created, in the session's transaction (the CLI
+    records it in the audit trail)."""
     known = _read(credentials_file)
     entries: list[dict[str, Any]] = []
     issued = 0
@@ -87,6 +96,7 @@ def ensure_demo_clients(session: Session, credentials_file: Path) -> int:
                 generate_key=True,
                 with_secret=True,
             )
+            on_added(new.client)
         else:
             new = reset_credentials(session, row)
         entries.append(_entry(new))

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from auth.server import MAX_PARAMETER_LENGTH
+from hub.audit.context import ContextDep
 from hub.deps import ServicesDep, SessionDep
 from hub.errors import OAuthRequestError
-from hub.oauth.service import OAuthResponse
+from hub.oauth.service import OAuthCall, OAuthResponse
 
 MAX_FORM_BYTES: Final = 64 * 1024
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
@@ -85,20 +86,35 @@ def jwks(services: ServicesDep) -> JSONResponse:
     "/oauth/token", summary="Token endpoint (client credentials)", openapi_extra=_FORM_BODY
 )
 def token(
-    request: Request, services: ServicesDep, session: SessionDep, form: OAuthForm
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    form: OAuthForm,
+    context: ContextDep,
 ) -> JSONResponse:
-    return _respond(services.oauth.token(session, request.headers, form))
+    call = OAuthCall(request.headers, form)
+    return _respond(services.oauth.token(session, call, audit=services.audit, context=context))
 
 
 @router.post("/oauth/introspect", summary="RFC 7662 introspection", openapi_extra=_FORM_BODY)
 def introspect(
-    request: Request, services: ServicesDep, session: SessionDep, form: OAuthForm
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    form: OAuthForm,
+    context: ContextDep,
 ) -> JSONResponse:
-    return _respond(services.oauth.introspect(session, request.headers, form))
+    call = OAuthCall(request.headers, form)
+    return _respond(services.oauth.introspect(session, call, audit=services.audit, context=context))
 
 
 @router.post("/oauth/revoke", summary="RFC 7009 revocation", openapi_extra=_FORM_BODY)
 def revoke(
-    request: Request, services: ServicesDep, session: SessionDep, form: OAuthForm
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    form: OAuthForm,
+    context: ContextDep,
 ) -> JSONResponse:
-    return _respond(services.oauth.revoke(session, request.headers, form))
+    call = OAuthCall(request.headers, form)
+    return _respond(services.oauth.revoke(session, call, audit=services.audit, context=context))

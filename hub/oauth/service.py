@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from auth.models import RevokedToken, SigningKey
+from audit.events import Action, ActorType, Outcome
+from auth.models import OAuthClient, RevokedToken, SigningKey
 from auth.server import FormRequest, HubAuthorizationServer, Pruner, ServerConfig
 from auth.signing import SigningKeys
 from auth.tokens import TokenValidator
 from hub import db
+from hub.audit.context import Context
+from hub.audit.service import Auditor
 from storage.keys import KeyProvider, WrappedKey
 
 OAuthResponse = tuple[int, Any, list[tuple[str, str]]]
+
+# RFC 6749 §5.2 and RFC 7662/7009 error codes, as audit outcomes. Anything else is an error.
+_REFUSALS: Final = {
+    "invalid_client": Outcome.DENIED,
+    "unauthorized_client": Outcome.DENIED,
+    "invalid_grant": Outcome.DENIED,
+    "invalid_scope": Outcome.DENIED,
+    "access_denied": Outcome.DENIED,
+    "invalid_request": Outcome.INVALID,
+    "unsupported_grant_type": Outcome.INVALID,
+    "unsupported_token_type": Outcome.INVALID,
+}
 
 
 class KeyRingSealer:
@@ -36,8 +54,10 @@ class KeyRingSealer:
 def revocation_check(engine: Engine) -> Callable[[str], bool]:
     """A check every replica shares: the database's revocation list, read on every call."""
 
+    reader = db.read_only(engine)
+
     def is_revoked(jti: str) -> bool:
-        with Session(engine) as session:
+        with Session(reader) as session:
             return session.get(RevokedToken, jti) is not None
 
     return is_revoked
@@ -77,29 +97,110 @@ class OAuthService:
         return FormRequest(method="POST", uri=self.config.issuer + path, headers=headers, form=form)
 
     def token(
-        self, session: Session, headers: Mapping[str, str], form: Sequence[tuple[str, str]]
+        self, session: Session, request: OAuthCall, *, audit: Auditor, context: Context
     ) -> OAuthResponse:
+        """Issue a token, or refuse; either way the outcome is recorded in the same transaction."""
         self._pruner.maybe_prune(session, now=datetime.now(UTC))
-        response: OAuthResponse = self._server(session).create_token_response(
-            self._request("/oauth/token", headers, form)
-        )
+        oauth_request = self._request("/oauth/token", request.headers, request.form)
+        response: OAuthResponse = self._server(session).create_token_response(oauth_request)
+        status, body, _ = response
+        token_id = _token_id(body.get("access_token")) if status == 200 else None
+        _record(session, audit, context, Action.TOKEN_ISSUE, oauth_request, response, token_id)
         return response
 
     def introspect(
-        self, session: Session, headers: Mapping[str, str], form: Sequence[tuple[str, str]]
+        self, session: Session, request: OAuthCall, *, audit: Auditor, context: Context
     ) -> OAuthResponse:
+        oauth_request = self._request("/oauth/introspect", request.headers, request.form)
         response: OAuthResponse = self._server(session).create_endpoint_response(
-            "introspection", self._request("/oauth/introspect", headers, form)
+            "introspection", oauth_request
         )
+        _record(session, audit, context, Action.TOKEN_INTROSPECT, oauth_request, response, None)
         return response
 
     def revoke(
-        self, session: Session, headers: Mapping[str, str], form: Sequence[tuple[str, str]]
+        self, session: Session, request: OAuthCall, *, audit: Auditor, context: Context
     ) -> OAuthResponse:
+        oauth_request = self._request("/oauth/revoke", request.headers, request.form)
         response: OAuthResponse = self._server(session).create_endpoint_response(
-            "revocation", self._request("/oauth/revoke", headers, form)
+            "revocation", oauth_request
         )
+        _record(session, audit, context, Action.TOKEN_REVOKE, oauth_request, response, None)
         return response
+
+
+class OAuthCall:
+    """An OAuth endpoint's request as the hub parsed it: headers and the strict form."""
+
+    __slots__ = ("form", "headers")
+
+    def __init__(self, headers: Mapping[str, str], form: Sequence[tuple[str, str]]) -> None:
+        self.headers = headers
+        self.form = form
+
+
+def _record(  # noqa: PLR0917 - a private helper of the three endpoints above
+    session: Session,
+    audit: Auditor,
+    context: Context,
+    action: Action,
+    request: FormRequest,
+    response: OAuthResponse,
+    token_id: str | None,
+) -> None:
+    status, body, _ = response
+    error = body.get("error") if isinstance(body, dict) else None
+    outcome = (
+        Outcome.SUCCESS
+        if status == 200 and error is None
+        else _REFUSALS.get(str(error), Outcome.ERROR)
+    )
+    client = _client_of(session, request)
+    event = audit.event(
+        context,
+        action,
+        outcome,
+        purpose=client.processing_activity if client else None,
+        actor_type=ActorType.CLIENT if client else None,
+        actor_id=client.client_id if client else None,
+        organisation=client.organisation if client else None,
+        resource_type="access_token" if token_id else None,
+        resource_id=token_id,
+        detail=str(error) if error in _REFUSALS else None,
+    )
+    audit.record(session, event)
+
+
+def _client_of(session: Session, request: FormRequest) -> OAuthClient | None:
+    """The client that authenticated; for a refusal, the registered client it claimed to be."""
+    client = getattr(request, "client", None)
+    if client is not None:
+        row: OAuthClient = client.row
+        return row
+    claimed = request.form.get("client_id") or _basic_user(request.headers.get("authorization"))
+    if claimed and len(claimed) <= 64:
+        return session.get(OAuthClient, claimed)
+    return None
+
+
+def _basic_user(header: str | None) -> str | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def _token_id(token: object) -> str | None:
+    """The ``jti`` of a token the hub has just signed (so its payload needs no verifying)."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    jti = claims.get("jti")
+    return jti if isinstance(jti, str) else None
 
 
 def reseal_signing_keys(session: Session, sealer: KeyRingSealer, current_kek: str) -> int:
@@ -126,4 +227,6 @@ def live_signing_keys_under(session: Session, kek_id: str) -> int:
 
 
 def make_signing_keys(engine: Engine, keys: KeyProvider, *, alg: str) -> SigningKeys:
-    return SigningKeys(sessions=lambda: db.transaction(engine), sealer=KeyRingSealer(keys), alg=alg)
+    return SigningKeys(
+        sessions=lambda: db.transaction(db.read_only(engine)), sealer=KeyRingSealer(keys), alg=alg
+    )

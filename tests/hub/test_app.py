@@ -16,7 +16,7 @@ from hub import db
 from hub.app import SchemaNotCurrentError, create_app
 from hub.config import Environment, Settings
 from hub.errors import Conflict
-from hub.services import Services, build_oauth
+from hub.services import Services, build_audit, build_oauth
 from hub.vault.service import Vault
 from storage.keys import LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
@@ -35,10 +35,12 @@ def _services(engine: Engine, tmp_path: Path, store: ObjectStore | None = None) 
     store = store or FilesystemStore(tmp_path / "objects")
     store.ensure_ready()
     oauth = build_oauth(settings, engine, keys)
+    audit = build_audit(settings, engine, keys)
     with db.transaction(engine) as session:
         if db.current_revision(engine) == db.head_revision():
             oauth.signing.ensure(session)
-    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth)
+            audit.keys.ensure(session)
+    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth, audit)
 
 
 def _client(services: Services) -> Iterator[TestClient]:

@@ -111,7 +111,8 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
     assert f"{second}" in listing
     assert "(current)" in listing.splitlines()[2]
 
-    assert "re-wrapped 0 data keys and 1 signing keys" in run_ketenhub(env, "keys", "rewrap").stdout
+    rewrapped = run_ketenhub(env, "keys", "rewrap").stdout
+    assert "re-wrapped 0 data keys, 1 signing keys and 2 audit keys" in rewrapped
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     assert [k["id"] for k in ring["keks"]] == [second]

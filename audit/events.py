@@ -1,0 +1,176 @@
+"""What an audit event says: its tags, its fields and its leaf.
+
+An event is shaped after the Logboek Dataverwerkingen standard (Logius) and carries the BIO's
+minimum fields (action, object, result, origin, actor, timestamp). Its *leaf* is the JSON object
+that the Merkle log hashes, ``leaf_hash = SHA-256(0x00 || JCS(leaf))``:
+
+==========================  =================================================================
+``seq``                     0-based position in the log; equals the leaf index
+``time``                    RFC 3339 UTC with microseconds, ``2026-11-29T10:00:00.000000Z``
+``action``                  an :class:`Action` tag, ``subject.verb``
+``outcome``                 an :class:`Outcome`; LDV's ``status`` is derived (:func:`ldv_status`)
+``actor_type``              ``client``, ``user`` or ``operator`` (the command line)
+``actor_id``                the client id, user name or operator's login
+``organisation``            the actor's organisation code
+``resource_type``           what was acted on: ``document``, ``client``, ``key``, ``audit`` …
+``resource_id``             its identifier (never personal data)
+``trace_id``, ``span_id``   W3C trace context of this operation (32 and 16 lowercase hex)
+``foreign_span_id``         the caller's span from an inbound ``traceparent``: the partner's
+                            own operation, which its log can link to
+``processing_activity_id``  the URI of the purpose in the register of processing activities
+``data_subject_id``         the pseudonym of the person concerned (a keyed hash of the
+                            v-number, never the number itself) …
+``data_subject_id_type``    … and what it identifies: ``vreemdelingennummer``
+``policy_rule``             the rule of the sharing policy that decided
+``source_address``          the caller's network address
+``detail``                  a short reason, from a fixed vocabulary of the hub's own words
+==========================  =================================================================
+
+Absent values are omitted from the leaf, never ``null``. The leaf is exactly what is stored, so
+the API can hand it out and anyone can recompute its hash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from audit.canonical import canonical_json
+from audit.merkle import leaf_hash
+
+__all__ = [
+    "Action",
+    "ActorType",
+    "Event",
+    "Outcome",
+    "format_time",
+    "ldv_status",
+    "leaf_bytes",
+    "leaf_hash_of",
+    "parse_time",
+]
+
+_HEX32: Final = re.compile(r"[0-9a-f]{32}")
+_HEX16: Final = re.compile(r"[0-9a-f]{16}")
+MAX_TEXT: Final = 512
+
+
+class Action(StrEnum):
+    """Audit tags, ``subject.verb``; one per thing the hub does or refuses to do."""
+
+    # ruff's S105 takes "token.*" tag names for passwords; they are event names.
+
+    TOKEN_ISSUE = "token.issue"  # noqa: S105
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105
+    TOKEN_INTROSPECT = "token.introspect"  # noqa: S105
+    CLIENT_ADD = "client.add"
+    CLIENT_DISABLE = "client.disable"
+    KEY_ROTATE = "key.rotate"
+    KEY_REWRAP = "key.rewrap"
+    KEY_RETIRE = "key.retire"
+    AUDIT_QUERY = "audit.query"
+    AUDIT_EXPORT = "audit.export"
+    AUDIT_SUBJECT_REPORT = "audit.subject_report"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
+    DOCUMENT_UPLOAD = "document.upload"
+    DOCUMENT_READ = "document.read"
+    DOCUMENT_LIST = "document.list"
+    DOCUMENT_SEARCH = "document.search"
+    DOCUMENT_DOWNLOAD = "document.download"
+    DOCUMENT_DELETE = "document.delete"
+    DOCUMENT_SHRED = "document.shred"
+    SHARE_CREATE = "share.create"
+    SHARE_REVOKE = "share.revoke"
+    POLICY_LOAD = "policy.load"
+    LOGIN = "user.login"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    DENIED = "denied"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    ERROR = "error"
+
+
+class ActorType(StrEnum):
+    CLIENT = "client"
+    USER = "user"
+    OPERATOR = "operator"
+
+
+def ldv_status(outcome: str) -> str:
+    """LDV's ``status``: OK for success, ERROR for everything else."""
+    return "OK" if outcome == Outcome.SUCCESS else "ERROR"
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with exactly six fractional digits and ``Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """One thing that happened, before the log gives it a ``seq`` and a time."""
+
+    action: Action
+    outcome: Outcome
+    actor_type: ActorType | None = None
+    actor_id: str | None = None
+    organisation: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    foreign_span_id: str | None = None
+    processing_activity_id: str | None = None
+    data_subject_id: str | None = None
+    data_subject_id_type: str | None = None
+    policy_rule: str | None = None
+    source_address: str | None = None
+    detail: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.trace_id is not None and not _HEX32.fullmatch(self.trace_id):
+            raise ValueError("trace_id must be 32 lowercase hex digits")
+        for name in ("span_id", "foreign_span_id"):
+            value = getattr(self, name)
+            if value is not None and not _HEX16.fullmatch(value):
+                raise ValueError(f"{name} must be 16 lowercase hex digits")
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, str) and (len(value) > MAX_TEXT or not value.isprintable()):
+                raise ValueError(f"{field.name} must be printable text of at most {MAX_TEXT}")
+        if (self.data_subject_id is None) != (self.data_subject_id_type is None):
+            raise ValueError("data_subject_id and data_subject_id_type go together")
+
+    def leaf(self, *, seq: int, time: datetime) -> dict[str, Any]:
+        """The stored, hashed object: ``seq``, ``time`` and every field that has a value."""
+        leaf: dict[str, Any] = {"seq": seq, "time": format_time(time)}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                leaf[field.name] = str(value)
+        return leaf
+
+
+LEAF_FIELDS: Final = ("seq", "time", *(f.name for f in fields(Event)))
+
+
+def leaf_bytes(leaf: Mapping[str, Any]) -> bytes:
+    return canonical_json(dict(leaf))
+
+
+def leaf_hash_of(leaf: Mapping[str, Any]) -> bytes:
+    """``SHA-256(0x00 || JCS(leaf))`` (RFC 6962 leaf hash of the canonical event)."""
+    return leaf_hash(leaf_bytes(leaf))

@@ -1,0 +1,261 @@
+"""``audit verify``: recompute the whole log from its stored events and check every claim.
+
+What is checked, in this order:
+
+1. **Events.** They are read in ``seq`` order; ``seq`` must run 0, 1, 2 … without a gap, and
+   each event's leaf, rebuilt from its columns, must hash to its stored ``leaf_hash``. An edited,
+   deleted, inserted or reordered row fails here, naming its ``seq``.
+2. **Tree.** The tree is rebuilt level by level from the recomputed leaf hashes, and every stored
+   node must equal its recomputed twin; none may be missing or extra. A row whose columns *and*
+   stored hash were both rewritten fails here, naming the first ``seq`` under the first node
+   that no longer matches.
+3. **Checkpoints.** Each signed checkpoint must carry a valid signature by an audit key, agree
+   with its row, not be larger than the log, and have the root of the recomputed tree at its
+   size; consecutive checkpoints must be consistent (an RFC 6962 consistency proof from the
+   recomputed tree verifies against both signed roots).
+4. **Witness.** Optionally, a checkpoint the caller kept outside the database: its signature,
+   its size (the log may not have shrunk below it) and its root.
+
+Deleting the newest events together with every checkpoint that covers them leaves a log that
+is consistent with itself; only a checkpoint kept outside the database (step 4) catches it.
+
+The verifier reads each table once, in order, and holds only hashes in memory: 32 bytes per
+event and per node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Connection, select
+
+from audit import merkle
+from audit.checkpoints import open_any
+from audit.events import LEAF_FIELDS, leaf_hash_of
+from audit.models import AuditCheckpoint, AuditEvent, AuditNode
+from audit.notes import NoteError, NoteVerifier
+
+__all__ = ["Problem", "Report", "verify_log"]
+
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_NODES = AuditNode.__table__  # type: ignore[attr-defined]
+_CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
+_BATCH: Final = 10_000
+_NODE_PREFIX: Final = b"\x01"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing that does not hold; ``seq`` is the first event it puts in doubt."""
+
+    seq: int
+    message: str
+
+
+@dataclass(slots=True)
+class Report:
+    events: int = 0
+    nodes: int = 0
+    checkpoints: int = 0
+    witness_size: int | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return min((p.seq for p in self.problems), default=None)
+
+    def add(self, seq: int, message: str) -> None:
+        self.problems.append(Problem(seq, message))
+
+
+def verify_log(
+    connection: Connection,
+    verifiers: Sequence[NoteVerifier],
+    *,
+    witness: str | None = None,
+) -> Report:
+    """Check the log as stored; ``witness`` is a checkpoint note the caller kept."""
+    report = Report()
+    leaves = _check_events(connection, report)
+    levels = _check_tree(connection, leaves, report)
+    _check_checkpoints(connection, levels, verifiers, report)
+    if witness is not None:
+        _check_witness(witness, levels, verifiers, report)
+    report.problems.sort(key=lambda p: p.seq)
+    return report
+
+
+# -- 1. events ---------------------------------------------------------------------------------
+
+
+def _rows(connection: Connection, statement: Any) -> Iterator[Any]:
+    result = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(statement)
+    yield from result
+
+
+def _check_events(connection: Connection, report: Report) -> list[bytes]:
+    columns = [_EVENTS.c[name] for name in LEAF_FIELDS]
+    statement = select(*columns, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq)
+    names = LEAF_FIELDS
+    leaves: list[bytes] = []
+    broken = False
+    for row in _rows(connection, statement):
+        expected = len(leaves)
+        seq = row[0]
+        if seq != expected and not broken:
+            report.add(expected, f"seq {expected} is missing: the next stored event is seq {seq}")
+            broken = True
+        leaf = {name: value for name, value in zip(names, row, strict=False) if value is not None}
+        digest = leaf_hash_of(leaf)
+        if digest != bytes(row[-1]) and not broken:
+            report.add(
+                seq,
+                f"seq {seq}: the stored event does not hash to its leaf hash "
+                f"(stored {bytes(row[-1]).hex()}, recomputed {digest.hex()})",
+            )
+            broken = True
+        leaves.append(digest)
+    report.events = len(leaves)
+    return leaves
+
+
+# -- 2. tree -----------------------------------------------------------------------------------
+
+
+def _check_tree(connection: Connection, leaves: list[bytes], report: Report) -> list[list[bytes]]:
+    levels = [leaves]
+    sha256 = hashlib.sha256
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        levels.append(
+            [
+                sha256(_NODE_PREFIX + below[i] + below[i + 1]).digest()
+                for i in range(0, len(below) - 1, 2)
+            ]
+        )
+    statement = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).order_by(
+        _NODES.c.level, _NODES.c.idx
+    )
+    seen = [0] * len(levels)
+    for level, index, digest in _rows(connection, statement):
+        report.nodes += 1
+        first_seq = index << level
+        if level >= len(levels) or index >= len(levels[level]):
+            report.add(first_seq, f"tree node ({level}, {index}) covers events that do not exist")
+            continue
+        if index != seen[level]:
+            report.add(seen[level] << level, f"tree node ({level}, {seen[level]}) is missing")
+        seen[level] = index + 1
+        if bytes(digest) != levels[level][index]:
+            report.add(
+                first_seq,
+                f"tree node ({level}, {index}) over seq {first_seq}..{first_seq + (1 << level) - 1}"
+                " does not match the stored events",
+            )
+    for level in range(1, len(levels)):
+        if seen[level] < len(levels[level]):
+            report.add(seen[level] << level, f"tree node ({level}, {seen[level]}) is missing")
+    return levels
+
+
+def _node_reader(levels: list[list[bytes]]) -> merkle.NodeReader:
+    return lambda level, index: levels[level][index]
+
+
+def _root(levels: list[list[bytes]], size: int) -> bytes:
+    if size == 0:
+        return merkle.empty_root()
+    return merkle.subtree_root(0, size, _node_reader(levels))
+
+
+# -- 3. checkpoints ----------------------------------------------------------------------------
+
+
+def _check_checkpoints(
+    connection: Connection,
+    levels: list[list[bytes]],
+    verifiers: Sequence[NoteVerifier],
+    report: Report,
+) -> None:
+    events = len(levels[0])
+    statement = select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.tree_size)
+    vouched: tuple[int, bytes] | None = None  # the last checkpoint that verified
+    for row in _rows(connection, statement):
+        report.checkpoints += 1
+        size = row.tree_size
+        since = vouched[0] if vouched else 0
+        try:
+            checkpoint = open_any(row.note, verifiers)
+        except (NoteError, merkle.VerificationError) as exc:
+            report.add(
+                since,
+                f"checkpoint of size {size} does not verify with the audit keys ({exc}); "
+                f"seq {since}..{size - 1} are not vouched for by it",
+            )
+            continue
+        if checkpoint.tree_size != size or checkpoint.root_hash != bytes(row.root_hash):
+            report.add(since, f"checkpoint of size {size}: its row does not match its signed note")
+            continue
+        if size > events:
+            report.add(
+                events,
+                f"checkpoint of size {size} signs events up to seq {size - 1}, but the log "
+                f"holds only {events}: seq {events} onwards were deleted",
+            )
+            continue
+        root = _root(levels, size)
+        if root != checkpoint.root_hash:
+            report.add(
+                since,
+                f"checkpoint of size {size}: its signed root {checkpoint.root_hash.hex()} is not "
+                f"the root of the stored events ({root.hex()}); the first bad entry is at or "
+                f"after seq {since}",
+            )
+            continue
+        if vouched is not None and vouched[0] > 0:
+            proof = merkle.consistency_proof(vouched[0], size, _node_reader(levels))
+            try:
+                merkle.verify_consistency(
+                    size1=vouched[0], size2=size, root1=vouched[1], root2=root, proof=proof
+                )
+            except merkle.VerificationError as exc:
+                report.add(since, f"checkpoints of size {vouched[0]} and {size} conflict: {exc}")
+                continue
+        vouched = (size, root)
+
+
+# -- 4. a witness's checkpoint -----------------------------------------------------------------
+
+
+def _check_witness(
+    note: str, levels: list[list[bytes]], verifiers: Sequence[NoteVerifier], report: Report
+) -> None:
+    events = len(levels[0])
+    try:
+        checkpoint = open_any(note, verifiers)
+    except (NoteError, merkle.VerificationError) as exc:
+        report.add(0, f"the checkpoint you gave does not verify with the audit keys: {exc}")
+        return
+    size = checkpoint.tree_size
+    report.witness_size = size
+    if size > events:
+        report.add(
+            events,
+            f"your checkpoint signs {size} events but the log holds only {events}: "
+            f"seq {events}..{size - 1} were deleted",
+        )
+        return
+    root = _root(levels, size)
+    if root != checkpoint.root_hash:
+        report.add(
+            0,
+            f"the log's first {size} events do not have the root your checkpoint signed "
+            f"({checkpoint.root_hash.hex()} signed, {root.hex()} stored)",
+        )

@@ -1,0 +1,161 @@
+"""The auditor API under ``/api/v1/audit`` (scope ``audit:read``).
+
+Auditors read the trail and nothing else; every read is itself recorded (see
+:mod:`hub.audit.queries`), and so is a refusal for want of the scope.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from audit.events import Action, Outcome, format_time
+from auth.dependencies import BearerError, CurrentPrincipal
+from auth.scopes import Scope, format_scopes
+from hub.audit.context import ContextDep
+from hub.audit.queries import AuditQueries
+from hub.audit.repository import EventFilter
+from hub.audit.schemas import (
+    AuditKeysOut,
+    CheckpointOut,
+    ConsistencyOut,
+    EventPage,
+    InclusionOut,
+    SubjectReportIn,
+    SubjectReportOut,
+)
+from hub.deps import ServicesDep, SessionDep
+from hub.errors import Unprocessable
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+_MAX_SEQ = 2**53 - 1
+
+
+def audit_queries(
+    principal: CurrentPrincipal, services: ServicesDep, session: SessionDep, context: ContextDep
+) -> AuditQueries:
+    if Scope.AUDIT_READ not in principal.scopes:
+        # The request fails, so its transaction rolls back: record the refusal on its own.
+        services.audit.record_alone(
+            services.audit.event(
+                context,
+                Action.AUDIT_QUERY,
+                Outcome.DENIED,
+                principal=principal,
+                resource_type="audit_log",
+                detail="insufficient_scope",
+            )
+        )
+        needed = format_scopes({Scope.AUDIT_READ})
+        raise BearerError(
+            403, f"this needs the scope {needed}", error="insufficient_scope", scope=needed
+        )
+    return AuditQueries(session, services.audit, principal, context)
+
+
+Queries = Annotated[AuditQueries, Depends(audit_queries)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the signature
+    since: Annotated[
+        AwareDatetime | None, Query(description="Events at or after (RFC 3339)")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Events before (RFC 3339)")] = None,
+    organisation: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Z0-9]+$")] = None,
+    action: Annotated[Action | None, Query()] = None,
+    document_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    outcome: Annotated[Outcome | None, Query()] = None,
+) -> EventFilter:
+    if since is not None and until is not None and since > until:
+        raise Unprocessable("since must not be later than until")
+    return EventFilter(
+        since=_leaf_time(since),
+        until=_leaf_time(until),
+        organisation=organisation,
+        action=action.value if action else None,
+        document_id=document_id,
+        outcome=outcome.value if outcome else None,
+    )
+
+
+def _leaf_time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
+
+
+Filters = Annotated[EventFilter, Depends(event_filter)]
+
+
+@router.get("/events", response_model=EventPage, summary="Audit events, filtered, in log order")
+def list_events(
+    queries: Queries, where: Filters, limit: Limit = 50, cursor: Cursor = None
+) -> EventPage:
+    return queries.events(where, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/events/{seq}",
+    response_model=InclusionOut,
+    summary="One event with its inclusion proof against the latest checkpoint",
+)
+def get_event(queries: Queries, seq: Annotated[int, Path(ge=0, le=_MAX_SEQ)]) -> InclusionOut:
+    return queries.event(seq)
+
+
+@router.get("/checkpoints/latest", response_model=CheckpointOut, summary="The newest checkpoint")
+def latest_checkpoint(queries: Queries) -> CheckpointOut:
+    return queries.latest_checkpoint()
+
+
+@router.get(
+    "/consistency",
+    response_model=ConsistencyOut,
+    response_model_by_alias=True,
+    summary="Consistency proof between two tree sizes",
+)
+def consistency(
+    queries: Queries,
+    size1: Annotated[int, Query(alias="from", ge=1, le=_MAX_SEQ)],
+    size2: Annotated[int, Query(alias="to", ge=1, le=_MAX_SEQ)],
+) -> ConsistencyOut:
+    return queries.consistency(size1, size2)
+
+
+@router.get("/keys", response_model=AuditKeysOut, summary="The audit keys (checkpoints, receipts)")
+def keys(queries: Queries) -> AuditKeysOut:
+    return queries.keys()
+
+
+@router.get(
+    "/export",
+    summary="Every matching event as CSV or JSON Lines, streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
+)
+def export(
+    queries: Queries,
+    where: Filters,
+    format: Literal["csv", "jsonl"] = "jsonl",  # noqa: A002
+) -> StreamingResponse:
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/jsonl"
+    stamp = format_time(datetime.now().astimezone())[:19].replace(":", "")
+    return StreamingResponse(
+        queries.export(where, format),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+@router.post(
+    "/subject-report",
+    response_model=SubjectReportOut,
+    summary="Every recorded access to one person's documents, and why",
+)
+def subject_report(queries: Queries, body: SubjectReportIn) -> SubjectReportOut:
+    return queries.subject_report(body.v_number, cursor=body.cursor, limit=body.limit)

@@ -1,0 +1,177 @@
+"""The hub's use of the audit trail: recording, receipts, checkpoints and their export.
+
+Everything the hub does is recorded through :meth:`Auditor.record`, in the same transaction as
+the change it records; if the audit write fails, that transaction (and so the request) fails.
+A refusal that ends the request with an error, and so rolls its transaction back, is recorded in
+a transaction of its own (:meth:`Auditor.record_alone`), so denials are never lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from audit import checkpoints
+from audit.events import Action, ActorType, Event, Outcome
+from audit.log import AuditLog, Recorded
+from audit.notes import NoteSigner, NoteVerifier, sign_receipt
+from audit.pseudonyms import SUBJECT_TYPE
+from auth.tokens import Principal
+from hub import db
+from hub.audit.context import Context
+from hub.audit.export import CheckpointExport
+from hub.audit.keys import AuditKeys
+from hub.errors import AuditUnavailable
+
+logger = logging.getLogger(__name__)
+_UNAVAILABLE = "the audit trail cannot be written right now, so nothing was done; try again"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What an upload or download answer carries: proof of what the hub recorded."""
+
+    seq: int
+    leaf_hash: str
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "leaf_hash": self.leaf_hash, "note": self.note}
+
+
+def _log_failure(exc: Exception) -> None:
+    # The driver's error class only: its message may quote the statement's parameters.
+    origin = getattr(exc, "orig", None) or exc
+    logger.error("audit write failed: %s", type(origin).__name__)
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+class Auditor:
+    """Records events, signs receipts and checkpoints, exports checkpoints. One per process."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        keys: AuditKeys,
+        export: CheckpointExport | None,
+        purpose_uri: Callable[[str], str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.log = AuditLog(clock=clock)
+        self.export = export
+        self._purpose_uri = purpose_uri
+        self._clock = clock
+
+    # -- events ----------------------------------------------------------------------------
+
+    def event(
+        self,
+        context: Context,
+        action: Action,
+        outcome: Outcome,
+        *,
+        principal: Principal | None = None,
+        v_number: str | None = None,
+        purpose: str | None = None,
+        **fields: Any,
+    ) -> Event:
+        """An event with the context's trace and origin, and the principal (or the context's
+        operator) as its actor. ``purpose`` is a processing-activity code; ``fields`` are
+        further :class:`~audit.events.Event` fields, ``None`` meaning absent."""
+        values: dict[str, Any] = {
+            "trace_id": context.trace_id,
+            "span_id": context.span_id,
+            "foreign_span_id": context.foreign_span_id,
+            "source_address": context.source_address,
+            "actor_type": context.actor_type,
+            "actor_id": context.actor_id,
+        }
+        if principal is not None:
+            values |= {
+                "actor_type": ActorType.CLIENT,
+                "actor_id": principal.client_id,
+                "organisation": principal.organisation,
+                "processing_activity_id": principal.processing_activity,
+            }
+        if purpose is not None:
+            values["processing_activity_id"] = self._purpose_uri(purpose)
+        if v_number is not None:
+            values["data_subject_id"] = self.pseudonym(v_number)
+            values["data_subject_id_type"] = SUBJECT_TYPE
+        values |= {name: value for name, value in fields.items() if value is not None}
+        return Event(action=action, outcome=outcome, **values)
+
+    def record(self, session: Session, event: Event) -> Recorded:
+        """Append ``event`` in the session's transaction (flushes, never commits).
+
+        Raises :class:`~hub.errors.AuditUnavailable` (503) when the write fails; the caller's
+        transaction is then rolled back, so nothing happens without its record.
+        """
+        try:
+            return self.log.append(session, event)
+        except SQLAlchemyError as exc:
+            _log_failure(exc)
+            raise AuditUnavailable(_UNAVAILABLE) from exc
+
+    def record_alone(self, event: Event) -> Recorded:
+        """Append ``event`` in a transaction of its own and commit it (for refusals)."""
+        try:
+            with db.transaction(self.engine) as session:
+                return self.log.append(session, event)
+        except SQLAlchemyError as exc:
+            _log_failure(exc)
+            raise AuditUnavailable(_UNAVAILABLE) from exc
+
+    def pseudonym(self, v_number: str) -> str:
+        return self._snapshot().pseudonymiser.pseudonym(v_number)  # type: ignore[no-any-return]
+
+    # -- receipts and checkpoints ------------------------------------------------------------
+
+    def _snapshot(self) -> Any:
+        return self.keys.current(lambda: Session(db.read_only(self.engine)))
+
+    @property
+    def signer(self) -> NoteSigner:
+        signer: NoteSigner = self._snapshot().signer
+        return signer
+
+    @property
+    def verifiers(self) -> tuple[NoteVerifier, ...]:
+        verifiers: tuple[NoteVerifier, ...] = self._snapshot().verifiers
+        return verifiers
+
+    def receipt(self, recorded: Recorded) -> Receipt:
+        note = sign_receipt(self.signer, seq=recorded.seq, leaf_hash=recorded.leaf_hash)
+        return Receipt(recorded.seq, b64(recorded.leaf_hash), note)
+
+    def checkpoint(self, session: Session) -> tuple[checkpoints.SignedCheckpoint | None, bool]:
+        """Sign the log as it stands if it grew; export the new checkpoint once committed."""
+        signed, created = checkpoints.sign_latest(session, self.signer, now=self._clock)
+        if created and signed is not None and self.export is not None:
+            export, note_of = self.export, signed
+            db.after_commit(session, lambda: export.write(note_of))
+        return signed, created
+
+    def checkpoint_now(self) -> checkpoints.SignedCheckpoint | None:
+        """Sign in a transaction of its own (the interval timer and ``ketenhub audit``).
+
+        Not itself recorded as an event: the checkpoint table is its record, and an event per
+        checkpoint would give the timer something new to sign every time.
+        """
+        with db.transaction(self.engine) as session:
+            signed, _ = self.checkpoint(session)
+        return signed
