@@ -74,6 +74,10 @@ class Report:
     def add(self, seq: int, message: str) -> None:
         self.problems.append(Problem(seq, message))
 
+    def explains(self, size: int) -> bool:
+        """Whether a problem already named puts an event among the first ``size`` in doubt."""
+        return any(p.seq < size for p in self.problems)
+
 
 def verify_log(
     connection: Connection,
@@ -143,25 +147,33 @@ def _check_tree(connection: Connection, leaves: list[bytes], report: Report) -> 
     statement = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).order_by(
         _NODES.c.level, _NODES.c.idx
     )
+    # Report only the deepest disagreements: a node whose child already disagrees, or that
+    # covers an event the event check already flagged, adds nothing but noise (every ancestor
+    # of one bad leaf disagrees too), and would name too early a seq.
+    flagged = report.first_bad_seq
+    bad: set[tuple[int, int]] = set()
     seen = [0] * len(levels)
+
+    def flag(level: int, index: int, message: str) -> None:
+        bad.add((level, index))
+        first, last = index << level, ((index + 1) << level) - 1
+        implied = (level - 1, 2 * index) in bad or (level - 1, 2 * index + 1) in bad
+        if not implied and (flagged is None or last < flagged):
+            report.add(first, f"tree node ({level}, {index}) over seq {first}..{last} {message}")
+
     for level, index, digest in _rows(connection, statement):
         report.nodes += 1
-        first_seq = index << level
         if level >= len(levels) or index >= len(levels[level]):
-            report.add(first_seq, f"tree node ({level}, {index}) covers events that do not exist")
+            flag(level, index, "covers events that do not exist")
             continue
-        if index != seen[level]:
-            report.add(seen[level] << level, f"tree node ({level}, {seen[level]}) is missing")
+        for missing in range(seen[level], index):
+            flag(level, missing, "is missing")
         seen[level] = index + 1
         if bytes(digest) != levels[level][index]:
-            report.add(
-                first_seq,
-                f"tree node ({level}, {index}) over seq {first_seq}..{first_seq + (1 << level) - 1}"
-                " does not match the stored events",
-            )
+            flag(level, index, "does not match the stored events")
     for level in range(1, len(levels)):
-        if seen[level] < len(levels[level]):
-            report.add(seen[level] << level, f"tree node ({level}, {seen[level]}) is missing")
+        for missing in range(seen[level], len(levels[level])):
+            flag(level, missing, "is missing")
     return levels
 
 
@@ -197,7 +209,8 @@ def _check_checkpoints(
             report.add(
                 since,
                 f"checkpoint of size {size} does not verify with the audit keys ({exc}); "
-                f"seq {since}..{size - 1} are not vouched for by it",
+                f"seq {since}..{size - 1} are not vouched for: the first bad entry may be "
+                "anywhere among them",
             )
             continue
         if checkpoint.tree_size != size or checkpoint.root_hash != bytes(row.root_hash):
@@ -212,6 +225,8 @@ def _check_checkpoints(
             continue
         root = _root(levels, size)
         if root != checkpoint.root_hash:
+            if report.explains(size):
+                continue  # an event or node already named below this size changes the root
             report.add(
                 since,
                 f"checkpoint of size {size}: its signed root {checkpoint.root_hash.hex()} is not "
@@ -253,7 +268,7 @@ def _check_witness(
         )
         return
     root = _root(levels, size)
-    if root != checkpoint.root_hash:
+    if root != checkpoint.root_hash and not report.explains(size):
         report.add(
             0,
             f"the log's first {size} events do not have the root your checkpoint signed "

@@ -1,0 +1,182 @@
+"""The audit log in a real database: appends, stored tree nodes, roots, proofs, checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import rfc8785
+from sqlalchemy import Engine, select, text
+from sqlalchemy import event as sa_event
+
+from audit import checkpoints, merkle
+from audit.checkpoints import CheckpointError
+from audit.log import AuditLog, consistency_proof, inclusion_proof, root_at
+from audit.models import AuditEvent
+from audit.notes import NoteSigner, NoteVerifier, open_checkpoint
+from hub import db
+from tests.fixtures.audit import ORIGIN, StepClock, append_events, event, execute, fill
+
+
+@pytest.fixture
+def signer() -> NoteSigner:
+    return NoteSigner.generate(ORIGIN)
+
+
+def _independent_leaf_hash(leaf: dict[str, Any]) -> bytes:
+    return hashlib.sha256(b"\x00" + rfc8785.dumps(leaf)).digest()
+
+
+def test_appends_get_gap_free_seqs_from_zero_and_store_their_leaf(
+    migrated_engine: Engine,
+) -> None:
+    recorded = append_events(migrated_engine, AuditLog(clock=StepClock()), range(5))
+    assert [r.seq for r in recorded] == [0, 1, 2, 3, 4]
+    with migrated_engine.connect() as connection:
+        rows = connection.execute(select(AuditEvent.__table__).order_by(text("seq"))).all()  # type: ignore[attr-defined]
+    for r, row in zip(recorded, rows, strict=True):
+        assert r.leaf["seq"] == row.seq
+        assert r.leaf["time"] == row.time
+        assert bytes(row.leaf_hash) == r.leaf_hash == _independent_leaf_hash(r.leaf)
+        assert "data_subject_id" not in r.leaf or r.leaf["data_subject_id_type"]
+        assert None not in r.leaf.values()  # absent values are omitted, never null
+
+
+def test_leaf_time_is_rfc3339_utc_with_microseconds(migrated_engine: Engine) -> None:
+    (recorded,) = append_events(migrated_engine, AuditLog(), [0])
+    parsed = datetime.fromisoformat(recorded.leaf["time"])
+    assert recorded.leaf["time"].endswith("Z")
+    assert len(recorded.leaf["time"]) == 27
+    assert parsed.utcoffset() is not None
+    assert abs(parsed - datetime.now(UTC)).total_seconds() < 60
+
+
+def test_roots_and_proofs_from_stored_nodes_match_an_independent_rebuild(
+    migrated_engine: Engine,
+) -> None:
+    recorded = append_events(migrated_engine, AuditLog(clock=StepClock()), range(21))
+    leaves = [_independent_leaf_hash(r.leaf) for r in recorded]
+    with migrated_engine.connect() as connection:
+        for size in range(1, 22):
+            root = merkle.root_from_leaves(leaves[:size])
+            assert root_at(connection, size) == root
+            for seq in range(size):
+                merkle.verify_inclusion(
+                    leaf_index=seq,
+                    tree_size=size,
+                    leaf_hash=leaves[seq],
+                    proof=inclusion_proof(connection, seq, size),
+                    root=root,
+                )
+            for old in range(1, size + 1):
+                merkle.verify_consistency(
+                    size1=old,
+                    size2=size,
+                    root1=merkle.root_from_leaves(leaves[:old]),
+                    root2=root,
+                    proof=consistency_proof(connection, old, size),
+                )
+
+
+def test_a_proof_reads_the_database_a_constant_number_of_times(migrated_engine: Engine) -> None:
+    append_events(migrated_engine, AuditLog(clock=StepClock()), range(300))
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        if not args[2].startswith("BEGIN"):
+            statements.append(args[2])
+
+    sa_event.listen(migrated_engine, "before_cursor_execute", count)
+    try:
+        with migrated_engine.connect() as connection:
+            statements.clear()
+            inclusion_proof(connection, 137, 300)
+            assert len(statements) <= 2  # leaves and inner nodes, one query each
+            statements.clear()
+            consistency_proof(connection, 77, 300)
+            assert len(statements) <= 2
+    finally:
+        sa_event.remove(migrated_engine, "before_cursor_execute", count)
+
+
+def test_a_second_process_continues_the_same_tree(migrated_engine: Engine) -> None:
+    first, second = AuditLog(clock=StepClock()), AuditLog(clock=StepClock())
+    recorded = append_events(migrated_engine, first, range(3))
+    recorded += append_events(migrated_engine, second, range(3, 7))
+    recorded += append_events(migrated_engine, first, range(7, 10))  # its cache is stale now
+    assert [r.seq for r in recorded] == list(range(10))
+    with migrated_engine.connect() as connection:
+        assert root_at(connection, 10) == merkle.root_from_leaves([r.leaf_hash for r in recorded])
+
+
+def test_a_rolled_back_append_leaves_no_gap_and_no_stale_tree(migrated_engine: Engine) -> None:
+    log = AuditLog(clock=StepClock())
+    kept = append_events(migrated_engine, log, range(3))
+
+    def failing_change() -> None:
+        with db.transaction(migrated_engine) as session:
+            log.append(session, event(99))
+            raise RuntimeError("the change this event recorded failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    kept += append_events(migrated_engine, AuditLog(clock=StepClock()), [3])  # another process
+    kept += append_events(migrated_engine, log, [4])
+    assert [r.seq for r in kept] == [0, 1, 2, 3, 4]
+    with migrated_engine.connect() as connection:
+        assert root_at(connection, 5) == merkle.root_from_leaves([r.leaf_hash for r in kept])
+
+
+def test_checkpoints_are_signed_notes_of_the_stored_tree(
+    migrated_engine: Engine, signer: NoteSigner
+) -> None:
+    fill(migrated_engine, signer, size=5, checkpoint_at=[5])
+    with migrated_engine.connect() as connection:
+        signed = checkpoints.latest(connection)
+        assert signed is not None
+        checkpoint = open_checkpoint(signed.note, signer.verifier())
+        assert (checkpoint.origin, checkpoint.tree_size) == (ORIGIN, 5)
+        assert checkpoint.root_hash == signed.root_hash == root_at(connection, 5)
+        # C2SP tlog-checkpoint: exactly origin, size and root; the time is kept beside it.
+        assert signed.note.split("\n\n")[0].count("\n") == 2
+        assert signed.key_name == f"{ORIGIN}+{signer.key_id:08x}"
+
+
+def test_nothing_new_signs_nothing(migrated_engine: Engine, signer: NoteSigner) -> None:
+    fill(migrated_engine, signer, size=3, checkpoint_at=[3])
+    with db.transaction(migrated_engine) as session:
+        again, created = checkpoints.sign_latest(session, signer, now=lambda: datetime.now(UTC))
+    assert not created
+    assert again is not None
+    assert again.tree_size == 3
+
+
+def test_a_checkpoint_inconsistent_with_an_earlier_one_is_never_signed(
+    migrated_engine: Engine, signer: NoteSigner
+) -> None:
+    fill(migrated_engine, signer, size=4, checkpoint_at=[4])
+    # Rewrite history under the checkpoint: the 4-leaf subtree's stored hash changes.
+    execute(migrated_engine, "UPDATE audit_node SET hash = :h WHERE level = 2", h=b"\x07" * 32)
+    append_events(migrated_engine, AuditLog(clock=StepClock()), [4])
+    with (
+        pytest.raises(CheckpointError, match="does not extend"),
+        db.transaction(migrated_engine) as session,
+    ):
+        checkpoints.sign_latest(session, signer, now=lambda: datetime.now(UTC))
+
+
+def test_a_rotated_key_still_verifies_what_it_signed(
+    migrated_engine: Engine, signer: NoteSigner
+) -> None:
+    fill(migrated_engine, signer, size=2, checkpoint_at=[2])
+    newer = NoteSigner.generate(ORIGIN)
+    append_events(migrated_engine, AuditLog(clock=StepClock()), [2])
+    with db.transaction(migrated_engine) as session:
+        checkpoints.sign_latest(session, newer, now=lambda: datetime.now(UTC))
+    keys: list[NoteVerifier] = [newer.verifier(), signer.verifier()]
+    with migrated_engine.connect() as connection:
+        rows = connection.execute(text("SELECT note FROM audit_checkpoint ORDER BY tree_size"))
+        sizes = [checkpoints.open_any(row.note, keys).tree_size for row in rows]
+    assert sizes == [2, 3]
