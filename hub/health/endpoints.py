@@ -33,7 +33,7 @@ def healthz() -> Liveness:
 @router.get(
     "/readyz",
     response_model=ReadinessReport,
-    summary="Readiness: database, object store and key ring all work",
+    summary="Readiness: database, object store, key ring and audit keys all work",
     responses=_NOT_READY,
 )
 def readyz(services: ServicesDep) -> ReadinessReport | JSONResponse:
@@ -48,6 +48,4 @@ def readyz(services: ServicesDep) -> ReadinessReport | JSONResponse:
             extra={"checks": {**result.checks, **result.failures}},
             headers={"Retry-After": "5"},
         )
-    return ReadinessReport(
-        status="ready", checks=result.checks, key_ids={"kek": result.current_kek_id or ""}
-    )
+    return ReadinessReport(status="ready", checks=result.checks, key_ids=result.key_ids)

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 class Readiness:
     checks: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
-    current_kek_id: str | None = None
+    key_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -49,11 +49,14 @@ def check(services: Services) -> Readiness:
         "database": lambda: _database(services),
         "object_store": services.store.check,
         "key_ring": services.keys.check,
+        "audit_keys": lambda: _audit_key(services, result),
     }
     for name, probe in probes.items():
         try:
             probe()
         except _NotReady as exc:
+            result.failures[name] = str(exc)
+        except LookupError as exc:
             result.failures[name] = str(exc)
         except SQLAlchemyError as exc:
             # SQLAlchemy's message can quote the connection's host and user: log, don't answer.
@@ -65,5 +68,11 @@ def check(services: Services) -> Readiness:
         else:
             result.checks[name] = "ok"
     if "key_ring" not in result.failures:
-        result.current_kek_id = services.keys.current_kek_id()
+        result.key_ids["kek"] = services.keys.current_kek_id()
     return result
+
+
+def _audit_key(services: Services, result: Readiness) -> None:
+    """The checkpoint key unseals (so receipts and checkpoints can be signed); its id."""
+    verifier = services.audit.signer.verifier()
+    result.key_ids["audit"] = f"{verifier.name}+{verifier.key_id:08x}"

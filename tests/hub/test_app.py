@@ -96,8 +96,15 @@ def test_readyz_reports_every_check_and_the_key_in_force(
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready"
-    assert body["checks"] == {"database": "ok", "object_store": "ok", "key_ring": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "object_store": "ok",
+        "key_ring": "ok",
+        "audit_keys": "ok",
+    }
     assert body["key_ids"]["kek"] == services.keys.current_kek_id()
+    signer = services.audit.signer
+    assert body["key_ids"]["audit"] == f"{signer.name}+{signer.key_id:08x}"
 
 
 def test_readyz_on_every_object_store(
@@ -121,6 +128,7 @@ def test_readyz_is_503_when_the_database_is_down(tmp_path: Path, migrated_engine
         "database": "the database cannot be reached",
         "object_store": "ok",
         "key_ring": "ok",
+        "audit_keys": "ok",
     }
     assert "nobody" not in str(body)
 
