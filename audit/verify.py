@@ -25,7 +25,11 @@ event and per node.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,17 +38,20 @@ from sqlalchemy import Connection, select
 
 from audit import merkle
 from audit.checkpoints import open_any
-from audit.events import LEAF_FIELDS, leaf_hash_of
-from audit.models import AuditCheckpoint, AuditEvent, AuditNode
+from audit.events import LEAF_FIELDS
+from audit.models import AuditCheckpoint
 from audit.notes import NoteError, NoteVerifier
 
 __all__ = ["Problem", "Report", "verify_log"]
 
-_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
-_NODES = AuditNode.__table__  # type: ignore[attr-defined]
 _CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 _BATCH: Final = 10_000
+_NODES_SQL: Final = "SELECT level, idx, hash FROM audit_node ORDER BY level, idx"
 _NODE_PREFIX: Final = b"\x01"
+_LEAF_PREFIX: Final = b"\x00"
+_encode_ordered = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
+).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,17 @@ def verify_log(
     *,
     witness: str | None = None,
 ) -> Report:
-    """Check the log as stored; ``witness`` is a checkpoint note the caller kept."""
+    """Check the log as stored; ``witness`` is a checkpoint note the caller kept.
+
+    The three tables are read one after the other, so they must be read in one snapshot:
+    otherwise events appended meanwhile look like damage (a node or checkpoint over events
+    that "do not exist"). On PostgreSQL the transaction must be REPEATABLE READ or
+    SERIALIZABLE; SQLite's read transactions are snapshots already.
+    """
+    if connection.dialect.name == "postgresql":
+        level = connection.exec_driver_sql("SHOW transaction_isolation").scalar()
+        if level not in ("repeatable read", "serializable"):
+            raise ValueError(f"verify_log needs a snapshot, not a {level} transaction")
     report = Report()
     leaves = _check_events(connection, report)
     levels = _check_tree(connection, leaves, report)
@@ -104,28 +121,80 @@ def _rows(connection: Connection, statement: Any) -> Iterator[Any]:
     yield from result
 
 
+def _raw_batches(connection: Connection, sql: str) -> Iterator[list[tuple[Any, ...]]]:
+    """Row batches straight from the driver, fetched one batch ahead in a thread.
+
+    The driver waits for the database without holding the GIL, so fetching the next batch
+    overlaps hashing this one; SQLAlchemy's row objects would cost more than the hashing.
+    """
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None  # noqa: S101 - a connection in use has its DBAPI connection
+    if connection.dialect.name == "postgresql":
+        cursor = dbapi.cursor(name="ketenhub_audit_verify")  # server-side: constant memory
+    else:
+        cursor = dbapi.cursor()
+    batches: queue.Queue[list[tuple[Any, ...]] | BaseException] = queue.Queue(maxsize=2)
+
+    def fetch() -> None:
+        try:
+            cursor.execute(sql)
+            while batch := cursor.fetchmany(_BATCH):
+                batches.put(list(batch))
+            batches.put([])
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            batches.put(exc)
+
+    worker = threading.Thread(target=fetch, name="audit-verify-fetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            batch = batches.get()
+            if isinstance(batch, BaseException):
+                raise batch
+            if not batch:
+                return
+            yield batch
+    finally:
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                batches.get(timeout=0.1)
+        worker.join()
+        cursor.close()
+
+
 def _check_events(connection: Connection, report: Report) -> list[bytes]:
-    columns = [_EVENTS.c[name] for name in LEAF_FIELDS]
-    statement = select(*columns, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq)
-    names = LEAF_FIELDS
+    # The leaf's members in JCS order (all names are ASCII, so code-point order is UTF-16
+    # order); a dict built in that order is encoded by the C encoder exactly as JCS requires.
+    names = sorted(LEAF_FIELDS)
+    seq_at = names.index("seq")
+    columns = ", ".join(names)
+    sql = f"SELECT {columns}, leaf_hash FROM audit_event ORDER BY seq"  # noqa: S608 - constant
+    sha256 = hashlib.sha256
     leaves: list[bytes] = []
     broken = False
-    for row in _rows(connection, statement):
-        expected = len(leaves)
-        seq = row[0]
-        if seq != expected and not broken:
-            report.add(expected, f"seq {expected} is missing: the next stored event is seq {seq}")
-            broken = True
-        leaf = {name: value for name, value in zip(names, row, strict=False) if value is not None}
-        digest = leaf_hash_of(leaf)
-        if digest != bytes(row[-1]) and not broken:
-            report.add(
-                seq,
-                f"seq {seq}: the stored event does not hash to its leaf hash "
-                f"(stored {bytes(row[-1]).hex()}, recomputed {digest.hex()})",
-            )
-            broken = True
-        leaves.append(digest)
+    for batch in _raw_batches(connection, sql):
+        for row in batch:
+            expected = len(leaves)
+            seq = row[seq_at]
+            if seq != expected and not broken:
+                report.add(
+                    expected, f"seq {expected} is missing: the next stored event is seq {seq}"
+                )
+                broken = True
+            leaf = {n: v for n, v in zip(names, row, strict=False) if v is not None}
+            try:
+                digest = sha256(_LEAF_PREFIX + _encode_ordered(leaf).encode("utf-8")).digest()
+            except (TypeError, ValueError):
+                digest = b""  # not a leaf any JCS encoder could have produced: a mismatch
+            stored = bytes(row[-1])
+            if digest != stored and not broken:
+                report.add(
+                    seq,
+                    f"seq {seq}: the stored event does not hash to its leaf hash "
+                    f"(stored {stored.hex()}, recomputed {digest.hex() or 'none: not JSON'})",
+                )
+                broken = True
+            leaves.append(digest)
     report.events = len(leaves)
     return leaves
 
@@ -144,9 +213,6 @@ def _check_tree(connection: Connection, leaves: list[bytes], report: Report) -> 
                 for i in range(0, len(below) - 1, 2)
             ]
         )
-    statement = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).order_by(
-        _NODES.c.level, _NODES.c.idx
-    )
     # Report only the deepest disagreements: a node whose child already disagrees, or that
     # covers an event the event check already flagged, adds nothing but noise (every ancestor
     # of one bad leaf disagrees too), and would name too early a seq.
@@ -161,7 +227,8 @@ def _check_tree(connection: Connection, leaves: list[bytes], report: Report) -> 
         if not implied and (flagged is None or last < flagged):
             report.add(first, f"tree node ({level}, {index}) over seq {first}..{last} {message}")
 
-    for level, index, digest in _rows(connection, statement):
+    rows = (row for batch in _raw_batches(connection, _NODES_SQL) for row in batch)
+    for level, index, digest in rows:
         report.nodes += 1
         if level >= len(levels) or index >= len(levels[level]):
             flag(level, index, "covers events that do not exist")

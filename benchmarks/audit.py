@@ -415,7 +415,7 @@ def stopwatch() -> Iterator[list[Timing]]:
 
 def timed_verify(engine: Engine, verifiers: tuple[NoteVerifier, ...]) -> tuple[Report, Timing]:
     """One :func:`audit.verify.verify_log` over the whole log; refuses a report not intact."""
-    with engine.connect() as connection, stopwatch() as timing:
+    with db.snapshot(engine) as connection, stopwatch() as timing:
         report = verify_log(connection, verifiers)
     if not report.intact:
         shown = "; ".join(f"seq {p.seq}: {p.message}" for p in report.problems[:5])

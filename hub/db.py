@@ -9,6 +9,10 @@ up to the busy timeout, which gives the audit log its single order. SQLite runs 
 ``secure_delete`` so that a destroyed wrapped data key is overwritten in the
 file rather than left in a free page (crypto-shredding), with foreign keys enforced, WAL
 journaling and a busy timeout so that concurrent writers wait instead of failing.
+
+On PostgreSQL the schema can belong to an owner role that runs the migrations, while the hub
+runs as a role of its own with only the privileges :func:`grant_hub_role` gives it: INSERT and
+SELECT on the append-only audit tables, and nothing that could rewrite them.
 """
 
 from __future__ import annotations
@@ -17,17 +21,19 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
+
+from audit.models import APPEND_ONLY_TABLES
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _AFTER_COMMIT = "ketenhub.after_commit"
@@ -80,6 +86,20 @@ def read_only(engine: Engine) -> Engine:
     waiting on itself. On PostgreSQL it changes nothing.
     """
     return engine.execution_options(**{_READ_ONLY: True})
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection that sees one consistent state of the whole database.
+
+    PostgreSQL: a REPEATABLE READ transaction. SQLite: a deferred read transaction, which in
+    WAL mode keeps the snapshot of its first read until it ends.
+    """
+    options: dict[str, Any] = {_READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        yield connection
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
@@ -186,6 +206,108 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError("no migrations are packaged with the hub")
     return head
+
+
+# -- database roles (PostgreSQL) ----------------------------------------------------------------
+
+_SCHEMA: Final = "public"
+_READ_ONLY_TABLES: Final = ("alembic_version",)
+
+
+def grant_hub_role(owner_engine: Engine, role: str) -> None:
+    """Give ``role``, the role the hub runs as, exactly the privileges the hub needs.
+
+    Run through ``owner_engine``, connected as the role that owns the schema, after every
+    migration: tables a migration adds get their privileges here. Idempotent; every table's
+    privileges for ``role`` are reset and granted again, in one transaction:
+
+    * the append-only audit tables (:data:`audit.models.APPEND_ONLY_TABLES`): SELECT and INSERT,
+      with UPDATE, DELETE and TRUNCATE revoked from ``role`` and from PUBLIC;
+    * ``alembic_version``: SELECT (the hub checks the schema is current, and never migrates);
+    * every other table in the ``public`` schema: SELECT, INSERT, UPDATE, DELETE;
+    * the schema: USAGE; its sequences: USAGE, SELECT.
+
+    Raises :class:`ValueError`, granting nothing, when ``role`` is the owner or a superuser,
+    when it owns or belongs to the owner of the schema or of a table (an owner may drop or alter
+    what it owns, whatever was revoked), or when it still holds UPDATE, DELETE or TRUNCATE on an
+    audit table afterwards (through another role). A no-op on SQLite, which has no roles.
+    """
+    if owner_engine.dialect.name != "postgresql":
+        return
+    quote = owner_engine.dialect.identifier_preparer.quote_identifier
+    with owner_engine.begin() as connection:
+        _check_separate_role(connection, role)
+        tables = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = :schema ORDER BY tablename"),
+            {"schema": _SCHEMA},
+        ).scalars()
+        grantee, schema = quote(role), quote(_SCHEMA)
+        statements = [f"GRANT USAGE ON SCHEMA {schema} TO {grantee}"]
+        for table in tables:
+            name = f"{schema}.{quote(table)}"
+            statements.append(f"REVOKE ALL ON TABLE {name} FROM {grantee}")
+            if table in APPEND_ONLY_TABLES:
+                statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {name} FROM PUBLIC")
+                statements.append(f"GRANT SELECT, INSERT ON TABLE {name} TO {grantee}")
+            elif table in _READ_ONLY_TABLES:
+                statements.append(f"GRANT SELECT ON TABLE {name} TO {grantee}")
+            else:
+                statements.append(
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {name} TO {grantee}"
+                )
+        statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {grantee}")
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+        # Grants cannot take away what comes through membership of another role (or PUBLIC
+        # grants made by someone else): check the outcome, not the statements.
+        rewritable = connection.execute(
+            text(
+                "SELECT t FROM unnest(CAST(:tables AS text[])) AS t"
+                " WHERE to_regclass(format('%I.%I', CAST(:schema AS text), t)) IS NOT NULL"
+                " AND has_table_privilege(CAST(:role AS name),"
+                "  format('%I.%I', CAST(:schema AS text), t), 'UPDATE, DELETE, TRUNCATE')"
+            ),
+            {"tables": list(APPEND_ONLY_TABLES), "schema": _SCHEMA, "role": role},
+        ).scalars()
+        if found := list(rewritable):
+            raise ValueError(
+                f"the hub's role {role} could still UPDATE, DELETE or TRUNCATE "
+                f"{', '.join(found)} through a role it belongs to; nothing was granted"
+            )
+
+
+def _check_separate_role(connection: Connection, role: str) -> None:
+    """Raise unless ``role`` is an ordinary role, apart from whoever owns the schema."""
+    owner = connection.execute(text("SELECT current_user")).scalar_one()
+    if role == owner:
+        raise ValueError(
+            f"the hub's role {role} is the owner role; the hub must run as a role of its own"
+        )
+    superuser = connection.execute(
+        text("SELECT rolsuper FROM pg_roles WHERE rolname = :role"), {"role": role}
+    ).scalar_one_or_none()
+    if superuser is None:
+        raise ValueError(f"there is no database role {role}; create it first (CREATE ROLE)")
+    if superuser:
+        raise ValueError(f"the hub's role {role} is a superuser, which no privilege binds")
+    # An owner may drop or alter what it owns whatever was revoked, and so may its members
+    # (in PostgreSQL 15 the database's owner owns the public schema).
+    owners = connection.execute(
+        text(
+            "SELECT DISTINCT CAST(o.oid AS regrole)::text FROM ("
+            " SELECT nspowner FROM pg_namespace WHERE nspname = :schema"
+            " UNION SELECT relowner FROM pg_class"
+            "  WHERE relnamespace = CAST(:schema AS regnamespace) AND relkind IN ('r', 'p')"
+            ") AS o(oid) WHERE pg_has_role(CAST(:role AS name), o.oid, 'MEMBER')"
+        ),
+        {"schema": _SCHEMA, "role": role},
+    ).scalars()
+    if held := sorted(owners):
+        raise ValueError(
+            f"the hub's role {role} is, or is a member of, {', '.join(held)}, which owns the "
+            f"schema or tables in it; give them to {owner} (create the database with OWNER "
+            f"{owner}, or REASSIGN OWNED BY … TO {owner}) and revoke any membership"
+        )
 
 
 def current_revision(engine: Engine) -> str | None:

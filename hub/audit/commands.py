@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from sqlmodel import Session
+
 from audit.events import Action, Outcome
 from audit.verify import Report, verify_log
 from hub import db
@@ -44,9 +46,9 @@ def cmd_verify(args: argparse.Namespace) -> None:
     witness = _read_checkpoint(args.checkpoint) if args.checkpoint else None
     services = _services()
     try:
-        with db.transaction(db.read_only(services.engine)) as session:
-            verifiers = services.audit.keys.load(session).verifiers
-            report = verify_log(session.connection(), verifiers, witness=witness)
+        with db.snapshot(services.engine) as connection:
+            verifiers = services.audit.keys.load(Session(bind=connection)).verifiers
+            report = verify_log(connection, verifiers, witness=witness)
         _record(services, report)
     finally:
         services.close()

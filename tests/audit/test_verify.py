@@ -34,7 +34,7 @@ def trail(migrated_engine: Engine, signer: NoteSigner) -> Engine:
 
 
 def _verify(engine: Engine, signer: NoteSigner, witness: str | None = None) -> Report:
-    with engine.connect() as connection:
+    with db.snapshot(engine) as connection:
         return verify_log(connection, [signer.verifier()], witness=witness)
 
 
@@ -233,3 +233,30 @@ def test_a_checkpoint_signed_now_is_covered(trail: Engine, signer: NoteSigner) -
     assert signed is not None
     assert signed.tree_size == SIZE + 3
     assert _verify(trail, signer).intact
+
+
+def test_verify_refuses_to_run_without_a_snapshot_on_postgresql(
+    trail: Engine, signer: NoteSigner
+) -> None:
+    with trail.connect() as connection:
+        if trail.dialect.name == "postgresql":  # READ COMMITTED: each statement its own view
+            with pytest.raises(ValueError, match="snapshot"):
+                verify_log(connection, [signer.verifier()])
+        else:  # a SQLite read transaction is a snapshot already
+            assert verify_log(connection, [signer.verifier()]).intact
+
+
+def test_appends_while_verifying_are_not_mistaken_for_damage(
+    trail: Engine, signer: NoteSigner
+) -> None:
+    with db.snapshot(trail) as connection:
+        # The snapshot starts with the first read; then the hub keeps appending and
+        # checkpointing while the verifier reads events, nodes and checkpoints in turn.
+        assert connection.execute(text("SELECT count(*) FROM audit_event")).scalar() == SIZE
+        log = AuditLog(clock=StepClock())
+        append_events(trail, log, range(SIZE, SIZE + 7))
+        with db.transaction(trail) as session:
+            checkpoints.sign_latest(session, signer, now=lambda: datetime.now(UTC))
+        report = verify_log(connection, [signer.verifier()])
+    assert report.intact, report.problems
+    assert report.events == SIZE
