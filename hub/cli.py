@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -39,6 +40,7 @@ from hub.audit.context import Context
 from hub.audit.keys import AuditKeys
 from hub.clients import service as clients
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
+from hub.config import Settings
 from hub.console import CommandError, load_settings
 from hub.errors import HubError
 from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
@@ -97,8 +99,10 @@ def cmd_init(args: argparse.Namespace) -> None:
 
     services = build_services(settings)
     try:
-        db.migrate(services.engine)
+        role = _migrate(settings)
         print(f"database      migrated to {db.head_revision()}")
+        if role is not None:
+            print(f"database      {_GRANTED.format(role=role)}")
         seeds = CHAIN + (DEMO_GEMEENTEN if args.demo else ())
         with db.transaction(services.engine) as session:
             created = ensure_organisations(session, seeds)
@@ -133,13 +137,36 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
-    settings = load_settings()
-    engine = db.make_engine(settings.resolved_database_url)
+    role = _migrate(load_settings())
+    print(f"database migrated to {db.head_revision()}")
+    if role is not None:
+        print(f"database {_GRANTED.format(role=role)}")
+
+
+_GRANTED = "granted hub role {role}: INSERT and SELECT only on the audit tables"
+
+
+def _migrate(settings: Settings) -> str | None:
+    """Migrate, as the owner role when KETENHUB_DATABASE_OWNER_URL is set, and then grant the
+    hub's role (the user of KETENHUB_DATABASE_URL) its privileges. Returns that role, or
+    ``None`` when the hub's own role migrates."""
+    engine = db.make_engine(settings.resolved_migration_url)
     try:
         db.migrate(engine)
+        if settings.database_owner_url is None:
+            return None
+        role = make_url(settings.resolved_database_url).username
+        if not role:
+            raise CommandError("KETENHUB_DATABASE_URL must name the hub's role", status=2)
+        try:
+            db.grant_hub_role(engine, role)
+        except ValueError as exc:
+            raise CommandError(
+                f"migrated, but cannot grant the hub's role: {exc}", status=2
+            ) from None
+        return role
     finally:
         engine.dispose()
-    print(f"database migrated to {db.head_revision()}")
 
 
 # -- serve --------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Packages outside ``hub`` never read the environment; the hub builds their object
 settings and passes them in. Defaults give the embedded set-up (SQLite and local files under the
 data dir). Outside ``development`` and ``demo`` the settings refuse what would be insecure in a
 deployment: plain-text connections to other hosts, and a missing S3 secret.
+
+On PostgreSQL the hub can run as two roles (see ``docs/decisions/0006-database-roles.md``):
+``KETENHUB_DATABASE_URL`` names the role the hub runs as, and ``KETENHUB_DATABASE_OWNER_URL``
+the role that owns the schema and runs the migrations.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 API_VERSION: Final = "1.0.0"
 _SCOPES: Final = frozenset(
@@ -47,6 +53,14 @@ def _is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _parse_database_url(name: str, url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        # Never quote the URL itself: it may hold a password.
+        raise ValueError(f"{name} is not a database URL") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,14 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description="SQLAlchemy URL; default SQLite in the data dir. May hold a password.",
+    )
+    database_owner_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL of the role that owns the schema and runs migrations, on the same "
+            "database as KETENHUB_DATABASE_URL, whose role then gets only the privileges the hub "
+            "needs; default: migrate as the hub's own role. May hold a password."
+        ),
     )
     storage_url: str | None = Field(
         default=None,
@@ -161,6 +183,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'ketenhub.db').resolve()}"
 
     @property
+    def resolved_migration_url(self) -> str:
+        """The URL to migrate with: the owner role's when one is set, else the hub's own."""
+        if self.database_owner_url is not None:
+            return self.database_owner_url.get_secret_value()
+        return self.resolved_database_url
+
+    @property
     def resolved_audit_origin(self) -> str:
         return self.audit_origin or f"{urlsplit(self.issuer).netloc}/audit"
 
@@ -217,6 +246,7 @@ class Settings(BaseSettings):
     def _check(self) -> Self:
         self._check_storage()
         self._check_oauth()
+        self._check_database_roles()
         if self.is_production:
             self._refuse_insecure()
         return self
@@ -260,8 +290,36 @@ class Settings(BaseSettings):
             if trusted.issuer == self.issuer:
                 raise ValueError("a trusted issuer cannot be the hub itself")
 
+    def _check_database_roles(self) -> None:
+        if self.database_owner_url is None:
+            return
+        hub = _parse_database_url("KETENHUB_DATABASE_URL", self.resolved_database_url)
+        owner = _parse_database_url("KETENHUB_DATABASE_OWNER_URL", self.resolved_migration_url)
+        if hub.get_backend_name() != "postgresql" or owner.get_backend_name() != "postgresql":
+            raise ValueError(
+                "KETENHUB_DATABASE_OWNER_URL is for PostgreSQL: set both it and "
+                "KETENHUB_DATABASE_URL to postgresql:// URLs"
+            )
+        if hub.database != owner.database:
+            raise ValueError(
+                "KETENHUB_DATABASE_OWNER_URL and KETENHUB_DATABASE_URL must name the same database"
+            )
+        if not hub.username:
+            raise ValueError(
+                "with KETENHUB_DATABASE_OWNER_URL set, KETENHUB_DATABASE_URL must name the hub's "
+                "role: postgresql://ROLE@HOST/DATABASE"
+            )
+
     def _is_private(self, host: str | None) -> bool:
         return _is_loopback(host) or (host is not None and host in self.private_network_hosts)
+
+    def _database_uses_tls(self, url: str) -> bool:
+        """Whether a connection to ``url`` is encrypted, or stays on a trusted network."""
+        db = urlsplit(url)
+        if not db.scheme.startswith("postgresql") or self._is_private(db.hostname):
+            return True
+        sslmode = parse_qs(db.query).get("sslmode", [""])[-1]
+        return sslmode in ("require", "verify-ca", "verify-full")
 
     def _refuse_insecure(self) -> None:
         problems: list[str] = []
@@ -269,14 +327,14 @@ class Settings(BaseSettings):
             endpoint = urlsplit(self.s3_endpoint or "")
             if endpoint.scheme != "https" and not self._is_private(endpoint.hostname):
                 problems.append("KETENHUB_S3_ENDPOINT uses plain http to another host; use https")
-        db = urlsplit(self.resolved_database_url)
-        if db.scheme.startswith("postgresql") and not self._is_private(db.hostname):
-            sslmode = parse_qs(db.query).get("sslmode", [""])[-1]
-            if sslmode not in ("require", "verify-ca", "verify-full"):
-                problems.append(
-                    "KETENHUB_DATABASE_URL reaches another host without TLS; "
-                    "add sslmode=verify-full"
-                )
+        databases = [("KETENHUB_DATABASE_URL", self.resolved_database_url)]
+        if self.database_owner_url is not None:
+            databases.append(("KETENHUB_DATABASE_OWNER_URL", self.resolved_migration_url))
+        problems.extend(
+            f"{name} reaches another host without TLS; add sslmode=verify-full"
+            for name, url in databases
+            if not self._database_uses_tls(url)
+        )
         issuer = urlsplit(self.issuer)
         if issuer.scheme != "https" and not _is_loopback(issuer.hostname):
             problems.append("KETENHUB_ISSUER must be an https:// URL")
