@@ -103,9 +103,9 @@ def sign_latest(
                 f"size {previous.tree_size} ({exc})"
             ) from exc
     note = sign_checkpoint(signer, Checkpoint(signer.name, size, root))
-    checkpoint = SignedCheckpoint(
-        size, root, note, signer.verifier().encoded().rsplit("+", 1)[0], format_time(now())
-    )
+    # The key's name and ID only: its base64 part may itself contain "+".
+    key_name = f"{signer.name}+{signer.key_id:08x}"
+    checkpoint = SignedCheckpoint(size, root, note, key_name, format_time(now()))
     try:
         with session.begin_nested():
             session.connection().execute(
