@@ -129,6 +129,9 @@ def cmd_init(args: argparse.Namespace) -> None:
                 )
             print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
         services.store.ensure_ready()
+        if services.audit.export is not None:
+            services.audit.export.ensure_ready()
+            print(f"audit export  {services.audit.export.describe()} (ready)")
         bucket = settings.s3_bucket
         where = f"s3://{bucket}" if bucket else str(settings.storage_path)
         print(f"object store  {where} (ready)")
@@ -184,6 +187,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = load_settings()
     try:
         services = build_services(settings)
+        if services.audit.export is not None:
+            # A checkpoint export that is not write-once is refused before serving.
+            services.audit.export.ensure_ready()
     except StorageError as exc:
         raise CommandError(str(exc)) from exc
     try:

@@ -245,6 +245,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check(self) -> Self:
         self._check_storage()
+        self._check_audit_export()
         self._check_oauth()
         self._check_database_roles()
         if self.is_production:
@@ -259,6 +260,28 @@ class Settings(BaseSettings):
         parts = urlsplit(self.storage_url)
         if not parts.netloc or parts.path not in ("", "/") or parts.query:
             raise ValueError("KETENHUB_STORAGE_URL must be s3://BUCKET, with no path or query")
+        self._check_s3_connection("an s3:// store")
+
+    def _check_audit_export(self) -> None:
+        target = self.audit_export_url
+        if target is None or not target.startswith("s3://"):
+            if target is not None and "://" in target.removeprefix("file://"):
+                raise ValueError(
+                    "KETENHUB_AUDIT_EXPORT_URL must be a directory or s3://BUCKET[/PREFIX]"
+                )
+            return
+        parts = urlsplit(target)
+        if not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("KETENHUB_AUDIT_EXPORT_URL must be s3://BUCKET[/PREFIX]")
+        self._check_s3_connection("an s3:// checkpoint export")
+
+    @property
+    def uses_s3(self) -> bool:
+        """Whether anything (the object store or the checkpoint export) talks to S3."""
+        export = self.audit_export_url or ""
+        return self.s3_bucket is not None or export.startswith("s3://")
+
+    def _check_s3_connection(self, needed_by: str) -> None:
         missing = [
             name
             for name, value in (
@@ -269,7 +292,7 @@ class Settings(BaseSettings):
             if not value
         ]
         if missing:
-            raise ValueError(f"an s3:// store needs {', '.join(missing)}")
+            raise ValueError(f"{needed_by} needs {', '.join(missing)}")
         endpoint = urlsplit(self.s3_endpoint or "")
         if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
             raise ValueError("KETENHUB_S3_ENDPOINT must be an http:// or https:// URL")
@@ -323,7 +346,7 @@ class Settings(BaseSettings):
 
     def _refuse_insecure(self) -> None:
         problems: list[str] = []
-        if self.s3_bucket is not None:
+        if self.uses_s3:
             endpoint = urlsplit(self.s3_endpoint or "")
             if endpoint.scheme != "https" and not self._is_private(endpoint.hostname):
                 problems.append("KETENHUB_S3_ENDPOINT uses plain http to another host; use https")

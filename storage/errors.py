@@ -17,10 +17,12 @@ Exception tree::
     │   ├── UnknownKeyId        a wrapped key names a KEK the ring does not hold
     │   └── KeyUsageExhausted   a KEK has wrapped as many keys as it safely may
     ├── ObjectNotFound          no object under that key
+    ├── ObjectAlreadyExists     a write-once name already holds other bytes
     ├── InvalidObjectKey        the key is not one this store could have issued
     └── StoreUnavailable        the backend cannot serve the request right now
         ├── StoreFull           no space left on the device or quota
-        └── BucketMissing       the configured bucket does not exist (any more)
+        ├── BucketMissing       the configured bucket does not exist (any more)
+        └── ObjectLockMissing   a write-once bucket has no object lock (or ignored it)
 
 ``IntegrityError`` deliberately carries no detail: telling a caller *which* check failed
 (tag, commitment, truncation, associated data, key) helps an attacker more than an operator.
@@ -82,3 +84,11 @@ class StoreFull(StoreUnavailable):
 
 class BucketMissing(StoreUnavailable):
     """The configured bucket does not exist."""
+
+
+class ObjectAlreadyExists(StorageError):
+    """A write-once name already holds other bytes; nothing was written."""
+
+
+class ObjectLockMissing(StoreUnavailable):
+    """The bucket is not write-once: it has no object lock, or the server ignored the lock."""

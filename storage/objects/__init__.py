@@ -31,12 +31,17 @@ Contract shared by every backend:
   those older than an hour.
 
 Both stores are safe to share between threads.
+
+:class:`S3WriteOnce` is not an object store but its opposite: named, small records in a bucket
+with S3 object lock, which nobody can delete or rewrite before their retention ends (for the
+audit trail's exported checkpoints). See :mod:`storage.objects.worm`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from storage.errors import ObjectAlreadyExists, ObjectLockMissing
 from storage.objects.base import (
     READ_CHUNK_SIZE,
     ObjectInfo,
@@ -46,16 +51,20 @@ from storage.objects.base import (
 )
 from storage.objects.filesystem import FilesystemStore
 from storage.objects.s3 import MAX_PART_SIZE, MIN_PART_SIZE, S3Store
+from storage.objects.worm import S3WriteOnce
 
 __all__ = [
     "MAX_PART_SIZE",
     "MIN_PART_SIZE",
     "READ_CHUNK_SIZE",
     "FilesystemStore",
+    "ObjectAlreadyExists",
     "ObjectInfo",
+    "ObjectLockMissing",
     "ObjectReader",
     "ObjectStore",
     "S3Store",
+    "S3WriteOnce",
     "StreamReader",
 ]
 
