@@ -73,8 +73,17 @@ def check_schema(services: Services) -> None:
         )
 
 
+def quiet_credential_loggers() -> None:
+    """authlib logs tokens and client assertions at DEBUG: never let it, whatever the root
+    logger's level, so no deployment that debugs the hub writes credentials to its logs."""
+    authlib = logging.getLogger("authlib")
+    if authlib.getEffectiveLevel() < logging.INFO:
+        authlib.setLevel(logging.INFO)
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """Build the hub. ``services`` may be passed in by tests; otherwise the lifespan builds them."""
+    quiet_credential_loggers()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
