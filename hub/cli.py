@@ -178,6 +178,7 @@ def _migrate(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn  # noqa: PLC0415  (only this command needs the server)
 
+    from hub.access_log import uvicorn_log_config  # noqa: PLC0415
     from hub.app import (  # noqa: PLC0415  (keeps the other commands light)
         SchemaNotCurrentError,
         check_schema,
@@ -204,6 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(),
             proxy_headers=False,
             server_header=False,
         )

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from hub import db
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from tests.fixtures.cli import ketenhub_env, run_ketenhub
+from tests.fixtures.secrets import record_command
 
 
 @pytest.fixture
@@ -175,9 +176,21 @@ def test_serve_runs_the_hub(env: dict[str, str]) -> None:
         assert response.json()["status"] == "ready"
         assert response.headers["API-Version"] == "1.0.0"
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        # A client that wrongly puts a credential in the URL is refused, and the access log
+        # keeps the path without the query.
+        misplaced = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLW5vdC1yZWFs"
+        refused = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/organisations",
+            params={"access_token": misplaced, "v_number": "1234567890"},
+        )
+        assert refused.status_code == 401
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        output = process.communicate(timeout=15)[0]
+    record_command(["serve"], env, stdout=output, stderr="")
+    assert "GET /api/v1/organisations?… HTTP/1.1" in output
+    assert misplaced not in output
+    assert "1234567890" not in output
 
 
 def test_retiring_a_kek_that_still_seals_the_signing_key_is_refused(
