@@ -128,6 +128,52 @@ def _s3_endpoint(endpoint: str) -> tuple[str, bool]:
     return parts.netloc, parts.scheme == "https"
 
 
+def minio_client(
+    netloc: str,
+    *,
+    secure: bool,
+    access_key: str,
+    secret_key: str,
+    region: str | None,
+    timeout: float,
+    connect_timeout: float,
+    ca_certs: str | None,
+    pool_size: int,
+) -> Minio:
+    """A minio client with bounded network behaviour: a short connect timeout, few retries, no
+    redirects and no Retry-After stalls, and TLS verified against the system's CAs or
+    ``ca_certs``. Shared by every S3 client in ``storage``."""
+    if timeout <= 0 or connect_timeout <= 0:
+        raise ValueError("timeouts must be positive")
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
+        retries=urllib3.Retry(
+            total=2,
+            connect=1,
+            read=1,
+            status=1,
+            other=0,
+            redirect=False,
+            backoff_factor=0.2,
+            backoff_max=2.0,
+            status_forcelist=(500, 502, 503, 504),
+            raise_on_status=False,  # let minio parse the final error body into S3Error
+            respect_retry_after_header=False,
+        ),
+        maxsize=pool_size,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=ca_certs,
+    )
+    return Minio(
+        netloc,
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=secure,
+        region=region,
+        http_client=http,
+    )
+
+
 class S3Store:
     """Objects in one S3 bucket, through the ``minio`` SDK; one object per key, at the root.
 
@@ -189,37 +235,19 @@ class S3Store:
         check_bucket_name(bucket)
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             raise ValueError(f"part_size must be between {MIN_PART_SIZE} and {MAX_PART_SIZE}")
-        if timeout <= 0 or connect_timeout <= 0:
-            raise ValueError("timeouts must be positive")
         self._endpoint = f"{'https' if secure else 'http'}://{netloc}"
         self._bucket = bucket
         self._part_size = part_size
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
-            retries=urllib3.Retry(
-                total=2,
-                connect=1,
-                read=1,
-                status=1,
-                other=0,
-                redirect=False,
-                backoff_factor=0.2,
-                backoff_max=2.0,
-                status_forcelist=(500, 502, 503, 504),
-                raise_on_status=False,  # let minio parse the final error body into S3Error
-                respect_retry_after_header=False,
-            ),
-            maxsize=10,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=ca_certs,
-        )
-        self._client = Minio(
+        self._client = minio_client(
             netloc,
+            secure=secure,
             access_key=access_key,
             secret_key=secret_key,
-            secure=secure,
             region=region,
-            http_client=http,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            ca_certs=ca_certs,
+            pool_size=10,
         )
 
     @property

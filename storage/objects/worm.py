@@ -45,8 +45,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-import urllib3
-from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error, ServerError
 from minio.helpers import check_bucket_name
@@ -61,7 +59,7 @@ from storage.errors import (
     StoreFull,
     StoreUnavailable,
 )
-from storage.objects.s3 import _FULL_CODES, _S3_FAILURES, _s3_endpoint
+from storage.objects.s3 import _FULL_CODES, _S3_FAILURES, _s3_endpoint, minio_client
 
 MAX_RECORD_SIZE: Final = 1024 * 1024
 """Largest record written or read: these are small texts (a checkpoint is ~300 bytes)."""
@@ -118,41 +116,21 @@ class S3WriteOnce:
         check_bucket_name(bucket)
         if not 1 <= retention_days <= MAX_RETENTION_DAYS:
             raise ValueError(f"retention_days must be between 1 and {MAX_RETENTION_DAYS}")
-        if timeout <= 0 or connect_timeout <= 0:
-            raise ValueError("timeouts must be positive")
         self._endpoint = f"{'https' if secure else 'http'}://{netloc}"
         self._bucket = bucket
         self._prefix = _checked_prefix(prefix)
         self._retention = timedelta(days=retention_days)
         self._clock = clock
-        # The same bounded network behaviour as S3Store: short connect timeout, few retries,
-        # no redirects, no Retry-After stalls.
-        http = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout, read=timeout),
-            retries=urllib3.Retry(
-                total=2,
-                connect=1,
-                read=1,
-                status=1,
-                other=0,
-                redirect=False,
-                backoff_factor=0.2,
-                backoff_max=2.0,
-                status_forcelist=(500, 502, 503, 504),
-                raise_on_status=False,
-                respect_retry_after_header=False,
-            ),
-            maxsize=4,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=ca_certs,
-        )
-        self._client = Minio(
+        self._client = minio_client(
             netloc,
+            secure=secure,
             access_key=access_key,
             secret_key=secret_key,
-            secure=secure,
             region=region,
-            http_client=http,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            ca_certs=ca_certs,
+            pool_size=4,
         )
 
     @property

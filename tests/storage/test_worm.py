@@ -37,6 +37,10 @@ NOTE = (
 _swept: set[str] = set()
 
 
+SHARED_BUCKET = "khlocked-shared"
+"""One object-lock bucket per server, kept across runs (not ``khworm-*``: never swept)."""
+
+
 def _remove_bucket_if_possible(admin: Minio, bucket: str) -> None:
     """Remove every version and the bucket; what object lock still protects stays."""
     with suppress(S3Error):
@@ -94,7 +98,13 @@ class WormServer:
         )
 
     def ready_target(self) -> S3WriteOnce:
-        target = self.target()
+        """A target in the server's shared locked bucket, under a prefix of its own.
+
+        Locked buckets cannot be removed until their retention ends, and each one holds a
+        volume on SeaweedFS, which has a fixed number: a bucket per test would exhaust it
+        after a few runs. The bucket tests above make the few fresh buckets they need.
+        """
+        target = self.target(SHARED_BUCKET, prefix=f"checkpoints/run-{secrets.token_hex(6)}")
         target.ensure_ready()
         return target
 
@@ -150,7 +160,7 @@ def retention_of(
 
 
 def test_ensure_ready_creates_the_bucket_with_object_lock(worm: WormServer) -> None:
-    target = worm.target()
+    target = worm.target(worm.new_bucket())
     assert not worm.admin.bucket_exists(target.bucket)
 
     target.ensure_ready()
@@ -205,7 +215,8 @@ def test_a_record_reads_back(worm: WormServer) -> None:
     target.write("00000000000000000007.checkpoint", NOTE)
 
     assert target.read("00000000000000000007.checkpoint") == NOTE
-    stored = worm.admin.get_object(target.bucket, "checkpoints/00000000000000000007.checkpoint")
+    key = f"{target.prefix}/00000000000000000007.checkpoint"
+    stored = worm.admin.get_object(target.bucket, key)
     try:
         assert stored.read() == NOTE  # under the prefix, as plain bytes
     finally:
@@ -214,7 +225,7 @@ def test_a_record_reads_back(worm: WormServer) -> None:
 
 
 def test_a_record_without_a_prefix_sits_at_the_root(worm: WormServer) -> None:
-    target = worm.target(prefix="")
+    target = worm.target(worm.new_bucket(), prefix="")
     target.ensure_ready()
 
     target.write("1.checkpoint", NOTE)
@@ -234,7 +245,9 @@ def test_a_record_is_retained_in_compliance_mode(worm: WormServer) -> None:
     target.write("1.checkpoint", NOTE)
 
     [(version_id, _)] = worm.versions(target, "1.checkpoint")
-    mode, until = retention_of(worm.admin, target.bucket, "checkpoints/1.checkpoint", version_id)
+    mode, until = retention_of(
+        worm.admin, target.bucket, target.object_name("1.checkpoint"), version_id
+    )
 
     assert mode == COMPLIANCE
     assert until == worm.now + timedelta(days=RETENTION_DAYS)
@@ -246,7 +259,9 @@ def test_deleting_the_records_version_is_refused(worm: WormServer) -> None:
     [(version_id, _)] = worm.versions(target, "1.checkpoint")
 
     with pytest.raises(S3Error) as refused:
-        worm.admin.remove_object(target.bucket, "checkpoints/1.checkpoint", version_id=version_id)
+        worm.admin.remove_object(
+            target.bucket, target.object_name("1.checkpoint"), version_id=version_id
+        )
 
     assert refused.value.code == "AccessDenied"
     assert target.read("1.checkpoint") == NOTE
@@ -260,7 +275,7 @@ def test_shortening_the_retention_is_refused(worm: WormServer) -> None:
     with pytest.raises(S3Error):
         worm.admin.set_object_retention(
             target.bucket,
-            "checkpoints/1.checkpoint",
+            target.object_name("1.checkpoint"),
             Retention(COMPLIANCE, worm.now + timedelta(minutes=1)),
             version_id=version_id,
         )
@@ -290,7 +305,9 @@ def test_writing_other_bytes_under_a_used_name_is_refused(worm: WormServer) -> N
 def test_a_delete_marker_does_not_free_the_name(worm: WormServer) -> None:
     target = worm.ready_target()
     target.write("1.checkpoint", NOTE)
-    worm.admin.remove_object(target.bucket, "checkpoints/1.checkpoint")  # hides, deletes nothing
+    worm.admin.remove_object(
+        target.bucket, target.object_name("1.checkpoint")
+    )  # hides, deletes nothing
 
     with pytest.raises(ObjectAlreadyExists):
         target.write("1.checkpoint", b"a different note\n")
@@ -305,7 +322,7 @@ def test_a_version_put_over_a_record_does_not_change_what_it_reads(worm: WormSer
     target.write("1.checkpoint", NOTE)
     forged = b"a forged note\n"
     worm.admin.put_object(
-        target.bucket, "checkpoints/1.checkpoint", io.BytesIO(forged), len(forged)
+        target.bucket, target.object_name("1.checkpoint"), io.BytesIO(forged), len(forged)
     )
 
     assert target.read("1.checkpoint") == NOTE
