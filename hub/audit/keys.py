@@ -37,7 +37,9 @@ _PURPOSE: Final = "audit-key:"
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapshot:
+class AuditKeySet:
+    """The audit keys in force: the newest checkpoint signer, every verifier, the pseudonymiser."""
+
     signer: NoteSigner
     verifiers: tuple[NoteVerifier, ...]
     pseudonymiser: Pseudonymiser
@@ -62,7 +64,7 @@ class AuditKeys:
         self._clock = clock
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: AuditKeySet | None = None
 
     # -- management -------------------------------------------------------------------------
 
@@ -135,7 +137,7 @@ class AuditKeys:
             WrappedKey(row.kek_id, row.sealed_secret), purpose=_PURPOSE + row.key_id
         )
 
-    def load(self, session: Session) -> _Snapshot:
+    def load(self, session: Session) -> AuditKeySet:
         checkpoint_rows = _rows(session, CHECKPOINT)
         pseudonym_rows = _rows(session, PSEUDONYM)
         if not checkpoint_rows or not pseudonym_rows:
@@ -148,14 +150,14 @@ class AuditKeys:
                     name, Ed25519PrivateKey.from_private_bytes(self._unseal(row))
                 )
             )
-        return _Snapshot(
+        return AuditKeySet(
             signer=signers[0],
             verifiers=tuple(s.verifier() for s in signers),
             pseudonymiser=Pseudonymiser(self._unseal(pseudonym_rows[0])),
             loaded_at=self._monotonic(),
         )
 
-    def current(self, sessions: Callable[[], Session]) -> _Snapshot:
+    def current(self, sessions: Callable[[], Session]) -> AuditKeySet:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or self._monotonic() - snapshot.loaded_at >= self._cache_seconds:

@@ -28,7 +28,7 @@ from auth.tokens import Principal
 from hub import db
 from hub.audit.context import Context
 from hub.audit.export import CheckpointExport
-from hub.audit.keys import AuditKeys
+from hub.audit.keys import AuditKeys, AuditKeySet
 from hub.errors import AuditUnavailable
 
 logger = logging.getLogger(__name__)
@@ -137,22 +137,20 @@ class Auditor:
             raise AuditUnavailable(_UNAVAILABLE) from exc
 
     def pseudonym(self, v_number: str) -> str:
-        return self._snapshot().pseudonymiser.pseudonym(v_number)  # type: ignore[no-any-return]
+        return self._snapshot().pseudonymiser.pseudonym(v_number)
 
     # -- receipts and checkpoints ------------------------------------------------------------
 
-    def _snapshot(self) -> Any:
+    def _snapshot(self) -> AuditKeySet:
         return self.keys.current(lambda: Session(db.read_only(self.engine)))
 
     @property
     def signer(self) -> NoteSigner:
-        signer: NoteSigner = self._snapshot().signer
-        return signer
+        return self._snapshot().signer
 
     @property
     def verifiers(self) -> tuple[NoteVerifier, ...]:
-        verifiers: tuple[NoteVerifier, ...] = self._snapshot().verifiers
-        return verifiers
+        return self._snapshot().verifiers
 
     def receipt(self, recorded: Recorded) -> Receipt:
         note = sign_receipt(self.signer, seq=recorded.seq, leaf_hash=recorded.leaf_hash)

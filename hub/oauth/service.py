@@ -24,6 +24,8 @@ from storage.keys import KeyProvider, WrappedKey
 
 OAuthResponse = tuple[int, Any, list[tuple[str, str]]]
 
+_ENDPOINT_PATHS: Final = {"introspection": "/oauth/introspect", "revocation": "/oauth/revoke"}
+
 # RFC 6749 §5.2 and RFC 7662/7009 error codes, as audit outcomes. Anything else is an error.
 _REFUSALS: Final = {
     "invalid_client": Outcome.DENIED,
@@ -105,27 +107,47 @@ class OAuthService:
         response: OAuthResponse = self._server(session).create_token_response(oauth_request)
         status, body, _ = response
         token_id = _token_id(body.get("access_token")) if status == 200 else None
-        _record(session, audit, context, Action.TOKEN_ISSUE, oauth_request, response, token_id)
+        _record(
+            session,
+            audit,
+            context,
+            action=Action.TOKEN_ISSUE,
+            request=oauth_request,
+            response=response,
+            token_id=token_id,
+        )
         return response
 
     def introspect(
         self, session: Session, request: OAuthCall, *, audit: Auditor, context: Context
     ) -> OAuthResponse:
-        oauth_request = self._request("/oauth/introspect", request.headers, request.form)
-        response: OAuthResponse = self._server(session).create_endpoint_response(
-            "introspection", oauth_request
+        return self._endpoint(
+            session, request, "introspection", Action.TOKEN_INTROSPECT, audit=audit, context=context
         )
-        _record(session, audit, context, Action.TOKEN_INTROSPECT, oauth_request, response, None)
-        return response
 
     def revoke(
         self, session: Session, request: OAuthCall, *, audit: Auditor, context: Context
     ) -> OAuthResponse:
-        oauth_request = self._request("/oauth/revoke", request.headers, request.form)
-        response: OAuthResponse = self._server(session).create_endpoint_response(
-            "revocation", oauth_request
+        return self._endpoint(
+            session, request, "revocation", Action.TOKEN_REVOKE, audit=audit, context=context
         )
-        _record(session, audit, context, Action.TOKEN_REVOKE, oauth_request, response, None)
+
+    def _endpoint(
+        self,
+        session: Session,
+        request: OAuthCall,
+        name: str,
+        action: Action,
+        *,
+        audit: Auditor,
+        context: Context,
+    ) -> OAuthResponse:
+        """Run authlib's ``name`` endpoint (introspection, revocation) and record the outcome."""
+        oauth_request = self._request(_ENDPOINT_PATHS[name], request.headers, request.form)
+        response: OAuthResponse = self._server(session).create_endpoint_response(
+            name, oauth_request
+        )
+        _record(session, audit, context, action=action, request=oauth_request, response=response)
         return response
 
 
@@ -139,14 +161,15 @@ class OAuthCall:
         self.form = form
 
 
-def _record(  # noqa: PLR0917 - a private helper of the three endpoints above
+def _record(
     session: Session,
     audit: Auditor,
     context: Context,
+    *,
     action: Action,
     request: FormRequest,
     response: OAuthResponse,
-    token_id: str | None,
+    token_id: str | None = None,
 ) -> None:
     status, body, _ = response
     error = body.get("error") if isinstance(body, dict) else None
