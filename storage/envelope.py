@@ -49,6 +49,9 @@ every failure (prefix, commitment, header, tag, truncation, extension, reorderin
 key is fresh per object (random 256-bit salt), so the 7-byte random nonce prefix never has to be
 unique across objects; within an object the index keeps nonces distinct. Memory is bounded by
 one segment per stream whatever the object size.
+
+Random access, decrypting one plaintext byte range without starting at byte 0, lives in
+:mod:`storage.envelope_range`; it shares this module's header check and segment opening.
 """
 
 from __future__ import annotations
@@ -414,14 +417,14 @@ class Decryptor:
             return view[take:]
         header = bytes(self._buffer[:HEADER_SIZE])
         self._filled = 0
-        # One constant-time comparison against the prefix we would have written covers version,
-        # magic, dek_id and commitment together; which of them differed is nobody's business.
-        prefix_ok = hmac.compare_digest(header[:PREFIX_SIZE], self._expected_prefix)
-        if not prefix_ok or header[PREFIX_SIZE] != _TINK_HEADER_SIZE or self._dek is None:
+        if self._dek is None:
             raise IntegrityError
-        salt = header[PREFIX_SIZE + 1 : PREFIX_SIZE + 1 + _SALT_SIZE]
-        self._nonce_prefix = header[PREFIX_SIZE + 1 + _SALT_SIZE : HEADER_SIZE]
-        self._aead = AESGCM(_segment_key(self._dek, salt, self._associated_data))
+        self._aead, self._nonce_prefix = _open_header(
+            header,
+            dek=self._dek,
+            expected_prefix=self._expected_prefix,
+            associated_data=self._associated_data,
+        )
         self._dek = None  # the segment key is all that is needed from here on
         return view[take:]
 
@@ -437,19 +440,11 @@ class Decryptor:
         return plaintext
 
     def _open(self, ciphertext: memoryview, *, last: bool) -> bytes:
-        if self._aead is None or self._index >= _MAX_SEGMENTS:
+        if self._aead is None:
             raise IntegrityError
-        nonce = _segment_nonce(self._nonce_prefix, self._index, last=last)
-        plaintext: bytes | None = None
-        # decrypt(), not decrypt_into() a reused buffer: as in Encryptor._seal, and because
-        # decrypt_into() leaves the unauthenticated plaintext in the buffer when the tag fails,
-        # where decrypt() never returns any.
-        with contextlib.suppress(InvalidTag):
-            plaintext = self._aead.decrypt(nonce, ciphertext, None)
-        # Raised outside the handler, so neither __cause__ nor __context__ records which check
-        # failed: IntegrityError is opaque by design, and InvalidTag would add nothing but that.
-        if plaintext is None:
-            raise IntegrityError
+        plaintext = _open_segment(
+            self._aead, ciphertext, nonce_prefix=self._nonce_prefix, index=self._index, last=last
+        )
         self._index += 1
         return plaintext
 
@@ -557,6 +552,44 @@ def _segment_key(dek: bytes, salt: bytes, associated_data: bytes) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=_KEY_SIZE, salt=salt, info=associated_data
     ).derive(dek)
+
+
+def _open_header(
+    header: bytes, *, dek: bytes, expected_prefix: bytes, associated_data: bytes
+) -> tuple[AESGCM, bytes]:
+    """Check a 92-byte object header; return the segment cipher and the nonce prefix.
+
+    Shared by :class:`Decryptor` and :mod:`storage.envelope_range`, so both accept exactly the
+    same headers. ``expected_prefix`` is :func:`hub_prefix` of the reader's DEK and binding.
+    """
+    # One constant-time comparison against the prefix we would have written covers version,
+    # magic, dek_id and commitment together; which of them differed is nobody's business.
+    prefix_ok = hmac.compare_digest(header[:PREFIX_SIZE], expected_prefix)
+    if not prefix_ok or len(header) != HEADER_SIZE or header[PREFIX_SIZE] != _TINK_HEADER_SIZE:
+        raise IntegrityError
+    salt = header[PREFIX_SIZE + 1 : PREFIX_SIZE + 1 + _SALT_SIZE]
+    nonce_prefix = header[PREFIX_SIZE + 1 + _SALT_SIZE : HEADER_SIZE]
+    return AESGCM(_segment_key(dek, salt, associated_data)), nonce_prefix
+
+
+def _open_segment(
+    aead: AESGCM, ciphertext: Buffer, *, nonce_prefix: bytes, index: int, last: bool
+) -> bytes:
+    """Authenticate and decrypt segment ``index``; :class:`IntegrityError` if its tag fails."""
+    if index >= _MAX_SEGMENTS:
+        raise IntegrityError
+    nonce = _segment_nonce(nonce_prefix, index, last=last)
+    plaintext: bytes | None = None
+    # decrypt(), not decrypt_into() a reused buffer: as in Encryptor._seal, and because
+    # decrypt_into() leaves the unauthenticated plaintext in the buffer when the tag fails,
+    # where decrypt() never returns any.
+    with contextlib.suppress(InvalidTag):
+        plaintext = aead.decrypt(nonce, ciphertext, None)
+    # Raised outside the handler, so neither __cause__ nor __context__ records which check
+    # failed: IntegrityError is opaque by design, and InvalidTag would add nothing but that.
+    if plaintext is None:
+        raise IntegrityError
+    return plaintext
 
 
 def _segment_nonce(nonce_prefix: bytes, index: int, *, last: bool) -> bytes:

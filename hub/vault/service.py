@@ -8,7 +8,8 @@ The order of operations is what makes this safe:
   object without a row.
 - **Open**: unwrap the data key, check that the object has exactly the size the recorded
   plaintext size implies (so truncation or extension fails before a byte is released), then
-  decrypt segment by segment; every segment is authenticated before it is yielded.
+  decrypt segment by segment; every segment is authenticated before it is yielded. A byte range
+  reads and authenticates the header and only the segments that hold it.
 - **Shred**: destroy the wrapped data key in the row first; only after that change has
   committed is the object deleted. From the moment of commit the content is unreadable, even
   where copies of the object survive.
@@ -29,7 +30,7 @@ from sqlmodel import Session
 from hub import db
 from hub.vault import repository
 from hub.vault.models import SealedObject
-from storage import envelope
+from storage import envelope, envelope_range
 from storage.errors import IntegrityError, KeyRingError
 from storage.keys import KEY_SIZE, KeyProvider, WrappedKey, rewrap
 from storage.objects import ObjectReader, ObjectStore, StreamReader
@@ -92,15 +93,30 @@ def seal(
     return sealed
 
 
-def open_plaintext(vault: Vault, sealed: SealedObject) -> ObjectReader:
-    """Open sealed content for streaming.
+def open_plaintext(
+    vault: Vault, sealed: SealedObject, *, offset: int = 0, length: int | None = None
+) -> ObjectReader:
+    """Open sealed content, or the plaintext bytes ``[offset, offset + length)`` of it.
 
     Everything that can be checked before the first byte is checked here, so a caller that has
     this object can start a response: the key unwraps, the object exists and has exactly the
-    expected size. Later segments are still authenticated one by one as they stream.
+    expected size, and (for a range) its header and key commitment verify. Segments are still
+    authenticated one by one as they stream.
+
+    ``length=None`` means to the end, and a range is clipped to the plaintext like a slice; an
+    ``offset`` past the end, or a negative one or length, is a ``ValueError`` (the HTTP layer
+    answers 416 before calling). The reader's ``size`` is the number of plaintext bytes it
+    yields: ``plaintext_size`` for the whole object, the clipped range's length otherwise. (That
+    differs from a store's reader, whose ``size`` is the whole object's.)
+
+    A range that covers the whole plaintext is one sequential read of the object, as before. Any
+    other range reads the 92-byte header, then only the segments that hold the range (see
+    :mod:`storage.envelope_range`): a read authenticates the header and those segments, never a
+    segment it does not serve, so tampering elsewhere is found by the read that reaches it.
     """
     if sealed.wrapped_dek is None:
         raise ContentShredded
+    plan = envelope_range.plan_range(sealed.plaintext_size, offset=offset, length=length)
     binding = _binding(sealed)
     dek = vault.keys.unwrap(
         WrappedKey(sealed.kek_id, sealed.wrapped_dek),
@@ -108,15 +124,52 @@ def open_plaintext(vault: Vault, sealed: SealedObject) -> ObjectReader:
         version=sealed.version,
         dek_id=binding.dek_id,
     )
-    reader = vault.store.open(sealed.object_key)
-    if reader.size != envelope.ciphertext_size(sealed.plaintext_size):
+    store, key = vault.store, sealed.object_key
+    expected_size = envelope.ciphertext_size(sealed.plaintext_size)
+    if plan.length == sealed.plaintext_size:  # offset 0 and to the end: the whole object
+        reader = _open_checked(store, key, expected_size=expected_size)
+        return StreamReader(
+            size=sealed.plaintext_size,
+            chunks=envelope.decrypt(reader, dek, binding),
+            release=reader.close,
+        )
+    with _open_checked(
+        store, key, expected_size=expected_size, length=envelope.HEADER_SIZE
+    ) as head:
+        header = b"".join(head)
+    # Checks prefix, commitment and Tink header before any segment is even requested.
+    decryptor = envelope_range.RangeDecryptor(header, dek, binding, plan=plan)
+    if plan.ciphertext_length == 0:  # an empty range: no segment to read
+        return StreamReader(size=0, chunks=iter(()), release=lambda: None)
+    # The size is checked again: the object may have been replaced between the two reads.
+    reader = _open_checked(
+        store,
+        key,
+        expected_size=expected_size,
+        offset=plan.ciphertext_offset,
+        length=plan.ciphertext_length,
+    )
+    return StreamReader(size=plan.length, chunks=decryptor.decrypt(reader), release=reader.close)
+
+
+def _open_checked(
+    store: ObjectStore,
+    key: str,
+    *,
+    expected_size: int,
+    offset: int = 0,
+    length: int | None = None,
+) -> ObjectReader:
+    """Open (a range of) an object whose total size must be ``expected_size``.
+
+    A different size means truncation, extension or another object: :class:`IntegrityError`
+    before a byte is read, and the reader is closed again.
+    """
+    reader = store.open(key, offset=offset, length=length)
+    if reader.size != expected_size:
         reader.close()
         raise IntegrityError
-    return StreamReader(
-        size=sealed.plaintext_size,
-        chunks=envelope.decrypt(reader, dek, binding),
-        release=reader.close,
-    )
+    return reader
 
 
 def shred(session: Session, vault: Vault, sealed: SealedObject) -> None:
