@@ -9,7 +9,7 @@ that the Merkle log hashes, ``leaf_hash = SHA-256(0x00 || JCS(leaf))``:
 ``time``                    RFC 3339 UTC with microseconds, ``2026-11-29T10:00:00.000000Z``
 ``action``                  an :class:`Action` tag, ``subject.verb``
 ``outcome``                 an :class:`Outcome`; LDV's ``status`` is derived (:func:`ldv_status`)
-``actor_type``              ``client``, ``user`` or ``operator`` (the command line)
+``actor_type``              ``client``, ``user``, ``operator`` (the command line) or ``system``
 ``actor_id``                the client id, user name or operator's login
 ``organisation``            the actor's organisation code
 ``resource_type``           what was acted on: ``document``, ``client``, ``key``, ``audit`` …
@@ -85,7 +85,10 @@ class Action(StrEnum):
     DOCUMENT_SHRED = "document.shred"
     SHARE_CREATE = "share.create"
     SHARE_REVOKE = "share.revoke"
+    SHARE_READ = "share.read"
+    SHARE_LIST = "share.list"
     POLICY_LOAD = "policy.load"
+    STORAGE_SWEEP = "storage.sweep"
     LOGIN = "user.login"
 
 
@@ -101,6 +104,8 @@ class ActorType(StrEnum):
     CLIENT = "client"
     USER = "user"
     OPERATOR = "operator"
+    SYSTEM = "system"
+    """The hub itself: a timer (retention) or its start (loading the policy)."""
 
 
 def ldv_status(outcome: str) -> str:

@@ -15,14 +15,20 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import db
+from hub.audit.context import system_context
 from hub.audit.endpoints import router as audit_router
 from hub.audit.timer import checkpoint_timer
 from hub.config import API_VERSION, Settings
+from hub.documents.endpoints import router as documents_router
+from hub.documents.retention import expire_due
 from hub.errors import install_handlers
 from hub.health.endpoints import router as health_router
 from hub.oauth.endpoints import router as oauth_router
 from hub.organisations.endpoints import router as organisations_router
-from hub.services import Services, build_services, seed_wrap_counts
+from hub.policy.endpoints import router as policy_router
+from hub.services import Services, activate_policy, build_services, seed_wrap_counts
+from hub.shares.endpoints import router as shares_router
+from hub.timers import periodic
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +97,23 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         try:
             check_schema(built)
             seed_wrap_counts(built)
+            policy = activate_policy(built, system_context("start"))
             app.state.services = built
             app.state.token_validator = built.oauth.validator
             logger.info(
-                "ketenhub ready: environment=%s kek=%s",
+                "ketenhub ready: environment=%s kek=%s policy=%s",
                 settings.environment.value,
                 built.keys.current_kek_id(),
+                policy.hash,
             )
-            async with checkpoint_timer(built.audit, settings.audit_checkpoint_interval):
+            async with (
+                checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
+                periodic(
+                    "retention",
+                    lambda: expire_due(built, system_context("retention")),
+                    settings.retention_interval,
+                ),
+            ):
                 yield
         finally:
             if services is None:
@@ -115,5 +130,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(health_router)
     app.include_router(oauth_router)
     app.include_router(organisations_router)
+    app.include_router(policy_router)
+    app.include_router(documents_router)
+    app.include_router(shares_router)
     app.include_router(audit_router)
     return app

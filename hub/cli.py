@@ -2,7 +2,8 @@
 
 ::
 
-    ketenhub init [--demo]          data dir, key ring, migrated database, organisations
+    ketenhub init [--demo]          data dir, key ring, migrated database, organisations, keys,
+                                    the policy file (demo or starter) if missing
     ketenhub migrate                upgrade the database schema only (run as the owner role)
     ketenhub serve [--host H] [--port P]
     ketenhub keys list              key-encryption keys, which is current, wraps and live keys
@@ -13,6 +14,9 @@
     ketenhub client add|list|disable         partner systems (OAuth clients)
     ketenhub audit verify [--checkpoint FILE]   recompute and check the whole audit trail
     ketenhub audit checkpoint       sign (and export) a checkpoint of the log now
+    ketenhub storage check          rows without objects (data loss), objects without rows
+    ketenhub storage sweep [--grace S] [--dry-run]   remove orphan objects and stale writes
+    ketenhub documents expire       crypto-shred documents whose retention has ended
 
 Every command reads its configuration from ``KETENHUB_*`` variables (see the README). Errors
 are one line on stderr and a non-zero exit status, never a traceback: exit 1 for an operational
@@ -42,10 +46,14 @@ from hub.clients import service as clients
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
 from hub.console import CommandError, load_settings
+from hub.documents import commands as documents_commands
 from hub.errors import HubError
 from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
-from hub.services import Services, build_services
+from hub.policy import PolicyError
+from hub.policy.install import install_policy
+from hub.services import Services, activate_policy, build_services
+from hub.subjects.keys import SubjectKeys
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
 from storage.errors import KeyFileMissing, StorageError
@@ -113,6 +121,7 @@ def cmd_init(args: argparse.Namespace) -> None:
         with db.transaction(services.engine) as session:
             audit_keys = services.audit.keys.ensure(session)
         print(f"audit keys    {'created ' + ', '.join(audit_keys) if audit_keys else 'exist'}")
+        _init_policy(services, demo=args.demo)
         if args.demo:
             credentials = settings.data_dir / "demo-credentials.json"
             with db.transaction(services.engine) as session:
@@ -137,6 +146,20 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"object store  {where} (ready)")
     finally:
         services.close()
+
+
+def _init_policy(services: Services, *, demo: bool) -> None:
+    """The v-number keys, and the policy file: installed if missing, then loaded and recorded."""
+    with db.transaction(services.engine) as session:
+        subject_keys = services.subjects.ensure(session)
+    print(f"v-number keys {'created ' + ', '.join(subject_keys) if subject_keys else 'exist'}")
+    path = services.settings.resolved_policy_file
+    written = install_policy(path, demo=demo)
+    try:
+        policy = activate_policy(services, Context.operator())
+    except PolicyError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"policy        {path} ({'written' if written else 'exists'}; {policy.hash})")
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
@@ -169,7 +192,7 @@ def _migrate(settings: Settings) -> str | None:
             ) from None
         return role
     finally:
-        engine.dispose()
+        db.dispose(engine)
 
 
 # -- serve --------------------------------------------------------------------------------------
@@ -285,10 +308,11 @@ def cmd_keys_rewrap(args: argparse.Namespace) -> None:
             moved = vault_service.rewrap_all(session, services.vault, batch_size=args.batch_size)
             signing = reseal_signing_keys(session, KeyRingSealer(services.keys), current)
             audit = services.audit.keys.reseal(session)
+            subject = services.subjects.reseal(session)
             record(services, session, Action.KEY_REWRAP, ("kek", current))
         print(
-            f"re-wrapped {moved} data keys, {signing} signing keys and {audit} audit keys "
-            f"under {current}"
+            f"re-wrapped {moved} data keys, {signing} signing keys, {audit} audit keys and "
+            f"{subject} v-number keys under {current}"
         )
 
     _with_services(run)
@@ -302,6 +326,7 @@ def cmd_keys_retire(args: argparse.Namespace) -> None:
             for what, count in (
                 ("signing", live_signing_keys_under(session, args.kek_id)),
                 ("audit", AuditKeys.sealed_under(session, args.kek_id)),
+                ("v-number", SubjectKeys.sealed_under(session, args.kek_id)),
             ):
                 if count:
                     raise CommandError(
@@ -449,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     disable.add_argument("client_id")
     disable.set_defaults(func=cmd_client_disable)
     audit_commands.add_parser(commands)
+    documents_commands.add_parser(commands)
     return parser
 
 

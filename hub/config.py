@@ -108,6 +108,16 @@ class Settings(BaseSettings):
             "needs; default: migrate as the hub's own role. May hold a password."
         ),
     )
+    database_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Database connections each process keeps open"
+    )
+    database_max_overflow: int = Field(
+        default=30,
+        ge=0,
+        le=1000,
+        description="Connections opened beyond the pool under load (one per request in flight "
+        "at most; the server runs up to 40 requests' database work at once)",
+    )
     storage_url: str | None = Field(
         default=None,
         description="Object store: a filesystem path, or s3://BUCKET; default <data dir>/objects",
@@ -149,6 +159,18 @@ class Settings(BaseSettings):
     processing_activity_base: str = Field(
         default="urn:ketenhub:verwerkingsactiviteit:",
         description="Prefix that turns a processing-activity code into its register URI",
+    )
+
+    # -- sharing policy and documents ---------------------------------------------------------
+    policy_file: Path | None = Field(
+        default=None,
+        description="The sharing policy (YAML); default <data dir>/policy.yaml, written by init",
+    )
+    retention_interval: int = Field(
+        default=3600,
+        ge=0,
+        le=86_400,
+        description="Seconds between retention runs that crypto-shred expired documents; 0: off",
     )
 
     # -- audit trail ---------------------------------------------------------------------------
@@ -196,6 +218,10 @@ class Settings(BaseSettings):
     @property
     def resolved_audit_export(self) -> str:
         return self.audit_export_url or str(self.data_dir / "audit-checkpoints")
+
+    @property
+    def resolved_policy_file(self) -> Path:
+        return self.policy_file if self.policy_file is not None else self.data_dir / "policy.yaml"
 
     @property
     def resolved_api_audience(self) -> str:

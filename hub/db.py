@@ -18,8 +18,11 @@ SELECT on the append-only audit tables, and nothing that could rewrite them.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,7 +31,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
@@ -42,8 +45,12 @@ _AFTER_ROLLBACK = "ketenhub.after_rollback"
 logger = logging.getLogger(__name__)
 
 
-def make_engine(url: str) -> Engine:
-    """Build an engine for ``url``; nothing connects until first use."""
+def make_engine(url: str | URL, *, pool_size: int = 10, max_overflow: int = 30) -> Engine:
+    """Build an engine for ``url``; nothing connects until first use.
+
+    On PostgreSQL the pool holds ``pool_size`` connections and opens up to ``max_overflow``
+    more under load; a request waits up to 30 s for one.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -58,7 +65,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -78,14 +85,39 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 _READ_ONLY = "ketenhub_read_only"
 
 
-def read_only(engine: Engine) -> Engine:
-    """The same database (and pool) for transactions that only read.
+# engine -> (its read-only pool's engine, the same with the read-only option set)
+_SIDE_ENGINES: weakref.WeakKeyDictionary[Engine, tuple[Engine, Engine]] = (
+    weakref.WeakKeyDictionary()
+)
+_SIDE_LOCK = threading.Lock()
 
-    On SQLite these begin deferred, so they take no writer lock: a request that holds the
-    lock may read key material or the revocation list through a second session without
-    waiting on itself. On PostgreSQL it changes nothing.
+
+def read_only(engine: Engine) -> Engine:
+    """The same database, through a small pool of its own, for short transactions that only
+    read: key material, the revocation list, the organisation directory.
+
+    Such reads happen while a request holds the audit log's lock (a receipt needs the signing
+    key). Through the request's own pool they could wait for a connection that is held by a
+    request waiting for that lock: a deadlock until the pool times out. A pool of their own
+    never waits on anything but these short reads. On SQLite these transactions also begin
+    deferred, so they take no writer lock and never wait on a writer. :func:`dispose` closes
+    both pools.
     """
-    return engine.execution_options(**{_READ_ONLY: True})
+    with _SIDE_LOCK:
+        known = _SIDE_ENGINES.get(engine)
+        if known is None:
+            base = make_engine(engine.url, pool_size=2, max_overflow=8)
+            known = _SIDE_ENGINES[engine] = (base, base.execution_options(**{_READ_ONLY: True}))
+        return known[1]
+
+
+def dispose(engine: Engine) -> None:
+    """Close every pooled connection of ``engine`` and of its read-only pool."""
+    with _SIDE_LOCK:
+        known = _SIDE_ENGINES.pop(engine, None)
+    if known is not None:
+        known[0].dispose()
+    engine.dispose()
 
 
 @contextmanager
@@ -320,3 +352,11 @@ def ping(engine: Engine) -> None:
     """Readiness probe: one round trip to the database."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime. SQLite keeps no offset and hands back naive values; the hub only
+    ever stores UTC, so a naive value read back is UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from hub import db
+from hub.errors import Unprocessable
 from hub.services import Services
 from hub.vault.service import Vault
 
@@ -42,3 +46,40 @@ def get_vault(services: ServicesDep) -> Vault:
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]
+
+
+_SHOWABLE_PARAMETER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (422).
+
+    A misspelled filter (``?documnet_type=decision``) would otherwise be ignored, and the
+    caller would get everything instead of what it asked for. A name is repeated in the
+    message only when it cannot be personal data (a short word, not a v-number).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    # access_token is refused by the bearer check itself, with the answer RFC 6750 prescribes.
+    unknown = [n for n in request.query_params if n not in known and n != "access_token"]
+    if unknown:
+        shown = [name for name in unknown if _SHOWABLE_PARAMETER.fullmatch(name)]
+        names = ", ".join(sorted(set(shown))) if len(shown) == len(unknown) else "unnamed"
+        allowed = ", ".join(sorted(known)) or "none"
+        raise Unprocessable(f"unknown query parameter ({names}); this route takes: {allowed}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        names.update(param.alias for param in current.query_params)
+        pending.extend(current.dependencies)
+    return names
+
+
+StrictQuery = Depends(reject_unknown_query)

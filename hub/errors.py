@@ -9,10 +9,15 @@ Exception tree::
 
     HubError                       (500 unless a subclass says otherwise)
     ├── BadRequest                 400
+    ├── Forbidden                  403  (visible, but this action is not allowed)
     ├── NotFound                   404  (also for what exists but the caller may not see)
     ├── Conflict                   409
+    ├── PayloadTooLarge            413
+    ├── UnsupportedMediaType       415
+    ├── RangeNotSatisfiable        416
     ├── Unprocessable              422
     └── ServiceUnavailable         503
+        └── AuditUnavailable       503  (nothing is done that cannot be recorded)
 """
 
 from __future__ import annotations
@@ -50,11 +55,13 @@ class HubError(Exception):
         *,
         status_code: int | None = None,
         extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code: int = status_code or self.default_status
         self.extra: Mapping[str, Any] = extra or {}
+        self.headers: Mapping[str, str] = headers or {}
         self.keep_transaction = False
 
     def after_recording(self) -> HubError:
@@ -69,6 +76,11 @@ class BadRequest(HubError):
     slug = "bad-request"
 
 
+class Forbidden(HubError):
+    default_status = HTTPStatus.FORBIDDEN
+    slug = "forbidden"
+
+
 class NotFound(HubError):
     default_status = HTTPStatus.NOT_FOUND
     slug = "not-found"
@@ -77,6 +89,21 @@ class NotFound(HubError):
 class Conflict(HubError):
     default_status = HTTPStatus.CONFLICT
     slug = "conflict"
+
+
+class PayloadTooLarge(HubError):
+    default_status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(HubError):
+    default_status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    slug = "unsupported-media-type"
+
+
+class RangeNotSatisfiable(HubError):
+    default_status = HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE
+    slug = "range-not-satisfiable"
 
 
 class Unprocessable(HubError):
@@ -161,6 +188,7 @@ async def _hub_error(request: Request, exc: Exception) -> JSONResponse:
         type_=PROBLEM_TYPE_BASE + exc.slug,
         instance=request.url.path,
         extra=exc.extra,
+        headers=exc.headers,
     )
 
 
@@ -289,3 +317,74 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BearerError, _bearer_error)
     app.add_exception_handler(OAuthRequestError, _oauth_request_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+# -- OpenAPI: what the error answers look like ---------------------------------------------------
+
+_PROBLEM_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For 422: each invalid input, by location",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_OAUTH_ERROR_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "description": "RFC 6749 §5.2 error response",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+}
+_STANDARD_PROBLEMS: Final = {
+    400: "Malformed request, or a cursor this API did not issue",
+    401: "No valid access token (RFC 6750 `WWW-Authenticate`)",
+    403: "The token lacks the scope, or the policy does not allow this",
+    422: "Invalid input; `errors` names each field",
+}
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response that is a problem document."""
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+    }
+
+
+def problem_responses(*, not_found: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The problem answers every protected API route can give (400, 401, 403, 422), and 404
+    for routes that name a resource — for ``APIRouter(responses=...)``."""
+    statuses = dict(_STANDARD_PROBLEMS)
+    if not_found:
+        statuses[404] = "No such resource, or not visible to the caller"
+    return {code: problem(text) for code, text in sorted(statuses.items())}
+
+
+def oauth_error_responses() -> dict[int | str, dict[str, Any]]:
+    """The OAuth endpoints' error answers (RFC 6749 §5.2 JSON)."""
+    return {
+        code: {
+            "description": description,
+            "content": {"application/json": {"schema": _OAUTH_ERROR_SCHEMA}},
+        }
+        for code, description in (
+            (400, "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope …"),
+            (401, "invalid_client"),
+            (503, "temporarily_unavailable: the audit trail cannot be written"),
+        )
+    }

@@ -6,7 +6,10 @@ importing this.
 
 from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
 from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
+from hub.documents.models import Document
 from hub.organisations.models import Organisation
+from hub.shares.models import Share, ShareType
+from hub.subjects.models import SubjectKey
 from hub.vault.models import SealedObject
 
 __all__ = [
@@ -14,10 +17,14 @@ __all__ = [
     "AuditEvent",
     "AuditKey",
     "AuditNode",
+    "Document",
     "OAuthClient",
     "Organisation",
     "RevokedToken",
     "SealedObject",
+    "Share",
+    "ShareType",
     "SigningKey",
+    "SubjectKey",
     "UsedAssertion",
 ]

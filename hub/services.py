@@ -7,23 +7,38 @@ handlers receive the result through dependencies (see :mod:`hub.deps`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
+from audit.events import Action, Outcome
 from auth.scopes import parse_scopes
 from auth.server import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
 from hub import db
+from hub.audit.context import Context
 from hub.audit.export import build_export
 from hub.audit.keys import AuditKeys
 from hub.audit.service import Auditor
 from hub.config import Settings
 from hub.oauth.service import OAuthService, make_signing_keys, revocation_check
+from hub.organisations.directory import OrganisationDirectory
+from hub.policy.loader import load_policy_file
+from hub.policy.model import Policy
+from hub.subjects.keys import SubjectKeys, SubjectProtector
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
 from storage.keys import LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
+
+
+@dataclass(slots=True)
+class PolicyHolder:
+    """The sharing policy in force; loaded once the database can be read (see
+    :meth:`Services.load_policy`)."""
+
+    policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +50,35 @@ class Services:
     vault: Vault
     oauth: OAuthService
     audit: Auditor
+    organisations: OrganisationDirectory
+    subjects: SubjectKeys
+    _policy: PolicyHolder = field(default_factory=PolicyHolder)
 
     def close(self) -> None:
-        self.engine.dispose()
+        db.dispose(self.engine)
+
+    @property
+    def policy(self) -> Policy:
+        policy = self._policy.policy
+        if policy is None:
+            raise RuntimeError("the sharing policy is not loaded yet")
+        return policy
+
+    def load_policy(self) -> Policy:
+        """Read and check the policy file against the organisations in the database.
+
+        Raises :class:`~hub.policy.loader.PolicyError`, naming the line, if it does not load;
+        the policy in force stays as it was.
+        """
+        policy = load_policy_file(
+            self.settings.resolved_policy_file, organisations=self.organisations.kinds()
+        )
+        self._policy.policy = policy
+        return policy
+
+    def protector(self) -> SubjectProtector:
+        """The v-number keys (blind index and sealing), cached."""
+        return self.subjects.current(lambda: Session(db.read_only(self.engine)))
 
 
 def build_object_store(settings: Settings) -> ObjectStore:
@@ -59,12 +100,26 @@ def open_key_ring(settings: Settings) -> LocalKeyRing:
 
 def build_services(settings: Settings) -> Services:
     """Build everything; loads the key ring (it must exist) but opens no connection."""
-    engine = db.make_engine(settings.resolved_database_url)
+    engine = db.make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     keys = open_key_ring(settings)
     store = build_object_store(settings)
     oauth = build_oauth(settings, engine, keys)
     audit = build_audit(settings, engine, keys)
-    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth, audit)
+    return Services(
+        settings,
+        engine,
+        store,
+        keys,
+        Vault(store=store, keys=keys),
+        oauth,
+        audit,
+        OrganisationDirectory(engine),
+        SubjectKeys(keys=keys),
+    )
 
 
 def build_audit(settings: Settings, engine: Engine, keys: LocalKeyRing) -> Auditor:
@@ -109,3 +164,22 @@ def seed_wrap_counts(services: Services) -> None:
     """Load the per-KEK wrap counts from the database into the key ring."""
     with db.transaction(services.engine) as session:
         services.keys.seed_wrap_counts(vault_repository.wrap_counts(session))
+
+
+def activate_policy(services: Services, context: Context) -> Policy:
+    """Load the policy file and record in the audit trail which policy (by hash) is in force.
+
+    Raises :class:`~hub.policy.loader.PolicyError` naming the line when the file does not load.
+    """
+    policy = services.load_policy()
+    services.audit.record_alone(
+        services.audit.event(
+            context,
+            Action.POLICY_LOAD,
+            Outcome.SUCCESS,
+            resource_type="policy",
+            resource_id=policy.hash,
+            detail=f"version {policy.version}",
+        )
+    )
+    return policy

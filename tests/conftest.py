@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.stores",
     "tests.fixtures.oauth",
+    "tests.fixtures.documents",
 ]

@@ -66,6 +66,13 @@ class Context:
         )
 
 
+def system_context(name: str) -> Context:
+    """The hub acting on its own: ``name`` says which part (``retention``, ``start``)."""
+    return Context(
+        secrets.token_hex(16), secrets.token_hex(8), actor_type=ActorType.SYSTEM, actor_id=name
+    )
+
+
 def request_context(request: Request) -> Context:
     peer = request.client.host if request.client else None
     return Context.from_traceparent(request.headers.get("traceparent"), source_address=peer)

@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from audit.events import Action, Outcome, format_time
 from auth.dependencies import BearerError, CurrentPrincipal
@@ -28,10 +27,16 @@ from hub.audit.schemas import (
     SubjectReportIn,
     SubjectReportOut,
 )
-from hub.deps import ServicesDep, SessionDep
-from hub.errors import Unprocessable
+from hub.deps import ServicesDep, SessionDep, StrictQuery
+from hub.errors import Unprocessable, problem_responses
+from hub.rfc3339 import Timestamp
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(
+    prefix="/api/v1/audit",
+    tags=["audit"],
+    responses=problem_responses(not_found=True),
+    dependencies=[StrictQuery],
+)
 
 _MAX_SEQ = 2**53 - 1
 
@@ -64,10 +69,8 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the signature
-    since: Annotated[
-        AwareDatetime | None, Query(description="Events at or after (RFC 3339)")
-    ] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Events before (RFC 3339)")] = None,
+    since: Annotated[Timestamp | None, Query(description="Events at or after (RFC 3339)")] = None,
+    until: Annotated[Timestamp | None, Query(description="Events before (RFC 3339)")] = None,
     organisation: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Z0-9]+$")] = None,
     action: Annotated[Action | None, Query()] = None,
     document_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,

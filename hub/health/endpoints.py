@@ -48,4 +48,9 @@ def readyz(services: ServicesDep) -> ReadinessReport | JSONResponse:
             extra={"checks": {**result.checks, **result.failures}},
             headers={"Retry-After": "5"},
         )
-    return ReadinessReport(status="ready", checks=result.checks, key_ids=result.key_ids)
+    return ReadinessReport(
+        status="ready",
+        checks=result.checks,
+        key_ids=result.key_ids,
+        policy_hash=result.policy_hash,
+    )

@@ -17,3 +17,6 @@ class ReadinessReport(BaseModel):
     key_ids: dict[str, str] = Field(
         description="Ids of the keys in force on this replica, to spot replicas that disagree"
     )
+    policy_hash: str | None = Field(
+        description="sha256 of the sharing policy file this replica loaded"
+    )

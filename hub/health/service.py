@@ -25,6 +25,7 @@ class Readiness:
     checks: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)
+    policy_hash: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -50,6 +51,7 @@ def check(services: Services) -> Readiness:
         "object_store": services.store.check,
         "key_ring": services.keys.check,
         "audit_keys": lambda: _audit_key(services, result),
+        "policy": lambda: _policy(services, result),
     }
     for name, probe in probes.items():
         try:
@@ -70,6 +72,13 @@ def check(services: Services) -> Readiness:
     if "key_ring" not in result.failures:
         result.key_ids["kek"] = services.keys.current_kek_id()
     return result
+
+
+def _policy(services: Services, result: Readiness) -> None:
+    try:
+        result.policy_hash = services.policy.hash
+    except RuntimeError as exc:
+        raise _NotReady(str(exc)) from None
 
 
 def _audit_key(services: Services, result: Readiness) -> None:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from auth.server import MAX_PARAMETER_LENGTH
 from hub.audit.context import ContextDep
 from hub.deps import ServicesDep, SessionDep
-from hub.errors import OAuthRequestError
+from hub.errors import OAuthRequestError, oauth_error_responses
 from hub.oauth.service import OAuthCall, OAuthResponse
 
 MAX_FORM_BYTES: Final = 64 * 1024
@@ -73,17 +73,24 @@ def metadata(services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.oauth.config.metadata(), headers={"Cache-Control": "max-age=300"})
 
 
-@router.get("/oauth/jwks", summary="The hub's token signing keys (current and previous)")
-def jwks(services: ServicesDep) -> JSONResponse:
-    return JSONResponse(
-        services.oauth.signing.jwks(),
-        media_type="application/jwk-set+json",
-        headers={"Cache-Control": "max-age=60"},
-    )
+class JWKSetResponse(JSONResponse):
+    media_type = "application/jwk-set+json"  # RFC 7517 §8.5.1
+
+
+@router.get(
+    "/oauth/jwks",
+    summary="The hub's token signing keys (current and previous)",
+    response_class=JWKSetResponse,
+)
+def jwks(services: ServicesDep) -> JWKSetResponse:
+    return JWKSetResponse(services.oauth.signing.jwks(), headers={"Cache-Control": "max-age=60"})
 
 
 @router.post(
-    "/oauth/token", summary="Token endpoint (client credentials)", openapi_extra=_FORM_BODY
+    "/oauth/token",
+    summary="Token endpoint (client credentials)",
+    openapi_extra=_FORM_BODY,
+    responses=oauth_error_responses(),
 )
 def token(
     request: Request,
@@ -96,7 +103,12 @@ def token(
     return _respond(services.oauth.token(session, call, audit=services.audit, context=context))
 
 
-@router.post("/oauth/introspect", summary="RFC 7662 introspection", openapi_extra=_FORM_BODY)
+@router.post(
+    "/oauth/introspect",
+    summary="RFC 7662 introspection",
+    openapi_extra=_FORM_BODY,
+    responses=oauth_error_responses(),
+)
 def introspect(
     request: Request,
     services: ServicesDep,
@@ -108,7 +120,12 @@ def introspect(
     return _respond(services.oauth.introspect(session, call, audit=services.audit, context=context))
 
 
-@router.post("/oauth/revoke", summary="RFC 7009 revocation", openapi_extra=_FORM_BODY)
+@router.post(
+    "/oauth/revoke",
+    summary="RFC 7009 revocation",
+    openapi_extra=_FORM_BODY,
+    responses=oauth_error_responses(),
+)
 def revoke(
     request: Request,
     services: ServicesDep,

@@ -7,11 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from auth.dependencies import current_principal
-from hub.deps import SessionDep
+from hub.deps import SessionDep, StrictQuery
+from hub.errors import problem_responses
 from hub.organisations import service
 from hub.organisations.schemas import OrganisationOut, OrganisationPage
 
-router = APIRouter(prefix="/api/v1", tags=["organisations"])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["organisations"],
+    responses=problem_responses(),
+    dependencies=[StrictQuery],
+)
 
 
 @router.get(

@@ -16,7 +16,10 @@ from hub import db
 from hub.app import SchemaNotCurrentError, create_app
 from hub.config import Environment, Settings
 from hub.errors import Conflict
+from hub.organisations.directory import OrganisationDirectory
+from hub.policy.install import install_policy
 from hub.services import Services, build_audit, build_oauth
+from hub.subjects.keys import SubjectKeys
 from hub.vault.service import Vault
 from storage.keys import LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
@@ -40,7 +43,18 @@ def _services(engine: Engine, tmp_path: Path, store: ObjectStore | None = None) 
         if db.current_revision(engine) == db.head_revision():
             oauth.signing.ensure(session)
             audit.keys.ensure(session)
-    return Services(settings, engine, store, keys, Vault(store=store, keys=keys), oauth, audit)
+    install_policy(settings.resolved_policy_file, demo=False)
+    return Services(
+        settings,
+        engine,
+        store,
+        keys,
+        Vault(store=store, keys=keys),
+        oauth,
+        audit,
+        OrganisationDirectory(engine),
+        SubjectKeys(keys=keys),
+    )
 
 
 def _client(services: Services) -> Iterator[TestClient]:
@@ -101,7 +115,9 @@ def test_readyz_reports_every_check_and_the_key_in_force(
         "object_store": "ok",
         "key_ring": "ok",
         "audit_keys": "ok",
+        "policy": "ok",
     }
+    assert body["policy_hash"] == services.policy.hash
     assert body["key_ids"]["kek"] == services.keys.current_kek_id()
     signer = services.audit.signer
     assert body["key_ids"]["audit"] == f"{signer.name}+{signer.key_id:08x}"
@@ -129,6 +145,7 @@ def test_readyz_is_503_when_the_database_is_down(tmp_path: Path, migrated_engine
         "object_store": "ok",
         "key_ring": "ok",
         "audit_keys": "ok",
+        "policy": "ok",
     }
     assert "nobody" not in str(body)
 

@@ -113,7 +113,7 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
     assert "(current)" in listing.splitlines()[2]
 
     rewrapped = run_ketenhub(env, "keys", "rewrap").stdout
-    assert "re-wrapped 0 data keys, 1 signing keys and 2 audit keys" in rewrapped
+    assert "re-wrapped 0 data keys, 1 signing keys, 2 audit keys and 2 v-number keys" in rewrapped
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     assert [k["id"] for k in ring["keks"]] == [second]

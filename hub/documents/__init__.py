@@ -1,0 +1,1 @@
+"""Documents: upload, listing, retrieval and crypto-shredding, under the sharing policy."""

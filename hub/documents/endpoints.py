@@ -1,0 +1,331 @@
+"""``/api/v1/documents``: upload, list, search, metadata, content and delete.
+
+Endpoints parse the request, call one service method and shape the answer; the rules live in
+:mod:`hub.documents.service`. The upload body is parsed from the raw stream in a worker thread
+(see :func:`body_chunks`), so its OpenAPI description is written out by hand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
+
+from audit.events import Action
+from auth.dependencies import CurrentPrincipal
+from auth.scopes import Scope
+from hub.audit.context import ContextDep
+from hub.audit.service import Receipt
+from hub.caller import Scoped
+from hub.db import as_utc
+from hub.deps import ServicesDep, SessionDep, StrictQuery
+from hub.documents.content import content_disposition, etag, repr_digest
+from hub.documents.repository import DocumentFilter
+from hub.documents.schemas import (
+    DocumentOut,
+    DocumentPage,
+    DocumentTypeName,
+    ReceiptOut,
+    SearchIn,
+    UploadOut,
+)
+from hub.documents.service import DocumentsDeps, DocumentService, Shown
+from hub.errors import BadRequest, Unprocessable, problem, problem_responses
+from hub.rfc3339 import Timestamp
+from hub.services import Services
+
+router = APIRouter(
+    prefix="/api/v1/documents",
+    tags=["documents"],
+    responses=problem_responses(not_found=True),
+    dependencies=[StrictQuery],
+)
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+class UploadAborted(BadRequest):
+    """The client hung up before the whole body had arrived."""
+
+    slug = "upload-aborted"
+
+
+def documents_deps(services: Services) -> DocumentsDeps:
+    return DocumentsDeps(
+        policy=services.policy,
+        audit=services.audit,
+        vault=services.vault,
+        directory=services.organisations,
+        protector=services.protector,
+    )
+
+
+class _Documents:
+    """The service for a route that needs ``scope``; a refusal is recorded as ``action``."""
+
+    def __init__(self, scope: Scope, action: Action, *, id_param: str | None = None) -> None:
+        self._admit = Scoped(scope, action, resource_type="document", id_param=id_param)
+
+    def __call__(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        context: ContextDep,
+        session: SessionDep,
+    ) -> DocumentService:
+        caller = self._admit(request, principal, services, context)
+        return DocumentService(session, documents_deps(services), caller)
+
+
+_ID = "document_id"
+Uploader = Annotated[
+    DocumentService, Depends(_Documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_UPLOAD))
+]
+Deleter = Annotated[
+    DocumentService,
+    Depends(_Documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_DELETE, id_param=_ID)),
+]
+Lister = Annotated[DocumentService, Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_LIST))]
+Searcher = Annotated[
+    DocumentService, Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_SEARCH))
+]
+Reader = Annotated[
+    DocumentService,
+    Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_READ, id_param=_ID)),
+]
+Downloader = Annotated[
+    DocumentService,
+    Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_DOWNLOAD, id_param=_ID)),
+]
+
+
+def _out(shown: Shown) -> DocumentOut:
+    document = shown.document
+    return DocumentOut(
+        id=document.id,
+        document_type=document.document_type,
+        v_number=shown.v_number,
+        title=document.title,
+        filename=document.filename,
+        content_type=document.content_type,
+        size=document.size,
+        sha256=document.sha256,
+        uploader=document.uploader,
+        created_at=as_utc(document.created_at),
+        retain_until=as_utc(document.retain_until),
+    )
+
+
+def _receipt_headers(receipt: Receipt) -> dict[str, str]:
+    """The audit receipt of an answer without a JSON body: its seq and leaf hash."""
+    return {"Audit-Seq": str(receipt.seq), "Audit-Leaf-Hash": receipt.leaf_hash}
+
+
+def body_chunks(request: Request) -> Iterator[bytes]:
+    """The request body as a plain iterator, for a worker thread: each chunk is pulled from the
+    event loop as the parser asks for it, so the body is never buffered beyond one chunk."""
+    stream: AsyncIterator[bytes] = request.stream()
+
+    async def pull() -> bytes | None:
+        try:
+            return await anext(stream)
+        except StopAsyncIteration:
+            return None
+        except ClientDisconnect:
+            raise UploadAborted("the client hung up before the upload was complete") from None
+
+    while (chunk := anyio.from_thread.run(pull)) is not None:
+        if chunk:
+            yield chunk
+
+
+_UPLOAD_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["document_type", "v_number", "file"],
+                    "properties": {
+                        "document_type": {
+                            "type": "string",
+                            "description": "A document type of the policy",
+                            "example": "travel_document",
+                        },
+                        "v_number": {
+                            "type": "string",
+                            "pattern": "^[0-9]{10}$",
+                            "description": "vreemdelingennummer, 10 digits",
+                        },
+                        "title": {"type": "string", "maxLength": 200},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "PDF, JPEG, PNG or TIFF, as the type allows; "
+                            "detected from the content",
+                        },
+                    },
+                },
+                "encoding": {"file": {"contentType": "application/octet-stream"}},
+            }
+        },
+        "description": "The metadata fields must come before `file`: the policy is decided "
+        "before any content is read.",
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=UploadOut,
+    summary="Upload a document (streamed)",
+    openapi_extra=_UPLOAD_BODY,
+    responses={
+        400: problem("Malformed multipart body, or the client hung up"),
+        403: problem("The policy does not let the caller upload this type"),
+        413: problem("Larger than the type's maximum size"),
+        415: problem("Not multipart/form-data, or content of a type not allowed"),
+        422: problem("Missing or invalid field, unknown type, no file or two files"),
+    },
+)
+async def upload(request: Request, service: Uploader) -> JSONResponse:
+    chunks = body_chunks(request)
+    content_type = request.headers.get("content-type")
+    shown, receipt = await anyio.to_thread.run_sync(
+        lambda: service.upload(chunks, content_type=content_type)
+    )
+    body = UploadOut(**_out(shown).model_dump(), receipt=ReceiptOut(**receipt.as_dict()))
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/api/v1/documents/{shown.document.id}"},
+    )
+
+
+@router.get("", response_model=DocumentPage, summary="The documents the caller may see")
+def list_documents(  # noqa: PLR0917 - FastAPI reads query parameters from the signature
+    service: Lister,
+    document_type: Annotated[DocumentTypeName | None, Query()] = None,
+    created_since: Annotated[Timestamp | None, Query()] = None,
+    created_until: Annotated[Timestamp | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DocumentPage:
+    where = _filter(document_type, created_since, created_until)
+    items, next_cursor = service.page(where, cursor=cursor, limit=limit)
+    return DocumentPage(items=[_out(s) for s in items], next_cursor=next_cursor)
+
+
+def _filter(
+    document_type: str | None, since: datetime | None, until: datetime | None
+) -> DocumentFilter:
+    if since is not None and until is not None and since > until:
+        raise Unprocessable("created_since must not be later than created_until")
+    return DocumentFilter(
+        document_type=document_type,
+        created_since=as_utc(since) if since else None,
+        created_until=as_utc(until) if until else None,
+    )
+
+
+@router.post(
+    "/search",
+    response_model=DocumentPage,
+    summary="The caller's visible documents about one person (v-number in the body)",
+)
+def search(service: Searcher, body: SearchIn) -> DocumentPage:
+    where = _filter(body.document_type, body.created_since, body.created_until)
+    items, next_cursor = service.search(body.v_number, where, cursor=body.cursor, limit=body.limit)
+    return DocumentPage(items=[_out(s) for s in items], next_cursor=next_cursor)
+
+
+DocumentId = Annotated[uuid.UUID, Path(description="The document's id")]
+
+
+@router.get("/{document_id:uuid}", response_model=DocumentOut, summary="A document's metadata")
+def get_document(service: Reader, document_id: DocumentId) -> DocumentOut:
+    return _out(service.get(document_id))
+
+
+@router.get(
+    "/{document_id:uuid}/content",
+    summary="The document's content, streamed (single byte ranges supported)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The content"},
+        206: {"content": {"application/octet-stream": {}}, "description": "One byte range"},
+        404: problem("No such document, or not visible to the caller"),
+        416: problem("The range starts past the end"),
+    },
+)
+def get_content(request: Request, service: Downloader, document_id: DocumentId) -> Response:
+    return _content(request, service, document_id, head=False)
+
+
+@router.head(
+    "/{document_id:uuid}/content",
+    summary="The content's headers only (size, digests, name); recorded as a metadata read",
+    response_class=Response,
+    responses={
+        200: {"description": "Headers as for GET, no body"},
+        206: {"description": "Headers of one byte range, no body"},
+        404: problem("No such document, or not visible to the caller"),
+        416: problem("The range starts past the end"),
+    },
+)
+def head_content(request: Request, service: Reader, document_id: DocumentId) -> Response:
+    return _content(request, service, document_id, head=True)
+
+
+def _content(
+    request: Request, service: DocumentService, document_id: uuid.UUID, *, head: bool
+) -> Response:
+    content = service.open_content(
+        document_id,
+        range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        head=head,
+    )
+    document = content.document
+    headers = {
+        "Content-Length": str(content.length),
+        "ETag": etag(document.sha256),
+        "Repr-Digest": repr_digest(document.sha256),
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(document.filename, fallback=f"{document.id}"),
+        # Personal data: no shared cache, no copy kept by the browser either.
+        "Cache-Control": "private, no-store",
+        **_receipt_headers(content.receipt),
+    }
+    status = 200
+    if content.byte_range is not None:
+        status = 206
+        headers["Content-Range"] = content.byte_range.content_range(document.size)
+    if content.chunks is None:
+        return Response(status_code=status, headers=headers, media_type=document.content_type)
+    return StreamingResponse(
+        content.chunks, status_code=status, headers=headers, media_type=document.content_type
+    )
+
+
+@router.delete(
+    "/{document_id:uuid}",
+    status_code=204,
+    summary="Crypto-shred a document (the uploader, or whom the policy names)",
+    responses={403: problem("Visible to the caller, but it may not delete it")},
+)
+def delete_document(service: Deleter, document_id: DocumentId) -> Response:
+    receipt = service.delete(document_id)
+    return Response(status_code=204, headers=_receipt_headers(receipt))

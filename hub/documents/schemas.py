@@ -1,0 +1,60 @@
+"""API shapes of documents. The v-number travels only in bodies, never in a URL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from hub.rfc3339 import Timestamp
+
+VNumber = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{10}$"),
+    Field(description="vreemdelingennummer: exactly 10 digits", examples=["1234567890"]),
+]
+DocumentTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class ReceiptOut(BaseModel):
+    """Proof of what the audit trail recorded for this action."""
+
+    seq: int = Field(description="The event's position in the audit log")
+    leaf_hash: str = Field(description="base64 of the event's leaf hash")
+    note: str = Field(description="A signed note over seq and leaf hash (the hub's audit key)")
+
+
+class DocumentOut(BaseModel):
+    id: uuid.UUID
+    document_type: str
+    v_number: str = Field(description="vreemdelingennummer of the person concerned")
+    title: str | None
+    filename: str | None = Field(description="The uploaded file name, sanitised; metadata only")
+    content_type: str = Field(description="As detected from the content, not as claimed")
+    size: int
+    sha256: str = Field(description="Hex SHA-256 of the content")
+    uploader: str = Field(description="Code of the uploading organisation")
+    created_at: datetime
+    retain_until: datetime = Field(description="When the document is crypto-shredded")
+
+
+class UploadOut(DocumentOut):
+    receipt: ReceiptOut
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentOut]
+    next_cursor: str | None
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    v_number: VNumber
+    document_type: DocumentTypeName | None = None
+    created_since: Timestamp | None = None
+    created_until: Timestamp | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=200)

@@ -1,0 +1,118 @@
+"""``/api/v1/shares``: grant, list, read and revoke shares."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from audit.events import Action
+from auth.dependencies import CurrentPrincipal
+from auth.scopes import Scope
+from hub.audit.context import ContextDep
+from hub.caller import Scoped
+from hub.deps import ServicesDep, SessionDep, StrictQuery
+from hub.errors import problem, problem_responses
+from hub.services import Services
+from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
+from hub.shares.service import SharesDeps, ShareService
+
+router = APIRouter(
+    prefix="/api/v1/shares",
+    tags=["shares"],
+    responses=problem_responses(not_found=True),
+    dependencies=[StrictQuery],
+)
+
+
+def _deps(services: Services) -> SharesDeps:
+    return SharesDeps(
+        policy=services.policy,
+        audit=services.audit,
+        directory=services.organisations,
+        protector=services.protector,
+    )
+
+
+class _Shares:
+    """The service for a route that needs ``scope``; a refusal is recorded as ``action``."""
+
+    def __init__(self, scope: Scope, action: Action, *, id_param: str | None = None) -> None:
+        self._admit = Scoped(scope, action, resource_type="share", id_param=id_param)
+
+    def __call__(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        context: ContextDep,
+        session: SessionDep,
+    ) -> ShareService:
+        caller = self._admit(request, principal, services, context)
+        return ShareService(session, _deps(services), caller)
+
+
+Granting = Annotated[ShareService, Depends(_Shares(Scope.SHARES_WRITE, Action.SHARE_CREATE))]
+Revoking = Annotated[
+    ShareService,
+    Depends(_Shares(Scope.SHARES_WRITE, Action.SHARE_REVOKE, id_param="share_id")),
+]
+Listing = Annotated[ShareService, Depends(_Shares(Scope.DOCUMENTS_READ, Action.SHARE_LIST))]
+Reading = Annotated[
+    ShareService, Depends(_Shares(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id"))
+]
+ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ShareCreated,
+    summary="Share one document, or a person's documents of given types, with an organisation",
+    responses={
+        403: problem("The policy does not let the caller share this, or the grantee receive it"),
+        404: problem("No such document, or not visible to the caller"),
+        422: problem(
+            "Unknown organisation, type or purpose; expiry in the past or "
+            "beyond the policy's maximum"
+        ),
+    },
+)
+def create_share(service: Granting, body: ShareIn, response: Response) -> ShareCreated:
+    share, receipt = service.create(body)
+    response.headers["Location"] = f"/api/v1/shares/{share.id}"
+    return ShareCreated(**share.model_dump(), receipt=receipt.as_dict())
+
+
+@router.get("", response_model=SharePage, summary="Shares the caller granted or received")
+def list_shares(
+    service: Listing,
+    role: Annotated[Literal["granted", "received"] | None, Query()] = None,
+    state: Annotated[Literal["active", "all"], Query()] = "all",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> SharePage:
+    items, next_cursor = service.page(
+        role=role, active_only=state == "active", cursor=cursor, limit=limit
+    )
+    return SharePage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{share_id:uuid}", response_model=ShareOut, summary="One share (grantor or grantee)")
+def get_share(service: Reading, share_id: ShareId) -> ShareOut:
+    return service.get(share_id)
+
+
+@router.delete(
+    "/{share_id:uuid}",
+    status_code=204,
+    summary="Revoke a share (the granting organisation); it grants nothing from now on",
+    responses={403: problem("The caller is the grantee, not the grantor")},
+)
+def revoke_share(service: Revoking, share_id: ShareId) -> Response:
+    receipt = service.revoke(share_id)
+    return Response(
+        status_code=204,
+        headers={"Audit-Seq": str(receipt.seq), "Audit-Leaf-Hash": receipt.leaf_hash},
+    )

@@ -1,0 +1,57 @@
+"""Queries on shares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, or_, tuple_
+from sqlmodel import Session, col, select
+
+from hub.shares.models import Share, ShareType
+
+
+def get(session: Session, share_id: uuid.UUID) -> Share | None:
+    return session.get(Share, share_id)
+
+
+def types_of(session: Session, share_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ShareType]]:
+    if not share_ids:
+        return {}
+    rows = session.exec(
+        select(ShareType)
+        .where(col(ShareType.share_id).in_(share_ids))
+        .order_by(col(ShareType.document_type))
+    ).all()
+    found: dict[uuid.UUID, list[ShareType]] = {}
+    for row in rows:
+        found.setdefault(row.share_id, []).append(row)
+    return found
+
+
+def page(
+    session: Session,
+    *,
+    code: str,
+    granted: bool,
+    received: bool,
+    active_at: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Share]:
+    """Shares ``code`` granted and/or received, newest first; ``active_at`` keeps active ones."""
+    sides: list[ColumnElement[bool]] = []
+    if granted:
+        sides.append(col(Share.grantor) == code)
+    if received:
+        sides.append(col(Share.grantee) == code)
+    statement = select(Share).where(or_(*sides))
+    if active_at is not None:
+        statement = statement.where(
+            col(Share.revoked_at).is_(None), col(Share.expires_at) > active_at
+        )
+    if after is not None:
+        statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))
+    statement = statement.order_by(col(Share.created_at).desc(), col(Share.id).desc())
+    return session.exec(statement.limit(limit)).all()

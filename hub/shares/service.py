@@ -1,0 +1,359 @@
+"""Granting, listing and revoking shares, each decided by the policy and recorded.
+
+A share is made by an organisation that the policy lets share (``shares:write`` scope as well),
+to an organisation that the policy lets receive, for one of the policy's purposes, until an
+expiry no later than the policy's maximum for the types concerned (the strictest of several).
+A share that asks for more is refused with 422, never silently shortened.
+
+- A **document share** needs the document to be visible to the grantor (else 404, as anywhere)
+  and the grantor to be allowed to share it (else 403).
+- A **case share** covers the documents of the given types about one person that the grantor
+  itself may share, now and in future: all of them for an organisation the policy names (DTV),
+  only its own uploads for one that may share as the uploader. That reach is fixed per type in
+  ``share_type``; the policy is decided again on every read as well.
+- **Revoking** is for the grantor. The grantee sees the share but may not revoke it (403); anyone
+  else gets 404. Expired and revoked shares grant nothing from that instant, because every read
+  checks ``expires_at`` and ``revoked_at`` in the same query that finds the share.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlmodel import Session
+
+from audit.events import Action, Event, Outcome
+from hub.audit.service import Auditor, Receipt
+from hub.caller import Caller
+from hub.db import as_utc
+from hub.documents import repository as documents
+from hub.documents.models import Document
+from hub.documents.visibility import read_access
+from hub.errors import Forbidden, HubError, NotFound, Unprocessable
+from hub.organisations.directory import OrganisationDirectory
+from hub.pagination import encode_cursor, time_id, time_id_position
+from hub.policy.model import Party, Policy, PolicyAction
+from hub.shares import repository
+from hub.shares.models import Share, ShareType
+from hub.shares.schemas import ShareIn, ShareOut, ShareState
+from hub.subjects.keys import SubjectProtector
+
+SHARE: Final = "share"
+_NO_SUCH_SHARE: Final = "no such share"
+
+
+@dataclass(frozen=True, slots=True)
+class SharesDeps:
+    policy: Policy
+    audit: Auditor
+    directory: OrganisationDirectory
+    protector: Callable[[], SubjectProtector]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+class ShareService:
+    """The shares of one request, acted on by one caller."""
+
+    def __init__(self, session: Session, deps: SharesDeps, caller: Caller) -> None:
+        self.session = session
+        self.deps = deps
+        self.caller = caller
+        self.now = deps.clock()
+
+    def _event(
+        self, action: Action, outcome: Outcome, *, resource_type: str = SHARE, **fields: Any
+    ) -> Event:
+        return self.deps.audit.event(
+            self.caller.context,
+            action,
+            outcome,
+            principal=self.caller.principal,
+            resource_type=resource_type,
+            **fields,
+        )
+
+    def _refuse(self, error: HubError, event: Event) -> HubError:
+        self.deps.audit.record(self.session, event)
+        return error.after_recording()
+
+    # -- create --------------------------------------------------------------------------------
+
+    def create(self, request: ShareIn) -> tuple[ShareOut, Receipt]:
+        share_id = uuid.uuid4()
+        v_number = request.v_number
+        document = None
+        if request.document_id is not None:
+            document = self._shareable_document(request.document_id)
+            v_number = self._document_v_number(document.v_number_sealed, document.id)
+            types = [document.document_type]
+        else:
+            types = list(request.document_types or [])
+
+        def invalid(message: str, detail: str) -> HubError:
+            return self._refuse(
+                Unprocessable(message),
+                self._event(
+                    Action.SHARE_CREATE,
+                    Outcome.INVALID,
+                    v_number=v_number,
+                    resource_id=str(share_id),
+                    detail=detail,
+                ),
+            )
+
+        policy = self.deps.policy
+        unknown = [name for name in types if policy.document_type(name) is None]
+        if unknown:
+            raise invalid(f"unknown document type(s): {', '.join(unknown)}", "unknown type")
+        grantee = self._grantee(request.grantee, invalid)
+        if request.purpose not in policy.purposes:
+            raise invalid(
+                f"purpose must be one of the policy's processing activities: "
+                f"{', '.join(sorted(policy.purposes))}",
+                "unknown purpose",
+            )
+        expires_at = as_utc(request.expires_at)
+        if expires_at <= self.now:
+            raise invalid("expires_at must lie in the future", "expiry in the past")
+        rules, reach = self._decide(types, grantee, document, v_number, share_id)
+        longest = policy.max_share_duration(types)
+        if expires_at > self.now + longest:
+            raise invalid(
+                f"a share of {', '.join(types)} may last at most {longest.days} days",
+                "beyond maximum duration",
+            )
+        protector = self.deps.protector()
+        share = Share(
+            id=share_id,
+            grantor=self.caller.party.code,
+            grantee=grantee.code,
+            document_id=document.id if document is not None else None,
+            v_index=protector.blind_index(v_number) if document is None and v_number else None,
+            v_number_sealed=(
+                protector.seal(v_number, kind=SHARE, row_id=share_id)
+                if document is None and v_number
+                else None
+            ),
+            purpose=request.purpose,
+            created_by=self.caller.principal.client_id,
+            created_at=self.now,
+            expires_at=expires_at,
+        )
+        self.session.add(share)
+        self.session.flush()
+        if document is None:
+            for name in types:
+                self.session.add(
+                    ShareType(share_id=share_id, document_type=name, own_only=reach[name] == "own")
+                )
+            self.session.flush()
+        recorded = self.deps.audit.record(
+            self.session,
+            self._event(
+                Action.SHARE_CREATE,
+                Outcome.SUCCESS,
+                resource_id=str(share_id),
+                v_number=v_number,
+                purpose=request.purpose,
+                policy_rule=",".join(rules),
+                detail=f"to {grantee.code}",
+            ),
+        )
+        out = self._out(share, sorted(types) if document is None else None, v_number)
+        return out, self.deps.audit.receipt(recorded)
+
+    def _shareable_document(self, document_id: uuid.UUID) -> Document:
+        """The document, if the grantor may see it; 404 (recorded) otherwise."""
+        document = documents.get(self.session, document_id)
+        if document is not None:
+            access = read_access(
+                self.session,
+                policy=self.deps.policy,
+                directory=self.deps.directory,
+                party=self.caller.party,
+                document=document,
+                now=self.now,
+            )
+            if access.allowed:
+                return document
+        raise self._refuse(
+            NotFound("no such document"),
+            self._event(
+                Action.SHARE_CREATE,
+                Outcome.NOT_FOUND,
+                resource_type="document",
+                resource_id=str(document_id),
+            ),
+        )
+
+    def _document_v_number(self, sealed: bytes | None, document_id: uuid.UUID) -> str | None:
+        if sealed is None:
+            return None
+        return self.deps.protector().open(sealed, kind="document", row_id=document_id)
+
+    def _grantee(self, code: str, invalid: Callable[[str, str], HubError]) -> Party:
+        known = self.deps.directory.get(code)
+        if known is None or not known.enabled:
+            raise invalid(f"unknown organisation {code!r}", "unknown grantee")
+        if code == self.caller.party.code:
+            raise invalid("an organisation cannot share with itself", "share to self")
+        return Party(code, known.kind)
+
+    def _decide(
+        self,
+        types: Sequence[str],
+        grantee: Party,
+        document: Document | None,
+        v_number: str | None,
+        share_id: uuid.UUID,
+    ) -> tuple[list[str], dict[str, str]]:
+        """The rules that allow this share, and the grantor's reach per type; 403 otherwise."""
+        policy, party = self.deps.policy, self.caller.party
+        rules: list[str] = []
+        reach: dict[str, str] = {}
+        for name in types:
+            if document is not None:
+                decision = policy.decide(
+                    party, PolicyAction.SHARE, name, uploader=document.uploader
+                )
+                scope = "all" if decision.allowed else "none"
+            else:
+                scope = policy.share_scope(party, name)
+                uploader = party.code if scope == "own" else None
+                decision = policy.decide(party, PolicyAction.SHARE, name, uploader=uploader)
+            receive = policy.may_receive(grantee, name)
+            denied = decision if not decision.allowed else receive if not receive.allowed else None
+            if scope == "none" or denied is not None:
+                rule = (denied or decision).rule
+                who = party.code if not decision.allowed else grantee.code
+                what = "share" if not decision.allowed else "receive"
+                raise self._refuse(
+                    Forbidden(f"the policy does not let {who} {what} documents of type {name}"),
+                    self._event(
+                        Action.SHARE_CREATE,
+                        Outcome.DENIED,
+                        resource_id=str(share_id),
+                        v_number=v_number,
+                        policy_rule=rule,
+                        detail=f"to {grantee.code}",
+                    ),
+                )
+            rules += [decision.rule, receive.rule]
+            reach[name] = scope
+        return rules, reach
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def _state(self, share: Share) -> ShareState:
+        if share.revoked_at is not None:
+            return ShareState.REVOKED
+        if as_utc(share.expires_at) <= self.now:
+            return ShareState.EXPIRED
+        return ShareState.ACTIVE
+
+    def _out(self, share: Share, types: list[str] | None, v_number: str | None) -> ShareOut:
+        return ShareOut(
+            id=share.id,
+            grantor=share.grantor,
+            grantee=share.grantee,
+            document_id=share.document_id,
+            v_number=v_number if share.document_id is None else None,
+            document_types=types,
+            purpose=share.purpose,
+            created_at=as_utc(share.created_at),
+            expires_at=as_utc(share.expires_at),
+            revoked_at=as_utc(share.revoked_at) if share.revoked_at else None,
+            state=self._state(share),
+        )
+
+    def _outs(self, shares: Sequence[Share]) -> list[ShareOut]:
+        types = repository.types_of(self.session, [s.id for s in shares])
+        protector = self.deps.protector() if shares else None
+        items = []
+        for share in shares:
+            v_number = None
+            if share.v_number_sealed is not None and protector is not None:
+                v_number = protector.open(share.v_number_sealed, kind=SHARE, row_id=share.id)
+            names = [t.document_type for t in types.get(share.id, [])] or None
+            items.append(self._out(share, names, v_number))
+        return items
+
+    def page(
+        self, *, role: str | None, active_only: bool, cursor: str | None, limit: int
+    ) -> tuple[list[ShareOut], str | None]:
+        query = {"role": role, "active": active_only, "org": self.caller.party.code}
+        rows = repository.page(
+            self.session,
+            code=self.caller.party.code,
+            granted=role in (None, "granted"),
+            received=role in (None, "received"),
+            active_at=self.now if active_only else None,
+            after=time_id_position(cursor, query),
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        self.deps.audit.record(
+            self.session,
+            self._event(Action.SHARE_LIST, Outcome.SUCCESS, detail=f"{len(rows)} shares"),
+        )
+        next_cursor = (
+            encode_cursor(time_id(rows[-1].created_at, rows[-1].id), query)
+            if more and rows
+            else None
+        )
+        return self._outs(rows), next_cursor
+
+    def _visible(self, share_id: uuid.UUID, action: Action) -> Share:
+        share = repository.get(self.session, share_id)
+        code = self.caller.party.code
+        if share is None or code not in (share.grantor, share.grantee):
+            raise self._refuse(
+                NotFound(_NO_SUCH_SHARE),
+                self._event(action, Outcome.NOT_FOUND, resource_id=str(share_id)),
+            )
+        return share
+
+    def get(self, share_id: uuid.UUID) -> ShareOut:
+        share = self._visible(share_id, Action.SHARE_READ)
+        self.deps.audit.record(
+            self.session,
+            self._event(Action.SHARE_READ, Outcome.SUCCESS, resource_id=str(share_id)),
+        )
+        return self._outs([share])[0]
+
+    # -- revoke --------------------------------------------------------------------------------
+
+    def revoke(self, share_id: uuid.UUID) -> Receipt:
+        share = self._visible(share_id, Action.SHARE_REVOKE)
+        if share.grantor != self.caller.party.code:
+            raise self._refuse(
+                Forbidden("only the granting organisation may revoke a share"),
+                self._event(Action.SHARE_REVOKE, Outcome.DENIED, resource_id=str(share_id)),
+            )
+        if share.revoked_at is None:
+            share.revoked_at = self.now
+            share.revoked_by = self.caller.principal.client_id
+            self.session.add(share)
+            self.session.flush()
+        v_number = None
+        if share.v_number_sealed is not None:
+            v_number = self.deps.protector().open(
+                share.v_number_sealed, kind=SHARE, row_id=share.id
+            )
+        recorded = self.deps.audit.record(
+            self.session,
+            self._event(
+                Action.SHARE_REVOKE,
+                Outcome.SUCCESS,
+                resource_id=str(share_id),
+                v_number=v_number,
+                purpose=share.purpose,
+                detail=f"to {share.grantee}",
+            ),
+        )
+        return self.deps.audit.receipt(recorded)
