@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Request
+from sqlmodel import Session
 
 from audit.events import Action, Outcome
 from auth.dependencies import BearerError, CurrentPrincipal
 from auth.scopes import Scope, format_scopes
 from auth.tokens import Principal
 from hub.audit.context import Context, ContextDep
-from hub.deps import ServicesDep
+from hub.deps import ServicesDep, SessionDep
 from hub.policy.model import Party
+from hub.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,3 +101,33 @@ def _uuid_or_none(value: object) -> str | None:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return None
+
+
+T = TypeVar("T")
+
+
+class ScopedService(Generic[T]):
+    """A dependency that admits the caller as :class:`Scoped` does, then builds a service for
+    it around the request's session: ``build(session, services, caller)``."""
+
+    def __init__(
+        self,
+        build: Callable[[Session, Services, Caller], T],
+        scope: Scope,
+        action: Action,
+        *,
+        resource_type: str,
+        id_param: str | None = None,
+    ) -> None:
+        self._build = build
+        self._admit = Scoped(scope, action, resource_type=resource_type, id_param=id_param)
+
+    def __call__(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        context: ContextDep,
+        session: SessionDep,
+    ) -> T:
+        return self._build(session, services, self._admit(request, principal, services, context))

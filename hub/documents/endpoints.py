@@ -20,13 +20,11 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from audit.events import Action
-from auth.dependencies import CurrentPrincipal
 from auth.scopes import Scope
-from hub.audit.context import ContextDep
 from hub.audit.service import Receipt
-from hub.caller import Scoped
+from hub.caller import ScopedService
 from hub.db import as_utc
-from hub.deps import ServicesDep, SessionDep, StrictQuery
+from hub.deps import StrictQuery
 from hub.documents.content import content_disposition, etag, repr_digest
 from hub.documents.repository import DocumentFilter
 from hub.documents.schemas import (
@@ -69,43 +67,40 @@ def documents_deps(services: Services) -> DocumentsDeps:
     )
 
 
-class _Documents:
+def _documents(
+    scope: Scope, action: Action, *, id_param: str | None = None
+) -> ScopedService[DocumentService]:
     """The service for a route that needs ``scope``; a refusal is recorded as ``action``."""
-
-    def __init__(self, scope: Scope, action: Action, *, id_param: str | None = None) -> None:
-        self._admit = Scoped(scope, action, resource_type="document", id_param=id_param)
-
-    def __call__(
-        self,
-        request: Request,
-        principal: CurrentPrincipal,
-        services: ServicesDep,
-        context: ContextDep,
-        session: SessionDep,
-    ) -> DocumentService:
-        caller = self._admit(request, principal, services, context)
-        return DocumentService(session, documents_deps(services), caller)
+    return ScopedService(
+        lambda session, services, caller: DocumentService(
+            session, documents_deps(services), caller
+        ),
+        scope,
+        action,
+        resource_type="document",
+        id_param=id_param,
+    )
 
 
 _ID = "document_id"
 Uploader = Annotated[
-    DocumentService, Depends(_Documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_UPLOAD))
+    DocumentService, Depends(_documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_UPLOAD))
 ]
 Deleter = Annotated[
     DocumentService,
-    Depends(_Documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_DELETE, id_param=_ID)),
+    Depends(_documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_DELETE, id_param=_ID)),
 ]
-Lister = Annotated[DocumentService, Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_LIST))]
+Lister = Annotated[DocumentService, Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_LIST))]
 Searcher = Annotated[
-    DocumentService, Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_SEARCH))
+    DocumentService, Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_SEARCH))
 ]
 Reader = Annotated[
     DocumentService,
-    Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_READ, id_param=_ID)),
+    Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_READ, id_param=_ID)),
 ]
 Downloader = Annotated[
     DocumentService,
-    Depends(_Documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_DOWNLOAD, id_param=_ID)),
+    Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_DOWNLOAD, id_param=_ID)),
 ]
 
 

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from sqlmodel import Session
 
-from audit.events import Action, Event, Outcome
+from audit.events import Action, Outcome
 from hub.audit.service import Auditor, Receipt
 from hub.caller import Caller
 from hub.documents import repository
@@ -52,6 +52,7 @@ from hub.errors import (
 from hub.organisations.directory import OrganisationDirectory
 from hub.pagination import encode_cursor, time_id, time_id_position
 from hub.policy.model import Policy, PolicyAction
+from hub.recording import RecordingService
 from hub.subjects.keys import SubjectProtector, check_v_number
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault
@@ -84,43 +85,14 @@ class Shown:
     v_number: str
 
 
-class DocumentService:
+class DocumentService(RecordingService):
     """The documents of one request, acted on by one caller."""
 
+    resource_type = DOCUMENT
+
     def __init__(self, session: Session, deps: DocumentsDeps, caller: Caller) -> None:
-        self.session = session
+        super().__init__(session, audit=deps.audit, caller=caller, clock=deps.clock)
         self.deps = deps
-        self.caller = caller
-        self.now = deps.clock()
-
-    # -- events --------------------------------------------------------------------------------
-
-    def event(
-        self,
-        action: Action,
-        outcome: Outcome,
-        *,
-        resource_id: str | None = None,
-        v_number: str | None = None,
-        **fields: Any,
-    ) -> Event:
-        return self.deps.audit.event(
-            self.caller.context,
-            action,
-            outcome,
-            principal=self.caller.principal,
-            v_number=v_number,
-            resource_type=DOCUMENT,
-            resource_id=resource_id,
-            **fields,
-        )
-
-    def record(self, event: Event) -> Receipt:
-        return self.deps.audit.receipt(self.deps.audit.record(self.session, event))
-
-    def refuse(self, error: HubError, event: Event) -> HubError:
-        self.deps.audit.record(self.session, event)
-        return error.after_recording()
 
     def _v_number(self, document: Document) -> str | None:
         if document.v_number_sealed is None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from audit.events import Action
-from auth.dependencies import CurrentPrincipal
 from auth.scopes import Scope
-from hub.audit.context import ContextDep
-from hub.caller import Scoped
-from hub.deps import ServicesDep, SessionDep, StrictQuery
+from hub.caller import ScopedService
+from hub.deps import StrictQuery
 from hub.errors import problem, problem_responses
 from hub.services import Services
 from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
@@ -35,32 +33,27 @@ def _deps(services: Services) -> SharesDeps:
     )
 
 
-class _Shares:
+def _shares(
+    scope: Scope, action: Action, *, id_param: str | None = None
+) -> ScopedService[ShareService]:
     """The service for a route that needs ``scope``; a refusal is recorded as ``action``."""
-
-    def __init__(self, scope: Scope, action: Action, *, id_param: str | None = None) -> None:
-        self._admit = Scoped(scope, action, resource_type="share", id_param=id_param)
-
-    def __call__(
-        self,
-        request: Request,
-        principal: CurrentPrincipal,
-        services: ServicesDep,
-        context: ContextDep,
-        session: SessionDep,
-    ) -> ShareService:
-        caller = self._admit(request, principal, services, context)
-        return ShareService(session, _deps(services), caller)
+    return ScopedService(
+        lambda session, services, caller: ShareService(session, _deps(services), caller),
+        scope,
+        action,
+        resource_type="share",
+        id_param=id_param,
+    )
 
 
-Granting = Annotated[ShareService, Depends(_Shares(Scope.SHARES_WRITE, Action.SHARE_CREATE))]
+Granting = Annotated[ShareService, Depends(_shares(Scope.SHARES_WRITE, Action.SHARE_CREATE))]
 Revoking = Annotated[
     ShareService,
-    Depends(_Shares(Scope.SHARES_WRITE, Action.SHARE_REVOKE, id_param="share_id")),
+    Depends(_shares(Scope.SHARES_WRITE, Action.SHARE_REVOKE, id_param="share_id")),
 ]
-Listing = Annotated[ShareService, Depends(_Shares(Scope.DOCUMENTS_READ, Action.SHARE_LIST))]
+Listing = Annotated[ShareService, Depends(_shares(Scope.DOCUMENTS_READ, Action.SHARE_LIST))]
 Reading = Annotated[
-    ShareService, Depends(_Shares(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id"))
+    ShareService, Depends(_shares(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id"))
 ]
 ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
 

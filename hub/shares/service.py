@@ -22,11 +22,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlmodel import Session
 
-from audit.events import Action, Event, Outcome
+from audit.events import Action, Outcome
 from hub.audit.service import Auditor, Receipt
 from hub.caller import Caller
 from hub.db import as_utc
@@ -37,6 +37,7 @@ from hub.errors import Forbidden, HubError, NotFound, Unprocessable
 from hub.organisations.directory import OrganisationDirectory
 from hub.pagination import encode_cursor, time_id, time_id_position
 from hub.policy.model import Party, Policy, PolicyAction
+from hub.recording import RecordingService
 from hub.shares import repository
 from hub.shares.models import Share, ShareType
 from hub.shares.schemas import ShareIn, ShareOut, ShareState
@@ -55,30 +56,14 @@ class SharesDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-class ShareService:
+class ShareService(RecordingService):
     """The shares of one request, acted on by one caller."""
 
+    resource_type = SHARE
+
     def __init__(self, session: Session, deps: SharesDeps, caller: Caller) -> None:
-        self.session = session
+        super().__init__(session, audit=deps.audit, caller=caller, clock=deps.clock)
         self.deps = deps
-        self.caller = caller
-        self.now = deps.clock()
-
-    def _event(
-        self, action: Action, outcome: Outcome, *, resource_type: str = SHARE, **fields: Any
-    ) -> Event:
-        return self.deps.audit.event(
-            self.caller.context,
-            action,
-            outcome,
-            principal=self.caller.principal,
-            resource_type=resource_type,
-            **fields,
-        )
-
-    def _refuse(self, error: HubError, event: Event) -> HubError:
-        self.deps.audit.record(self.session, event)
-        return error.after_recording()
 
     # -- create --------------------------------------------------------------------------------
 
@@ -94,9 +79,9 @@ class ShareService:
             types = list(request.document_types or [])
 
         def invalid(message: str, detail: str) -> HubError:
-            return self._refuse(
+            return self.refuse(
                 Unprocessable(message),
-                self._event(
+                self.event(
                     Action.SHARE_CREATE,
                     Outcome.INVALID,
                     v_number=v_number,
@@ -153,7 +138,7 @@ class ShareService:
             self.session.flush()
         recorded = self.deps.audit.record(
             self.session,
-            self._event(
+            self.event(
                 Action.SHARE_CREATE,
                 Outcome.SUCCESS,
                 resource_id=str(share_id),
@@ -180,9 +165,9 @@ class ShareService:
             )
             if access.allowed:
                 return document
-        raise self._refuse(
+        raise self.refuse(
             NotFound("no such document"),
-            self._event(
+            self.event(
                 Action.SHARE_CREATE,
                 Outcome.NOT_FOUND,
                 resource_type="document",
@@ -231,9 +216,9 @@ class ShareService:
                 rule = (denied or decision).rule
                 who = party.code if not decision.allowed else grantee.code
                 what = "share" if not decision.allowed else "receive"
-                raise self._refuse(
+                raise self.refuse(
                     Forbidden(f"the policy does not let {who} {what} documents of type {name}"),
-                    self._event(
+                    self.event(
                         Action.SHARE_CREATE,
                         Outcome.DENIED,
                         resource_id=str(share_id),
@@ -299,7 +284,7 @@ class ShareService:
         rows = rows[:limit]
         self.deps.audit.record(
             self.session,
-            self._event(Action.SHARE_LIST, Outcome.SUCCESS, detail=f"{len(rows)} shares"),
+            self.event(Action.SHARE_LIST, Outcome.SUCCESS, detail=f"{len(rows)} shares"),
         )
         next_cursor = (
             encode_cursor(time_id(rows[-1].created_at, rows[-1].id), query)
@@ -312,9 +297,9 @@ class ShareService:
         share = repository.get(self.session, share_id)
         code = self.caller.party.code
         if share is None or code not in (share.grantor, share.grantee):
-            raise self._refuse(
+            raise self.refuse(
                 NotFound(_NO_SUCH_SHARE),
-                self._event(action, Outcome.NOT_FOUND, resource_id=str(share_id)),
+                self.event(action, Outcome.NOT_FOUND, resource_id=str(share_id)),
             )
         return share
 
@@ -322,7 +307,7 @@ class ShareService:
         share = self._visible(share_id, Action.SHARE_READ)
         self.deps.audit.record(
             self.session,
-            self._event(Action.SHARE_READ, Outcome.SUCCESS, resource_id=str(share_id)),
+            self.event(Action.SHARE_READ, Outcome.SUCCESS, resource_id=str(share_id)),
         )
         return self._outs([share])[0]
 
@@ -331,9 +316,9 @@ class ShareService:
     def revoke(self, share_id: uuid.UUID) -> Receipt:
         share = self._visible(share_id, Action.SHARE_REVOKE)
         if share.grantor != self.caller.party.code:
-            raise self._refuse(
+            raise self.refuse(
                 Forbidden("only the granting organisation may revoke a share"),
-                self._event(Action.SHARE_REVOKE, Outcome.DENIED, resource_id=str(share_id)),
+                self.event(Action.SHARE_REVOKE, Outcome.DENIED, resource_id=str(share_id)),
             )
         if share.revoked_at is None:
             share.revoked_at = self.now
@@ -347,7 +332,7 @@ class ShareService:
             )
         recorded = self.deps.audit.record(
             self.session,
-            self._event(
+            self.event(
                 Action.SHARE_REVOKE,
                 Outcome.SUCCESS,
                 resource_id=str(share_id),
