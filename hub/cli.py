@@ -218,9 +218,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from exc
     try:
         check_schema(services)
+        # Checked here too, so a broken policy is one line naming the place, not a traceback.
+        services.load_policy()
     except SchemaNotCurrentError as exc:
         services.close()
         raise CommandError(str(exc)) from None
+    except PolicyError as exc:
+        services.close()
+        raise CommandError(str(exc), status=2) from None
     app = create_app(settings, services=services)
     try:
         uvicorn.run(

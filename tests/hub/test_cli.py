@@ -145,6 +145,34 @@ def test_serve_refuses_an_unmigrated_database(env: dict[str, str], tmp_path: Pat
     assert "run `ketenhub init`" in result.stderr
 
 
+def test_serve_refuses_a_broken_policy_naming_its_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run_ketenhub(env, "init", "--demo")
+    policy = tmp_path / "var" / "policy.yaml"
+    lines = policy.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if "upload: [IOM" in line)
+    lines[number - 1] = lines[number - 1].replace("[IOM", "[ACME, IOM")
+    policy.write_text("\n".join(lines) + "\n")
+
+    result = run_ketenhub(env, "serve", "--port", str(_free_port()), check=False)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"ketenhub: {policy}:{number}:")
+    assert "unknown organisation 'ACME'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_installs_a_starter_policy_that_denies_everything(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    printed = run_ketenhub(env, "init").stdout
+    policy = (tmp_path / "var" / "policy.yaml").read_text()
+    assert "document_types: {}" in policy
+    assert "policy.yaml (written; sha256:" in printed
+    assert "(exists;" in run_ketenhub(env, "init").stdout  # never overwritten
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
