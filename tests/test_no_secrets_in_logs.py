@@ -118,6 +118,18 @@ def test_a_logged_token_is_found_and_reported_redacted(
     assert "access token: eyJhbG… in log tests.secrets.selfcheck" in report
 
 
+def test_a_v_number_is_found_standing_alone_not_inside_a_uuid(
+    private_log: tuple[SecretScanner, logging.Logger],
+) -> None:
+    scanner, logger = private_log
+    scanner.register("0000000000", "v-number")
+    logger.info("document 00000000-0000-0000-0000-000000000000 read")  # a UUID's last group
+    assert scanner.scan() == []
+
+    logger.info("search for v_number=0000000000 failed")
+    assert [finding.kind for finding in scanner.scan()] == ["v-number"]
+
+
 def test_a_secret_in_an_exception_or_extra_field_is_found(
     private_log: tuple[SecretScanner, logging.Logger],
 ) -> None:

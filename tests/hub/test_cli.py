@@ -145,9 +145,7 @@ def test_serve_refuses_an_unmigrated_database(env: dict[str, str], tmp_path: Pat
     assert "run `ketenhub init`" in result.stderr
 
 
-def test_serve_refuses_a_broken_policy_naming_its_line(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_serve_refuses_a_broken_policy_naming_its_line(env: dict[str, str], tmp_path: Path) -> None:
     run_ketenhub(env, "init", "--demo")
     policy = tmp_path / "var" / "policy.yaml"
     lines = policy.read_text().splitlines()
