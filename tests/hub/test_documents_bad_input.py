@@ -13,7 +13,6 @@ uvicorn server, since the in-process test client cannot drop a connection.
 
 from __future__ import annotations
 
-import secrets
 import socket
 import threading
 import time
@@ -33,15 +32,18 @@ from hub.app import create_app
 from hub.policy import demo_policy_bytes
 from hub.services import Services
 from storage.objects import FilesystemStore, S3Store
-from tests.fixtures.databases import PostgresDatabases
-from tests.fixtures.documents import API, DOCUMENT_BACKENDS, DocumentHub, pdf, png
-from tests.fixtures.oauth import hub_settings, start_hub
+from tests.fixtures.documents import (
+    API,
+    DOCUMENT_BACKENDS,
+    DocumentHub,
+    pdf,
+    png,
+    running_documents_hub,
+)
 from tests.fixtures.stores import (
     FilesystemBackend,
     S3Backend,
     S3Server,
-    drop_bucket,
-    require_reachable,
 )
 
 MIB: Final = 1024 * 1024
@@ -293,29 +295,7 @@ def limited_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Docu
     """Like ``documents_hub``, but running :func:`small_limits_policy`."""
     policy_file = tmp_path / "small-limits.yaml"
     policy_file.write_bytes(small_limits_policy())
-    if request.param == "sqlite+filesystem":
-        url = f"sqlite:///{tmp_path / 'ketenhub.db'}"
-        for hub in start_hub(hub_settings(tmp_path, url, policy_file=policy_file)):
-            yield DocumentHub(hub, request.param)
-        return
-    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
-    server = S3Server.from_environment("seaweed")
-    require_reachable(server)
-    bucket = f"khbad-{secrets.token_hex(6)}"
-    settings = hub_settings(
-        tmp_path,
-        databases.create(),
-        policy_file=policy_file,
-        storage_url=f"s3://{bucket}",
-        s3_endpoint=server.endpoint,
-        s3_access_key=server.access_key,
-        s3_secret_key=server.secret_key,
-    )
-    try:
-        for hub in start_hub(settings):
-            yield DocumentHub(hub, request.param)
-    finally:
-        drop_bucket(server.admin(), bucket)
+    yield from running_documents_hub(request, tmp_path, policy_file=policy_file)
 
 
 @pytest.mark.parametrize(
