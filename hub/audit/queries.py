@@ -8,10 +8,7 @@ replayed against another query is refused rather than silently paging the wrong 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
-import hashlib
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -41,6 +38,7 @@ from hub.audit.schemas import (
 )
 from hub.audit.service import Auditor, b64
 from hub.errors import BadRequest, HubError, NotFound, Unprocessable
+from hub.pagination import decode_cursor, encode_cursor
 
 EXPORT_BATCH: Final = 1000
 CSV_COLUMNS: Final = ("seq", "leaf_hash", "status", *LEAF_FIELDS[1:])
@@ -50,27 +48,11 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 # -- cursors ------------------------------------------------------------------------------------
 
 
-def _fingerprint(where: EventFilter) -> str:
-    return hashlib.sha256(json.dumps(astuple(where)).encode()).hexdigest()[:16]
-
-
-def encode_cursor(after: int, where: EventFilter) -> str:
-    raw = json.dumps({"after": after, "query": _fingerprint(where)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, where: EventFilter) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii") + b"=="))
-        after, query = data["after"], data["query"]
-    except (binascii.Error, UnicodeError, ValueError, KeyError, TypeError):
-        raise BadRequest("the cursor is not one this API issued") from None
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+def _after(cursor: str | None, where: EventFilter) -> int | None:
+    """The last ``seq`` of the previous page; a cursor of another query or shape is 400."""
+    after = decode_cursor(cursor, astuple(where))
+    if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
         raise BadRequest("the cursor is not one this API issued")
-    if query != _fingerprint(where):
-        raise BadRequest("the cursor belongs to another query: repeat the same filters")
     return after
 
 
@@ -98,10 +80,10 @@ def checkpoint_out(signed: checkpoints.SignedCheckpoint) -> CheckpointOut:
 def _page(
     session: Session, where: EventFilter, cursor: str | None, limit: int
 ) -> tuple[list[EventOut], str | None]:
-    rows = repository.page(session, where, after=decode_cursor(cursor, where), limit=limit + 1)
+    rows = repository.page(session, where, after=_after(cursor, where), limit=limit + 1)
     items = [event_out(r) for r in rows[:limit]]
     more = len(rows) > limit
-    return items, encode_cursor(rows[limit - 1].seq, where) if more else None
+    return items, encode_cursor(rows[limit - 1].seq, astuple(where)) if more else None
 
 
 # -- queries -------------------------------------------------------------------------------------

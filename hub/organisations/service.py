@@ -6,8 +6,6 @@ demo data (real gemeenten are added by their CBS code when they join).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -17,6 +15,7 @@ from sqlmodel import Session
 from hub.errors import BadRequest
 from hub.organisations import repository
 from hub.organisations.models import Organisation, OrganisationKind
+from hub.pagination import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +59,17 @@ def ensure_organisations(session: Session, seeds: tuple[OrganisationSeed, ...]) 
     return created
 
 
-def _decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise BadRequest("the cursor is not one this API issued") from None
+_QUERY: Final = "organisations"
 
 
 def page(
     session: Session, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[Organisation], str | None]:
     """One page in code order; the cursor is the last code seen, opaque to the caller."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, _QUERY)
+    if after is not None and not isinstance(after, str):
+        raise BadRequest("the cursor is not one this API issued")
     rows = repository.list_page(session, after=after, limit=limit + 1)
     if len(rows) <= limit:
         return rows, None
-    last = rows[limit - 1].code
-    return rows[:limit], base64.urlsafe_b64encode(last.encode("ascii")).decode().rstrip("=")
+    return rows[:limit], encode_cursor(rows[limit - 1].code, _QUERY)
