@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-
-VNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{10}$")]
+from hub.subjects.schemas import VNumber
 
 
 class EventOut(BaseModel):

@@ -9,12 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hub.rfc3339 import Timestamp
+from hub.subjects.schemas import VNumber
 
-VNumber = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9]{10}$"),
-    Field(description="vreemdelingennummer: exactly 10 digits", examples=["1234567890"]),
-]
 DocumentTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 

@@ -9,8 +9,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from hub.documents.schemas import DocumentTypeName, VNumber
+from hub.documents.schemas import DocumentTypeName
 from hub.rfc3339 import Timestamp
+from hub.subjects.schemas import VNumber
 
 OrganisationCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,15}$")]
 
