@@ -72,6 +72,13 @@ class Scoped:
         services: ServicesDep,
         context: ContextDep,
     ) -> Caller:
+        self.check(request, principal, services, context)
+        return current_caller(principal, services, context)
+
+    def check(
+        self, request: Request, principal: Principal, services: Services, context: Context
+    ) -> None:
+        """Return if the token has the scope; else record the refusal and raise 403."""
         if self.scope not in principal.scopes:
             raw = request.path_params.get(self.id_param) if self.id_param else None
             services.audit.record_alone(
@@ -89,7 +96,6 @@ class Scoped:
             raise BearerError(
                 403, f"this needs the scope {needed}", error="insufficient_scope", scope=needed
             )
-        return current_caller(principal, services, context)
 
 
 def _uuid_or_none(value: object) -> str | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from audit.events import Action, Outcome, format_time
-from auth.dependencies import BearerError, CurrentPrincipal
-from auth.scopes import Scope, format_scopes
+from auth.dependencies import CurrentPrincipal
+from auth.scopes import Scope
 from hub.audit.context import ContextDep
 from hub.audit.queries import AuditQueries
 from hub.audit.repository import EventFilter
@@ -27,6 +27,7 @@ from hub.audit.schemas import (
     SubjectReportIn,
     SubjectReportOut,
 )
+from hub.caller import Scoped
 from hub.deps import ServicesDep, SessionDep, StrictQuery
 from hub.errors import Unprocessable, problem_responses
 from hub.rfc3339 import Timestamp
@@ -41,25 +42,17 @@ router = APIRouter(
 _MAX_SEQ = 2**53 - 1
 
 
+_AUDIT_READ = Scoped(Scope.AUDIT_READ, Action.AUDIT_QUERY, resource_type="audit_log")
+
+
 def audit_queries(
-    principal: CurrentPrincipal, services: ServicesDep, session: SessionDep, context: ContextDep
+    request: Request,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    session: SessionDep,
+    context: ContextDep,
 ) -> AuditQueries:
-    if Scope.AUDIT_READ not in principal.scopes:
-        # The request fails, so its transaction rolls back: record the refusal on its own.
-        services.audit.record_alone(
-            services.audit.event(
-                context,
-                Action.AUDIT_QUERY,
-                Outcome.DENIED,
-                principal=principal,
-                resource_type="audit_log",
-                detail="insufficient_scope",
-            )
-        )
-        needed = format_scopes({Scope.AUDIT_READ})
-        raise BearerError(
-            403, f"this needs the scope {needed}", error="insufficient_scope", scope=needed
-        )
+    _AUDIT_READ.check(request, principal, services, context)
     return AuditQueries(session, services.audit, principal, context)
 
 
