@@ -15,7 +15,6 @@ nobody with only database access can slip in a key that ``audit verify`` would t
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +22,14 @@ from datetime import UTC, datetime
 from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from audit.events import format_time
 from audit.models import AuditKey
 from audit.notes import NoteSigner, NoteVerifier
 from audit.pseudonyms import Pseudonymiser
-from storage.keys import KeyProvider, WrappedKey
+from hub.sealed_keys import SealedKeys
+from storage.keys import KeyProvider
 
 CHECKPOINT: Final = "checkpoint"
 PSEUDONYM: Final = "pseudonym"
@@ -46,8 +46,11 @@ class AuditKeySet:
     loaded_at: float
 
 
-class AuditKeys:
+class AuditKeys(SealedKeys[AuditKeySet]):
     """Creates, rotates and serves the audit keys; cached for ``cache_seconds``."""
+
+    table = AuditKey
+    purpose = _PURPOSE
 
     def __init__(
         self,
@@ -58,13 +61,8 @@ class AuditKeys:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._keys = keys
+        super().__init__(keys=keys, cache_seconds=cache_seconds, clock=clock, monotonic=monotonic)
         self.origin = origin
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._snapshot: AuditKeySet | None = None
 
     # -- management -------------------------------------------------------------------------
 
@@ -95,7 +93,7 @@ class AuditKeys:
     def _store(
         self, session: Session, kind: str, key_id: str, secret: bytes, public: bytes | None
     ) -> None:
-        sealed = self._keys.seal(secret, purpose=_PURPOSE + key_id)
+        sealed = self._seal(key_id, secret)
         session.add(
             AuditKey(
                 key_id=key_id,
@@ -108,34 +106,7 @@ class AuditKeys:
         )
         session.flush()
 
-    def reseal(self, session: Session) -> int:
-        """Move every audit key to the current KEK (``ketenhub keys rewrap``)."""
-        current = self._keys.current_kek_id()
-        moved = 0
-        for row in session.exec(select(AuditKey).where(AuditKey.kek_id != current)).all():
-            secret = self._unseal(row)
-            sealed = self._keys.seal(secret, purpose=_PURPOSE + row.key_id)
-            row.kek_id, row.sealed_secret = sealed.kek_id, sealed.blob
-            session.add(row)
-            moved += 1
-        session.flush()
-        return moved
-
-    @staticmethod
-    def sealed_under(session: Session, kek_id: str) -> int:
-        statement = select(func.count()).where(AuditKey.kek_id == kek_id)
-        return session.exec(statement).one()
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._snapshot = None
-
     # -- use --------------------------------------------------------------------------------
-
-    def _unseal(self, row: AuditKey) -> bytes:
-        return self._keys.unseal(
-            WrappedKey(row.kek_id, row.sealed_secret), purpose=_PURPOSE + row.key_id
-        )
 
     def load(self, session: Session) -> AuditKeySet:
         checkpoint_rows = _rows(session, CHECKPOINT)
@@ -156,14 +127,6 @@ class AuditKeys:
             pseudonymiser=Pseudonymiser(self._unseal(pseudonym_rows[0])),
             loaded_at=self._monotonic(),
         )
-
-    def current(self, sessions: Callable[[], Session]) -> AuditKeySet:
-        with self._lock:
-            snapshot = self._snapshot
-            if snapshot is None or self._monotonic() - snapshot.loaded_at >= self._cache_seconds:
-                with sessions() as session:
-                    snapshot = self._snapshot = self.load(session)
-            return snapshot
 
     @staticmethod
     def published(session: Session) -> list[AuditKey]:

@@ -27,22 +27,19 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from audit.events import format_time
+from hub.sealed_keys import SealedKeys
 from hub.subjects.models import SubjectKey
 from storage.errors import IntegrityError
-from storage.keys import KeyProvider, WrappedKey
+from storage.keys import KeyProvider
 
 BLIND_INDEX: Final = "blind-index"
 V_NUMBER: Final = "v-number"
@@ -101,23 +98,14 @@ def _aad(kind: str, row_id: uuid.UUID) -> bytes:
     return b"ketenhub/v1 v-number:" + kind.encode("ascii") + b":" + row_id.bytes
 
 
-class SubjectKeys:
+class SubjectKeys(SealedKeys[SubjectProtector]):
     """Creates, re-seals and serves the subject keys; cached for ``cache_seconds``."""
 
-    def __init__(
-        self,
-        *,
-        keys: KeyProvider,
-        cache_seconds: float = 60.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._keys = keys
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._snapshot: SubjectProtector | None = None
+    table = SubjectKey
+    purpose = _PURPOSE
+
+    def __init__(self, *, keys: KeyProvider, cache_seconds: float = 60.0) -> None:
+        super().__init__(keys=keys, cache_seconds=cache_seconds)
 
     def ensure(self, session: Session) -> list[str]:
         """Create whichever key is missing; returns the kinds created."""
@@ -125,7 +113,7 @@ class SubjectKeys:
         for kind in (BLIND_INDEX, V_NUMBER):
             if _newest(session, kind) is None:
                 key_id = f"{kind}-{secrets.token_hex(8)}"
-                sealed = self._keys.seal(secrets.token_bytes(32), purpose=_PURPOSE + key_id)
+                sealed = self._seal(key_id, secrets.token_bytes(32))
                 session.add(
                     SubjectKey(
                         key_id=key_id,
@@ -139,27 +127,6 @@ class SubjectKeys:
         session.flush()
         return created
 
-    def reseal(self, session: Session) -> int:
-        """Move every subject key to the current KEK (``ketenhub keys rewrap``)."""
-        current = self._keys.current_kek_id()
-        moved = 0
-        for row in session.exec(select(SubjectKey).where(SubjectKey.kek_id != current)).all():
-            sealed = self._keys.seal(self._unseal(row), purpose=_PURPOSE + row.key_id)
-            row.kek_id, row.sealed_secret = sealed.kek_id, sealed.blob
-            session.add(row)
-            moved += 1
-        session.flush()
-        return moved
-
-    @staticmethod
-    def sealed_under(session: Session, kek_id: str) -> int:
-        return session.exec(select(func.count()).where(SubjectKey.kek_id == kek_id)).one()
-
-    def _unseal(self, row: SubjectKey) -> bytes:
-        return self._keys.unseal(
-            WrappedKey(row.kek_id, row.sealed_secret), purpose=_PURPOSE + row.key_id
-        )
-
     def load(self, session: Session) -> SubjectProtector:
         index_row, seal_row = _newest(session, BLIND_INDEX), _newest(session, V_NUMBER)
         if index_row is None or seal_row is None:
@@ -167,14 +134,6 @@ class SubjectKeys:
         return SubjectProtector(
             self._unseal(index_row), AESGCM(self._unseal(seal_row)), self._monotonic()
         )
-
-    def current(self, sessions: Callable[[], Session]) -> SubjectProtector:
-        with self._lock:
-            snapshot = self._snapshot
-            if snapshot is None or self._monotonic() - snapshot.loaded_at >= self._cache_seconds:
-                with sessions() as session:
-                    snapshot = self._snapshot = self.load(session)
-            return snapshot
 
 
 def _newest(session: Session, kind: str) -> SubjectKey | None:
