@@ -69,6 +69,10 @@ class Action(StrEnum):
     TOKEN_INTROSPECT = "token.introspect"  # noqa: S105
     CLIENT_ADD = "client.add"
     CLIENT_DISABLE = "client.disable"
+    CLIENT_ENABLE = "client.enable"
+    ORGANISATION_ADD = "organisation.add"
+    ORGANISATION_DISABLE = "organisation.disable"
+    ORGANISATION_ENABLE = "organisation.enable"
     KEY_ROTATE = "key.rotate"
     KEY_REWRAP = "key.rewrap"
     KEY_RETIRE = "key.retire"

@@ -21,9 +21,33 @@ class Scope(StrEnum):
     """Read, export and verify the audit trail; never document content."""
     ADMIN = "admin"
     """Manage organisations, clients and the policy; never document content."""
+    METRICS_READ = "metrics:read"
+    """Scrape ``GET /metrics`` (operational figures, no personal data); held alone."""
 
 
 ALL_SCOPES = frozenset(Scope)
+
+CASEWORK_SCOPES = frozenset({Scope.DOCUMENTS_READ, Scope.DOCUMENTS_WRITE, Scope.SHARES_WRITE})
+"""The scopes that touch documents and shares: the work that auditors and admins oversee."""
+OVERSIGHT_SCOPES = frozenset({Scope.AUDIT_READ, Scope.ADMIN})
+"""The scopes of those who oversee the casework; never held together with it."""
+
+
+def check_separation(scopes: frozenset[Scope] | set[Scope]) -> None:
+    """Raise ``ValueError`` unless ``scopes`` keep the duties apart (separation of duties).
+
+    ``audit:read`` and ``admin`` are never held with a document or share scope by one client:
+    whoever audits or administers the casework must not also do it. ``metrics:read`` is held
+    alone, so a metrics scraper's credentials open nothing else if they leak.
+    """
+    if Scope.METRICS_READ in scopes and len(scopes) > 1:
+        raise ValueError("metrics:read is held alone, with no other scope")
+    oversight, casework = scopes & OVERSIGHT_SCOPES, scopes & CASEWORK_SCOPES
+    if oversight and casework:
+        raise ValueError(
+            f"{format_scopes(set(oversight))} cannot be held together with "
+            f"{format_scopes(set(casework))} (separation of duties)"
+        )
 
 
 def parse_scopes(value: str | None) -> frozenset[Scope]:

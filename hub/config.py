@@ -24,11 +24,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from auth.scopes import Scope
+
 API_VERSION: Final = "1.0.0"
-_SCOPES: Final = frozenset(
-    {"documents:write", "documents:read", "shares:write", "audit:read", "admin"}
-)
 """The API's full semantic version, sent as the ``API-Version`` header on every response."""
+_SCOPES: Final = frozenset(s.value for s in Scope)
 
 
 class Environment(StrEnum):
