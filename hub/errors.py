@@ -12,6 +12,7 @@ Exception tree::
     ├── Forbidden                  403  (visible, but this action is not allowed)
     ├── NotFound                   404  (also for what exists but the caller may not see)
     ├── Conflict                   409
+    ├── PreconditionFailed         412  (If-Match)
     ├── PayloadTooLarge            413
     ├── UnsupportedMediaType       415
     ├── RangeNotSatisfiable        416
@@ -89,6 +90,11 @@ class NotFound(HubError):
 class Conflict(HubError):
     default_status = HTTPStatus.CONFLICT
     slug = "conflict"
+
+
+class PreconditionFailed(HubError):
+    default_status = HTTPStatus.PRECONDITION_FAILED
+    slug = "precondition-failed"
 
 
 class PayloadTooLarge(HubError):
