@@ -34,7 +34,7 @@ def _openapi() -> dict[str, Any]:
 
 
 OPENAPI: Final = _openapi()
-PAGES: Final = ["/openapi.json", "/docs", "/redoc"]
+PAGES: Final = ["/openapi.json", "/docs", "/redoc", "/static/apidocs/swagger-ui-init.js"]
 
 
 def _sample(parameter: dict[str, Any]) -> str:
