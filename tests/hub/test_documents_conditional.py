@@ -158,13 +158,18 @@ def test_if_none_match_that_does_not_match_serves_the_content(documents_hub: Doc
     assert actions[-1] == ("document.download", "success", None)
 
 
-def test_a_304_wins_over_a_range(documents_hub: DocumentHub) -> None:
+@pytest.mark.parametrize("byte_range", ["bytes=0-9", "bytes=999999-"])  # the second is 416
+def test_preconditions_come_before_the_range(documents_hub: DocumentHub, byte_range: str) -> None:
     uploaded = documents_hub.uploaded("IOM", pdf())
     tag = f'"{uploaded["sha256"]}"'
     answer = content(
-        documents_hub, uploaded["id"], headers=[("If-None-Match", tag), ("Range", "bytes=0-9")]
+        documents_hub, uploaded["id"], headers=[("If-None-Match", tag), ("Range", byte_range)]
     )
     assert_not_modified(answer, tag)
+    failed = content(
+        documents_hub, uploaded["id"], headers=[("If-Match", '"stale"'), ("Range", byte_range)]
+    )
+    assert failed.status_code == 412
 
 
 # -- If-Match: 412 ------------------------------------------------------------------------------
