@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import db
+from hub.apidocs.endpoints import router as apidocs_router
+from hub.assets import router as assets_router
 from hub.audit.context import system_context
 from hub.audit.endpoints import router as audit_router
 from hub.audit.timer import checkpoint_timer
@@ -124,6 +126,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         version=API_VERSION,
         summary="Secure document exchange for the partners of the Dutch immigration chain",
         lifespan=lifespan,
+        # FastAPI's pages load from a CDN; the hub serves its own (hub/apidocs).
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(ResponseHeaders)
     install_handlers(app)
@@ -134,4 +139,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(documents_router)
     app.include_router(shares_router)
     app.include_router(audit_router)
+    app.include_router(apidocs_router)
+    app.include_router(assets_router)
     return app

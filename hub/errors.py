@@ -2,8 +2,9 @@
 
 Domain code raises a :class:`HubError` subclass; it never raises ``HTTPException``. One set of
 handlers, installed by :func:`install_handlers`, turns every error into a problem document:
-hub errors, request validation errors, Starlette's own 404/405, errors from ``storage``, and
-anything unexpected (500, with no detail beyond a reference the logs carry).
+hub errors, request validation errors, Starlette's own 404/405 (a 405's ``Allow`` lists every
+method the path supports: :mod:`hub.methods`), errors from ``storage``, and anything unexpected
+(500, with no detail beyond a reference the logs carry).
 
 Exception tree::
 
@@ -12,6 +13,7 @@ Exception tree::
     ├── Forbidden                  403  (visible, but this action is not allowed)
     ├── NotFound                   404  (also for what exists but the caller may not see)
     ├── Conflict                   409
+    ├── PreconditionFailed         412  (If-Match)
     ├── PayloadTooLarge            413
     ├── UnsupportedMediaType       415
     ├── RangeNotSatisfiable        416
@@ -35,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auth.dependencies import BearerError
 from hub.config import API_VERSION
+from hub.methods import allowed_methods
 from storage.errors import IntegrityError, StorageError, StoreUnavailable
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -89,6 +92,11 @@ class NotFound(HubError):
 class Conflict(HubError):
     default_status = HTTPStatus.CONFLICT
     slug = "conflict"
+
+
+class PreconditionFailed(HubError):
+    default_status = HTTPStatus.PRECONDITION_FAILED
+    slug = "precondition-failed"
 
 
 class PayloadTooLarge(HubError):
@@ -221,6 +229,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, exc)  # registered for this class only
     headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        if allowed:  # else the framework's own answer stands (a Mount's, say)
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = ", ".join(allowed)
     if _is_oauth(request):
         response = oauth_error_response(
             exc.status_code, "invalid_request", _phrase(exc.status_code)
@@ -230,6 +243,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == HTTPStatus.NOT_FOUND:
         detail = "no such resource"
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and "Allow" in headers:
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
     return problem_response(
         status=exc.status_code,
         title=_phrase(exc.status_code),

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.stores",
     "tests.fixtures.oauth",
     "tests.fixtures.documents",
+    "tests.fixtures.served",
 ]

@@ -6,6 +6,7 @@
   or past the end answers 416 with ``Content-Range: bytes */size``. ``If-Range`` with anything
   but the current ETag means "send it all".
 - **ETag** is the strong validator ``"<hex sha-256>"``: content never changes under an id.
+  ``If-Match`` and ``If-None-Match`` are evaluated against it by :mod:`hub.preconditions`.
 - **Repr-Digest** (RFC 9530) is ``sha-256=:<base64>:`` of the whole representation, also on a
   206, so a client that resumes a download can check the bytes it put together.
 - **Content-Disposition** (RFC 6266 §4.3) carries an ASCII fallback ``filename`` and the exact
@@ -41,6 +42,17 @@ class ByteRange:
 
     def content_range(self, size: int) -> str:
         return f"bytes {self.start}-{self.end}/{size}"
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """The request fields that make a content request conditional or partial, as received
+    (a list field sent on several lines joined into one value)."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+    range: str | None = None
+    if_range: str | None = None
 
 
 def etag(sha256_hex: str) -> str:

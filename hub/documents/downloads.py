@@ -35,12 +35,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Content:
-    """What a download serves: the document, the range, and the plaintext stream (not for HEAD)."""
+    """What a download serves: the document, the range, and the plaintext stream (not for HEAD,
+    nor for a 304, ``not_modified``, which never opened the object)."""
 
     document: Document
     byte_range: ByteRange | None
     chunks: Iterator[bytes] | None
     receipt: Receipt
+    not_modified: bool = False
 
     @property
     def length(self) -> int:

@@ -25,7 +25,7 @@ from hub.audit.service import Receipt
 from hub.caller import ScopedService
 from hub.db import as_utc
 from hub.deps import StrictQuery
-from hub.documents.content import content_disposition, etag, repr_digest
+from hub.documents.content import Conditions, content_disposition, etag, repr_digest
 from hub.documents.repository import DocumentFilter
 from hub.documents.schemas import (
     DocumentOut,
@@ -37,6 +37,7 @@ from hub.documents.schemas import (
 )
 from hub.documents.service import DocumentsDeps, DocumentService, Shown
 from hub.errors import BadRequest, Unprocessable, problem, problem_responses
+from hub.preconditions import joined
 from hub.rfc3339 import Timestamp
 from hub.services import Services
 
@@ -254,14 +255,49 @@ def get_document(service: Reader, document_id: DocumentId) -> DocumentOut:
     return _out(service.get(document_id))
 
 
+_CONDITIONAL: Final[dict[str, Any]] = {
+    "parameters": [
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": 'The ETags of copies the client holds, or "*": when one matches '
+            "(weak comparison), the answer is 304 Not Modified, recorded as a metadata read "
+            "and without reading the content (RFC 9110 §13.1.2)",
+        },
+        {
+            "name": "If-Match",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": 'ETags, or "*": when none matches the current one (strong '
+            "comparison), the answer is 412 Precondition Failed (RFC 9110 §13.1.1)",
+        },
+    ]
+}
+_NOT_MODIFIED: Final[dict[str, Any]] = {
+    "description": "Not Modified: If-None-Match matched. No body; the ETag and the audit "
+    "receipt of the metadata read",
+    "headers": {"ETag": {"schema": {"type": "string"}, "required": True}},
+}
+_CONTENT_PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
+    400: problem("Malformed If-Match or If-None-Match"),
+    404: problem("No such document, or not visible to the caller"),
+    412: problem("If-Match matched no current ETag"),
+}
+
+
 @router.get(
     "/{document_id:uuid}/content",
     summary="The document's content, streamed (single byte ranges supported)",
     response_class=StreamingResponse,
+    openapi_extra=_CONDITIONAL,
     responses={
         200: {"content": {"application/octet-stream": {}}, "description": "The content"},
         206: {"content": {"application/octet-stream": {}}, "description": "One byte range"},
-        404: problem("No such document, or not visible to the caller"),
+        304: _NOT_MODIFIED,
+        **_CONTENT_PROBLEMS,
         416: problem("The range starts past the end"),
     },
 )
@@ -273,35 +309,52 @@ def get_content(request: Request, service: Downloader, document_id: DocumentId) 
     "/{document_id:uuid}/content",
     summary="The content's headers only (size, digests, name); recorded as a metadata read",
     response_class=Response,
+    openapi_extra=_CONDITIONAL,
     responses={
-        200: {"description": "Headers as for GET, no body"},
-        206: {"description": "Headers of one byte range, no body"},
-        404: problem("No such document, or not visible to the caller"),
-        416: problem("The range starts past the end"),
+        200: {"description": "Headers as for GET of the whole content (Range is ignored), no body"},
+        304: _NOT_MODIFIED,
+        **_CONTENT_PROBLEMS,
     },
 )
 def head_content(request: Request, service: Reader, document_id: DocumentId) -> Response:
     return _content(request, service, document_id, head=True)
 
 
+def _conditions(request: Request) -> Conditions:
+    headers = request.headers
+    return Conditions(
+        if_match=joined(headers.getlist("if-match")),
+        if_none_match=joined(headers.getlist("if-none-match")),
+        range=headers.get("range"),
+        if_range=headers.get("if-range"),
+    )
+
+
 def _content(
     request: Request, service: DocumentService, document_id: uuid.UUID, *, head: bool
 ) -> Response:
-    content = service.open_content(
-        document_id,
-        range_header=request.headers.get("range"),
-        if_range=request.headers.get("if-range"),
-        head=head,
-    )
+    content = service.open_content(document_id, conditions=_conditions(request), head=head)
     document = content.document
+    # Personal data: no shared cache, no copy kept by the browser either.
+    cache_control = "private, no-store"
+    if content.not_modified:
+        # RFC 9110 §15.4.5: the validator and the cache directives a 200 would carry; no
+        # representation metadata (the length, type and digest describe no content here).
+        return Response(
+            status_code=304,
+            headers={
+                "ETag": etag(document.sha256),
+                "Cache-Control": cache_control,
+                **_receipt_headers(content.receipt),
+            },
+        )
     headers = {
         "Content-Length": str(content.length),
         "ETag": etag(document.sha256),
         "Repr-Digest": repr_digest(document.sha256),
         "Accept-Ranges": "bytes",
         "Content-Disposition": content_disposition(document.filename, fallback=f"{document.id}"),
-        # Personal data: no shared cache, no copy kept by the browser either.
-        "Cache-Control": "private, no-store",
+        "Cache-Control": cache_control,
         **_receipt_headers(content.receipt),
     }
     status = 200

@@ -15,7 +15,9 @@ in the request's own transaction, and only then acts. The rules that hold throug
 - **Upload** decides the policy on the metadata fields before a byte of content is read, and
   touches its database transaction only once the object is written, so no transaction (and on
   SQLite, no write lock) is held while a large file streams in.
-- **Download** records and commits its event before the first byte leaves. The first segment is
+- **Download** answers a conditional request before it touches the object: a 304 is a metadata
+  read, recorded as such, and decrypts nothing (RFC 9110 §13, see :mod:`hub.preconditions`).
+  Otherwise it records and commits its event before the first byte leaves. The first segment is
   decrypted before the answer starts, so a corrupt object is a clean error; a later corrupt segment
   aborts the transfer (the client sees a short body, never wrong bytes) and is recorded on its own.
 """
@@ -36,7 +38,7 @@ from audit.events import Action, Outcome
 from hub.audit.service import Auditor, Receipt
 from hub.caller import Caller
 from hub.documents import repository
-from hub.documents.content import etag, requested_range
+from hub.documents.content import Conditions, etag, requested_range
 from hub.documents.downloads import Content, open_stream
 from hub.documents.models import Document
 from hub.documents.repository import DocumentFilter
@@ -47,11 +49,13 @@ from hub.errors import (
     Forbidden,
     HubError,
     NotFound,
+    PreconditionFailed,
     Unprocessable,
 )
 from hub.organisations.directory import OrganisationDirectory
 from hub.pagination import encode_cursor, time_id, time_id_position
 from hub.policy.model import Policy, PolicyAction
+from hub.preconditions import EntityTag, MalformedPrecondition, Precondition, evaluate
 from hub.recording import RecordingService
 from hub.subjects.keys import SubjectProtector, check_v_number
 from hub.vault import repository as vault_repository
@@ -314,31 +318,74 @@ class DocumentService(RecordingService):
         self,
         document_id: uuid.UUID,
         *,
-        range_header: str | None,
-        if_range: str | None,
+        conditions: Conditions,
         head: bool,
     ) -> Content:
+        """The document's content for a GET (``head=False``) or HEAD, under the request's
+        ``conditions``. Visibility is decided first, so no precondition tells an invisible
+        document from a missing one; then the preconditions (RFC 9110 §13.2.2), then the range,
+        which HEAD ignores (§14.2: range handling is defined for GET only).
+
+        A 304 is recorded as a metadata read (``document.read``, ``not modified``) and touches
+        neither the data key nor the object; a 412 or a malformed precondition is recorded as
+        an ``invalid`` request of the action asked for.
+        """
         action = Action.DOCUMENT_READ if head else Action.DOCUMENT_DOWNLOAD
         document, access = self._resolve(document_id, action)
         v_number = self._shown(document).v_number
-        try:
-            byte_range = requested_range(
-                range_header,
-                size=document.size,
-                if_range=if_range,
-                current_etag=etag(document.sha256),
-            )
-        except HubError as exc:
-            raise self.refuse(
+        current = etag(document.sha256)
+
+        def invalid(exc: HubError, detail: str) -> HubError:
+            return self.refuse(
                 exc,
                 self.event(
                     action,
                     Outcome.INVALID,
                     resource_id=str(document.id),
                     v_number=v_number,
-                    detail="range not satisfiable",
+                    detail=detail,
                 ),
-            ) from None
+            )
+
+        try:
+            precondition = evaluate(
+                if_match=conditions.if_match,
+                if_none_match=conditions.if_none_match,
+                current=EntityTag(current),
+            )
+        except MalformedPrecondition as exc:
+            raise invalid(exc, "malformed precondition") from None
+        if precondition is Precondition.FAILED:
+            raise invalid(
+                PreconditionFailed("the document's current ETag matches no tag of If-Match"),
+                precondition.value,
+            )
+        if precondition is Precondition.NOT_MODIFIED:
+            receipt = self.record(
+                self.event(
+                    Action.DOCUMENT_READ,
+                    Outcome.SUCCESS,
+                    resource_id=str(document.id),
+                    v_number=v_number,
+                    policy_rule=access.rule,
+                    purpose=access.purpose,
+                    detail=precondition.value,
+                )
+            )
+            return Content(document, None, None, receipt, not_modified=True)
+        try:
+            byte_range = (
+                None
+                if head
+                else requested_range(
+                    conditions.range,
+                    size=document.size,
+                    if_range=conditions.if_range,
+                    current_etag=current,
+                )
+            )
+        except HubError as exc:
+            raise invalid(exc, "range not satisfiable") from None
         detail = "head" if head else None
         if byte_range is not None:
             detail = f"bytes {byte_range.start}-{byte_range.end}"
