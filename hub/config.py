@@ -13,6 +13,7 @@ the role that owns the schema and runs the migrations.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -83,23 +84,30 @@ class ListenAddress:
 
 def parse_listen_address(name: str, value: str) -> ListenAddress:
     """``HOST:PORT`` (``[IPv6]:PORT`` for an IPv6 literal), as in ``127.0.0.1:9464``."""
+    problem = ValueError(f"{name} must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464")
     try:
         parts = urlsplit(f"//{value}")
         host, port = parts.hostname, parts.port
     except ValueError:
-        host = port = None
-    if (
-        not host
-        or port is None
-        or not 0 < port < 65536
-        or parts.username is not None
-        or parts.path
-        or parts.query
-        or parts.fragment
-        or parts.netloc != value
-    ):
-        raise ValueError(f"{name} must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464")
+        raise problem from None
+    if parts.netloc != value or parts.username is not None or not host or port is None:
+        raise problem  # a path, query, credentials or a missing part
+    if not 0 < port < 65536 or not (_HOSTNAME.fullmatch(host) or _is_ip(host)):
+        raise problem
     return ListenAddress(host, port)
+
+
+_HOSTNAME: Final = re.compile(
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class InsecureSettingsError(ValueError):
