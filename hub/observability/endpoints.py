@@ -18,7 +18,7 @@ from audit.events import Action
 from auth.scopes import Scope
 from hub.caller import Caller, Scoped
 from hub.deps import ServicesDep, StrictQuery
-from hub.errors import problem
+from hub.errors import problem, problem_responses
 
 router = APIRouter(tags=["operations"])
 
@@ -44,8 +44,8 @@ MetricsReader = Annotated[
                 content_type: {"schema": {"type": "string"}} for content_type in _CONTENT_TYPES
             },
         },
-        401: problem("No valid access token (RFC 6750 `WWW-Authenticate`)"),
-        403: problem("The token lacks the scope metrics:read"),
+        **problem_responses(),
+        403: problem("The token lacks the scope metrics:read (RFC 6750 `WWW-Authenticate`)"),
     },
 )
 def metrics(request: Request, _caller: MetricsReader, services: ServicesDep) -> Response:
