@@ -1,8 +1,11 @@
 """The HTTP access log: one record per request, without the query string.
 
 A query string can carry what must never reach a log: a token a client wrongly put in the URL
-(the hub refuses it, but the line is written first), or a v-number. Paths are the hub's own
-identifiers and stay; the query is replaced by ``?…``, and a very long path is cut short.
+(the hub refuses it, but the line is written first), or a v-number. Paths that a route matched
+hold the hub's own identifiers (checked by the route's converters) and stay; the query is
+replaced by ``?…``, and a very long path is cut short. A path that no route matched is
+whatever the client sent, a v-number included, so it is not logged at all: the line shows
+``/…`` and ``path`` is null; the route ``unmatched`` and the status say what happened.
 
 The request telemetry middleware (:mod:`hub.observability.middleware`) writes the record once
 the answer has gone out, to the ``hub.access`` logger; uvicorn's own access log is off. Its
@@ -34,6 +37,9 @@ ACCESS_FIELDS: Final = (
 )
 """What an access record carries besides its message, in the order JSON lines show them."""
 MAX_PATH: Final = 512
+UNMATCHED: Final = "unmatched"
+"""The route of every request that no route matched (404s of unknown paths)."""
+_HIDDEN_PATH: Final = "/…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,11 @@ class Exchange:
     bytes_out: int
 
 
-def shown_path(path: str) -> str:
+def shown_path(exchange: Exchange) -> str | None:
+    """The path to log: none for an unmatched one, cut short when very long."""
+    if exchange.route == UNMATCHED:
+        return None
+    path = exchange.path
     return path if len(path) <= MAX_PATH else path[:MAX_PATH] + "…"
 
 
@@ -60,7 +70,7 @@ def log_exchange(exchange: Exchange, trace: RequestTrace | None) -> None:
     """Write the access record of ``exchange``."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    path = shown_path(exchange.path)
+    path = shown_path(exchange)
     fields = {
         "method": exchange.method,
         "route": exchange.route,
@@ -77,7 +87,7 @@ def log_exchange(exchange: Exchange, trace: RequestTrace | None) -> None:
         '%s - "%s %s HTTP/%s" %d',
         exchange.client or "-",
         exchange.method,
-        path + ("?…" if exchange.had_query else ""),
+        (path or _HIDDEN_PATH) + ("?…" if exchange.had_query else ""),
         exchange.http_version,
         exchange.status,
         extra=fields,

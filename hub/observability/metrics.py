@@ -79,11 +79,12 @@ from audit import checkpoints
 from audit.events import Action, Outcome, parse_time
 from audit.log import AppendTiming, AuditLog, Recorded
 from hub import db
+from hub.access_log import UNMATCHED
+
+__all__ = ["UNMATCHED", "AuditMetrics", "DatabaseCollector", "HubMetrics", "error_kind"]
 
 logger = logging.getLogger(__name__)
 
-UNMATCHED: Final = "unmatched"
-"""The route label of every request that no route matched (404s of unknown paths)."""
 UNKNOWN_CLIENT: Final = "unknown"
 """The ``client_id`` label of a token request by a client the hub does not know."""
 

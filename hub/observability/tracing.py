@@ -26,8 +26,9 @@ for gRPC is refused, since the hub does not ship it.
 Each request is one server span, named ``METHOD route`` (the route's template, never the raw
 path), whose trace and span ids *are* the request's :class:`RequestTrace`. Its attributes
 follow the HTTP semantic conventions, except that the query string is never recorded (it may
-hold a misplaced token or a v-number), nor exception messages: a failure sets the span's status
-to error with the exception's class name only. The provider is the hub's own, not the global
+hold a misplaced token or a v-number), nor a path that no route matched (``url.path`` becomes
+``/…``), nor exception messages: a failure sets the span's status to error with the
+exception's class name only. The provider is the hub's own, not the global
 one, so nothing else in the process exports through it by accident.
 """
 
@@ -249,6 +250,9 @@ class Tracing:
         if route is not None:
             span.set_attribute("http.route", route)
             span.update_name(f"{known_method(method)} {route}")
+        else:
+            # No route vouches for this path: it is whatever the client sent (see access_log).
+            span.set_attribute("url.path", "/…")
         span.set_attribute("http.response.status_code", status)
         if failure is not None:
             span.set_attribute("error.type", type(failure).__name__)

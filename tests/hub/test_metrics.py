@@ -124,7 +124,9 @@ def test_tokens_are_counted_by_client_and_outcome(hub: Hub) -> None:
     assert value(after, appends, **issued) - value(before, appends, **issued) == 1
 
 
-def test_requests_are_counted_by_route_template_never_by_path(hub: Hub) -> None:
+def test_requests_are_counted_by_route_template_never_by_path(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
     token = scraper(hub)
     reader = hub.token(hub.register(organisation="IOM", scopes="documents:read"))
     missing = "0b0e2c4c-6e5a-4f6e-9d43-2f7c1d3e9a01"
@@ -144,6 +146,12 @@ def test_requests_are_counted_by_route_template_never_by_path(hub: Hub) -> None:
     assert missing not in exposition
     assert "/no/such/path" not in exposition
     assert "1234567890" not in exposition
+    # A path no route matched is what the client sent: the access log does not repeat it.
+    (unknown,) = [r for r in caplog.records if getattr(r, "route", None) == "unmatched"]
+    assert unknown.__dict__["path"] is None
+    assert '"GET /… HTTP/1.1" 404' in unknown.getMessage()
+    known = next(r for r in caplog.records if getattr(r, "route", None) == route)
+    assert known.__dict__["path"] == f"{API}/documents/{missing}"
 
 
 def test_upload_and_download_bytes_and_store_errors(documents_hub: DocumentHub) -> None:

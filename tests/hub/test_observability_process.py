@@ -254,6 +254,7 @@ def test_exported_spans_carry_the_audit_trails_trace(
             f"{served.url}/api/v1/documents", headers={"Authorization": f"Bearer {token}"}
         )
         assert listed.status_code == 200
+        assert httpx.get(f"{served.url}/no/such/4711471147").status_code == 404
 
     assert receiver.requests, served.output
     assert {(path, kind) for path, kind, _ in receiver.requests} == {
@@ -283,6 +284,12 @@ def test_exported_spans_carry_the_audit_trails_trace(
     # The JSON log line of that request names the same span.
     logged = access_line(json_lines(served), "GET", "/api/v1/documents")
     assert logged["span_id"] == list_span.span_id.hex()
+    # A path no route matched is the client's: neither the span nor the log repeats it.
+    unknown = spans["GET"]
+    assert {a.key: a.value.string_value for a in unknown.attributes}["url.path"] == "/…"
+    assert "4711471147" not in str(unknown)
+    assert access_line(json_lines(served), "GET", "unmatched")["path"] is None
+    assert "4711471147" not in served.output
 
 
 # -- settings refused in one line ---------------------------------------------------------------
