@@ -93,6 +93,8 @@ class Action(StrEnum):
     SHARE_LIST = "share.list"
     POLICY_LOAD = "policy.load"
     STORAGE_SWEEP = "storage.sweep"
+    METRICS_READ = "metrics.read"
+    """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
     LOGIN = "user.login"
 
 

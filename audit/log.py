@@ -20,6 +20,13 @@ writes every perfect subtree the append completed to ``audit_node``. A process k
 frontier of the tree it last saw; it reuses it only when the head in the database is the one
 it remembers, and otherwise rebuilds it from ``O(log n)`` stored nodes in one query.
 
+Observing appends
+-----------------
+An :class:`AppendObserver`, if one is given, is told of every append: the event as recorded and
+how long the append waited for the lock (:class:`AppendTiming`). The log itself measures
+nothing more and knows nothing of what the observer does with it (the hub turns it into
+metrics); the lock is held until the caller's transaction ends, which only the caller sees.
+
 Proofs
 ------
 Proof generation in :mod:`audit.merkle` asks for stored subtree hashes one at a time. Which ones
@@ -31,10 +38,11 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import Connection, insert, select, text, tuple_
 from sqlmodel import Session
@@ -43,7 +51,7 @@ from audit import merkle
 from audit.events import Event, leaf_hash_of
 from audit.models import AuditEvent, AuditNode
 
-__all__ = ["AuditLog", "LogHead", "Recorded", "read_nodes"]
+__all__ = ["AppendObserver", "AppendTiming", "AuditLog", "LogHead", "Recorded", "read_nodes"]
 
 _LOCK_KEY: Final = int.from_bytes(
     hashlib.sha256(b"ketenhub.audit.append").digest()[:8], "big", signed=True
@@ -63,6 +71,30 @@ class Recorded:
     seq: int
     leaf: dict[str, Any]
     leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AppendTiming:
+    """How an append got the log's lock.
+
+    ``waited`` is the time in seconds spent waiting for it, ``locked_at`` the
+    :func:`time.perf_counter` reading when it was held: the lock lasts until the transaction
+    ends, so whoever commits can tell how long it was held. On SQLite the writer lock was taken
+    when the transaction began (``BEGIN IMMEDIATE``), so ``waited`` is near zero there.
+    """
+
+    waited: float
+    locked_at: float
+
+
+class AppendObserver(Protocol):
+    """Told of every append, in the appending thread, before :meth:`AuditLog.append` returns.
+
+    It must be quick and must not raise: an exception would fail the append, and so the
+    caller's transaction.
+    """
+
+    def appended(self, session: Session, recorded: Recorded, timing: AppendTiming) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +122,14 @@ def serialise_appends(connection: Connection) -> None:
 class AuditLog:
     """Appends events to the log and reads it. One per process; thread-safe."""
 
-    def __init__(self, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: AppendObserver | None = None,
+    ) -> None:
         self._clock = clock
+        self._observer = observer
         self._guard = threading.Lock()
         self._frontier: _Frontier | None = None
 
@@ -100,7 +138,9 @@ class AuditLog:
     def append(self, session: Session, event: Event) -> Recorded:
         """Append ``event`` in the session's transaction; flushes, never commits."""
         connection = session.connection()
+        asked = time.perf_counter()
         serialise_appends(connection)
+        locked = time.perf_counter()
         head = connection.execute(
             select(_EVENTS.c.seq, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq.desc()).limit(1)
         ).first()
@@ -115,7 +155,10 @@ class AuditLog:
             connection.execute(insert(_NODES), nodes)
         with self._guard:
             self._frontier = _Frontier(size + 1, digest, accumulator)
-        return Recorded(size, leaf, digest)
+        recorded = Recorded(size, leaf, digest)
+        if self._observer is not None:
+            self._observer.appended(session, recorded, AppendTiming(locked - asked, locked))
+        return recorded
 
     def _accumulator(
         self, connection: Connection, size: int, last: bytes | None

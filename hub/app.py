@@ -8,9 +8,11 @@ revision, since serving on a half-migrated schema corrupts data quietly.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +28,10 @@ from hub.documents.retention import expire_due
 from hub.errors import install_handlers
 from hub.health.endpoints import router as health_router
 from hub.oauth.endpoints import router as oauth_router
+from hub.observability.endpoints import router as metrics_router
+from hub.observability.listener import serving_metrics
+from hub.observability.middleware import RequestTelemetry
+from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
 from hub.policy.endpoints import router as policy_router
 from hub.services import Services, activate_policy, build_services, seed_wrap_counts
@@ -96,6 +102,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = services or build_services(settings)
+        tracing_config = TracingConfig.from_environment(os.environ)
+        tracing = tracing_config.start() if tracing_config is not None else None
+        app.state.tracing = tracing
         try:
             check_schema(built)
             seed_wrap_counts(built)
@@ -109,6 +118,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 policy.hash,
             )
             async with (
+                serving_metrics(settings.resolved_metrics_address, built.metrics),
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
                 periodic(
                     "retention",
@@ -118,6 +128,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             ):
                 yield
         finally:
+            if tracing is not None:
+                await anyio.to_thread.run_sync(tracing.shutdown)  # flushes queued spans
             if services is None:
                 built.close()
 
@@ -131,8 +143,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         redoc_url=None,
     )
     app.add_middleware(ResponseHeaders)
+    # Added last, so it runs first: every request's trace exists before anything else runs.
+    app.add_middleware(RequestTelemetry)
     install_handlers(app)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(oauth_router)
     app.include_router(organisations_router)
     app.include_router(policy_router)

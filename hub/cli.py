@@ -45,10 +45,12 @@ from hub.audit.keys import AuditKeys
 from hub.clients import service as clients
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
-from hub.console import CommandError, load_settings
+from hub.console import CommandError, load_logging_settings, load_settings
 from hub.documents import commands as documents_commands
 from hub.errors import HubError
 from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
+from hub.observability.logs import configure_logging
+from hub.observability.preflight import check_serving
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
 from hub.policy import PolicyError
 from hub.policy.install import install_policy
@@ -201,7 +203,6 @@ def _migrate(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn  # noqa: PLC0415  (only this command needs the server)
 
-    from hub.access_log import uvicorn_log_config  # noqa: PLC0415
     from hub.app import (  # noqa: PLC0415  (keeps the other commands light)
         SchemaNotCurrentError,
         check_schema,
@@ -209,6 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
     settings = load_settings()
+    check_serving(settings, host=args.host, port=args.port)
     try:
         services = build_services(settings)
         if services.audit.export is not None:
@@ -233,7 +235,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
             host=args.host,
             port=args.port,
             log_level=settings.log_level.lower(),
-            log_config=uvicorn_log_config(),
+            # main() configured logging for both formats; hub.access replaces uvicorn's log.
+            log_config=None,
+            access_log=False,
             proxy_headers=False,
             server_header=False,
         )
@@ -487,16 +491,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Everything the hub creates (database files, objects, keys) is for its own user only.
     os.umask(0o077)
-    logging.basicConfig(
-        level=os.environ.get("KETENHUB_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # authlib logs issued tokens at DEBUG: never let a debug log level write credentials out.
-    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger().level))
-    if args.command not in {"init", "migrate"}:
-        # Alembic narrates every revision check; only the commands that migrate should talk.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
+        # First: a bad KETENHUB_LOG_LEVEL is one line like any other setting, not a traceback.
+        configure_logging(load_logging_settings())
+        if args.command not in {"init", "migrate"}:
+            # Alembic narrates every revision check; only the commands that migrate should talk.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
         args.func(args)
     except HubError as exc:
         print(f"ketenhub: {exc.message}", file=sys.stderr)

@@ -13,13 +13,14 @@ the role that owns the schema and runs the migrations.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, Literal, Self
+from typing import Annotated, Final, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -37,6 +38,76 @@ class Environment(StrEnum):
     PRODUCTION = "production"
     DEVELOPMENT = "development"
     DEMO = "demo"
+
+
+class LogFormat(StrEnum):
+    """How log records are written: a line of text, or one JSON object per line."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+]
+"""A logging level by name, in any case; anything else is refused with the names allowed."""
+
+
+class LoggingSettings(BaseSettings):
+    """The settings every command needs before anything else runs: how to log.
+
+    Read on their own at the start of every command (``hub.cli.main``), so that a bad value is
+    one line naming the variable, not a traceback from the logging module. :class:`Settings`
+    carries the same two fields.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KETENHUB_", extra="ignore", frozen=True)
+
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """A host (name or IP literal) and a TCP port to listen on."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_listen_address(name: str, value: str) -> ListenAddress:
+    """``HOST:PORT`` (``[IPv6]:PORT`` for an IPv6 literal), as in ``127.0.0.1:9464``."""
+    problem = ValueError(f"{name} must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464")
+    try:
+        parts = urlsplit(f"//{value}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise problem from None
+    if parts.netloc != value or parts.username is not None or not host or port is None:
+        raise problem  # a path, query, credentials or a missing part
+    if not 0 < port < 65536 or not (_HOSTNAME.fullmatch(host) or _is_ip(host)):
+        raise problem
+    return ListenAddress(host, port)
+
+
+_HOSTNAME: Final = re.compile(
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class InsecureSettingsError(ValueError):
@@ -137,7 +208,17 @@ class Settings(BaseSettings):
         ),
     )
     kek_wrap_limit: int = Field(default=2**31, ge=1, le=2**32)
-    log_level: str = "INFO"
+
+    # -- observability (see hub/observability) -------------------------------------------------
+    log_level: LogLevel = "INFO"
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="text, or json: one object per line"
+    )
+    metrics_address: str | None = Field(
+        default=None,
+        description="HOST:PORT where GET /metrics is also served without a token; off by default. "
+        "In production only loopback or a host in KETENHUB_PRIVATE_NETWORK_HOSTS",
+    )
 
     # -- OAuth 2.0 ---------------------------------------------------------------------------
     issuer: str = Field(
@@ -228,6 +309,12 @@ class Settings(BaseSettings):
         return self.api_audience or f"{self.issuer}/api/v1"
 
     @property
+    def resolved_metrics_address(self) -> ListenAddress | None:
+        if self.metrics_address is None:
+            return None
+        return parse_listen_address("KETENHUB_METRICS_ADDRESS", self.metrics_address)
+
+    @property
     def allows_client_secret(self) -> bool:
         if self.client_secret_auth is not None:
             return self.client_secret_auth
@@ -274,6 +361,7 @@ class Settings(BaseSettings):
         self._check_audit_export()
         self._check_oauth()
         self._check_database_roles()
+        _ = self.resolved_metrics_address  # raises ValueError naming the variable
         if self.is_production:
             self._refuse_insecure()
         return self
@@ -394,6 +482,15 @@ class Settings(BaseSettings):
         )
         if self.client_secret_auth:
             problems.append("client_secret_basic is for demos; use private_key_jwt")
+        metrics = self.resolved_metrics_address
+        if metrics is not None and not self._is_private(metrics.host):
+            # Scrapes there need no token: serving them beyond this machine is a choice to make
+            # twice (see docs/decisions/0011-observability.md).
+            problems.append(
+                f"KETENHUB_METRICS_ADDRESS {metrics} serves metrics without a token beyond this "
+                "machine; use a loopback address, or list the host in "
+                "KETENHUB_PRIVATE_NETWORK_HOSTS if that network is yours alone"
+            )
         if problems:
             raise InsecureSettingsError(
                 "refusing insecure settings in production (set KETENHUB_ENVIRONMENT=development "

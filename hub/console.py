@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from collections.abc import Callable
+from typing import TypeVar
 
-from hub.config import Settings
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from hub.config import LoggingSettings, Settings
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 class CommandError(Exception):
@@ -16,10 +22,26 @@ class CommandError(Exception):
 
 
 def load_settings() -> Settings:
+    return _load(Settings)
+
+
+def load_logging_settings() -> LoggingSettings:
+    """Only how to log: what every command reads first (see :class:`LoggingSettings`)."""
+    return _load(LoggingSettings)
+
+
+def _load(kind: Callable[[], S]) -> S:
     try:
-        return Settings()
+        return kind()
     except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        reasons = "; ".join(f"{_setting(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise CommandError(f"invalid configuration: {reasons}", status=2) from None
+
+
+def _setting(location: tuple[int | str, ...]) -> str:
+    """The environment variable an error is about (``KETENHUB_LOG_LEVEL``), or ``settings``
+    for a check across several of them, whose message names them itself."""
+    if not location:
+        return "settings"
+    first, *rest = (str(part) for part in location)
+    return ".".join([f"KETENHUB_{first.upper()}", *rest])

@@ -23,6 +23,8 @@ from hub.audit.keys import AuditKeys
 from hub.audit.service import Auditor
 from hub.config import Settings
 from hub.oauth.service import OAuthService, make_signing_keys, revocation_check
+from hub.observability.metrics import HubMetrics
+from hub.observability.store import ObservedStore
 from hub.organisations.directory import OrganisationDirectory
 from hub.policy.loader import load_policy_file
 from hub.policy.model import Policy
@@ -52,6 +54,7 @@ class Services:
     audit: Auditor
     organisations: OrganisationDirectory
     subjects: SubjectKeys
+    metrics: HubMetrics = field(default_factory=HubMetrics)
     _policy: PolicyHolder = field(default_factory=PolicyHolder)
 
     def close(self) -> None:
@@ -107,27 +110,34 @@ def build_services(settings: Settings) -> Services:
     )
     keys = open_key_ring(settings)
     store = build_object_store(settings)
+    metrics = HubMetrics()
+    metrics.watch_database(engine)
     oauth = build_oauth(settings, engine, keys)
-    audit = build_audit(settings, engine, keys)
+    audit = build_audit(settings, engine, keys, metrics=metrics)
     return Services(
         settings,
         engine,
         store,
         keys,
-        Vault(store=store, keys=keys),
+        # Documents reach the store only through the vault: its failures are counted there.
+        Vault(store=ObservedStore(store, metrics.store_error), keys=keys),
         oauth,
         audit,
         OrganisationDirectory(engine),
         SubjectKeys(keys=keys),
+        metrics,
     )
 
 
-def build_audit(settings: Settings, engine: Engine, keys: LocalKeyRing) -> Auditor:
+def build_audit(
+    settings: Settings, engine: Engine, keys: LocalKeyRing, *, metrics: HubMetrics | None = None
+) -> Auditor:
     return Auditor(
         engine=engine,
         keys=AuditKeys(keys=keys, origin=settings.resolved_audit_origin),
         export=build_export(settings),
         purpose_uri=settings.purpose_uri,
+        observer=metrics.audit if metrics is not None else None,
     )
 
 

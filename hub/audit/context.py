@@ -1,27 +1,26 @@
 """Who is acting, from where, and in which trace: the fields every audit event shares.
 
-A request's context comes from its W3C ``traceparent`` header (https://www.w3.org/TR/trace-context/)
-and its peer address. A partner that sends ``traceparent`` continues its trace in the hub: the
-event keeps the partner's trace id and records the partner's span as ``foreign_span_id``, the
-"foreign operation" of the Logboek Dataverwerkingen that links to the partner's own log. A
-missing or malformed header starts a new trace; it is never an error.
+A request's context comes from the trace the telemetry middleware made for it (see
+:mod:`hub.observability.tracing`: the OpenTelemetry server span when tracing is on, else from
+the W3C ``traceparent`` header, https://www.w3.org/TR/trace-context/) and its peer address. A
+partner that sends ``traceparent`` continues its trace in the hub: the event keeps the
+partner's trace id and records the partner's span as ``foreign_span_id``, the "foreign
+operation" of the Logboek Dataverwerkingen that links to the partner's own log. A missing or
+malformed header starts a new trace; it is never an error. The event's ``trace_id`` and
+``span_id`` are those of the request's access log line and exported span.
 """
 
 from __future__ import annotations
 
 import getpass
-import re
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from audit.events import ActorType
-
-_TRACEPARENT: Final = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
-_INVALID_TRACE: Final = "0" * 32
-_INVALID_SPAN: Final = "0" * 16
+from hub.observability.tracing import RequestTrace, request_trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +40,12 @@ class Context:
 
     @classmethod
     def from_traceparent(cls, header: str | None, *, source_address: str | None) -> Context:
-        match = _TRACEPARENT.fullmatch(header.strip()) if header and len(header) < 128 else None
-        if match is None or match[1] == _INVALID_TRACE or match[2] == _INVALID_SPAN:
-            return cls.new(source_address=source_address)
+        return cls.of(RequestTrace.from_traceparent(header), source_address=source_address)
+
+    @classmethod
+    def of(cls, trace: RequestTrace, *, source_address: str | None) -> Context:
         return cls(
-            trace_id=match[1],
-            span_id=secrets.token_hex(8),
-            foreign_span_id=match[2],
-            source_address=source_address,
+            trace.trace_id, trace.span_id, trace.foreign_span_id, source_address=source_address
         )
 
     @classmethod
@@ -75,7 +72,10 @@ def system_context(name: str) -> Context:
 
 def request_context(request: Request) -> Context:
     peer = request.client.host if request.client else None
-    return Context.from_traceparent(request.headers.get("traceparent"), source_address=peer)
+    trace = request_trace(request.scope)
+    if trace is None:  # an app assembled without the telemetry middleware
+        return Context.from_traceparent(request.headers.get("traceparent"), source_address=peer)
+    return Context.of(trace, source_address=peer)
 
 
 ContextDep = Annotated[Context, Depends(request_context)]

@@ -30,6 +30,7 @@ from hub.audit.context import Context
 from hub.audit.export import CheckpointExport
 from hub.audit.keys import AuditKeys, AuditKeySet
 from hub.errors import AuditUnavailable
+from hub.observability.metrics import AuditMetrics
 
 logger = logging.getLogger(__name__)
 _UNAVAILABLE = "the audit trail cannot be written right now, so nothing was done; try again"
@@ -68,10 +69,12 @@ class Auditor:
         export: CheckpointExport | None,
         purpose_uri: Callable[[str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: AuditMetrics | None = None,
     ) -> None:
         self.engine = engine
         self.keys = keys
-        self.log = AuditLog(clock=clock)
+        self.log = AuditLog(clock=clock, observer=observer)
+        self._observer = observer
         self.export = export
         self._purpose_uri = purpose_uri
         self._clock = clock
@@ -124,7 +127,7 @@ class Auditor:
         try:
             return self.log.append(session, event)
         except SQLAlchemyError as exc:
-            _log_failure(exc)
+            self._failed(exc)
             raise AuditUnavailable(_UNAVAILABLE) from exc
 
     def record_alone(self, event: Event) -> Recorded:
@@ -133,8 +136,13 @@ class Auditor:
             with db.transaction(self.engine) as session:
                 return self.log.append(session, event)
         except SQLAlchemyError as exc:
-            _log_failure(exc)
+            self._failed(exc)
             raise AuditUnavailable(_UNAVAILABLE) from exc
+
+    def _failed(self, exc: Exception) -> None:
+        _log_failure(exc)
+        if self._observer is not None:
+            self._observer.failed()
 
     def pseudonym(self, v_number: str) -> str:
         return self._snapshot().pseudonymiser.pseudonym(v_number)
