@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
+
+CODE_PATTERN: Final = r"^[A-Z][A-Z0-9]{1,15}$"
+"""An organisation's code: an upper-case letter, then 1 to 15 upper-case letters or digits."""
 
 
 class OrganisationKind(StrEnum):
@@ -26,7 +30,7 @@ class Organisation(SQLModel, table=True):
 
     __tablename__ = "organisation"
 
-    code: str = Field(primary_key=True, max_length=16, regex=r"^[A-Z][A-Z0-9]{1,15}$")
+    code: str = Field(primary_key=True, max_length=16, regex=CODE_PATTERN)
     name: str = Field(max_length=200)
     # Stored as text, not a database enum: adding a kind must not need an ALTER TYPE.
     kind: OrganisationKind = Field(sa_type=String(32))
