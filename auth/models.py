@@ -38,6 +38,11 @@ class OAuthClient(SQLModel, table=True):
         sa_type=DateTime(timezone=True),
         description="When it was last issued a token (to a minute; the hub sets it)",
     )
+    disabled_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        description="When it was last disabled: tokens issued before then never act again",
+    )
 
 
 class SigningKey(SQLModel, table=True):

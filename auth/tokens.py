@@ -73,6 +73,8 @@ class Principal:
     issuer: str
     token_id: str
     expires_at: datetime
+    issued_at: datetime | None = None
+    """``iat``: the hub's tokens always carry it; a trusted issuer's may not."""
 
 
 Standing = Callable[[Principal], str | None]
@@ -254,6 +256,9 @@ class TokenValidator:
             issuer=str(claims["iss"]),
             token_id=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(_number(claims["exp"]), UTC),
+            issued_at=datetime.fromtimestamp(_number(claims["iat"]), UTC)
+            if "iat" in claims
+            else None,
         )
 
 

@@ -150,7 +150,10 @@ def cmd_enable(args: argparse.Namespace) -> None:
             ("client", client.client_id),
             organisation=client.organisation,
         )
-    print(f"enabled {client.client_id}: it can get tokens again")
+    print(
+        f"enabled {client.client_id}: it can get tokens again (those issued before it was "
+        "disabled stay ended)"
+    )
 
 
 def add_parser(commands: Any) -> None:

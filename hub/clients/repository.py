@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from auth.models import OAuthClient
@@ -18,8 +19,11 @@ def list_all(session: Session) -> Sequence[OAuthClient]:
     return session.exec(select(OAuthClient).order_by(col(OAuthClient.client_id))).all()
 
 
-def disabled_ids(session: Session) -> Sequence[str]:
-    statement = select(OAuthClient.client_id).where(col(OAuthClient.enabled).is_(False))
+def ended(session: Session, *, disabled_since: datetime) -> Sequence[OAuthClient]:
+    """The clients that are disabled, or were disabled at or after ``disabled_since``."""
+    statement = select(OAuthClient).where(
+        or_(col(OAuthClient.enabled).is_(False), col(OAuthClient.disabled_at) >= disabled_since)
+    )
     return session.exec(statement).all()
 
 

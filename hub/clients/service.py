@@ -202,12 +202,19 @@ def _client_or_raise(session: Session, client_id: str) -> OAuthClient:
     return client
 
 
-def disable_client(session: Session, client_id: str) -> OAuthClient:
+def disable_client(
+    session: Session,
+    client_id: str,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> OAuthClient:
     """Disable a client: no new tokens at once, and the tokens it holds stop working within
-    :data:`~hub.cached.CUT_OFF` seconds on every replica. Its shares stay: they are its
-    organisation's."""
+    :data:`~hub.cached.CUT_OFF` seconds on every replica, for good (``disabled_at``: enabling
+    it again does not bring them back). Its shares stay: they are its organisation's."""
     client = _client_or_raise(session, client_id)
-    client.enabled = False
+    if client.enabled:
+        client.enabled = False
+        client.disabled_at = clock()
     session.add(client)
     session.flush()
     return client

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ def _set_enabled(code: str, *, enabled: bool) -> bool:
     verb = "enabled" if enabled else "disabled"
     with command_services() as services, db.transaction(services.engine) as session:
         organisation = service.get_or_raise(session, code)
-        changed = service.set_enabled(session, organisation, enabled=enabled)
+        changed = service.set_enabled(session, organisation, enabled=enabled, now=datetime.now(UTC))
         record(
             services,
             session,
@@ -108,7 +109,10 @@ def cmd_enable(args: argparse.Namespace) -> None:
     if not _set_enabled(args.code, enabled=True):
         print(f"{args.code} was enabled already")
         return
-    print(f"enabled {args.code}: its enabled clients and its shares work again")
+    print(
+        f"enabled {args.code}: its enabled clients get tokens and its shares grant again "
+        "(tokens issued before it was disabled stay ended)"
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from sqlalchemy import Engine
@@ -22,6 +23,7 @@ from sqlmodel import Session
 
 from hub import db
 from hub.cached import CUT_OFF, Refreshed
+from hub.db import as_utc
 from hub.organisations import repository
 from hub.organisations.models import OrganisationKind
 
@@ -32,6 +34,8 @@ _UNKNOWN_RELOAD: Final = 1.0
 class Known:
     kind: OrganisationKind
     enabled: bool
+    disabled_at: datetime | None = None
+    """When it was last disabled: its clients' tokens issued before then have ended."""
 
 
 class OrganisationDirectory:
@@ -50,7 +54,11 @@ class OrganisationDirectory:
     def _load(self) -> Mapping[str, Known]:
         with Session(db.read_only(self._engine)) as session:
             return {
-                row.code: Known(OrganisationKind(row.kind), row.enabled)
+                row.code: Known(
+                    OrganisationKind(row.kind),
+                    row.enabled,
+                    as_utc(row.disabled_at) if row.disabled_at else None,
+                )
                 for row in repository.list_all(session)
             }
 

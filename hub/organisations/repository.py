@@ -36,8 +36,11 @@ def insert(session: Session, organisation: Organisation) -> bool:
 
     Also ``False`` when a concurrent transaction inserted the same code first: the insert runs
     in a savepoint, so the primary key's refusal leaves the caller's transaction usable (to
-    record the refusal, for one).
+    record the refusal, for one). The lookup first answers from the session when the row is
+    loaded already, where adding a second object with its key would fail differently.
     """
+    if session.get(Organisation, organisation.code) is not None:
+        return False
     try:
         with session.begin_nested():
             session.add(organisation)

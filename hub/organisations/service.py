@@ -15,7 +15,8 @@ The rules, the same for the API, ``ketenhub org`` and ``ketenhub org import``:
   clients at once, every replica refuses the tokens they hold within
   :data:`~hub.cached.CUT_OFF` seconds (:mod:`hub.oauth.standing`), and its shares grant nothing.
   Its documents stay readable to whom the policy allows: they belong to the chain's cases and
-  their retention. Enabling restores all of it.
+  their retention. Enabling restores its clients and its shares, but not the tokens that
+  disabling ended: its clients get new ones.
 - **Not one's own**: an administrator's client cannot disable its own organisation through the
   API, which would end its own access and that of everyone it works with in one request; an
   operator can, on the hub's host, with ``ketenhub org disable``.
@@ -135,11 +136,18 @@ def rename(session: Session, organisation: Organisation, name: str) -> bool:
     return True
 
 
-def set_enabled(session: Session, organisation: Organisation, *, enabled: bool) -> bool:
-    """Enable or disable ``organisation``; whether that changed anything."""
+def set_enabled(
+    session: Session, organisation: Organisation, *, enabled: bool, now: datetime
+) -> bool:
+    """Enable or disable ``organisation``; whether that changed anything.
+
+    Disabling notes the time: its clients' tokens issued before it never act again, even once
+    the organisation is enabled (disabling ends them; it does not suspend them)."""
     if organisation.enabled == enabled:
         return False
     organisation.enabled = enabled
+    if not enabled:
+        organisation.disabled_at = now
     session.add(organisation)
     session.flush()
     return True
@@ -269,7 +277,7 @@ class OrganisationService(RecordingService):
                 )
             )
         if request.enabled is not None:
-            changed = set_enabled(self.session, organisation, enabled=request.enabled)
+            changed = set_enabled(self.session, organisation, enabled=request.enabled, now=self.now)
             verb = "enabled" if request.enabled else "disabled"
             self.record(
                 self.event(
