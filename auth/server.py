@@ -345,8 +345,8 @@ class IssuedToken:
     """A validated hub token, as the introspection and revocation endpoints see it.
 
     ``refusal`` says why it may not act although it is not revoked (its client or organisation
-    is disabled): introspection then answers ``active: false``, while revocation still puts it
-    on the deny list, so that enabling the client again does not bring it back.
+    was disabled, say): introspection then answers ``active: false``. Revocation still puts such
+    a token on the deny list when its own client asks, as for any other.
     """
 
     principal: Principal

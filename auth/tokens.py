@@ -14,10 +14,11 @@ A token is accepted only when every one of these holds; each failure is the same
   ``nbf``/``iat`` not in it, with :data:`LEEWAY` seconds for clock skew; ``sub`` and ``jti`` are
   present;
 - its ``jti`` is not on the hub's revocation list, which every replica reads from the database;
-- it is still in good standing: the hub's ``standing`` check finds its organisation enabled and
-  (for the hub's own tokens) its client not disabled. Revocation, disabling a client and
-  disabling an organisation all end a token before it expires; the validator knows the first
-  and asks the hub about the others, since only the hub knows organisations and clients.
+- it is still in good standing: the hub's ``standing`` check finds its organisation (and, for
+  the hub's own tokens, its client) enabled and not disabled since the token was issued.
+  Revocation, disabling a client and disabling an organisation all end a token before it
+  expires; the validator knows the first and asks the hub about the others, since only the hub
+  knows organisations and clients.
 
 Keys come from callables (the hub's signing keys, cached) and from each trusted issuer's JWKS
 URL, fetched over HTTP and cached; an unknown ``kid`` triggers at most one refetch per
