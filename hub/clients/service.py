@@ -94,8 +94,10 @@ def add_client(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> NewClient:
     org = organisations.get(session, organisation)
-    if org is None or not org.enabled:
+    if org is None:
         raise Unprocessable(f"no enabled organisation {organisation!r}")
+    if not org.enabled:
+        raise Unprocessable(f"organisation {org.code} is disabled; enable it first")
     try:
         name = clean_name(name)
         parsed_scopes = parse_scopes(scopes)

@@ -310,6 +310,11 @@ def test_client_enable_is_recorded_and_refused_while_the_organisation_is_disable
         run_ketenhub(env, "client", "enable", "kmar-grens", check=False),
         "belongs to KMAR, which is disabled; enable the organisation first",
     )
+    another = run_ketenhub(
+        env, "client", "add", "--org", "KMAR", "--name", "KMar 2", "--scopes", "documents:read",
+        "--generate-key", check=False,
+    )  # fmt: skip
+    one_line_error(another, "organisation KMAR is disabled; enable it first")
     run_ketenhub(env, "org", "enable", "KMAR")
     run_ketenhub(env, "client", "enable", "kmar-grens")
     assert _client_list(env)["kmar-grens"]["state"] == "enabled"
