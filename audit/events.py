@@ -73,6 +73,7 @@ class Action(StrEnum):
     ORGANISATION_ADD = "organisation.add"
     ORGANISATION_DISABLE = "organisation.disable"
     ORGANISATION_ENABLE = "organisation.enable"
+    ORGANISATION_UPDATE = "organisation.update"
     KEY_ROTATE = "key.rotate"
     KEY_REWRAP = "key.rewrap"
     KEY_RETIRE = "key.retire"

@@ -33,6 +33,16 @@ class OAuthClient(SQLModel, table=True):
     secret_hash: str | None = Field(default=None, max_length=64)
     enabled: bool = Field(default=True)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    last_used_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        description="When it was last issued a token (to a minute; the hub sets it)",
+    )
+    disabled_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        description="When it was last disabled: tokens issued before then never act again",
+    )
 
 
 class SigningKey(SQLModel, table=True):

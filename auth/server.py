@@ -12,7 +12,11 @@ defaults are unsafe for this hub they are overridden here:
   assertion's ``jti`` is recorded in the database and accepted once, by every replica;
 - algorithms: assertions are verified with RS256, PS256 or ES256 only (joserfc would refuse
   PS256 unless listed), and an assertion may expire at most :data:`MAX_ASSERTION_AGE` ahead;
-- no refresh tokens, no client_secret_post, no ``none`` authentication.
+- no refresh tokens, no client_secret_post, no ``none`` authentication;
+- standing: a disabled client, or a client of a disabled organisation, is refused as unknown
+  (``invalid_client``) at every endpoint, read from the database in the request's transaction;
+  a client whose registered scopes break the separation of duties (a registration from before
+  the rule, :func:`auth.scopes.check_separation`) gets no token at all (``invalid_scope``).
 
 A server is built per request around that request's database session (:meth:`build`), as Polar
 does: registration is cheap and it keeps every query in the request's transaction.
@@ -51,7 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from auth.models import OAuthClient, RevokedToken, UsedAssertion
-from auth.scopes import Scope, format_scopes, parse_scopes
+from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
 from auth.signing import SigningKeys
 from auth.tokens import ACCEPTED_ALGORITHMS, InvalidToken, Principal, TokenValidator
 
@@ -273,6 +277,15 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         except ValueError as exc:
             raise InvalidScopeError(description=str(exc)) from exc
         client: Client = self.request.client
+        try:
+            # The registration, not only the request: one client never holds both duties, so
+            # a registration that combines them is not half-honoured by asking for one side.
+            check_separation(client.scopes)
+        except ValueError as exc:
+            raise InvalidScopeError(
+                description=f"This client's registration is refused: {exc}. Register one "
+                "client per duty."
+            ) from exc
         refused = scopes - client.scopes
         if refused:
             raise InvalidScopeError(
@@ -329,10 +342,16 @@ class AccessTokenIssuer:
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
-    """A validated hub token, as the introspection and revocation endpoints see it."""
+    """A validated hub token, as the introspection and revocation endpoints see it.
+
+    ``refusal`` says why it may not act although it is not revoked (its client or organisation
+    was disabled, say): introspection then answers ``active: false``. Revocation still puts such
+    a token on the deny list when its own client asks, as for any other.
+    """
 
     principal: Principal
     claims_revoked: bool
+    refusal: str | None = None
 
     def check_client(self, client: Client) -> bool:
         return self.principal.client_id == client.get_client_id()
@@ -341,7 +360,8 @@ class IssuedToken:
         return self.principal.expires_at <= datetime.now(UTC)
 
     def is_revoked(self) -> bool:
-        return self.claims_revoked
+        # authlib asks only this and is_expired() before answering active: true.
+        return self.claims_revoked or self.refusal is not None
 
 
 class _TokenLookup:
@@ -358,12 +378,18 @@ class _TokenLookup:
         if len(token_string) > MAX_PARAMETER_LENGTH:
             return None
         try:
-            principal = self._validator.validate(token_string, check_revocation=False)
+            principal = self._validator.validate(
+                token_string, check_revocation=False, check_standing=False
+            )
         except InvalidToken:
             return None
         if principal.issuer != self._validator.issuer:
             return None  # only the hub's own tokens are introspected or revoked here
-        return IssuedToken(principal, self._is_revoked(principal.token_id))
+        return IssuedToken(
+            principal,
+            self._is_revoked(principal.token_id),
+            refusal=self._validator.standing(principal),
+        )
 
 
 class Introspection(_TokenLookup, IntrospectionEndpoint):
@@ -433,11 +459,14 @@ class HubAuthorizationServer(AuthorizationServer):
         signing: SigningKeys,
         validator: TokenValidator,
         is_revoked: Callable[[str], bool],
+        organisation_enabled: Callable[[str], bool],
         now: Callable[[], float] = time.time,
     ) -> None:
+        """``organisation_enabled(code)`` reads the organisation's state in ``session``."""
         super().__init__(scopes_supported=[s.value for s in Scope])
         self._session = session
         self._config = config
+        self._organisation_enabled = organisation_enabled
         self.register_grant(ClientCredentialsGrant)
         self.register_client_auth_method(PRIVATE_KEY_JWT, ClientAssertion(session, config, now=now))
         self.register_token_generator("default", AccessTokenIssuer(config, signing, now=now))
@@ -447,7 +476,7 @@ class HubAuthorizationServer(AuthorizationServer):
 
     def query_client(self, client_id: str) -> Client | None:
         row = self._session.get(OAuthClient, client_id) if len(client_id) <= 64 else None
-        if row is None or not row.enabled:
+        if row is None or not row.enabled or not self._organisation_enabled(row.organisation):
             return None
         return Client(row, allow_client_secret=self._config.allow_client_secret)
 

@@ -13,7 +13,12 @@ A token is accepted only when every one of these holds; each failure is the same
 - ``aud`` contains the hub's API identifier; ``exp`` is present and in the future and
   ``nbf``/``iat`` not in it, with :data:`LEEWAY` seconds for clock skew; ``sub`` and ``jti`` are
   present;
-- its ``jti`` is not on the hub's revocation list, which every replica reads from the database.
+- its ``jti`` is not on the hub's revocation list, which every replica reads from the database;
+- it is still in good standing: the hub's ``standing`` check finds its organisation (and, for
+  the hub's own tokens, its client) enabled and not disabled since the token was issued.
+  Revocation, disabling a client and disabling an organisation all end a token before it
+  expires; the validator knows the first and asks the hub about the others, since only the hub
+  knows organisations and clients.
 
 Keys come from callables (the hub's signing keys, cached) and from each trusted issuer's JWKS
 URL, fetched over HTTP and cached; an unknown ``kid`` triggers at most one refetch per
@@ -69,6 +74,13 @@ class Principal:
     issuer: str
     token_id: str
     expires_at: datetime
+    issued_at: datetime | None = None
+    """``iat``: the hub's tokens always carry it; a trusted issuer's may not."""
+
+
+Standing = Callable[[Principal], str | None]
+"""Why a validly signed, unrevoked token may not act any more (its client or organisation is
+disabled, say), as a description for the caller; ``None`` when it may."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +171,7 @@ class TokenValidator:
         audience: str,
         hub_keys: Callable[[], KeySet],
         is_revoked: Callable[[str], bool],
+        standing: Standing,
         trusted_issuers: Sequence[TrustedIssuer] = (),
         http_client: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
@@ -167,6 +180,7 @@ class TokenValidator:
         self._audience = audience
         self._hub_keys = hub_keys
         self._is_revoked = is_revoked
+        self._standing = standing
         self._clock = clock
         client = http_client or httpx.Client(timeout=5.0, follow_redirects=False)
         self._trusted = {
@@ -177,7 +191,15 @@ class TokenValidator:
     def issuer(self) -> str:
         return self._issuer
 
-    def validate(self, token: str, *, check_revocation: bool = True) -> Principal:
+    def standing(self, principal: Principal) -> str | None:
+        """Why ``principal`` may not act any more, or ``None`` (see :data:`Standing`)."""
+        return self._standing(principal)
+
+    def validate(
+        self, token: str, *, check_revocation: bool = True, check_standing: bool = True
+    ) -> Principal:
+        """The token's principal, or :class:`InvalidToken`. Introspection and revocation look a
+        token up without the last two checks, to answer about revoked tokens too."""
         compact, header, unverified = _parse(token)
         issuer = unverified.get("iss")
         trusted: TrustedIssuer | None = None
@@ -202,6 +224,9 @@ class TokenValidator:
         principal = self._principal(unverified, trusted)
         if check_revocation and self._is_revoked(principal.token_id):
             raise InvalidToken("the token has been revoked")
+        refusal = self._standing(principal) if check_standing else None
+        if refusal is not None:
+            raise InvalidToken(refusal)
         return principal
 
     def _principal(self, claims: dict[str, Any], trusted: TrustedIssuer | None) -> Principal:
@@ -232,6 +257,9 @@ class TokenValidator:
             issuer=str(claims["iss"]),
             token_id=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(_number(claims["exp"]), UTC),
+            issued_at=datetime.fromtimestamp(_number(claims["iat"]), UTC)
+            if "iat" in claims
+            else None,
         )
 
 

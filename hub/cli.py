@@ -11,7 +11,8 @@
     ketenhub keys rewrap            move every live data key to the current KEK
     ketenhub keys retire KEK_ID     destroy a KEK that no live data key needs any more
     ketenhub keys rotate --signing|--audit   new token signing key, or audit checkpoint key
-    ketenhub client add|list|disable         partner systems (OAuth clients)
+    ketenhub client add|list|disable|enable  partner systems (OAuth clients)
+    ketenhub org add|list|disable|enable|import   organisations (gemeenten by CBS code)
     ketenhub audit verify [--checkpoint FILE]   recompute and check the whole audit trail
     ketenhub audit checkpoint       sign (and export) a checkpoint of the log now
     ketenhub storage check          rows without objects (data loss), objects without rows
@@ -26,7 +27,6 @@ failure, 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -35,22 +35,22 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from hub import db
 from hub.audit import commands as audit_commands
 from hub.audit.context import Context
 from hub.audit.keys import AuditKeys
-from hub.clients import service as clients
+from hub.clients import commands as clients_commands
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
-from hub.console import CommandError, load_logging_settings, load_settings
+from hub.console import CommandError, load_logging_settings, load_settings, record
 from hub.documents import commands as documents_commands
 from hub.errors import HubError
 from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
 from hub.observability.logs import configure_logging
 from hub.observability.preflight import check_serving
+from hub.organisations import commands as organisations_commands
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
 from hub.policy import PolicyError
 from hub.policy.install import install_policy
@@ -62,27 +62,6 @@ from storage.errors import KeyFileMissing, StorageError
 from storage.keys import LocalKeyRing
 
 logger = logging.getLogger("ketenhub")
-
-
-def record(
-    services: Services,
-    session: Session,
-    action: Action,
-    resource: tuple[str, str],
-    *,
-    organisation: str | None = None,
-) -> None:
-    """Record an operator's action on ``resource`` (type, id), in the session's transaction."""
-    resource_type, resource_id = resource
-    event = services.audit.event(
-        Context.operator(),
-        action,
-        Outcome.SUCCESS,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        organisation=organisation,
-    )
-    services.audit.record(session, event)
 
 
 def _ensure_private_dir(path: Path) -> None:
@@ -349,81 +328,6 @@ def cmd_keys_retire(args: argparse.Namespace) -> None:
     _with_services(run)
 
 
-# -- clients ------------------------------------------------------------------------------------
-
-
-def cmd_client_add(args: argparse.Namespace) -> None:
-    jwks = None
-    if args.jwks is not None:
-        try:
-            jwks = json.loads(Path(args.jwks).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot read a JWK Set from {args.jwks}: {exc}", status=2) from None
-
-    def run(services: Services) -> None:
-        with db.transaction(services.engine) as session:
-            new = clients.add_client(
-                session,
-                organisation=args.org,
-                name=args.name,
-                scopes=args.scopes,
-                processing_activity=args.purpose,
-                jwks=jwks,
-                generate_key=args.generate_key,
-                with_secret=args.with_secret,
-                client_id=args.client_id,
-            )
-            record(
-                services,
-                session,
-                Action.CLIENT_ADD,
-                ("client", new.client.client_id),
-                organisation=new.client.organisation,
-            )
-        print(f"client_id     {new.client.client_id}")
-        print(f"organisation  {new.client.organisation}")
-        print(f"scopes        {new.client.scopes}")
-        if new.private_jwk is not None:
-            print("private_jwk   (shown once; store it in the partner system, then forget it)")
-            print(json.dumps(new.private_jwk))
-        if new.client_secret is not None:
-            print(f"client_secret {new.client_secret}  (shown once)")
-
-    _with_services(run)
-
-
-def cmd_client_list(_args: argparse.Namespace) -> None:
-    def run(services: Services) -> None:
-        with db.transaction(services.engine) as session:
-            rows = clients.list_clients(session)
-            print(f"{'client_id':<24} {'org':<8} {'enabled':<8} {'methods':<30} scopes")
-            for row in rows:
-                methods = ["private_key_jwt"] if row.jwks else []
-                methods += ["client_secret_basic"] if row.secret_hash else []
-                print(
-                    f"{row.client_id:<24} {row.organisation:<8} {row.enabled!s:<8} "
-                    f"{','.join(methods):<30} {row.scopes}"
-                )
-
-    _with_services(run)
-
-
-def cmd_client_disable(args: argparse.Namespace) -> None:
-    def run(services: Services) -> None:
-        with db.transaction(services.engine) as session:
-            client = clients.disable_client(session, args.client_id)
-            record(
-                services,
-                session,
-                Action.CLIENT_DISABLE,
-                ("client", client.client_id),
-                organisation=client.organisation,
-            )
-        print(f"disabled {args.client_id}: it can get no new tokens")
-
-    _with_services(run)
-
-
 # -- entry point --------------------------------------------------------------------------------
 
 
@@ -465,29 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     retire = key_commands.add_parser("retire", help="destroy a KEK no data key needs")
     retire.add_argument("kek_id")
     retire.set_defaults(func=cmd_keys_retire)
-    client = commands.add_parser("client", help="manage OAuth clients (partner systems)")
-    client_commands = client.add_subparsers(dest="client_command", required=True, metavar="ACTION")
-    add = client_commands.add_parser("add", help="register a partner system")
-    add.add_argument("--org", required=True, help="organisation code, e.g. IOM")
-    add.add_argument("--name", required=True)
-    add.add_argument("--scopes", required=True, help='space-separated, e.g. "documents:write"')
-    add.add_argument("--purpose", default="terugkeer", help="processing activity code")
-    add.add_argument("--client-id", help="default: <org>-<random>")
-    keys_source = add.add_mutually_exclusive_group(required=True)
-    keys_source.add_argument("--jwks", metavar="FILE", help="the client's public JWK Set")
-    keys_source.add_argument("--generate-key", action="store_true", help="generate an ES256 pair")
-    add.add_argument("--with-secret", action="store_true", help="also issue a client secret")
-    add.set_defaults(func=cmd_client_add)
-    client_commands.add_parser("list", help="list clients").set_defaults(func=cmd_client_list)
-    disable = client_commands.add_parser("disable", help="stop a client getting tokens")
-    disable.add_argument("client_id")
-    disable.set_defaults(func=cmd_client_disable)
+    clients_commands.add_parser(commands)
+    organisations_commands.add_parser(commands)
     audit_commands.add_parser(commands)
     documents_commands.add_parser(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - an exit status per failure
     args = build_parser().parse_args(argv)
     # Everything the hub creates (database files, objects, keys) is for its own user only.
     os.umask(0o077)
@@ -516,6 +405,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`ketenhub org list | head`): stop quietly, and keep the
+        # interpreter from failing again when it flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

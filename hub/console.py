@@ -1,14 +1,20 @@
-"""What every ``ketenhub`` command shares: one-line errors and loading the settings."""
+"""What every ``ketenhub`` command shares: one-line errors, loading the settings and services,
+recording an operator's action, and printing a table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
+from sqlmodel import Session
 
+from audit.events import Action, Outcome
+from hub.audit.context import Context
 from hub.config import LoggingSettings, Settings
+from hub.services import Services, build_services
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -45,3 +51,54 @@ def _setting(location: tuple[int | str, ...]) -> str:
         return "settings"
     first, *rest = (str(part) for part in location)
     return ".".join([f"KETENHUB_{first.upper()}", *rest])
+
+
+@contextmanager
+def command_services(settings: Settings | None = None) -> Iterator[Services]:
+    """The services for one command, closed when it ends."""
+    services = build_services(settings or load_settings())
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def record(
+    services: Services,
+    session: Session,
+    action: Action,
+    resource: tuple[str, str],
+    *,
+    organisation: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Record an operator's action on ``resource`` (type, id), in the session's transaction."""
+    resource_type, resource_id = resource
+    event = services.audit.event(
+        Context.operator(),
+        action,
+        Outcome.SUCCESS,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        organisation=organisation,
+        detail=detail,
+    )
+    services.audit.record(session, event)
+
+
+def shown(value: object) -> str:
+    """``value`` as text safe for a terminal: anything not printable is escaped, as ``repr``
+    would, so a name stored before the rules of :mod:`hub.names` cannot move the cursor."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Columns as wide as their widest cell, two spaces apart; the last one is not padded."""
+    cells = [[shown(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        print("  ".join([*padded, row[-1]]))

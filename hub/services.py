@@ -21,8 +21,10 @@ from hub.audit.context import Context
 from hub.audit.export import build_export
 from hub.audit.keys import AuditKeys
 from hub.audit.service import Auditor
+from hub.clients.directory import DisabledClients
 from hub.config import Settings
 from hub.oauth.service import OAuthService, make_signing_keys, revocation_check
+from hub.oauth.standing import Standing
 from hub.observability.metrics import HubMetrics
 from hub.observability.store import ObservedStore
 from hub.organisations.directory import OrganisationDirectory
@@ -112,7 +114,8 @@ def build_services(settings: Settings) -> Services:
     store = build_object_store(settings)
     metrics = HubMetrics()
     metrics.watch_database(engine)
-    oauth = build_oauth(settings, engine, keys)
+    organisations = OrganisationDirectory(engine)
+    oauth = build_oauth(settings, engine, keys, organisations=organisations)
     audit = build_audit(settings, engine, keys, metrics=metrics)
     return Services(
         settings,
@@ -123,7 +126,7 @@ def build_services(settings: Settings) -> Services:
         Vault(store=ObservedStore(store, metrics.store_error), keys=keys),
         oauth,
         audit,
-        OrganisationDirectory(engine),
+        organisations,
         SubjectKeys(keys=keys),
         metrics,
     )
@@ -141,14 +144,28 @@ def build_audit(
     )
 
 
-def build_oauth(settings: Settings, engine: Engine, keys: LocalKeyRing) -> OAuthService:
+def build_oauth(
+    settings: Settings,
+    engine: Engine,
+    keys: LocalKeyRing,
+    *,
+    organisations: OrganisationDirectory,
+) -> OAuthService:
+    """The authorization server and the token validator; ``organisations`` is the directory
+    that tokens' organisations are checked against (the one the services share)."""
     signing = make_signing_keys(engine, keys, alg=settings.token_signing_alg)
     is_revoked = revocation_check(engine)
+    standing = Standing(
+        issuer=settings.issuer,
+        organisations=organisations,
+        disabled_clients=DisabledClients(engine),
+    )
     validator = TokenValidator(
         issuer=settings.issuer,
         audience=settings.resolved_api_audience,
         hub_keys=signing.published,
         is_revoked=is_revoked,
+        standing=standing,
         trusted_issuers=[
             TrustedIssuer(
                 issuer=t.issuer,
@@ -167,7 +184,13 @@ def build_oauth(settings: Settings, engine: Engine, keys: LocalKeyRing) -> OAuth
         allow_client_secret=settings.allows_client_secret,
         purpose_uri=settings.purpose_uri,
     )
-    return OAuthService(config=config, signing=signing, validator=validator, is_revoked=is_revoked)
+    return OAuthService(
+        config=config,
+        signing=signing,
+        validator=validator,
+        is_revoked=is_revoked,
+        standing=standing,
+    )
 
 
 def seed_wrap_counts(services: Services) -> None:

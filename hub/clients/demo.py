@@ -1,10 +1,12 @@
 """The demo clients of ``ketenhub init --demo`` and their credentials file.
 
-One client per organisation, plus an auditor client of DTV, with scopes that fit the demo
-policy. Their credentials (a secret and a private JWK each, so both authentication methods can
-be tried) go to ``<data dir>/demo-credentials.json`` with mode 0600. Running ``init --demo``
-again keeps the credentials already in the file and only creates (or, where the file lost
-them, re-issues) what is missing.
+One client per organisation, plus three of DTV for the duties kept apart from the casework: an
+auditor (``audit:read``), an administrator (``admin``) and a metrics scraper (``metrics:read``),
+with scopes that fit the demo policy. Their credentials (a secret and a private JWK each, so
+both authentication methods can be tried) go to ``<data dir>/demo-credentials.json`` with mode
+0600. Running ``init --demo`` again keeps the credentials already in the file and only creates
+(or, where the file lost them, re-issues) what is missing, so a demo data dir made before a
+client was added to the demo gets it on the next ``init --demo``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ DEMO_CLIENTS: Final = (
     DemoClient("demo-gm0363", "GM0363", "Gemeente Amsterdam", _RW, "opvang"),
     DemoClient("demo-gm0344", "GM0344", "Gemeente Utrecht", _RW, "opvang"),
     DemoClient("demo-auditor", "DTV", "DT&V audit", "audit:read", "verantwoording"),
+    DemoClient("demo-admin", "DTV", "DT&V beheer", "admin", "verantwoording"),
+    DemoClient("demo-metrics", "DTV", "DT&V monitoring", "metrics:read", "verantwoording"),
 )
 
 

@@ -1,8 +1,17 @@
-"""Registering, listing and disabling OAuth clients, and the demo clients.
+"""Registering, listing, disabling and enabling OAuth clients.
 
 A client authenticates with ``private_key_jwt``: its public JWK Set is registered (or a key
 pair is generated, and the private half shown once). A secret for ``client_secret_basic`` is
 only generated on request, or for demo clients; the hub keeps its SHA-256, never the secret.
+
+A client's scopes keep the duties apart (:func:`auth.scopes.check_separation`): ``audit:read``
+and ``admin`` never with a document or share scope, ``metrics:read`` alone. A client belongs to
+one enabled organisation when it is registered or enabled again; a client of an organisation
+that is disabled later gets no tokens until the organisation is enabled.
+
+``last_used_at`` is when the client was last issued a token, to :data:`LAST_USED_RESOLUTION`: a
+token endpoint that wrote the row on every token would turn a busy client's row into a point of
+lock contention for a figure nobody needs to the second.
 """
 
 from __future__ import annotations
@@ -12,22 +21,26 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from auth.models import OAuthClient
-from auth.scopes import Scope, format_scopes, parse_scopes
-from auth.server import hash_secret, new_secret
+from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
+from auth.server import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT, hash_secret, new_secret
+from hub.clients import repository
+from hub.db import as_utc
 from hub.errors import NotFound, Unprocessable
+from hub.names import clean_name
 from hub.organisations import repository as organisations
 from hub.purposes import PROCESSING_ACTIVITIES
 
 _CLIENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 _MIN_RSA_BITS: Final = 2048
+LAST_USED_RESOLUTION: Final = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +94,14 @@ def add_client(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> NewClient:
     org = organisations.get(session, organisation)
-    if org is None or not org.enabled:
+    if org is None:
         raise Unprocessable(f"no enabled organisation {organisation!r}")
+    if not org.enabled:
+        raise Unprocessable(f"organisation {org.code} is disabled; enable it first")
     try:
+        name = clean_name(name)
         parsed_scopes = parse_scopes(scopes)
+        check_separation(parsed_scopes)
     except ValueError as exc:
         raise Unprocessable(str(exc)) from None
     if not parsed_scopes:
@@ -99,7 +116,7 @@ def add_client(
     client_id = client_id or f"{organisation.lower()}-{secrets.token_hex(4)}"
     if not _CLIENT_ID.fullmatch(client_id):
         raise Unprocessable("a client id is 3-64 characters of a-z, 0-9, '.', '_' and '-'")
-    if session.get(OAuthClient, client_id) is not None:
+    if repository.get(session, client_id) is not None:
         raise Unprocessable(f"client {client_id!r} exists already")
     private_jwk = None
     if generate_key:
@@ -133,15 +150,102 @@ def reset_credentials(session: Session, client: OAuthClient) -> NewClient:
     return NewClient(client, secret, private_jwk)
 
 
-def list_clients(session: Session) -> Sequence[OAuthClient]:
-    return session.exec(select(OAuthClient).order_by(col(OAuthClient.client_id))).all()
+def methods(client: OAuthClient) -> list[str]:
+    """The authentication methods the client is registered for."""
+    registered = []
+    if client.jwks:
+        registered.append(PRIVATE_KEY_JWT)
+    if client.secret_hash:
+        registered.append(CLIENT_SECRET_BASIC)
+    return registered
 
 
-def disable_client(session: Session, client_id: str) -> OAuthClient:
-    client = session.get(OAuthClient, client_id)
+def separation_problem(client: OAuthClient) -> str | None:
+    """Why the client's scopes break the separation of duties (a registration from before the
+    rule), or ``None``; such a client gets no token (:mod:`auth.server`)."""
+    try:
+        check_separation(parse_scopes(client.scopes))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """A client as ``ketenhub client list`` shows it."""
+
+    client: OAuthClient
+    organisation_enabled: bool
+
+    @property
+    def state(self) -> str:
+        """``enabled``, or why it gets no tokens: the first of its reasons."""
+        if not self.client.enabled:
+            return "disabled"
+        if not self.organisation_enabled:
+            return "organisation disabled"
+        if separation_problem(self.client) is not None:
+            return "scopes break separation of duties"
+        return "enabled"
+
+
+def list_clients(session: Session) -> Sequence[ClientView]:
+    enabled = {o.code: o.enabled for o in organisations.list_all(session)}
+    return [
+        ClientView(row, enabled.get(row.organisation, False))
+        for row in repository.list_all(session)
+    ]
+
+
+def _client_or_raise(session: Session, client_id: str) -> OAuthClient:
+    client = repository.get(session, client_id) if len(client_id) <= 64 else None
     if client is None:
         raise NotFound(f"no client {client_id!r}")
-    client.enabled = False
+    return client
+
+
+def disable_client(
+    session: Session,
+    client_id: str,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> OAuthClient:
+    """Disable a client: no new tokens at once, and the tokens it holds stop working within
+    :data:`~hub.cached.CUT_OFF` seconds on every replica, for good (``disabled_at``: enabling
+    it again does not bring them back). Its shares stay: they are its organisation's."""
+    client = _client_or_raise(session, client_id)
+    if client.enabled:
+        client.enabled = False
+        client.disabled_at = clock()
     session.add(client)
     session.flush()
     return client
+
+
+def enable_client(session: Session, client_id: str) -> OAuthClient:
+    """Enable a client again; refused (422) while its organisation is disabled, or when its
+    scopes break the separation of duties (it would get no token anyway: register new clients,
+    one per duty)."""
+    client = _client_or_raise(session, client_id)
+    if not organisations.is_enabled(session, client.organisation):
+        raise Unprocessable(
+            f"client {client_id} belongs to {client.organisation}, which is disabled; "
+            "enable the organisation first"
+        )
+    problem = separation_problem(client)
+    if problem is not None:
+        raise Unprocessable(f"client {client_id} cannot be enabled: {problem}")
+    client.enabled = True
+    session.add(client)
+    session.flush()
+    return client
+
+
+def record_use(session: Session, client: OAuthClient, *, now: datetime) -> None:
+    """Note that ``client`` was issued a token ``now``, if the last note is older than
+    :data:`LAST_USED_RESOLUTION` (see the module docstring)."""
+    last = client.last_used_at
+    if last is None or now - as_utc(last) >= LAST_USED_RESOLUTION:
+        client.last_used_at = now
+        session.add(client)
+        session.flush()

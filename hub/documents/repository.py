@@ -2,8 +2,13 @@
 
 Visibility in SQL mirrors :mod:`hub.documents.visibility`: a live document is visible to an
 organisation that uploaded it, that may read its type without a share, or that holds an active
-share of it (of the document itself, or of its case and type). The policy is decided again in
-Python for every single document that is opened; lists rely on this filter alone.
+share of it (of the document itself, or of its case and type) from an enabled organisation. The
+policy is decided again in Python for every single document that is opened; lists rely on this
+filter alone.
+
+A share is *active* while it is neither revoked nor expired and its grantor is enabled: shares
+belong to the granting organisation, and a disabled one grants nothing (DESIGN.md). That is read
+from the organisation table in the same query, so lists and single reads agree at once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, or_, tuple_
 from sqlmodel import Session, col, select
 
 from hub.documents.models import Document
+from hub.organisations.models import Organisation
 from hub.shares.models import Share, ShareType
 
 
@@ -35,7 +41,10 @@ def get(session: Session, document_id: uuid.UUID) -> Document | None:
 
 
 def _active(now: datetime) -> ColumnElement[bool]:
-    return and_(col(Share.revoked_at).is_(None), col(Share.expires_at) > now)
+    grantor_enabled = exists().where(
+        col(Organisation.code) == col(Share.grantor), col(Organisation.enabled).is_(True)
+    )
+    return and_(col(Share.revoked_at).is_(None), col(Share.expires_at) > now, grantor_enabled)
 
 
 def _shared_with(code: str) -> ColumnElement[bool]:

@@ -20,6 +20,9 @@ from auth.tokens import TokenValidator
 from hub import db
 from hub.audit.context import Context
 from hub.audit.service import Auditor
+from hub.clients.service import record_use
+from hub.oauth.standing import Standing
+from hub.organisations import repository as organisations
 from storage.keys import KeyProvider, WrappedKey
 
 OAuthResponse = tuple[int, Any, list[tuple[str, str]]]
@@ -75,10 +78,12 @@ class OAuthService:
         signing: SigningKeys,
         validator: TokenValidator,
         is_revoked: Callable[[str], bool],
+        standing: Standing,
     ) -> None:
         self.config = config
         self.signing = signing
         self.validator = validator
+        self.standing = standing
         self._is_revoked = is_revoked
         self._pruner = Pruner()
 
@@ -89,6 +94,7 @@ class OAuthService:
             signing=self.signing,
             validator=self.validator,
             is_revoked=self._is_revoked,
+            organisation_enabled=lambda code: organisations.is_enabled(session, code),
         )
 
     def _request(
@@ -101,12 +107,17 @@ class OAuthService:
     def token(
         self, session: Session, request: OAuthCall, *, audit: Auditor, context: Context
     ) -> OAuthResponse:
-        """Issue a token, or refuse; either way the outcome is recorded in the same transaction."""
-        self._pruner.maybe_prune(session, now=datetime.now(UTC))
+        """Issue a token, or refuse; either way the outcome is recorded in the same transaction,
+        and an issued token is the client's use (``last_used_at``) in it too."""
+        now = datetime.now(UTC)
+        self._pruner.maybe_prune(session, now=now)
         oauth_request = self._request("/oauth/token", request.headers, request.form)
         response: OAuthResponse = self._server(session).create_token_response(oauth_request)
         status, body, _ = response
         token_id = _token_id(body.get("access_token")) if status == 200 else None
+        client = getattr(oauth_request, "client", None)
+        if token_id is not None and client is not None:
+            record_use(session, client.row, now=now)
         _record(
             session,
             audit,
@@ -195,15 +206,34 @@ def _record(
 
 
 def _client_of(session: Session, request: FormRequest) -> OAuthClient | None:
-    """The client that authenticated; for a refusal, the registered client it claimed to be."""
+    """The client that authenticated; for a refusal, the registered client it claimed to be
+    (by ``client_id``, HTTP Basic, or its client assertion's subject)."""
     client = getattr(request, "client", None)
     if client is not None:
         row: OAuthClient = client.row
         return row
-    claimed = request.form.get("client_id") or _basic_user(request.headers.get("authorization"))
+    claimed = (
+        request.form.get("client_id")
+        or _basic_user(request.headers.get("authorization"))
+        or _assertion_subject(request.form.get("client_assertion"))
+    )
     if claimed and len(claimed) <= 64:
         return session.get(OAuthClient, claimed)
     return None
+
+
+def _assertion_subject(assertion: str | None) -> str | None:
+    """The ``sub`` a client assertion claims, *unverified*: only to name, in the record of a
+    refusal, the registered client that someone tried to authenticate as."""
+    if not assertion or assertion.count(".") != 2:
+        return None
+    payload = assertion.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError, RecursionError):  # ValueError: also bad UTF-8, JSON
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) else None
 
 
 def _basic_user(header: str | None) -> str | None:

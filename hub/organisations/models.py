@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
-from sqlalchemy import String
+from sqlalchemy import DateTime, String
 from sqlmodel import Field, SQLModel
+
+CODE_PATTERN: Final = r"^[A-Z][A-Z0-9]{1,15}$"
+"""An organisation's code: an upper-case letter, then 1 to 15 upper-case letters or digits."""
 
 
 class OrganisationKind(StrEnum):
@@ -26,8 +31,11 @@ class Organisation(SQLModel, table=True):
 
     __tablename__ = "organisation"
 
-    code: str = Field(primary_key=True, max_length=16, regex=r"^[A-Z][A-Z0-9]{1,15}$")
+    code: str = Field(primary_key=True, max_length=16, regex=CODE_PATTERN)
     name: str = Field(max_length=200)
     # Stored as text, not a database enum: adding a kind must not need an ALTER TYPE.
     kind: OrganisationKind = Field(sa_type=String(32))
     enabled: bool = Field(default=True)
+    # When it was last disabled: its clients' tokens issued before then never act again, even
+    # once it is enabled (NULL: never disabled).
+    disabled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -182,8 +182,11 @@ class ShareService(RecordingService):
 
     def _grantee(self, code: str, invalid: Callable[[str, str], HubError]) -> Party:
         known = self.deps.directory.get(code)
-        if known is None or not known.enabled:
+        if known is None:
             raise invalid(f"unknown organisation {code!r}", "unknown grantee")
+        if not known.enabled:
+            # It could not use the share: its tokens are refused while it is disabled.
+            raise invalid(f"organisation {code} is disabled", "disabled grantee")
         if code == self.caller.party.code:
             raise invalid("an organisation cannot share with itself", "share to self")
         return Party(code, known.kind)

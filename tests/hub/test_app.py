@@ -37,7 +37,8 @@ def _services(engine: Engine, tmp_path: Path, store: ObjectStore | None = None) 
     keys = LocalKeyRing.create(tmp_path / "keys" / "keyring.json")
     store = store or FilesystemStore(tmp_path / "objects")
     store.ensure_ready()
-    oauth = build_oauth(settings, engine, keys)
+    organisations = OrganisationDirectory(engine)
+    oauth = build_oauth(settings, engine, keys, organisations=organisations)
     audit = build_audit(settings, engine, keys)
     with db.transaction(engine) as session:
         if db.current_revision(engine) == db.head_revision():
@@ -52,7 +53,7 @@ def _services(engine: Engine, tmp_path: Path, store: ObjectStore | None = None) 
         Vault(store=store, keys=keys),
         oauth,
         audit,
-        OrganisationDirectory(engine),
+        organisations,
         SubjectKeys(keys=keys),
     )
 

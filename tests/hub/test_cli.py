@@ -268,7 +268,7 @@ def test_init_demo_reissues_credentials_when_the_file_is_lost(
     path = tmp_path / "var" / "demo-credentials.json"
     old = json.loads(path.read_text())["clients"][0]["client_secret"]
     path.unlink()
-    assert "(12 issued)" in run_ketenhub(env, "init", "--demo").stdout
+    assert "(14 issued)" in run_ketenhub(env, "init", "--demo").stdout
     assert json.loads(path.read_text())["clients"][0]["client_secret"] != old
 
 
@@ -287,9 +287,9 @@ def test_client_add_list_disable(env: dict[str, str], tmp_path: Path) -> None:
     listing = run_ketenhub(env, "client", "list").stdout
     assert "iom-cms" in listing
     assert "private_key_jwt" in listing
-    assert "True" in listing
+    assert "enabled" in listing
     run_ketenhub(env, "client", "disable", "iom-cms")
-    assert "False" in run_ketenhub(env, "client", "list").stdout
+    assert "disabled" in run_ketenhub(env, "client", "list").stdout
 
 
 def test_client_add_with_a_registered_jwks(env: dict[str, str], tmp_path: Path) -> None:

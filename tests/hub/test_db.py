@@ -9,7 +9,9 @@ from sqlalchemy import Engine, inspect, text
 from sqlmodel import Session, SQLModel
 
 import hub.models  # noqa: F401  (registers every table)
+from auth.models import OAuthClient
 from hub import db
+from hub.clients.service import add_client
 from hub.organisations.models import Organisation, OrganisationKind
 
 
@@ -90,3 +92,34 @@ def test_a_failing_post_commit_action_does_not_undo_the_commit(migrated_engine: 
         db.after_commit(session, fail)
     with Session(migrated_engine) as session:
         assert session.get(Organisation, "X1") is not None
+
+
+def test_0005_goes_down_and_up_again_with_clients_and_organisations_in_place(
+    migrated_engine: Engine,
+) -> None:
+    """The downgrade drops the new columns in place; rows that refer to them stay."""
+    with db.transaction(migrated_engine) as session:
+        session.add(Organisation(code="GM0599", name="Rotterdam", kind=OrganisationKind.GEMEENTE))
+        session.flush()
+        add_client(
+            session,
+            organisation="GM0599",
+            name="Rotterdam zaaksysteem",
+            scopes="documents:read",
+            processing_activity="opvang",
+            generate_key=True,
+            client_id="gm0599-zaken",
+        )
+    db.downgrade(migrated_engine, "0004")
+    columns = {c["name"] for c in inspect(migrated_engine).get_columns("oauth_client")}
+    assert not {"last_used_at", "disabled_at"} & columns
+    assert "disabled_at" not in {
+        c["name"] for c in inspect(migrated_engine).get_columns("organisation")
+    }
+    with migrated_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM oauth_client")).scalar() == 1
+    db.migrate(migrated_engine)
+    with Session(migrated_engine) as session:
+        client = session.get(OAuthClient, "gm0599-zaken")
+        assert client is not None
+        assert (client.last_used_at, client.disabled_at) == (None, None)
