@@ -20,7 +20,6 @@ from typing import Any, Final
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from audit.models import AuditEvent
@@ -216,24 +215,26 @@ def test_adding_needs_the_admin_scope_and_the_refusal_is_recorded(
     )
 
 
-def test_concurrent_adds_of_one_code_answer_409_not_500(
-    documents_hub: DocumentHub,
-) -> None:
-    """The primary key decides between two transactions that both found the code free."""
-    if documents_hub.backend == "sqlite+filesystem":
-        pytest.skip("SQLite serialises writers: the two transactions cannot interleave")
-    engine: Engine = documents_hub.hub.services.engine
+@pytest.mark.postgres
+def test_concurrent_adds_of_one_code_answer_409_not_500(fresh_postgres_url: str) -> None:
+    """The primary key decides between two transactions that both found the code free. (On
+    PostgreSQL only: SQLite serialises writers, so its transactions cannot interleave.)"""
+    engine = db.make_engine(fresh_postgres_url)
+    db.migrate(engine)
     code = new_code()
-    with Session(engine) as first, Session(engine) as second:
-        first.add(Organisation(code=code, name="first", kind=OrganisationKind.GEMEENTE))
-        first.flush()  # holds the key, uncommitted
-        assert second.get(Organisation, code) is None  # not visible yet
-        threading.Timer(0.5, first.commit).start()
-        # Waits for the first transaction, then loses to it; the session stays usable.
-        row = Organisation(code=code, name="second", kind=OrganisationKind.GEMEENTE)
-        assert repository.insert(second, row) is False
-        assert second.get(Organisation, code) is not None
-        second.rollback()
+    try:
+        with Session(engine) as first, Session(engine) as second:
+            first.add(Organisation(code=code, name="first", kind=OrganisationKind.GEMEENTE))
+            first.flush()  # holds the key, uncommitted
+            assert second.get(Organisation, code) is None  # not visible yet
+            threading.Timer(0.5, first.commit).start()
+            # Waits for the first transaction, then loses to it; the session stays usable.
+            row = Organisation(code=code, name="second", kind=OrganisationKind.GEMEENTE)
+            assert repository.insert(second, row) is False
+            assert second.get(Organisation, code) is not None
+            second.rollback()
+    finally:
+        db.dispose(engine)
 
 
 # -- a new gemeente is covered by the policy's kinds -------------------------------------------
