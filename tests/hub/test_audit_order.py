@@ -262,7 +262,7 @@ def replicas(tmp_path: Path, fresh_database_url: str) -> Iterator[list[Services]
     """Two service sets on one database, each with its own engine and log: two replicas."""
     settings = hub_settings(tmp_path, fresh_database_url, audit_origin=AUDIT_ORIGIN)
     LocalKeyRing.create(settings.resolved_key_file)
-    built = [build_services(settings), build_services(settings)]
+    built = [build_services(settings, create_database=True), build_services(settings)]
     try:
         db.migrate(built[0].engine)
         with db.transaction(built[0].engine) as session:
