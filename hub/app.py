@@ -26,6 +26,7 @@ from hub.health.endpoints import router as health_router
 from hub.oauth.endpoints import router as oauth_router
 from hub.organisations.endpoints import router as organisations_router
 from hub.policy.endpoints import router as policy_router
+from hub.proxy import ForwardedFor
 from hub.services import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.timers import periodic
@@ -126,6 +127,12 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         lifespan=lifespan,
     )
     app.add_middleware(ResponseHeaders)
+    if settings.trusted_proxies:
+        # Added last, so outermost: every middleware, route and the access log see the client
+        # the trusted proxies name instead of the proxy (decision 0014).
+        app.add_middleware(
+            ForwardedFor, trusted=settings.trusted_proxies, header=settings.forwarded_header
+        )
     install_handlers(app)
     app.include_router(health_router)
     app.include_router(oauth_router)
