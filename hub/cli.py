@@ -56,7 +56,7 @@ from hub.services import Services, activate_policy, build_services, open_key_rin
 from hub.subjects.keys import SubjectKeys
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
-from storage.errors import KeyFileMissing, StorageError
+from storage.errors import KeyFileInsecure, KeyFileMissing, StorageError
 from storage.keys import LocalKeyRing
 
 logger = logging.getLogger("ketenhub")
@@ -218,7 +218,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             # A checkpoint export that is not write-once is refused before serving.
             services.audit.export.ensure_ready()
     except StorageError as exc:
-        raise CommandError(str(exc)) from exc
+        raise CommandError(str(exc), status=_storage_status(exc)) from exc
     try:
         try:
             check_schema(services)
@@ -489,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _storage_status(exc: StorageError) -> int:
+    # A key file open to others (or writable, in production) is configuration, not a failure.
+    return 2 if isinstance(exc, KeyFileInsecure) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return per kind of error
     args = build_parser().parse_args(argv)
     # Everything the hub creates (database files, objects, keys) is for its own user only.
@@ -515,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - a return 
         return 2
     except StorageError as exc:
         print(f"ketenhub: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return _storage_status(exc)
     except SQLAlchemyError as exc:
         # SQLAlchemy's own text repeats the statement and its parameters; the driver's first
         # line says what went wrong (refused, unknown database) without them.

@@ -360,11 +360,16 @@ def check_separate_role(connection: Connection, role: str, *, owner: str | None 
         {"schema": _SCHEMA, "role": role},
     ).scalars()
     if held := sorted(owners):
-        target = owner or "the owner role"
+        advice = (
+            f"give them to {owner} (create the database with OWNER {owner}, or REASSIGN OWNED "
+            f"BY … TO {owner}) and revoke any membership"
+            if owner
+            else "run the hub as a role that owns nothing and belongs to no owner (see the "
+            "README's Database roles)"
+        )
         raise ValueError(
             f"the hub's role {role} is, or is a member of, {', '.join(held)}, which owns the "
-            f"schema or tables in it; give them to {target} (create the database with OWNER "
-            f"{target}, or REASSIGN OWNED BY … TO {target}) and revoke any membership"
+            f"schema or tables in it; {advice}"
         )
 
 
