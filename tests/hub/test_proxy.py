@@ -1,7 +1,7 @@
 """The client's address behind trusted proxies: the forwarding headers' parsers and the walk.
 
 The middleware is called as the server calls it, with an ASGI scope, and the scope the app
-then sees is checked. ``tests/hub/test_proxy_deployment.py`` runs a real Caddy in front of a
+then sees is checked. ``tests/test_proxy_deployment.py`` runs a real Caddy in front of a
 real hub.
 """
 
