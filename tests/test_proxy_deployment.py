@@ -1,11 +1,14 @@
-"""A real Caddy (Debian's) terminating TLS in front of real ``ketenhub serve`` processes, on
-loopback: the audit trail records the client's address only through a trusted proxy.
+"""Real TLS proxies from Debian, Caddy and nginx, in front of real ``ketenhub serve`` processes,
+on loopback: the audit trail records the client's address only through a trusted proxy.
 
-The client connects to Caddy from 127.0.0.7, a loopback address of its own, so that it is told
-apart from Caddy, which reaches the hubs from 127.0.0.1. Caddy proxies one port to a hub that
-trusts 127.0.0.1 (``KETENHUB_TRUSTED_PROXIES``) and another to a hub that trusts nothing; both
-serve one SQLite database. Each request asks for a token, which the hub records
-(``token.issue``) under the trace id the request carried, so each event is found by its own.
+The client connects to the proxy from 127.0.0.7, a loopback address of its own, so that it is
+told apart from the proxy, which reaches the hubs from 127.0.0.1. The proxy serves one port in
+front of a hub that trusts 127.0.0.1 (``KETENHUB_TRUSTED_PROXIES``) and another in front of a
+hub that trusts nothing; both hubs serve one SQLite database. Each request asks for a token,
+which the hub records (``token.issue``) under the trace id the request carried, so each event is
+found by its own. Caddy (as deploy/Caddyfile) replaces a client's ``X-Forwarded-For``; nginx
+with ``$proxy_add_x_forwarded_for`` appends to it, so there the hub must walk past what the
+client wrote.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -106,23 +109,56 @@ def _caddyfile(directory: Path, cert: Path, key: Path, routes: dict[int, str]) -
     return caddyfile
 
 
+def _nginx_conf(directory: Path, cert: Path, key: Path, routes: dict[int, str]) -> Path:
+    """nginx as it is commonly configured in front of an application, on loopback ports."""
+    servers = "".join(
+        "\tserver {\n"
+        f"\t\tlisten {PROXY}:{port} ssl;\n"
+        f"\t\tssl_certificate {cert};\n"
+        f"\t\tssl_certificate_key {key};\n"
+        "\t\tlocation / {\n"
+        f"\t\t\tproxy_pass http://{urlsplit(hub).netloc};\n"
+        "\t\t\tproxy_set_header Host $host;\n"
+        "\t\t\tproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+        "\t\t\tproxy_set_header X-Forwarded-Proto $scheme;\n"
+        "\t\t}\n"
+        "\t}\n"
+        for port, hub in routes.items()
+    )
+    temp = directory / "nginx-temp"
+    temp.mkdir()
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        "daemon off;\n"
+        "worker_processes 1;\n"
+        f"pid {directory / 'nginx.pid'};\n"
+        "error_log stderr notice;\n"
+        "events { worker_connections 64; }\n"
+        "http {\n"
+        "\taccess_log off;\n"
+        # Workers run as nobody, who cannot write in the test's directory: keep all in memory.
+        "\tproxy_max_temp_file_size 0;\n"
+        + "".join(
+            f"\t{kind}_temp_path {temp / kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        + servers
+        + "}\n"
+    )
+    return conf
+
+
 @contextmanager
-def _run_caddy(directory: Path, caddyfile: Path, ports: list[int]) -> Iterator[None]:
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        pytest.fail("Debian's caddy is needed (apt-get install caddy; .ci/run installs it)")
-    log = directory / "caddy.log"
+def _running(
+    name: str, command: list[str], env: dict[str, str], log: Path, ports: list[int]
+) -> Iterator[None]:
+    """Run a proxy until the block ends, once it accepts connections on every port."""
+    program = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if program is None:
+        pytest.fail(f"Debian's {name} is needed (apt-get install {name}; .ci/run installs it)")
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [caddy, "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
-            env={
-                "PATH": "/usr/bin:/bin",
-                "HOME": str(directory),
-                "XDG_DATA_HOME": str(directory / "data"),
-                "XDG_CONFIG_HOME": str(directory / "config"),
-            },
-            stdout=output,
-            stderr=subprocess.STDOUT,
+            [program, *command], env=env, stdout=output, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + 30
@@ -133,7 +169,7 @@ def _run_caddy(directory: Path, caddyfile: Path, ports: list[int]) -> Iterator[N
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"caddy did not start:\n{log.read_text()}")
+                        pytest.fail(f"{name} did not start:\n{log.read_text()}")
                     time.sleep(0.1)
         yield
     finally:
@@ -145,31 +181,57 @@ def _run_caddy(directory: Path, caddyfile: Path, ports: list[int]) -> Iterator[N
             process.wait()
 
 
+@dataclass(frozen=True, slots=True)
+class Hubs:
+    trusting: str  # the hub that trusts 127.0.0.1 as a proxy
+    trusting_nothing: str
+    database: Path
+    secret: str  # demo-iom's client secret
+
+
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    directory = tmp_path_factory.mktemp("tls-proxy")
-    data_dir = directory / "var"
+def hubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hubs]:
+    data_dir = tmp_path_factory.mktemp("hubs") / "var"
     env = ketenhub_env(data_dir, KETENHUB_ENVIRONMENT="demo")
     run_ketenhub(env, "init", "--demo")
     credentials = json.loads((data_dir / "demo-credentials.json").read_text())
-    secret = next(
-        c["client_secret"] for c in credentials["clients"] if c["client_id"] == "demo-iom"
-    )
+    [secret] = [c["client_secret"] for c in credentials["clients"] if c["client_id"] == "demo-iom"]
+    with (
+        serving({**env, "KETENHUB_TRUSTED_PROXIES": f'["{PROXY}"]'}) as trusting,
+        serving(env) as trusting_nothing,
+    ):
+        yield Hubs(trusting, trusting_nothing, data_dir / "ketenhub.db", secret)
+
+
+@pytest.fixture(scope="module", params=["caddy", "nginx"])
+def deployment(
+    request: pytest.FixtureRequest, hubs: Hubs, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    directory = tmp_path_factory.mktemp(request.param)
     cert, key, tls = _certificate(directory)
-    with ExitStack() as stack:
-        trusting = stack.enter_context(serving({**env, "KETENHUB_TRUSTED_PROXIES": f'["{PROXY}"]'}))
-        trusting_nothing = stack.enter_context(serving(env))
-        ports = [free_port(PROXY), free_port(PROXY)]
-        caddyfile = _caddyfile(
-            directory, cert, key, dict(zip(ports, [trusting, trusting_nothing], strict=True))
+    ports = [free_port(PROXY), free_port(PROXY)]
+    routes = dict(zip(ports, [hubs.trusting, hubs.trusting_nothing], strict=True))
+    log = directory / f"{request.param}.log"
+    if request.param == "caddy":
+        command = ["run", "--config", str(_caddyfile(directory, cert, key, routes))]
+        env = {
+            "HOME": str(directory),
+            "XDG_DATA_HOME": str(directory / "data"),
+            "XDG_CONFIG_HOME": str(directory / "config"),
+        }
+        running = _running("caddy", [*command, "--adapter", "caddyfile"], env, log, ports)
+    else:
+        conf = _nginx_conf(directory, cert, key, routes)
+        running = _running(
+            "nginx", ["-p", str(directory), "-c", str(conf), "-e", "stderr"], {}, log, ports
         )
-        stack.enter_context(_run_caddy(directory, caddyfile, ports))
+    with running:
         yield Deployment(
             trusting=f"https://{PROXY}:{ports[0]}",
             trusting_nothing=f"https://{PROXY}:{ports[1]}",
-            direct=trusting,
-            database=data_dir / "ketenhub.db",
-            secret=secret,
+            direct=hubs.trusting,
+            database=hubs.database,
+            secret=hubs.secret,
             tls=tls,
         )
 
@@ -210,10 +272,11 @@ def test_through_a_trusted_proxy_the_client_is_recorded(deployment: Deployment) 
     [
         {"X-Forwarded-For": SPOOFED},
         {"X-Forwarded-For": f"{SPOOFED}, {SPOOFED}"},
+        {"X-Forwarded-For": PROXY},
         {"Forwarded": f"for={SPOOFED}"},
         {"X-Real-IP": SPOOFED},
     ],
-    ids=["x-forwarded-for", "two-hops", "forwarded", "x-real-ip"],
+    ids=["x-forwarded-for", "two-hops", "a-trusted-address", "forwarded", "x-real-ip"],
 )
 def test_a_client_cannot_choose_its_recorded_address(
     deployment: Deployment, spoof: dict[str, str]
