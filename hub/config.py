@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from auth.scopes import Scope
+from hub.proxy import ForwardedHeader, ProxyNetwork
 from hub.secret_files import SecretFilesSource
 
 API_VERSION: Final = "1.0.0"
@@ -73,9 +74,6 @@ def _parse_database_url(name: str, url: str) -> URL:
             f"{name} must be a sqlite:/// or postgresql:// URL, not {parsed.drivername}://"
         )
     return parsed
-
-
-ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +171,7 @@ class Settings(BaseSettings):
             "comes from one of these. Default: none, the TCP peer is the client"
         ),
     )
-    forwarded_header: Literal["x-forwarded-for", "forwarded"] = Field(
+    forwarded_header: ForwardedHeader = Field(
         default="x-forwarded-for",
         description=(
             "The header the trusted proxies set: X-Forwarded-For (with X-Forwarded-Proto) or "
