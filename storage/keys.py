@@ -497,7 +497,8 @@ class LocalKeyRing:
             raise _missing(self._path) from None
         except OSError as exc:
             raise KeyRingError(f"cannot open key file {self._path}: {exc.strerror}") from exc
-        shown = str(self._path) if resolved == self._path else f"{self._path} (-> {resolved})"
+        linked = resolved != Path(os.path.abspath(self._path))  # noqa: PTH100 - normalises, never resolves
+        shown = f"{self._path} (-> {resolved})" if linked else str(self._path)
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
             _check_private(shown, resolved, st, allow_writable=self._allow_writable)
