@@ -13,8 +13,10 @@ What is checked, in this order:
    with its row, not be larger than the log, and have the root of the recomputed tree at its
    size; consecutive checkpoints must be consistent (an RFC 6962 consistency proof from the
    recomputed tree verifies against both signed roots).
-4. **Witness.** Optionally, a checkpoint the caller kept outside the database: its signature,
-   its size (the log may not have shrunk below it) and its root.
+4. **Witness.** Optionally, a checkpoint the caller kept outside the database: its size (the
+   log may not have shrunk below it) and its root. Its signature is checked first, before the
+   log is read: a note that does not verify with the audit keys raises :class:`WitnessError`,
+   since it says nothing about the log (a forged or damaged file, or another log's).
 
 Deleting the newest events together with every checkpoint that covers them leaves a log that
 is consistent with itself; only a checkpoint kept outside the database (step 4) catches it.
@@ -40,9 +42,9 @@ from audit import merkle
 from audit.checkpoints import open_any
 from audit.events import LEAF_FIELDS
 from audit.models import AuditCheckpoint
-from audit.notes import NoteError, NoteVerifier
+from audit.notes import Checkpoint, NoteError, NoteVerifier
 
-__all__ = ["Problem", "Report", "verify_log"]
+__all__ = ["Problem", "Report", "WitnessError", "verify_log"]
 
 _CHECKPOINTS = AuditCheckpoint.__table__  # type: ignore[attr-defined]
 _BATCH: Final = 10_000
@@ -52,6 +54,10 @@ _LEAF_PREFIX: Final = b"\x00"
 _encode_ordered = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
 ).encode
+
+
+class WitnessError(ValueError):
+    """The witness's checkpoint is not a checkpoint signed by one of the log's audit keys."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,8 @@ def verify_log(
 ) -> Report:
     """Check the log as stored; ``witness`` is a checkpoint note the caller kept.
 
+    Raises :class:`WitnessError`, before reading the log, when ``witness`` does not verify.
+
     The three tables are read one after the other, so they must be read in one snapshot:
     otherwise events appended meanwhile look like damage (a node or checkpoint over events
     that "do not exist"). On PostgreSQL the transaction must be REPEATABLE READ or
@@ -103,12 +111,18 @@ def verify_log(
         level = connection.exec_driver_sql("SHOW transaction_isolation").scalar()
         if level not in ("repeatable read", "serializable"):
             raise ValueError(f"verify_log needs a snapshot, not a {level} transaction")
+    kept = None
+    if witness is not None:
+        try:
+            kept = open_any(witness, verifiers)
+        except (NoteError, merkle.VerificationError) as exc:
+            raise WitnessError(str(exc)) from exc
     report = Report()
     leaves = _check_events(connection, report)
     levels = _check_tree(connection, leaves, report)
     _check_checkpoints(connection, levels, verifiers, report)
-    if witness is not None:
-        _check_witness(witness, levels, verifiers, report)
+    if kept is not None:
+        _check_witness(kept, levels, report)
     report.problems.sort(key=lambda p: p.seq)
     return report
 
@@ -316,15 +330,8 @@ def _check_checkpoints(
 # -- 4. a witness's checkpoint -----------------------------------------------------------------
 
 
-def _check_witness(
-    note: str, levels: list[list[bytes]], verifiers: Sequence[NoteVerifier], report: Report
-) -> None:
+def _check_witness(checkpoint: Checkpoint, levels: list[list[bytes]], report: Report) -> None:
     events = len(levels[0])
-    try:
-        checkpoint = open_any(note, verifiers)
-    except (NoteError, merkle.VerificationError) as exc:
-        report.add(0, f"the checkpoint you gave does not verify with the audit keys: {exc}")
-        return
     size = checkpoint.tree_size
     report.witness_size = size
     if size > events:

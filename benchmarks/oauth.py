@@ -66,7 +66,7 @@ def run(alg: str, *, tokens: int, validations: int, database_url: str | None) ->
             **({"database_url": database_url} if database_url else {}),
         )
         LocalKeyRing.create(settings.resolved_key_file)
-        services = build_services(settings)
+        services = build_services(settings, create_database=True)
         db.migrate(services.engine)
         with db.transaction(services.engine) as session:
             ensure_organisations(session, CHAIN)

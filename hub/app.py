@@ -34,6 +34,7 @@ from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
 from hub.policy.endpoints import router as policy_router
+from hub.proxy import ForwardedFor
 from hub.services import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.timers import periodic
@@ -143,8 +144,14 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         redoc_url=None,
     )
     app.add_middleware(ResponseHeaders)
-    # Added last, so it runs first: every request's trace exists before anything else runs.
+    # Telemetry next: every request's trace exists before the application runs.
     app.add_middleware(RequestTelemetry)
+    if settings.trusted_proxies:
+        # Added last, so outermost: the telemetry, every route and the access log see the
+        # client the trusted proxies name instead of the proxy (decision 0014).
+        app.add_middleware(
+            ForwardedFor, trusted=settings.trusted_proxies, header=settings.forwarded_header
+        )
     install_handlers(app)
     app.include_router(health_router)
     app.include_router(metrics_router)

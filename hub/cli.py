@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.events import Action
-from hub import db
+from hub import db, production
 from hub.audit import commands as audit_commands
 from hub.audit.context import Context
 from hub.audit.keys import AuditKeys
@@ -48,17 +48,17 @@ from hub.console import CommandError, load_logging_settings, load_settings, reco
 from hub.documents import commands as documents_commands
 from hub.errors import HubError
 from hub.oauth.service import KeyRingSealer, live_signing_keys_under, reseal_signing_keys
+from hub.observability import preflight
 from hub.observability.logs import configure_logging
-from hub.observability.preflight import check_serving
 from hub.organisations import commands as organisations_commands
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
 from hub.policy import PolicyError
 from hub.policy.install import install_policy
-from hub.services import Services, activate_policy, build_services
+from hub.services import Services, activate_policy, build_services, open_key_ring
 from hub.subjects.keys import SubjectKeys
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
-from storage.errors import KeyFileMissing, StorageError
+from storage.errors import KeyFileInsecure, KeyFileMissing, StorageError
 from storage.keys import LocalKeyRing
 
 logger = logging.getLogger("ketenhub")
@@ -77,16 +77,17 @@ def cmd_init(args: argparse.Namespace) -> None:
         raise CommandError(
             "refusing to load demo data in production; set KETENHUB_ENVIRONMENT=demo", status=2
         )
+    production.check_migration(settings)
     _ensure_private_dir(settings.data_dir)
     key_file = settings.resolved_key_file
     try:
-        ring = LocalKeyRing(key_file)
+        ring = open_key_ring(settings)
         print(f"key ring      {key_file} (exists; current KEK {ring.current_kek_id()})")
     except KeyFileMissing:
-        ring = LocalKeyRing.create(key_file)
+        ring = LocalKeyRing.create(key_file, allow_writable=not settings.is_production)
         print(f"key ring      {key_file} (created; KEK {ring.current_kek_id()})")
 
-    services = build_services(settings)
+    services = build_services(settings, create_database=True)
     try:
         role = _migrate(settings)
         print(f"database      migrated to {db.head_revision()}")
@@ -144,7 +145,9 @@ def _init_policy(services: Services, *, demo: bool) -> None:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
-    role = _migrate(load_settings())
+    settings = load_settings()
+    production.check_migration(settings)
+    role = _migrate(settings)
     print(f"database migrated to {db.head_revision()}")
     if role is not None:
         print(f"database {_GRANTED.format(role=role)}")
@@ -189,24 +192,27 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
     settings = load_settings()
-    check_serving(settings, host=args.host, port=args.port)
+    preflight.check_serving(settings, host=args.host, port=args.port)
     try:
         services = build_services(settings)
         if services.audit.export is not None:
             # A checkpoint export that is not write-once is refused before serving.
             services.audit.export.ensure_ready()
     except StorageError as exc:
-        raise CommandError(str(exc)) from exc
+        raise CommandError(str(exc), status=_storage_status(exc)) from exc
     try:
-        check_schema(services)
-        # Checked here too, so a broken policy is one line naming the place, not a traceback.
-        services.load_policy()
-    except SchemaNotCurrentError as exc:
+        try:
+            check_schema(services)
+            # Checked here too, so a broken policy is one line naming the place, not a traceback.
+            services.load_policy()
+        except SchemaNotCurrentError as exc:
+            raise CommandError(str(exc)) from None
+        except PolicyError as exc:
+            raise CommandError(str(exc), status=2) from None
+        production.check_serving(settings, services.engine)
+    except BaseException:
         services.close()
-        raise CommandError(str(exc)) from None
-    except PolicyError as exc:
-        services.close()
-        raise CommandError(str(exc), status=2) from None
+        raise
     app = create_app(settings, services=services)
     try:
         uvicorn.run(
@@ -376,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _storage_status(exc: StorageError) -> int:
+    # A key file open to others (or writable, in production) is configuration, not a failure.
+    return 2 if isinstance(exc, KeyFileInsecure) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - an exit status per failure
     args = build_parser().parse_args(argv)
     # Everything the hub creates (database files, objects, keys) is for its own user only.
@@ -393,9 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0911 - an exit s
     except CommandError as exc:
         print(f"ketenhub: {exc}", file=sys.stderr)
         return exc.status
+    except db.DatabaseNotFound as exc:
+        print(f"ketenhub: {exc}", file=sys.stderr)
+        return 2
     except StorageError as exc:
         print(f"ketenhub: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return _storage_status(exc)
     except SQLAlchemyError as exc:
         # SQLAlchemy's own text repeats the statement and its parameters; the driver's first
         # line says what went wrong (refused, unknown database) without them.

@@ -20,16 +20,31 @@ from pathlib import Path
 from typing import Annotated, Final, Literal, Self
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from auth.scopes import Scope
+from hub.proxy import ForwardedHeader, ProxyNetwork
+from hub.secret_files import SecretFilesSource
 
 API_VERSION: Final = "1.0.0"
 """The API's full semantic version, sent as the ``API-Version`` header on every response."""
 _SCOPES: Final = frozenset(s.value for s in Scope)
+_ENV_PREFIX: Final = "KETENHUB_"
+# The drivers the hub ships: SQLite (standard library) and PostgreSQL through psycopg 3.
+_DATABASE_DRIVERS: Final = frozenset(
+    {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
+)
 
 
 class Environment(StrEnum):
@@ -128,10 +143,16 @@ def _is_loopback(host: str | None) -> bool:
 
 def _parse_database_url(name: str, url: str) -> URL:
     try:
-        return make_url(url)
+        parsed = make_url(url)
     except ArgumentError:
         # Never quote the URL itself: it may hold a password.
         raise ValueError(f"{name} is not a database URL") from None
+    if parsed.drivername not in _DATABASE_DRIVERS:
+        # The scheme alone holds no secret; naming it shows the mistake.
+        raise ValueError(
+            f"{name} must be a sqlite:/// or postgresql:// URL, not {parsed.drivername}://"
+        )
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +181,21 @@ class TrustedIssuerSettings(BaseModel):
 class Settings(BaseSettings):
     """Every ``KETENHUB_*`` variable. See the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix="KETENHUB_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=_ENV_PREFIX, extra="ignore", frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # KETENHUB_<SECRET>_FILE beside the plain variables (see hub.secret_files); the two
+        # for one setting are refused together, so their order here decides nothing.
+        secret_files = SecretFilesSource(settings_cls, prefix=_ENV_PREFIX)
+        return init_settings, secret_files, env_settings, dotenv_settings, file_secret_settings
 
     environment: Environment = Field(
         default=Environment.PRODUCTION,
@@ -205,6 +240,21 @@ class Settings(BaseSettings):
         description=(
             "Hosts reached over a private network the operator controls (such as the service "
             "names of a compose network), where plain-text transport is accepted in production"
+        ),
+    )
+    trusted_proxies: tuple[ProxyNetwork, ...] = Field(
+        default=(),
+        description=(
+            "JSON list of the addresses or CIDRs of the reverse proxies in front of the hub; "
+            "the client's address is taken from forwarding headers only when the connection "
+            "comes from one of these. Default: none, the TCP peer is the client"
+        ),
+    )
+    forwarded_header: ForwardedHeader = Field(
+        default="x-forwarded-for",
+        description=(
+            "The header the trusted proxies set: X-Forwarded-For (with X-Forwarded-Proto) or "
+            "RFC 7239 Forwarded. Only this one is read; the other is the client's to forge"
         ),
     )
     kek_wrap_limit: int = Field(default=2**31, ge=1, le=2**32)
@@ -355,8 +405,31 @@ class Settings(BaseSettings):
 
     # -- validation ----------------------------------------------------------------------------
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        if not isinstance(value, list | tuple | set | frozenset):
+            return value  # pydantic reports the wrong type
+        networks: list[ProxyNetwork] = []
+        for entry in value:
+            try:
+                networks.append(
+                    entry
+                    if isinstance(entry, ProxyNetwork)
+                    else ipaddress.ip_network(str(entry).strip())
+                )
+            except ValueError as exc:
+                # Strict: 10.0.0.7/24 is refused ("has host bits set"), since it may mean the
+                # host or the network.
+                raise ValueError(
+                    f"KETENHUB_TRUSTED_PROXIES: {exc}; give addresses (10.0.0.5) or networks "
+                    "(10.0.0.0/24)"
+                ) from None
+        return tuple(networks)
+
     @model_validator(mode="after")
     def _check(self) -> Self:
+        self._check_database_urls()
         self._check_storage()
         self._check_audit_export()
         self._check_oauth()
@@ -427,6 +500,14 @@ class Settings(BaseSettings):
             if trusted.issuer == self.issuer:
                 raise ValueError("a trusted issuer cannot be the hub itself")
 
+    def _check_database_urls(self) -> None:
+        for name, value in (
+            ("KETENHUB_DATABASE_URL", self.database_url),
+            ("KETENHUB_DATABASE_OWNER_URL", self.database_owner_url),
+        ):
+            if value is not None:
+                _parse_database_url(name, value.get_secret_value())
+
     def _check_database_roles(self) -> None:
         if self.database_owner_url is None:
             return
@@ -473,8 +554,19 @@ class Settings(BaseSettings):
             if not self._database_uses_tls(url)
         )
         issuer = urlsplit(self.issuer)
-        if issuer.scheme != "https" and not _is_loopback(issuer.hostname):
-            problems.append("KETENHUB_ISSUER must be an https:// URL")
+        if issuer.scheme != "https" or _is_loopback(issuer.hostname):
+            # Partners reach the hub at its issuer, and the audit key is named after it: a
+            # loopback default would fix "127.0.0.1:8000/audit" into every checkpoint.
+            problems.append(
+                "KETENHUB_ISSUER must be the hub's public https:// URL, not "
+                f"{issuer.scheme}://{issuer.netloc}"
+            )
+        problems.extend(
+            f"KETENHUB_TRUSTED_PROXIES: {network} trusts every address, so any client could "
+            "choose the address the audit trail records"
+            for network in self.trusted_proxies
+            if network.prefixlen == 0
+        )
         problems.extend(
             f"the JWKS of trusted issuer {t.issuer} must use https"
             for t in self.trusted_issuers

@@ -3,20 +3,25 @@ recording an operator's action, and printing a table."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsError
 from sqlmodel import Session
 
 from audit.events import Action, Outcome
 from hub.audit.context import Context
 from hub.config import LoggingSettings, Settings
+from hub.secret_files import SecretFileError
 from hub.services import Services, build_services
 
 S = TypeVar("S", bound=BaseSettings)
+# pydantic-settings names the field, not the variable, and keeps the cause apart.
+_FIELD_IN_ERROR: Final = re.compile(r'field "(?P<field>\w+)"')
 
 
 class CommandError(Exception):
@@ -42,6 +47,26 @@ def _load(kind: Callable[[], S]) -> S:
     except ValidationError as exc:
         reasons = "; ".join(f"{_setting(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise CommandError(f"invalid configuration: {reasons}", status=2) from None
+    except SettingsError as exc:
+        raise CommandError(f"invalid configuration: {_describe(exc)}", status=2) from None
+
+
+def _describe(exc: SettingsError) -> str:
+    """One line for a variable that could not even be parsed (such as a list that is not JSON).
+
+    The value is never quoted: a malformed variable may still hold something secret.
+    """
+    if isinstance(exc, SecretFileError):
+        return str(exc)
+    match = _FIELD_IN_ERROR.search(str(exc))
+    variable = f"KETENHUB_{match['field'].upper()}" if match else "a KETENHUB_* variable"
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        return (
+            f"{variable} is not valid JSON ({cause.msg} at line {cause.lineno} column "
+            f'{cause.colno}); lists are written as JSON, such as ["a", "b"]'
+        )
+    return f"{variable} cannot be parsed"
 
 
 def _setting(location: tuple[int | str, ...]) -> str:

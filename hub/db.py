@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,16 +46,31 @@ _AFTER_ROLLBACK = "ketenhub.after_rollback"
 logger = logging.getLogger(__name__)
 
 
-def make_engine(url: str | URL, *, pool_size: int = 10, max_overflow: int = 30) -> Engine:
+class DatabaseNotFound(LookupError):
+    """The SQLite database file does not exist, and the caller may not create it."""
+
+
+def make_engine(
+    url: str | URL, *, pool_size: int = 10, max_overflow: int = 30, create: bool = True
+) -> Engine:
     """Build an engine for ``url``; nothing connects until first use.
 
     On PostgreSQL the pool holds ``pool_size`` connections and opens up to ``max_overflow``
     more under load; a request waits up to 30 s for one.
+
+    A SQLite file is created on first connection only when ``create`` is true (``ketenhub
+    init`` and ``migrate``). Otherwise a missing file raises :class:`DatabaseNotFound`, and
+    the file is opened in SQLite's ``mode=rw``, which never creates it, even if it vanishes
+    after this check: a mistyped path must not leave an empty database behind.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if parsed.database and parsed.database != ":memory:" and "uri" not in parsed.query:
+            path = Path(parsed.database)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            else:
+                parsed = _existing_sqlite_file(parsed, path)
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -66,6 +82,17 @@ def make_engine(url: str | URL, *, pool_size: int = 10, max_overflow: int = 30) 
         # Plain postgresql:// means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def _existing_sqlite_file(url: URL, path: Path) -> URL:
+    if not path.is_file():
+        raise DatabaseNotFound(
+            f"the database {path} does not exist; check KETENHUB_DATABASE_URL (or "
+            "KETENHUB_DATA_DIR), or run `ketenhub init` to create it"
+        )
+    # An SQLite URI filename: percent-encoded, so that '?' or '#' in a path stay in the path.
+    uri = "file:" + urllib.parse.quote(str(path.resolve()))
+    return url.set(database=uri, query={**url.query, "mode": "rw", "uri": "true"})
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -268,7 +295,12 @@ def grant_hub_role(owner_engine: Engine, role: str) -> None:
         return
     quote = owner_engine.dialect.identifier_preparer.quote_identifier
     with owner_engine.begin() as connection:
-        _check_separate_role(connection, role)
+        owner = connection.execute(text("SELECT current_user")).scalar_one()
+        if role == owner:
+            raise ValueError(
+                f"the hub's role {role} is the owner role; the hub must run as a role of its own"
+            )
+        check_separate_role(connection, role, owner=owner)
         tables = connection.execute(
             text("SELECT tablename FROM pg_tables WHERE schemaname = :schema ORDER BY tablename"),
             {"schema": _SCHEMA},
@@ -292,29 +324,21 @@ def grant_hub_role(owner_engine: Engine, role: str) -> None:
             connection.exec_driver_sql(statement)
         # Grants cannot take away what comes through membership of another role (or PUBLIC
         # grants made by someone else): check the outcome, not the statements.
-        rewritable = connection.execute(
-            text(
-                "SELECT t FROM unnest(CAST(:tables AS text[])) AS t"
-                " WHERE to_regclass(format('%I.%I', CAST(:schema AS text), t)) IS NOT NULL"
-                " AND has_table_privilege(CAST(:role AS name),"
-                "  format('%I.%I', CAST(:schema AS text), t), 'UPDATE, DELETE, TRUNCATE')"
-            ),
-            {"tables": list(APPEND_ONLY_TABLES), "schema": _SCHEMA, "role": role},
-        ).scalars()
-        if found := list(rewritable):
+        if found := rewritable_audit_tables(connection, role):
             raise ValueError(
                 f"the hub's role {role} could still UPDATE, DELETE or TRUNCATE "
                 f"{', '.join(found)} through a role it belongs to; nothing was granted"
             )
 
 
-def _check_separate_role(connection: Connection, role: str) -> None:
-    """Raise unless ``role`` is an ordinary role, apart from whoever owns the schema."""
-    owner = connection.execute(text("SELECT current_user")).scalar_one()
-    if role == owner:
-        raise ValueError(
-            f"the hub's role {role} is the owner role; the hub must run as a role of its own"
-        )
+def check_separate_role(connection: Connection, role: str, *, owner: str | None = None) -> None:
+    """Raise :class:`ValueError` unless ``role`` is an ordinary role, apart from whoever owns
+    the schema: no superuser, and neither the owner nor a member of the owner of the schema or
+    of any table in it.
+
+    ``owner`` names the owner role in the advice, when the caller knows it (the migration
+    does; the hub checking its own role at start does not).
+    """
     superuser = connection.execute(
         text("SELECT rolsuper FROM pg_roles WHERE rolname = :role"), {"role": role}
     ).scalar_one_or_none()
@@ -323,7 +347,8 @@ def _check_separate_role(connection: Connection, role: str) -> None:
     if superuser:
         raise ValueError(f"the hub's role {role} is a superuser, which no privilege binds")
     # An owner may drop or alter what it owns whatever was revoked, and so may its members
-    # (in PostgreSQL 15 the database's owner owns the public schema).
+    # (in PostgreSQL 15 the database's owner owns the public schema). A role is a member of
+    # itself, so this also finds what the role owns directly.
     owners = connection.execute(
         text(
             "SELECT DISTINCT CAST(o.oid AS regrole)::text FROM ("
@@ -335,11 +360,32 @@ def _check_separate_role(connection: Connection, role: str) -> None:
         {"schema": _SCHEMA, "role": role},
     ).scalars()
     if held := sorted(owners):
+        advice = (
+            f"give them to {owner} (create the database with OWNER {owner}, or REASSIGN OWNED "
+            f"BY … TO {owner}) and revoke any membership"
+            if owner
+            else "run the hub as a role that owns nothing and belongs to no owner (see the "
+            "README's Database roles)"
+        )
         raise ValueError(
             f"the hub's role {role} is, or is a member of, {', '.join(held)}, which owns the "
-            f"schema or tables in it; give them to {owner} (create the database with OWNER "
-            f"{owner}, or REASSIGN OWNED BY … TO {owner}) and revoke any membership"
+            f"schema or tables in it; {advice}"
         )
+
+
+def rewritable_audit_tables(connection: Connection, role: str) -> list[str]:
+    """The append-only audit tables that ``role`` could UPDATE, DELETE or TRUNCATE, by any
+    grant: its own, a role's it belongs to, or PUBLIC's."""
+    found = connection.execute(
+        text(
+            "SELECT t FROM unnest(CAST(:tables AS text[])) AS t"
+            " WHERE to_regclass(format('%I.%I', CAST(:schema AS text), t)) IS NOT NULL"
+            " AND has_table_privilege(CAST(:role AS name),"
+            "  format('%I.%I', CAST(:schema AS text), t), 'UPDATE, DELETE, TRUNCATE')"
+        ),
+        {"tables": list(APPEND_ONLY_TABLES), "schema": _SCHEMA, "role": role},
+    ).scalars()
+    return list(found)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -100,17 +100,30 @@ def build_object_store(settings: Settings) -> ObjectStore:
 
 
 def open_key_ring(settings: Settings) -> LocalKeyRing:
-    return LocalKeyRing(settings.resolved_key_file, wrap_limit=settings.kek_wrap_limit)
+    # Production refuses a key file the hub could write to (chmod 400; decision 0014).
+    return LocalKeyRing(
+        settings.resolved_key_file,
+        wrap_limit=settings.kek_wrap_limit,
+        allow_writable=not settings.is_production,
+    )
 
 
-def build_services(settings: Settings) -> Services:
-    """Build everything; loads the key ring (it must exist) but opens no connection."""
+def build_services(settings: Settings, *, create_database: bool = False) -> Services:
+    """Build everything; loads the key ring (it must exist) but opens no connection.
+
+    Only what sets a database up (``ketenhub init``, tests) passes ``create_database``: for
+    everything else a SQLite file that is not there is an error (:class:`hub.db.DatabaseNotFound`),
+    never a new, empty database.
+    """
+    # The key ring first: without one nothing was ever set up, and "run `ketenhub init`" is the
+    # whole answer, whatever the database URL says.
+    keys = open_key_ring(settings)
     engine = db.make_engine(
         settings.resolved_database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        create=create_database,
     )
-    keys = open_key_ring(settings)
     store = build_object_store(settings)
     metrics = HubMetrics()
     metrics.watch_database(engine)

@@ -12,7 +12,7 @@ Exception tree::
     │                           authenticate: one opaque error for every cause, by design
     ├── KeyRingError            the key ring cannot be used
     │   ├── KeyFileMissing      the key file does not exist
-    │   ├── KeyFileInsecure     the key file is readable or writable by others
+    │   ├── KeyFileInsecure     the key file is open to others, or not what it must be
     │   ├── KeyFileCorrupt      the key file is not a valid key ring
     │   ├── UnknownKeyId        a wrapped key names a KEK the ring does not hold
     │   └── KeyUsageExhausted   a KEK has wrapped as many keys as it safely may
@@ -51,7 +51,8 @@ class KeyFileMissing(KeyRingError):
 
 
 class KeyFileInsecure(KeyRingError):
-    """The key file's permissions let other users read or write it."""
+    """The key file is not a regular file of the hub's user (or root) that only it can read,
+    or (where that is required) it is writable."""
 
 
 class KeyFileCorrupt(KeyRingError):

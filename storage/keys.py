@@ -29,14 +29,24 @@ ring counts wraps per KEK and refuses to wrap past ``wrap_limit`` (default 2**31
 because several replicas count independently); the hub seeds the counts from its database
 (one row per data key) so restarts do not reset them.
 
-The local key file (``LocalKeyRing``) is JSON, created with mode 0600 in a 0700 directory::
+The local key file (``LocalKeyRing``) is JSON, written with mode 0400 in a 0700 directory::
 
     {"format": "ketenhub-keyring/1",
      "keks": [{"id": "kek-…", "key": "<base64 32 bytes>", "created_at": "<RFC 3339>"}, …]}
 
 The last entry is the current KEK. The file is rewritten atomically (temporary file, fsync,
-rename). A ring reloads the file when it changes on disk, so a rotation done by one replica on a
-shared key volume is in force on the others within ``reload_interval`` seconds.
+rename; the directory must be writable, the file need not be). A ring reloads the file when it
+changes on disk, so a rotation done by one replica on a shared key volume is in force on the
+others within ``reload_interval`` seconds.
+
+Which key file is accepted (checked on the open file, with ``fstat``, so what is checked is
+what is read): the path may lead through symbolic links, as Kubernetes mounts secrets
+(``keyring.json -> ..data/keyring.json``, ``..data -> ..2026_01_01_…``); the whole chain is
+resolved and its end opened with ``O_NOFOLLOW``. That must be a regular file owned by the
+process's user or by root, with no permission for others, no group write or execute, and group
+read only when the process is in the file's group (as Kubernetes' ``fsGroup`` arranges). With
+``allow_writable=False`` (the hub's production mode) it must carry no write permission at all:
+0400 or 0440.
 """
 
 from __future__ import annotations
@@ -232,22 +242,46 @@ def _serialise_keyring(keks: Sequence[_Kek]) -> bytes:
     ).encode("utf-8")
 
 
-def _check_private(path: Path, st: os.stat_result) -> None:
+KEY_FILE_MODE: Final = 0o400
+"""The mode the ring writes its file with: readable by its owner only, and not writable."""
+
+
+def _check_private(shown: str, fix: Path, st: os.stat_result, *, allow_writable: bool) -> None:
+    """Refuse a key file that anyone but the hub (and root) could read or change; see the
+    module docstring. ``shown`` names the file in messages, ``fix`` is where to chmod."""
     if not stat.S_ISREG(st.st_mode):
-        raise KeyFileInsecure(f"{path} is not a regular file")
-    if st.st_mode & 0o077:
+        raise KeyFileInsecure(f"key file {shown} is not a regular file")
+    euid = os.geteuid()
+    if st.st_uid not in (euid, 0):
         raise KeyFileInsecure(
-            f"{path} has mode {stat.S_IMODE(st.st_mode):04o}; it must be 0600 (chmod 600 {path})"
+            f"key file {shown} is owned by uid {st.st_uid}; it must belong to the hub's user "
+            f"(uid {euid}) or to root"
         )
-    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        raise KeyFileInsecure(f"{path} is owned by another user")
+    mode = stat.S_IMODE(st.st_mode)
+    reasons = []
+    if mode & 0o007:
+        reasons.append("others have access to it")
+    if mode & 0o030:
+        reasons.append("its group may write or execute it")
+    if mode & 0o040 and st.st_gid != os.getegid() and st.st_gid not in os.getgroups():
+        reasons.append(f"its group {st.st_gid} may read it, and the hub is not in that group")
+    if mode & 0o7100:
+        reasons.append("it is executable or has special bits")
+    if mode & 0o200 and not allow_writable:
+        reasons.append("it is writable, which production refuses")
+    if reasons:
+        raise KeyFileInsecure(
+            f"key file {shown} has mode {mode:04o}: {'; '.join(reasons)} "
+            f"(chmod {KEY_FILE_MODE:o} {fix})"
+        )
 
 
-def atomic_write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` as a 0600 file, atomically and durably."""
+def atomic_write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` as a private file (``mode``, by default 0600), atomically
+    and durably. ``path`` itself is replaced: resolve a symbolic link first to keep it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -267,7 +301,8 @@ def atomic_write_private(path: Path, data: bytes) -> None:
 class LocalKeyRing:
     """KEKs in a local, private JSON file. Thread-safe; reloads the file when it changes.
 
-    ``clock`` and ``monotonic`` are injectable so tests can fix time.
+    ``allow_writable=False`` refuses a key file with any write permission (see the module
+    docstring). ``clock`` and ``monotonic`` are injectable so tests can fix time.
     """
 
     def __init__(
@@ -276,10 +311,12 @@ class LocalKeyRing:
         *,
         wrap_limit: int = DEFAULT_WRAP_LIMIT,
         reload_interval: float = 2.0,
+        allow_writable: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = path
+        self._allow_writable = allow_writable
         self._wrap_limit = wrap_limit
         self._reload_interval = reload_interval
         self._clock = clock
@@ -295,14 +332,24 @@ class LocalKeyRing:
 
     @classmethod
     def create(
-        cls, path: Path, *, wrap_limit: int = DEFAULT_WRAP_LIMIT, reload_interval: float = 2.0
+        cls,
+        path: Path,
+        *,
+        wrap_limit: int = DEFAULT_WRAP_LIMIT,
+        reload_interval: float = 2.0,
+        allow_writable: bool = True,
     ) -> LocalKeyRing:
         """Create a new key file with one fresh KEK. Refuses to overwrite an existing file."""
-        if path.exists():
+        if path.exists() or path.is_symlink():
             raise KeyRingError(f"{path} exists already; refusing to overwrite a key ring")
         kek = _Kek(new_kek_id(), secrets.token_bytes(KEY_SIZE), datetime.now(UTC))
-        atomic_write_private(path, _serialise_keyring([kek]))
-        return cls(path, wrap_limit=wrap_limit, reload_interval=reload_interval)
+        _write(path, _serialise_keyring([kek]))
+        return cls(
+            path,
+            wrap_limit=wrap_limit,
+            reload_interval=reload_interval,
+            allow_writable=allow_writable,
+        )
 
     def rotate(self) -> str:
         """Add a fresh KEK and make it current. Returns its id. Old KEKs keep unwrapping."""
@@ -310,7 +357,7 @@ class LocalKeyRing:
             self._reload_if_changed(force=True)
             kek = _Kek(new_kek_id(), secrets.token_bytes(KEY_SIZE), self._clock())
             keks = [*self._keks, kek]
-            atomic_write_private(self._path, _serialise_keyring(keks))
+            _write(self._resolved(), _serialise_keyring(keks))
             self._keks = keks
             self._signature = self._stat_signature()
             return kek.kek_id
@@ -327,7 +374,7 @@ class LocalKeyRing:
             if self._keks[-1].kek_id == kek_id:
                 raise KeyRingError("the current key-encryption key cannot be retired; rotate first")
             keks = [k for k in self._keks if k.kek_id != kek_id]
-            atomic_write_private(self._path, _serialise_keyring(keks))
+            _write(self._resolved(), _serialise_keyring(keks))
             self._keks = keks
             self._signature = self._stat_signature()
 
@@ -431,18 +478,30 @@ class LocalKeyRing:
         st = self._path.stat()
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _load(self) -> None:
+    def _resolved(self) -> Path:
+        """The file at the end of the path's chain of symbolic links."""
         try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_NOFOLLOW)
+            return self._path.resolve(strict=True)
         except FileNotFoundError:
-            raise KeyFileMissing(
-                f"key file {self._path} does not exist; run `ketenhub init` to create it"
-            ) from None
+            raise _missing(self._path) from None
         except OSError as exc:
             raise KeyRingError(f"cannot open key file {self._path}: {exc.strerror}") from exc
+
+    def _load(self) -> None:
+        resolved = self._resolved()
+        try:
+            # O_NOFOLLOW: the file checked below is the end of the chain resolved above, not
+            # a link put there since. O_NONBLOCK: a FIFO there is refused, not waited on.
+            fd = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            raise _missing(self._path) from None
+        except OSError as exc:
+            raise KeyRingError(f"cannot open key file {self._path}: {exc.strerror}") from exc
+        linked = resolved != Path(os.path.abspath(self._path))  # noqa: PTH100 - normalises, never resolves
+        shown = f"{self._path} (-> {resolved})" if linked else str(self._path)
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
-            _check_private(self._path, st)
+            _check_private(shown, resolved, st, allow_writable=self._allow_writable)
             keks = _parse_keyring(fh.read())
         self._keks = keks
         self._signature = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -467,6 +526,18 @@ class LocalKeyRing:
             self._reload_if_changed(force=True)
             if not self._path.exists():
                 raise KeyFileMissing(f"key file {self._path} has disappeared")
+
+
+def _missing(path: Path) -> KeyFileMissing:
+    return KeyFileMissing(f"key file {path} does not exist; run `ketenhub init` to create it")
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        atomic_write_private(path, data, mode=KEY_FILE_MODE)
+    except OSError as exc:
+        # A key ring mounted read-only (a Kubernetes secret) cannot rotate: say so in a line.
+        raise KeyRingError(f"cannot write key file {path}: {exc.strerror}") from exc
 
 
 def rewrap(

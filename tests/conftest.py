@@ -5,6 +5,7 @@ pytest_plugins = [
     # First, so that it is loaded (and its asserts rewritten) before the fixtures that use it.
     "tests.fixtures.secrets",
     "tests.fixtures.databases",
+    "tests.fixtures.roles",
     "tests.fixtures.stores",
     "tests.fixtures.oauth",
     "tests.fixtures.documents",

@@ -1,8 +1,10 @@
 """``ketenhub audit verify`` and ``ketenhub audit checkpoint``.
 
 ``verify`` exits 0 when the trail is intact, 1 naming the first bad ``seq`` when it is not, and
-2 when it cannot run (no such checkpoint file, say). It trusts only audit keys it can unseal
-with the master key, so it runs where the hub's key file is.
+2 when it cannot run: no such database, or a checkpoint file that is not a checkpoint signed
+by this log's key (a bad file says nothing about the trail, so it is never reported as damage
+to it). It trusts only audit keys it can unseal with the master key, so it runs where the
+hub's key file is.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Final
 from sqlmodel import Session
 
 from audit.events import Action, Outcome
-from audit.verify import Report, verify_log
+from audit.verify import Report, WitnessError, verify_log
 from hub import db
 from hub.audit.context import Context
 from hub.console import CommandError, load_settings
@@ -48,18 +50,30 @@ def cmd_verify(args: argparse.Namespace) -> None:
     try:
         with db.snapshot(services.engine) as connection:
             verifiers = services.audit.keys.load(Session(bind=connection)).verifiers
-            report = verify_log(connection, verifiers, witness=witness)
-        _record(services, report)
+            try:
+                report = verify_log(connection, verifiers, witness=witness)
+            except WitnessError as exc:
+                raise CommandError(
+                    f"the checkpoint file {args.checkpoint} is not a valid checkpoint signed by "
+                    f"this log's key: {exc}",
+                    status=2,
+                ) from None
+        unrecorded = _record(services, report)
     finally:
         services.close()
     _print(report)
+    if unrecorded:
+        print(f"this verification could not be recorded: {unrecorded}", file=sys.stderr)
     if not report.intact:
         raise CommandError(
             f"audit trail NOT intact: first bad seq {report.first_bad_seq}", status=1
         )
 
 
-def _record(services: Services, report: Report) -> None:
+def _record(services: Services, report: Report) -> str | None:
+    """Record the verification; returns why it could not be, when the damage found prevents
+    appending (tree nodes the next append needs are gone), so that the report is still shown.
+    """
     # Recorded after the check, so that verifying never changes what it verifies.
     event = services.audit.event(
         Context.operator(),
@@ -71,7 +85,13 @@ def _record(services: Services, report: Report) -> None:
         if report.intact
         else f"verify: first bad seq {report.first_bad_seq}",
     )
-    services.audit.record_alone(event)
+    try:
+        services.audit.record_alone(event)
+    except LookupError as exc:
+        if report.intact:
+            raise  # an intact log can always be appended to: this is a bug, not damage
+        return str(exc)
+    return None
 
 
 def _print(report: Report) -> None:

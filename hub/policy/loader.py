@@ -105,8 +105,15 @@ class _Entry(NamedTuple):
 
 
 def load_policy_file(path: str | Path, *, organisations: Mapping[str, OrganisationKind]) -> Policy:
-    """Load the policy file at ``path``; see :func:`load_policy`."""
-    return load_policy(Path(path).read_bytes(), source=str(path), organisations=organisations)
+    """Load the policy file at ``path``; see :func:`load_policy`. A file that cannot be read
+    (missing, a directory, no permission) is a :class:`PolicyError` too."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PolicyError(
+            str(path), 1, 1, f"cannot read the policy file (KETENHUB_POLICY_FILE): {exc.strerror}"
+        ) from None
+    return load_policy(data, source=str(path), organisations=organisations)
 
 
 def load_policy(

@@ -109,8 +109,14 @@ def test_a_checkpoint_file_with_a_bad_signature_fails_clearly(
     forged = tmp_path / "forged.checkpoint"
     forged.write_text(body + "\n\n" + flipped)
     result = run_ketenhub(env, "audit", "verify", "--checkpoint", str(forged), check=False)
-    assert result.returncode == 1
-    assert "the checkpoint you gave does not verify with the audit keys" in result.stderr
+    # A bad file, not a broken trail: a usage error naming the file, never "NOT intact".
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"ketenhub: the checkpoint file {forged} is not a valid checkpoint signed by this "
+        "log's key: invalid signature for key "
+    )
+    assert result.stderr.count("\n") == 1
+    assert "NOT intact" not in result.stderr
 
 
 @pytest.mark.parametrize("content", [None, b"\xff\xfe not text", b"x" * 70_000])

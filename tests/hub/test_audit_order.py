@@ -262,11 +262,12 @@ def replicas(tmp_path: Path, fresh_database_url: str) -> Iterator[list[Services]
     """Two service sets on one database, each with its own engine and log: two replicas."""
     settings = hub_settings(tmp_path, fresh_database_url, audit_origin=AUDIT_ORIGIN)
     LocalKeyRing.create(settings.resolved_key_file)
-    built = [build_services(settings), build_services(settings)]
+    built = [build_services(settings, create_database=True)]
     try:
         db.migrate(built[0].engine)
         with db.transaction(built[0].engine) as session:
             built[0].audit.keys.ensure(session)
+        built.append(build_services(settings))  # the second replica finds the database set up
         yield built
     finally:
         for services in built:

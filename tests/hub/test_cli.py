@@ -44,7 +44,7 @@ def test_init_creates_data_dir_keys_database_and_organisations(
     data_dir = tmp_path / "var"
     key_file = data_dir / "keys" / "keyring.json"
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o400
     assert (data_dir / "objects").is_dir()
     if env["KETENHUB_DATABASE_URL"].startswith("sqlite"):
         database = Path(env["KETENHUB_DATABASE_URL"].removeprefix("sqlite:///"))
@@ -71,6 +71,7 @@ def test_init_twice_is_safe(env: dict[str, str], tmp_path: Path) -> None:
 
 def test_init_demo_is_refused_in_production(env: dict[str, str], tmp_path: Path) -> None:
     env["KETENHUB_ENVIRONMENT"] = "production"
+    env["KETENHUB_ISSUER"] = "https://hub.example.nl"
     result = run_ketenhub(env, "init", "--demo", check=False)
     assert result.returncode == 2
     assert "refusing to load demo data in production" in result.stderr
@@ -88,7 +89,9 @@ def test_invalid_configuration_is_one_clear_line(env: dict[str, str]) -> None:
 def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     env = ketenhub_env(
         tmp_path / "var",
+        KETENHUB_ISSUER="https://hub.example.nl",
         KETENHUB_DATABASE_URL=f"postgresql://nobody:pw-not-shown@127.0.0.1:{_free_port()}/x",
+        KETENHUB_DATABASE_OWNER_URL=f"postgresql://owner:pw-not-shown@127.0.0.1:{_free_port()}/x",
     )
     result = run_ketenhub(env, "init", check=False)
     assert result.returncode == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -10,12 +12,16 @@ from pydantic import ValidationError
 
 from hub.config import Environment, Settings, TrustedIssuerSettings
 
+PUBLIC_ISSUER = "https://hub.example.nl"
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("KETENHUB_"):
             monkeypatch.delenv(name)
+    # Production needs the hub's public https issuer; the tests of that refusal remove it.
+    monkeypatch.setenv("KETENHUB_ISSUER", PUBLIC_ISSUER)
 
 
 def test_defaults_are_the_embedded_setup() -> None:
@@ -162,7 +168,102 @@ def test_issuer_must_be_https_except_on_loopback() -> None:
     with pytest.raises(ValidationError, match="KETENHUB_ISSUER must be https"):
         Settings(environment=Environment.DEVELOPMENT, issuer="http://hub.example.nl")
     Settings(issuer="https://hub.example.nl")
-    Settings(issuer="http://127.0.0.1:8000")
+    Settings(environment=Environment.DEVELOPMENT, issuer="http://127.0.0.1:8000")
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["http://127.0.0.1:8000", "https://127.0.0.1:8443", "https://localhost", "http://[::1]:8000"],
+)
+def test_production_refuses_a_loopback_issuer(issuer: str) -> None:
+    # The audit key is named after the issuer: "127.0.0.1:8000/audit" would be fixed into it.
+    with pytest.raises(ValidationError, match="KETENHUB_ISSUER must be the hub's public https"):
+        Settings(issuer=issuer)
+    Settings(environment=Environment.DEVELOPMENT, issuer=issuer)
+
+
+def test_production_refuses_the_default_issuer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KETENHUB_ISSUER")
+    with pytest.raises(ValidationError, match=re.escape("not http://127.0.0.1:8000")):
+        Settings()
+    assert Settings(environment=Environment.DEMO).resolved_audit_origin == "127.0.0.1:8000/audit"
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"),
+    [
+        ("mysql://hub:pw@db.example.nl/ketenhub", "mysql"),
+        ("postgresql+psycopg2://hub@127.0.0.1/ketenhub", "postgresql+psycopg2"),
+        ("oracle://hub@127.0.0.1/ketenhub", "oracle"),
+    ],
+)
+def test_only_sqlite_and_postgresql_databases_are_accepted(url: str, scheme: str) -> None:
+    with pytest.raises(ValidationError, match=rf"not {re.escape(scheme)}://") as refused:
+        Settings(environment=Environment.DEVELOPMENT, database_url=url)
+    assert "pw" not in str(refused.value)
+    with pytest.raises(ValidationError, match="KETENHUB_DATABASE_OWNER_URL must be a sqlite"):
+        Settings(
+            environment=Environment.DEVELOPMENT,
+            database_url="postgresql://hub@127.0.0.1/ketenhub",
+            database_owner_url=url,
+        )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///var/ketenhub.db",
+        "sqlite+pysqlite:///var/ketenhub.db",
+        "postgresql://hub@127.0.0.1/ketenhub",
+        "postgresql+psycopg://hub@127.0.0.1/ketenhub",
+    ],
+)
+def test_sqlite_and_postgresql_databases_are_accepted(url: str) -> None:
+    assert Settings(database_url=url).resolved_database_url == url
+
+
+def test_trusted_proxies_are_addresses_and_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KETENHUB_TRUSTED_PROXIES", '["172.30.250.2", "10.0.0.0/24", "fd00::/64"]')
+    assert Settings().trusted_proxies == (
+        ipaddress.ip_network("172.30.250.2/32"),
+        ipaddress.ip_network("10.0.0.0/24"),
+        ipaddress.ip_network("fd00::/64"),
+    )
+    assert Settings(environment=Environment.DEVELOPMENT).trusted_proxies != ()
+    monkeypatch.delenv("KETENHUB_TRUSTED_PROXIES")
+    assert Settings().trusted_proxies == ()
+
+
+@pytest.mark.parametrize(
+    ("proxies", "message"),
+    [
+        ('["10.0.0.7/24"]', "has host bits set"),
+        ('["proxy.example.nl"]', "does not appear to be an IPv4 or IPv6 network"),
+        ('["10.0.0.0/33"]', "10.0.0.0/33"),
+    ],
+)
+def test_trusted_proxies_refuse_what_is_not_an_address_or_network(
+    monkeypatch: pytest.MonkeyPatch, proxies: str, message: str
+) -> None:
+    monkeypatch.setenv("KETENHUB_TRUSTED_PROXIES", proxies)
+    with pytest.raises(ValidationError, match=f"KETENHUB_TRUSTED_PROXIES: .*{re.escape(message)}"):
+        Settings()
+
+
+@pytest.mark.parametrize("everything", ["0.0.0.0/0", "::/0"])
+def test_production_refuses_to_trust_every_address_as_a_proxy(everything: str) -> None:
+    with pytest.raises(ValidationError, match="trusts every address"):
+        Settings(trusted_proxies=(everything,))  # type: ignore[arg-type]
+    Settings(environment=Environment.DEVELOPMENT, trusted_proxies=(everything,))  # type: ignore[arg-type]
+
+
+def test_forwarded_header_is_one_of_the_two_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().forwarded_header == "x-forwarded-for"
+    monkeypatch.setenv("KETENHUB_FORWARDED_HEADER", "forwarded")
+    assert Settings().forwarded_header == "forwarded"
+    monkeypatch.setenv("KETENHUB_FORWARDED_HEADER", "x-real-ip")
+    with pytest.raises(ValidationError, match="forwarded_header"):
+        Settings()
 
 
 def test_issuer_with_a_trailing_slash_is_refused() -> None:

@@ -28,11 +28,10 @@ from hub.audit.context import Context
 from hub.config import Settings
 from hub.services import Services, build_services
 from tests.fixtures.cli import ketenhub_env, run_ketenhub
-from tests.fixtures.databases import ADMIN_URL
+from tests.fixtures.roles import Scratch, admin, connect, scratch_roles
 
 pytestmark = pytest.mark.postgres
 
-_ADMIN = make_url(ADMIN_URL)
 # A column of each append-only table, for an UPDATE that would change nothing if it ran.
 _A_COLUMN = {"audit_event": "action", "audit_node": "hash", "audit_checkpoint": "note"}
 _REWRITES = {
@@ -40,76 +39,6 @@ _REWRITES = {
     "DELETE": "DELETE FROM {table}",
     "TRUNCATE": "TRUNCATE {table}",
 }
-
-
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-
-
-def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(url, autocommit=True, connect_timeout=5)
-
-
-class Scratch:
-    """Roles and databases with unique names, dropped (with all they own) by :meth:`drop`."""
-
-    def __init__(self) -> None:
-        self._prefix = f"ketenhub_test_{os.getpid()}_{secrets.token_hex(3)}"
-        self._roles: list[str] = []
-        self._databases: list[str] = []
-
-    def role(self, kind: str) -> str:
-        name = f"{self._prefix}_{kind}{len(self._roles)}"
-        with _admin() as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(name)))
-        self._roles.append(name)
-        return name
-
-    def database(self, *, owner: str) -> str:
-        name = f"{self._prefix}_db{len(self._databases)}"
-        with _admin() as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(name), sql.Identifier(owner)
-                )
-            )
-        self._databases.append(name)
-        with _connect(self.url(_ADMIN.username or "postgres", name)) as conn:
-            # The README's recipe: PostgreSQL 15 does this by default, older versions do not.
-            conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        return name
-
-    @staticmethod
-    def url(role: str, database: str) -> str:
-        return f"postgresql://{role}@{_ADMIN.host}:{_ADMIN.port or 5432}/{database}"
-
-    def drop(self) -> None:
-        with _admin() as conn:
-            for name in reversed(self._databases):
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-            for name in reversed(self._roles):
-                # Whatever the role still owns or was granted here goes with it.
-                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-        self._databases.clear()
-        self._roles.clear()
-
-
-@contextmanager
-def _scratch() -> Iterator[Scratch]:
-    scratch = Scratch()
-    try:
-        yield scratch
-    finally:
-        scratch.drop()
-
-
-@pytest.fixture
-def scratch() -> Iterator[Scratch]:
-    with _scratch() as made:
-        yield made
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +116,7 @@ def _deploy(scratch: Scratch, data_dir: Path) -> Deployment:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Initialised, with rows in every append-only table: two events (so a tree node) and a
     checkpoint signed by the hub's role."""
-    with _scratch() as scratch:
+    with scratch_roles() as scratch:
         made = _deploy(scratch, tmp_path_factory.mktemp("roles") / "var")
         made.record(2)
         run_ketenhub(made.env(), "audit", "checkpoint")
@@ -195,7 +124,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 
 def _rows(deployment: Deployment, table: str) -> list[tuple[object, ...]]:
-    with _connect(deployment.owner_url) as conn:
+    with connect(deployment.owner_url) as conn:
         query = sql.SQL("SELECT * FROM {} ORDER BY 1").format(sql.Identifier(table))
         return conn.execute(query).fetchall()
 
@@ -207,7 +136,7 @@ def test_init_migrates_as_the_owner_and_says_it_granted_the_hub_role(
     deployment: Deployment,
 ) -> None:
     assert f"granted hub role {deployment.hub}" in deployment.init_stdout
-    with _connect(deployment.owner_url) as conn:
+    with connect(deployment.owner_url) as conn:
         owners = conn.execute(
             "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
         ).fetchall()
@@ -216,7 +145,7 @@ def test_init_migrates_as_the_owner_and_says_it_granted_the_hub_role(
 
 def test_the_hub_role_holds_exactly_its_privileges(deployment: Deployment) -> None:
     privileges = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
-    with _connect(deployment.owner_url) as conn:
+    with connect(deployment.owner_url) as conn:
         tables = [
             str(row[0])
             for row in conn.execute(
@@ -250,7 +179,7 @@ def test_migrate_again_grants_again(deployment: Deployment) -> None:
     result = run_ketenhub(deployment.env(as_owner=True), "migrate")
     assert "database migrated to" in result.stdout
     assert f"granted hub role {deployment.hub}" in result.stdout
-    with _connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("DELETE FROM audit_event")
 
 
@@ -261,7 +190,7 @@ def test_hub_role_appends_through_the_recorder_and_reads_back(deployment: Deploy
     before = len(_rows(deployment, "audit_event"))
     [seq] = deployment.record()
     assert seq == before
-    with _connect(deployment.hub_url) as conn:
+    with connect(deployment.hub_url) as conn:
         row = conn.execute(
             "SELECT action, outcome, organisation FROM audit_event WHERE seq = %s", (seq,)
         ).fetchone()
@@ -283,7 +212,7 @@ def test_hub_role_does_ordinary_hub_work(deployment: Deployment) -> None:
     )
     client_id = added.stdout.split("client_id", 1)[1].split()[0]
     run_ketenhub(deployment.env(), "client", "disable", client_id)
-    with _connect(deployment.hub_url) as conn:
+    with connect(deployment.hub_url) as conn:
         enabled = conn.execute(
             "SELECT enabled FROM oauth_client WHERE client_id = %s", (client_id,)
         ).fetchone()
@@ -308,19 +237,19 @@ def test_hub_role_cannot_rewrite_the_audit_trail(
     statement = sql.SQL(_REWRITES[operation]).format(
         table=sql.Identifier(table), column=sql.Identifier(_A_COLUMN[table])
     )
-    with _connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(statement)
     assert _rows(deployment, table) == before
 
 
 def test_hub_role_cannot_create_tables(deployment: Deployment) -> None:
-    with _connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("CREATE TABLE audit_shadow (seq bigint)")
 
 
 @pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
 def test_hub_role_cannot_drop_audit_tables(deployment: Deployment, table: str) -> None:
-    with _connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with connect(deployment.hub_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))
 
 
@@ -330,7 +259,7 @@ def test_hub_role_cannot_drop_audit_tables(deployment: Deployment, table: str) -
 def test_an_owner_edit_is_caught_by_verify(scratch: Scratch, tmp_path: Path) -> None:
     made = _deploy(scratch, tmp_path / "var")
     made.record(3)
-    with _connect(made.owner_url) as conn:
+    with connect(made.owner_url) as conn:
         conn.execute("UPDATE audit_event SET outcome = 'success' WHERE seq = 1")
     result = run_ketenhub(made.env(), "audit", "verify", check=False)
     assert result.returncode == 1
@@ -353,7 +282,7 @@ def _migrate_as(scratch: Scratch, tmp_path: Path, *, owner: str, hub: str, datab
 
 
 def _hub_was_granted_nothing(hub_url: str) -> bool:
-    with _connect(hub_url) as conn:
+    with connect(hub_url) as conn:
         return conn.execute(
             "SELECT count(*) = 0 FROM information_schema.role_table_grants WHERE grantee = %s",
             (make_url(hub_url).username,),
@@ -373,7 +302,7 @@ def test_grant_is_refused_when_the_hub_role_owns_the_database(
     # In PostgreSQL 15 the database's owner owns its public schema, so could drop audit tables.
     owner, hub = scratch.role("owner"), scratch.role("hub")
     database = scratch.database(owner=hub)
-    with _connect(Scratch.url(hub, database)) as conn:
+    with connect(Scratch.url(hub, database)) as conn:
         conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(owner)))
     stderr = _migrate_as(scratch, tmp_path, owner=owner, hub=hub, database=database)
     assert "pg_database_owner" in stderr
@@ -385,7 +314,7 @@ def test_grant_is_refused_when_the_hub_role_belongs_to_the_owner(
 ) -> None:
     owner, hub = scratch.role("owner"), scratch.role("hub")
     database = scratch.database(owner=owner)
-    with _admin() as conn:
+    with admin() as conn:
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(owner), sql.Identifier(hub)))
     stderr = _migrate_as(scratch, tmp_path, owner=owner, hub=hub, database=database)
     assert f"is a member of, {owner}" in stderr
@@ -402,9 +331,9 @@ def test_grant_is_refused_when_another_role_lets_the_hub_rewrite(
         db.migrate(db_engine)
     finally:
         db_engine.dispose()
-    with _connect(owner_url) as conn:
+    with connect(owner_url) as conn:
         conn.execute(sql.SQL("GRANT UPDATE ON audit_event TO {}").format(sql.Identifier(editor)))
-    with _admin() as conn:
+    with admin() as conn:
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(editor), sql.Identifier(hub)))
     stderr = _migrate_as(scratch, tmp_path, owner=owner, hub=hub, database=database)
     assert "could still UPDATE, DELETE or TRUNCATE audit_event" in stderr
@@ -413,7 +342,7 @@ def test_grant_is_refused_when_another_role_lets_the_hub_rewrite(
 def test_grant_is_refused_for_a_superuser_hub_role(scratch: Scratch) -> None:
     owner, hub = scratch.role("owner"), scratch.role("hub")
     database = scratch.database(owner=owner)
-    with _admin() as conn:
+    with admin() as conn:
         conn.execute(sql.SQL("ALTER ROLE {} SUPERUSER").format(sql.Identifier(hub)))
     engine = db.make_engine(Scratch.url(owner, database))
     try:
@@ -453,6 +382,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("KETENHUB_"):
             monkeypatch.delenv(name)
+    # Production (the default) needs the hub's public https issuer.
+    monkeypatch.setenv("KETENHUB_ISSUER", "https://hub.example.nl")
 
 
 _HUB = "postgresql://hub@db.example.nl/ketenhub?sslmode=verify-full"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
+import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,10 +44,10 @@ def _wrap(ring: LocalKeyRing, *, version: int = 1) -> WrappedKey:
     return ring.wrap(DEK, document_id=DOC, version=version, dek_id=DEK_ID)
 
 
-def test_create_writes_a_private_file_in_a_private_directory(
+def test_create_writes_a_private_read_only_file_in_a_private_directory(
     ring: LocalKeyRing, ring_path: Path
 ) -> None:
-    assert stat.S_IMODE(ring_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ring_path.stat().st_mode) == 0o400
     assert stat.S_IMODE(ring_path.parent.stat().st_mode) == 0o700
     document = json.loads(ring_path.read_text())
     assert document["format"] == "ketenhub-keyring/1"
@@ -204,22 +207,217 @@ def test_missing_key_file(tmp_path: Path) -> None:
         LocalKeyRing(tmp_path / "nope.json")
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_key_file_readable_by_others_is_refused(
+# -- which key file is accepted ---------------------------------------------------------------
+# The tests run as root (as the suite does); a key file is accepted when owned by the process's
+# user or by root, so "another owner" is any other uid. The hub's user as Kubernetes runs it (not
+# root, the secret's group as a supplementary group) is a forked child that drops to such a uid.
+
+STRANGER = 54321
+
+
+@pytest.mark.parametrize("mode", [0o400, 0o600, 0o440, 0o640])
+def test_private_modes_are_accepted_outside_production(
+    ring: LocalKeyRing, ring_path: Path, mode: int
+) -> None:
+    # Group read is for the process's own group (the file's group is root's here).
+    ring_path.chmod(mode)
+    assert LocalKeyRing(ring_path).current_kek_id() == ring.current_kek_id()
+
+
+@pytest.mark.parametrize("mode", [0o400, 0o440])
+def test_production_accepts_a_key_file_without_write_permission(
     ring: LocalKeyRing, ring_path: Path, mode: int
 ) -> None:
     ring_path.chmod(mode)
-    with pytest.raises(KeyFileInsecure, match="chmod 600"):
+    assert LocalKeyRing(ring_path, allow_writable=False).current_kek_id()
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o200])
+def test_production_refuses_a_writable_key_file(
+    ring: LocalKeyRing, ring_path: Path, mode: int
+) -> None:
+    ring_path.chmod(mode)
+    with pytest.raises(KeyFileInsecure, match=r"it is writable, which production refuses"):
+        LocalKeyRing(ring_path, allow_writable=False)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        (0o644, "others have access"),
+        (0o604, "others have access"),
+        (0o402, "others have access"),
+        (0o660, "its group may write or execute it"),
+        (0o410, "its group may write or execute it"),
+        (0o700, "it is executable or has special bits"),
+        (0o4400, "it is executable or has special bits"),
+    ],
+)
+def test_a_key_file_open_to_others_is_refused_everywhere(
+    ring: LocalKeyRing, ring_path: Path, mode: int, reason: str
+) -> None:
+    ring_path.chmod(mode)
+    with pytest.raises(KeyFileInsecure, match=f"mode {mode:04o}: {reason}.*chmod 400"):
         LocalKeyRing(ring_path)
 
 
-def test_key_file_behind_a_symlink_is_refused(
+def test_a_key_file_of_another_user_is_refused(ring: LocalKeyRing, ring_path: Path) -> None:
+    os.chown(ring_path, STRANGER, -1)
+    with pytest.raises(KeyFileInsecure, match=f"owned by uid {STRANGER}"):
+        LocalKeyRing(ring_path)
+
+
+def test_group_read_for_a_group_the_hub_is_not_in_is_refused(
+    ring: LocalKeyRing, ring_path: Path
+) -> None:
+    assert STRANGER not in os.getgroups()
+    os.chown(ring_path, -1, STRANGER)
+    ring_path.chmod(0o440)
+    with pytest.raises(KeyFileInsecure, match=f"its group {STRANGER} may read it"):
+        LocalKeyRing(ring_path, allow_writable=False)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "keyring.json"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(KeyFileInsecure, match="not a regular file"):
+        LocalKeyRing(fifo)
+
+
+def _kubernetes_secret(volume: Path, ring_path: Path, *, stamp: str) -> Path:
+    """Lay ``ring_path``'s file out as the kubelet mounts a secret, and return the path the
+    hub is configured with: ``keyring.json -> ..data/keyring.json``, ``..data -> ..<stamp>``."""
+    version = volume / f"..{stamp}"
+    version.mkdir(parents=True)
+    (version / "keyring.json").write_bytes(ring_path.read_bytes())
+    (version / "keyring.json").chmod(0o440)
+    data = volume / "..data"
+    staged = volume / "..data_tmp"
+    staged.symlink_to(version.name)
+    staged.replace(data)  # the kubelet's atomic swap of a new version
+    link = volume / "keyring.json"
+    if not link.is_symlink():
+        link.symlink_to("..data/keyring.json")
+    return link
+
+
+def test_a_key_file_mounted_as_a_kubernetes_secret_is_followed(
     ring: LocalKeyRing, ring_path: Path, tmp_path: Path
 ) -> None:
-    link = tmp_path / "link.json"
-    link.symlink_to(ring_path)
-    with pytest.raises(KeyRingError):
+    volume = tmp_path / "secret"
+    mounted = _kubernetes_secret(volume, ring_path, stamp="2026_01_01_00_00_00.000000001")
+    first = LocalKeyRing(mounted, allow_writable=False, reload_interval=0)
+    assert first.current_kek_id() == ring.current_kek_id()
+    # The secret is updated: a new version directory, and ..data swapped to it.
+    rotated = ring.rotate()
+    _kubernetes_secret(volume, ring_path, stamp="2026_02_01_00_00_00.000000002")
+    assert first.current_kek_id() == rotated
+
+
+def test_the_end_of_a_symlink_chain_is_what_is_checked(
+    ring: LocalKeyRing, ring_path: Path, tmp_path: Path
+) -> None:
+    mounted = _kubernetes_secret(tmp_path / "secret", ring_path, stamp="v1")
+    target = (tmp_path / "secret" / "..v1" / "keyring.json").resolve()
+    target.chmod(0o444)
+    with pytest.raises(KeyFileInsecure, match=rf"{mounted} \(-> {target}\) has mode 0444"):
+        LocalKeyRing(mounted)
+
+
+def test_a_dangling_symlink_is_a_missing_key_file(tmp_path: Path) -> None:
+    link = tmp_path / "keyring.json"
+    link.symlink_to(tmp_path / "gone.json")
+    with pytest.raises(KeyFileMissing, match="ketenhub init"):
         LocalKeyRing(link)
+
+
+def test_rotation_through_a_symlink_replaces_its_target_and_keeps_the_link(
+    ring: LocalKeyRing, ring_path: Path, tmp_path: Path
+) -> None:
+    link = tmp_path / "configured.json"
+    link.symlink_to(ring_path)
+    through_link = LocalKeyRing(link)
+    new = through_link.rotate()
+    assert link.is_symlink()
+    assert json.loads(ring_path.read_text())["keks"][-1]["id"] == new
+
+
+def _in_child(uid: int, groups: list[int], action: Callable[[], str]) -> str:
+    """Run ``action`` in a forked child that has dropped root for ``uid`` with ``groups`` as
+    its supplementary groups, as a container's user is; returns what it returned, or its
+    exception as ``ExceptionName: message``."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 1
+        try:
+            os.close(reader)
+            os.setgroups(groups)
+            os.setgid(uid)
+            os.setuid(uid)
+            try:
+                outcome = action()
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, which asserts
+                outcome = f"{type(exc).__name__}: {exc}"
+            os.write(writer, outcome.encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as fh:
+        outcome = fh.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, outcome
+    return outcome
+
+
+@pytest.fixture
+def shared_volume() -> Iterator[Path]:
+    """A directory that a non-root child can reach (pytest's own tmp_path is root's alone)."""
+    with tempfile.TemporaryDirectory(prefix="ketenhub-keys-") as made:
+        volume = Path(made)
+        volume.chmod(0o755)
+        yield volume
+
+
+def test_a_root_owned_secret_readable_by_the_hubs_group_is_accepted(
+    ring: LocalKeyRing, ring_path: Path, shared_volume: Path
+) -> None:
+    # Kubernetes: runAsUser 10001, fsGroup 2000, secret defaultMode 0440, owned by root.
+    hub_uid, fs_group = STRANGER - 1, STRANGER
+    mounted = _kubernetes_secret(shared_volume, ring_path, stamp="v1")
+    for path in (shared_volume / "..v1" / "keyring.json", shared_volume / "..v1"):
+        os.chown(path, 0, fs_group)
+    expected = ring.current_kek_id()
+
+    def load() -> str:
+        return LocalKeyRing(mounted, allow_writable=False).current_kek_id()
+
+    def rotate() -> str:
+        return LocalKeyRing(mounted, allow_writable=False).rotate()
+
+    assert _in_child(hub_uid, [fs_group], load) == expected
+    # Without the group the file cannot even be opened; a read-only secret cannot rotate.
+    assert _in_child(hub_uid, [], load).startswith("KeyRingError: cannot open key file")
+    assert _in_child(hub_uid, [fs_group], rotate) == (
+        f"KeyRingError: cannot write key file {(shared_volume / '..v1' / 'keyring.json')}: "
+        "Permission denied"
+    )
+
+
+def test_a_secret_readable_by_everyone_is_refused_for_a_non_root_hub(
+    ring: LocalKeyRing, ring_path: Path, shared_volume: Path
+) -> None:
+    # Kubernetes' default secret mode is 0644: every process in the pod could read the keys.
+    mounted = _kubernetes_secret(shared_volume, ring_path, stamp="v1")
+    (shared_volume / "..v1" / "keyring.json").chmod(0o644)
+
+    def load() -> str:
+        return LocalKeyRing(mounted, allow_writable=False).current_kek_id()
+
+    outcome = _in_child(STRANGER - 1, [STRANGER], load)
+    assert outcome.startswith("KeyFileInsecure: key file")
+    assert "others have access to it" in outcome
 
 
 @pytest.mark.parametrize(
@@ -292,7 +490,7 @@ def test_keyring_file_is_rewritten_atomically_on_rotation(
     inode = ring_path.stat().st_ino
     ring.rotate()
     assert ring_path.stat().st_ino != inode
-    assert stat.S_IMODE(ring_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ring_path.stat().st_mode) == 0o400
     assert [p.name for p in ring_path.parent.iterdir()] == ["keyring.json"]
 
 
