@@ -18,10 +18,7 @@ import ipaddress
 import json
 import secrets
 import shutil
-import socket
 import ssl
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +34,8 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import text
 
 from hub import db
-from tests.fixtures.cli import free_port, ketenhub_env, run_ketenhub, serving
+from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
+from tests.fixtures.processes import free_port, running, tcp_ready
 
 CLIENT = "127.0.0.7"
 PROXY = "127.0.0.1"
@@ -156,29 +154,9 @@ def _running(
     program = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
     if program is None:
         pytest.fail(f"Debian's {name} is needed (apt-get install {name}; .ci/run installs it)")
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [program, *command], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        for port in ports:
-            while True:
-                try:
-                    socket.create_connection((PROXY, port), timeout=1).close()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"{name} did not start:\n{log.read_text()}")
-                    time.sleep(0.1)
+    every_port = [tcp_ready(PROXY, port) for port in ports]
+    with running([program, *command], env=env, log=log, ready=lambda: all(r() for r in every_port)):
         yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,10 @@ import venv
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.fixtures.processes import free_port, stop, wait_until_ready
+from tests.fixtures.processes import free_port, http_ready, running
 from tests.fixtures.secrets import record_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,20 +133,21 @@ def test_the_installed_command_initialises_and_serves(installed: Path, tmp_path:
     record_command(["init", "--demo"], env, stdout=init.stdout, stderr=init.stderr)
     assert init.returncode == 0, init.stderr
     assert (tmp_path / "var" / "policy.yaml").is_file()  # package data came along
-    process = subprocess.Popen(
-        [ketenhub, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    log = tmp_path / "serve.log"
+    url = f"http://127.0.0.1:{port}"
     try:
-        ready = wait_until_ready(process, f"http://127.0.0.1:{port}/readyz")
-        assert ready.json()["status"] == "ready"
+        with running(
+            [ketenhub, "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            log=log,
+            ready=http_ready(f"{url}/readyz"),
+        ):
+            assert httpx.get(f"{url}/readyz").json()["status"] == "ready"
+            # The API docs' files are package data: a plain install must carry them too.
+            assert httpx.get(f"{url}/docs").status_code == 200
     finally:
-        record_command(["serve"], env, stdout=stop(process), stderr="")
+        record_command(["serve"], env, stdout=log.read_text(errors="replace"), stderr="")
 
 
 @pytest.fixture(scope="module")
@@ -154,21 +156,20 @@ def demo_hub(clean_clone: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = user_environment(KETENHUB_ISSUER=url)
-    process = subprocess.Popen(
-        ["./scripts/demo", "--port", str(port)],
-        cwd=clean_clone,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    log = clean_clone / "demo.log"
     try:
         # The first run creates .venv and installs the hub into it: minutes, not seconds.
-        wait_until_ready(process, f"{url}/readyz", timeout=540)
-        yield url
+        with running(
+            ["./scripts/demo", "--port", str(port)],
+            env=env,
+            cwd=clean_clone,
+            log=log,
+            ready=http_ready(f"{url}/readyz"),
+            timeout=540,
+        ):
+            yield url
     finally:
-        record_command(["scripts/demo"], env, stdout=stop(process), stderr="")
+        record_command(["scripts/demo"], env, stdout=log.read_text(errors="replace"), stderr="")
 
 
 def test_the_readme_walkthrough_runs_against_the_demo(clean_clone: Path, demo_hub: str) -> None:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
 import stat
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,8 +13,8 @@ from sqlalchemy import text
 
 from hub import db
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
-from tests.fixtures.cli import ketenhub_env, run_ketenhub
-from tests.fixtures.secrets import record_command
+from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
+from tests.fixtures.processes import free_port
 
 
 @pytest.fixture
@@ -90,8 +86,8 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     env = ketenhub_env(
         tmp_path / "var",
         KETENHUB_ISSUER="https://hub.example.nl",
-        KETENHUB_DATABASE_URL=f"postgresql://nobody:pw-not-shown@127.0.0.1:{_free_port()}/x",
-        KETENHUB_DATABASE_OWNER_URL=f"postgresql://owner:pw-not-shown@127.0.0.1:{_free_port()}/x",
+        KETENHUB_DATABASE_URL=f"postgresql://nobody:pw-not-shown@127.0.0.1:{free_port()}/x",
+        KETENHUB_DATABASE_OWNER_URL=f"postgresql://owner:pw-not-shown@127.0.0.1:{free_port()}/x",
     )
     result = run_ketenhub(env, "init", check=False)
     assert result.returncode == 1
@@ -143,7 +139,7 @@ def test_serve_refuses_an_unmigrated_database(env: dict[str, str], tmp_path: Pat
         db.downgrade(engine, "base")
     finally:
         engine.dispose()
-    result = run_ketenhub(env, "serve", "--port", str(_free_port()), check=False)
+    result = run_ketenhub(env, "serve", "--port", str(free_port()), check=False)
     assert result.returncode == 1
     assert "run `ketenhub init`" in result.stderr
 
@@ -156,7 +152,7 @@ def test_serve_refuses_a_broken_policy_naming_its_line(env: dict[str, str], tmp_
     lines[number - 1] = lines[number - 1].replace("[IOM", "[ACME, IOM")
     policy.write_text("\n".join(lines) + "\n")
 
-    result = run_ketenhub(env, "serve", "--port", str(_free_port()), check=False)
+    result = run_ketenhub(env, "serve", "--port", str(free_port()), check=False)
 
     assert result.returncode == 2
     assert result.stderr.startswith(f"ketenhub: {policy}:{number}:")
@@ -174,49 +170,23 @@ def test_init_installs_a_starter_policy_that_denies_everything(
     assert "(exists;" in run_ketenhub(env, "init").stdout  # never overwritten
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def test_serve_runs_the_hub(env: dict[str, str]) -> None:
+def test_serve_runs_the_hub(env: dict[str, str], tmp_path: Path) -> None:
     run_ketenhub(env, "init", "--demo")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"hub did not start: {process.communicate()[0]}")
-                time.sleep(0.2)
-        assert response.status_code == 200
+    misplaced = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLW5vdC1yZWFs"
+    with serving(env) as base:
+        response = httpx.get(f"{base}/readyz", timeout=2)
         assert response.json()["status"] == "ready"
         assert response.headers["API-Version"] == "1.0.0"
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         # A client that wrongly puts a credential in the URL is refused, and the access log
         # keeps the path without the query.
-        misplaced = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJkZW1vIn0.c2lnbmF0dXJlLW5vdC1yZWFs"
         refused = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/organisations",
+            f"{base}/api/v1/organisations",
             params={"access_token": misplaced, "v_number": "1234567890"},
         )
         assert refused.status_code == 401
-    finally:
-        process.terminate()
-        output = process.communicate(timeout=15)[0]
-    record_command(["serve"], env, stdout=output, stderr="")
+        port = base.rsplit(":", 1)[1]
+    output = (tmp_path / f"serve-{port}.log").read_text()
     assert "GET /api/v1/organisations?… HTTP/1.1" in output
     assert misplaced not in output
     assert "1234567890" not in output

@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,18 +26,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.cli import ketenhub_env, run_ketenhub
+from tests.fixtures.processes import free_port, http_ready, running
 from tests.fixtures.secrets import record_command, register_secret
 
 PARTNER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARTNER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{PARTNER_TRACE}-{PARTNER_SPAN}-01"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -61,32 +53,22 @@ class Served:
 @contextmanager
 def serving(env: dict[str, str], **extra: str) -> Iterator[Served]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
-        env={**env, **extra},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     served = Served(f"http://127.0.0.1:{port}")
+    environment = {**env, **extra}
+    log = Path(env["KETENHUB_DATA_DIR"]).parent / f"serve-{port}.log"
+    command = [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{served.url}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"hub did not start: {process.communicate()[0]}")
-                time.sleep(0.2)
-        yield served
+        # A graceful stop (SIGTERM): the lifespan ends and queued spans are flushed.
+        with running(
+            command, env=environment, log=log, ready=http_ready(f"{served.url}/healthz")
+        ) as server:
+            yield served
     finally:
-        process.terminate()  # a graceful stop: the lifespan ends, queued spans are flushed
-        served.output = process.communicate(timeout=60)[0]
+        served.output = log.read_text(errors="replace") if log.exists() else ""
         served.lines = served.output.splitlines()
-        record_command(["serve"], {**env, **extra}, stdout=served.output, stderr="")
+        record_command(["serve"], environment, stdout=served.output, stderr="")
     # uvicorn re-raises the signal once it has shut down gracefully.
-    assert process.returncode in (0, -15), served.output
+    assert server.process.returncode in (0, -15), served.output
     assert "Application shutdown complete" in served.output
 
 
