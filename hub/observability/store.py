@@ -16,11 +16,10 @@ decryption above the store, not by it; they show as ``document.download`` events
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 
 from storage.errors import StorageError
-from storage.objects import ObjectInfo, ObjectReader, ObjectStore
+from storage.objects import ObjectInfo, ObjectReader, ObjectStore, StreamReader
 
 T = TypeVar("T")
 Observe = Callable[[str, StorageError], None]
@@ -45,7 +44,7 @@ class ObservedStore:
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> ObjectReader:
         reader = self._run("open", lambda: self._store.open(key, offset=offset, length=length))
-        return _ObservedReader(reader, self._observe)
+        return _observed(reader, self._observe)
 
     def stat(self, key: str) -> ObjectInfo:
         return self._run("stat", lambda: self._store.stat(key))
@@ -63,31 +62,14 @@ class ObservedStore:
         self._run("check", self._store.ensure_ready)
 
 
-class _ObservedReader:
-    """A reader whose failures while streaming are reported as ``read``."""
+def _observed(reader: ObjectReader, observe: Observe) -> ObjectReader:
+    """``reader``, with failures while streaming reported as ``read``."""
 
-    def __init__(self, reader: ObjectReader, observe: Observe) -> None:
-        self._reader = reader
-        self._observe = observe
-        self.size = reader.size
-
-    def __iter__(self) -> Iterator[bytes]:
+    def chunks() -> Iterator[bytes]:
         try:
-            yield from self._reader
+            yield from reader
         except StorageError as exc:
-            self._observe("read", exc)
+            observe("read", exc)
             raise
 
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    return StreamReader(size=reader.size, chunks=chunks(), release=reader.close)

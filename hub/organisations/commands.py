@@ -25,6 +25,7 @@ from hub.console import CommandError, command_services, print_table, record
 from hub.organisations import repository, service
 from hub.organisations.importing import ImportRefused, Plan, plan, read_rows
 from hub.organisations.models import OrganisationKind
+from hub.organisations.service import OrganisationSeed
 from hub.services import Services
 
 
@@ -34,15 +35,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise CommandError(str(exc), status=2) from None
     with command_services() as services, db.transaction(services.engine) as session:
-        service.add(session, seed)
-        record(
-            services,
-            session,
-            Action.ORGANISATION_ADD,
-            ("organisation", seed.code),
-            organisation=seed.code,
-            detail=f"kind {seed.kind.value}",
-        )
+        _add(services, session, seed)
     print(f"added {seed.code} ({seed.kind.value}, enabled): {seed.name}")
 
 
@@ -146,18 +139,23 @@ def cmd_import(args: argparse.Namespace) -> None:
     )
 
 
+def _add(services: Services, session: Session, seed: OrganisationSeed) -> None:
+    """Add one organisation and record it, in the caller's transaction."""
+    service.add(session, seed)
+    record(
+        services,
+        session,
+        Action.ORGANISATION_ADD,
+        ("organisation", seed.code),
+        organisation=seed.code,
+        detail=f"kind {seed.kind.value}",
+    )
+
+
 def _apply(services: Services, session: Session, changes: Plan) -> None:
     """Make the planned changes, one audit event each, in the caller's transaction."""
     for seed in changes.add:
-        service.add(session, seed)
-        record(
-            services,
-            session,
-            Action.ORGANISATION_ADD,
-            ("organisation", seed.code),
-            organisation=seed.code,
-            detail=f"kind {seed.kind.value}",
-        )
+        _add(services, session, seed)
     for rename in changes.rename:
         service.rename(session, rename.organisation, rename.name)
         code = rename.organisation.code

@@ -18,17 +18,23 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def settings(**values: object) -> Settings:
+    """Production settings (the default environment) with the public https issuer production
+    requires (decision 0014), so each test sees only the setting it is about."""
+    return Settings(issuer="https://hub.example.nl", **values)  # type: ignore[arg-type]
+
+
 def test_log_level_is_one_of_the_standard_names_in_any_case() -> None:
-    assert Settings(log_level="debug").log_level == "DEBUG"
+    assert settings(log_level="debug").log_level == "DEBUG"
     with pytest.raises(ValidationError, match="'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'"):
-        Settings(log_level="LOUD")
+        settings(log_level="LOUD")
 
 
 def test_log_format_is_text_or_json() -> None:
-    assert Settings().log_format is LogFormat.TEXT
-    assert Settings(log_format="json").log_format is LogFormat.JSON
+    assert settings().log_format is LogFormat.TEXT
+    assert settings(log_format="json").log_format is LogFormat.JSON
     with pytest.raises(ValidationError):
-        Settings(log_format="xml")
+        settings(log_format="xml")
 
 
 @pytest.mark.parametrize(
@@ -40,7 +46,7 @@ def test_log_format_is_text_or_json() -> None:
     ],
 )
 def test_metrics_address_is_host_and_port(value: str, expected: ListenAddress) -> None:
-    assert Settings(metrics_address=value).resolved_metrics_address == expected
+    assert settings(metrics_address=value).resolved_metrics_address == expected
 
 
 @pytest.mark.parametrize(
@@ -54,13 +60,13 @@ def test_a_malformed_metrics_address_is_refused(value: str) -> None:
 
 
 def test_production_serves_metrics_without_a_token_only_on_loopback() -> None:
-    assert Settings(metrics_address="127.0.0.1:9464").resolved_metrics_address is not None
+    assert settings(metrics_address="127.0.0.1:9464").resolved_metrics_address is not None
     with pytest.raises(ValidationError, match="serves metrics without a token beyond"):
-        Settings(metrics_address="0.0.0.0:9464")
+        settings(metrics_address="0.0.0.0:9464")
     with pytest.raises(ValidationError, match="KETENHUB_PRIVATE_NETWORK_HOSTS"):
-        Settings(metrics_address="10.1.2.3:9464")
+        settings(metrics_address="10.1.2.3:9464")
     # Deliberately: the host is declared part of a network the operator alone controls.
-    chosen = Settings(metrics_address="10.1.2.3:9464", private_network_hosts={"10.1.2.3"})
+    chosen = settings(metrics_address="10.1.2.3:9464", private_network_hosts={"10.1.2.3"})
     assert chosen.resolved_metrics_address == ListenAddress("10.1.2.3", 9464)
     # Elsewhere than in production any address is accepted.
     assert Settings(environment=Environment.DEVELOPMENT, metrics_address="0.0.0.0:9464")

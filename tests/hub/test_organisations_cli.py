@@ -349,7 +349,11 @@ def test_client_add_keeps_the_duties_apart(
 
 
 def test_client_add_with_secret_is_refused_in_production(env: dict[str, str]) -> None:
-    production = {**env, "KETENHUB_ENVIRONMENT": "production"}
+    production = {
+        **env,
+        "KETENHUB_ENVIRONMENT": "production",
+        "KETENHUB_ISSUER": "https://hub.example.nl",
+    }
     result = run_ketenhub(
         production, "client", "add", "--org", "IOM", "--name", "IOM", "--scopes",
         "documents:read", "--generate-key", "--with-secret", check=False,
