@@ -16,7 +16,7 @@ from sqlmodel import Session
 from audit.events import Action, Outcome
 from hub.audit.context import Context
 from hub.config import LoggingSettings, Settings
-from hub.secret_files import SecretFileError
+from hub.config.secret_files import SecretFileError
 from hub.services import Services, build_services
 
 S = TypeVar("S", bound=BaseSettings)

@@ -30,7 +30,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from hub.config import Environment, Settings
-from hub.secret_files import SUFFIX, is_secret
+from hub.config.secret_files import SUFFIX, is_secret
 from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
 from tests.fixtures.databases import ADMIN_URL
 from tests.fixtures.roles import admin, connect

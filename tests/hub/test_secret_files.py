@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from hub.config import Environment, Settings
-from hub.secret_files import MAX_SECRET_FILE, SecretFileError, is_secret
+from hub.config.secret_files import MAX_SECRET_FILE, SecretFileError, is_secret
 
 SECRETS = sorted(name for name, field in Settings.model_fields.items() if is_secret(field))
 _VALUES = {
