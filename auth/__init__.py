@@ -1,6 +1,13 @@
 """Who is calling, and with which scopes: the hub's OAuth 2.0 authorization server.
 
-Built on authlib's framework-neutral core (clients, grants, token signing keys, JWKS, token
-validation and scope dependencies for the API) by the OAuth issue; until then the package is
-empty and the API has no protected endpoint.
+Built on authlib's framework-neutral core:
+
+- :mod:`auth.server`: the authorization server, assembled from :mod:`auth.server_config` (the
+  deployment and its RFC 8414 metadata), :mod:`auth.client_auth` (clients and
+  ``private_key_jwt``), :mod:`auth.grants` (``client_credentials`` and the access tokens it
+  issues) and :mod:`auth.token_endpoints` (introspection and revocation);
+- :mod:`auth.signing`: token signing keys and the JWKS;
+- :mod:`auth.tokens`: token validation; :mod:`auth.dependencies`: the scope dependencies that
+  protect the API; :mod:`auth.scopes`: the scopes and their separation of duties;
+- :mod:`auth.models`: the tables.
 """

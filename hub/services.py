@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from audit.events import Action, Outcome
 from auth.scopes import parse_scopes
-from auth.server import ServerConfig
+from auth.server_config import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
 from hub import db
 from hub.audit.context import Context

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.events import Action
-from auth.server import CLIENT_SECRET_BASIC
+from auth.server_config import CLIENT_SECRET_BASIC
 from hub import db
 from hub.cached import CUT_OFF
 from hub.clients import service as clients

@@ -26,7 +26,7 @@ from typing import Final
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from auth.server import MAX_LIFETIME
+from auth.server_config import MAX_LIFETIME
 from auth.tokens import LEEWAY
 from hub import db
 from hub.cached import CUT_OFF, Refreshed

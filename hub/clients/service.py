@@ -28,9 +28,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlmodel import Session
 
+from auth.client_auth import hash_secret, new_secret
 from auth.models import OAuthClient
 from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
-from auth.server import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT, hash_secret, new_secret
+from auth.server_config import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT
 from hub.clients import repository
 from hub.db import as_utc
 from hub.errors import NotFound, Unprocessable
@@ -162,7 +163,7 @@ def methods(client: OAuthClient) -> list[str]:
 
 def separation_problem(client: OAuthClient) -> str | None:
     """Why the client's scopes break the separation of duties (a registration from before the
-    rule), or ``None``; such a client gets no token (:mod:`auth.server`)."""
+    rule), or ``None``; such a client gets no token (:mod:`auth.grants`)."""
     try:
         check_separation(parse_scopes(client.scopes))
     except ValueError as exc:

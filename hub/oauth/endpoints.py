@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from auth.server import MAX_PARAMETER_LENGTH
+from auth.server_config import MAX_PARAMETER_LENGTH
 from hub.audit.context import ContextDep
 from hub.deps import ServicesDep, SessionDep
 from hub.errors import OAuthRequestError, oauth_error_responses

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 
 from audit.events import Action, ActorType, Outcome
 from auth.models import OAuthClient, RevokedToken, SigningKey
-from auth.server import FormRequest, HubAuthorizationServer, Pruner, ServerConfig
+from auth.server import FormRequest, HubAuthorizationServer, Pruner
+from auth.server_config import ServerConfig
 from auth.signing import SigningKeys
 from auth.tokens import TokenValidator
 from hub import db
