@@ -4,28 +4,21 @@ SQLModel on SQLite (the embedded default) or PostgreSQL. Alembic owns the schema
 migrates with :func:`migrate` (``ketenhub init``) and refuses to serve a database whose schema is
 not at the head revision. ``create_all`` is for tests only.
 
-SQLite transactions begin with ``BEGIN IMMEDIATE``: one writer at a time, the others waiting for
-up to the busy timeout, which gives the audit log its single order. SQLite runs with
-``secure_delete`` so that a destroyed wrapped data key is overwritten in the
-file rather than left in a free page (crypto-shredding), with foreign keys enforced, WAL
-journaling and a busy timeout so that concurrent writers wait instead of failing.
-
-On PostgreSQL the schema can belong to an owner role that runs the migrations, while the hub
-runs as a role of its own with only the privileges :func:`grant_hub_role` gives it: INSERT and
-SELECT on the append-only audit tables, and nothing that could rewrite them.
+How SQLite is set up on every connection and transaction (``BEGIN IMMEDIATE``,
+``secure_delete``) is :mod:`hub.db_sqlite`; the PostgreSQL roles the hub and the schema's owner
+run as are :mod:`hub.db_roles`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -37,17 +30,40 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
-from audit.models import APPEND_ONLY_TABLES
+from hub.db_roles import grant_hub_role
+from hub.db_sqlite import (
+    READ_ONLY,
+    SQLITE_BUSY_TIMEOUT_MS,
+    DatabaseNotFound,
+    existing_sqlite_file,
+    sqlite_begin_immediate,
+    sqlite_on_connect,
+)
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+__all__ = [
+    "DatabaseNotFound",  # raised by make_engine, so part of its interface
+    "after_commit",
+    "after_rollback",
+    "as_utc",
+    "current_revision",
+    "dispose",
+    "downgrade",
+    # hub/cli.py calls db.grant_hub_role; it is being split into a package in parallel (issue 10)
+    # and will import it from hub.db_roles. Drop it from here then.
+    "grant_hub_role",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "ping",
+    "read_only",
+    "snapshot",
+    "transaction",
+]
+
 _AFTER_COMMIT = "ketenhub.after_commit"
 _AFTER_ROLLBACK = "ketenhub.after_rollback"
 
 logger = logging.getLogger(__name__)
-
-
-class DatabaseNotFound(LookupError):
-    """The SQLite database file does not exist, and the caller may not create it."""
 
 
 def make_engine(
@@ -70,46 +86,18 @@ def make_engine(
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             else:
-                parsed = _existing_sqlite_file(parsed, path)
+                parsed = existing_sqlite_file(parsed, path)
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "connect", sqlite_on_connect)
+        event.listen(engine, "begin", sqlite_begin_immediate)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
-
-
-def _existing_sqlite_file(url: URL, path: Path) -> URL:
-    if not path.is_file():
-        raise DatabaseNotFound(
-            f"the database {path} does not exist; check KETENHUB_DATABASE_URL (or "
-            "KETENHUB_DATA_DIR), or run `ketenhub init` to create it"
-        )
-    # An SQLite URI filename: percent-encoded, so that '?' or '#' in a path stay in the path.
-    uri = "file:" + urllib.parse.quote(str(path.resolve()))
-    return url.set(database=uri, query={**url.query, "mode": "rw", "uri": "true"})
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own transaction handling starts a deferred transaction lazily before the
-    # first write; the hub begins its transactions itself (see _sqlite_begin_immediate).
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA secure_delete = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    finally:
-        cursor.close()
-
-
-_READ_ONLY = "ketenhub_read_only"
 
 
 # engine -> (its read-only pool's engine, the same with the read-only option set)
@@ -134,7 +122,7 @@ def read_only(engine: Engine) -> Engine:
         known = _SIDE_ENGINES.get(engine)
         if known is None:
             base = make_engine(engine.url, pool_size=2, max_overflow=8)
-            known = _SIDE_ENGINES[engine] = (base, base.execution_options(**{_READ_ONLY: True}))
+            known = _SIDE_ENGINES[engine] = (base, base.execution_options(**{READ_ONLY: True}))
         return known[1]
 
 
@@ -154,20 +142,11 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
     PostgreSQL: a REPEATABLE READ transaction. SQLite: a deferred read transaction, which in
     WAL mode keeps the snapshot of its first read until it ends.
     """
-    options: dict[str, Any] = {_READ_ONLY: True}
+    options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
         options["isolation_level"] = "REPEATABLE READ"
     with engine.connect().execution_options(**options) as connection, connection.begin():
         yield connection
-
-
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Take SQLite's single writer lock when a transaction begins, waiting up to the busy
-    timeout for it. A deferred transaction that read first and writes later fails outright
-    (SQLITE_BUSY) when another writer committed in between; an immediate one never does. This
-    is also what serialises audit appends on SQLite (see :mod:`audit.log`)."""
-    read_only = connection.get_execution_options().get(_READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -265,127 +244,6 @@ def head_revision() -> str:
     if head is None:
         raise RuntimeError("no migrations are packaged with the hub")
     return head
-
-
-# -- database roles (PostgreSQL) ----------------------------------------------------------------
-
-_SCHEMA: Final = "public"
-_READ_ONLY_TABLES: Final = ("alembic_version",)
-
-
-def grant_hub_role(owner_engine: Engine, role: str) -> None:
-    """Give ``role``, the role the hub runs as, exactly the privileges the hub needs.
-
-    Run through ``owner_engine``, connected as the role that owns the schema, after every
-    migration: tables a migration adds get their privileges here. Idempotent; every table's
-    privileges for ``role`` are reset and granted again, in one transaction:
-
-    * the append-only audit tables (:data:`audit.models.APPEND_ONLY_TABLES`): SELECT and INSERT,
-      with UPDATE, DELETE and TRUNCATE revoked from ``role`` and from PUBLIC;
-    * ``alembic_version``: SELECT (the hub checks the schema is current, and never migrates);
-    * every other table in the ``public`` schema: SELECT, INSERT, UPDATE, DELETE;
-    * the schema: USAGE; its sequences: USAGE, SELECT.
-
-    Raises :class:`ValueError`, granting nothing, when ``role`` is the owner or a superuser,
-    when it owns or belongs to the owner of the schema or of a table (an owner may drop or alter
-    what it owns, whatever was revoked), or when it still holds UPDATE, DELETE or TRUNCATE on an
-    audit table afterwards (through another role). A no-op on SQLite, which has no roles.
-    """
-    if owner_engine.dialect.name != "postgresql":
-        return
-    quote = owner_engine.dialect.identifier_preparer.quote_identifier
-    with owner_engine.begin() as connection:
-        owner = connection.execute(text("SELECT current_user")).scalar_one()
-        if role == owner:
-            raise ValueError(
-                f"the hub's role {role} is the owner role; the hub must run as a role of its own"
-            )
-        check_separate_role(connection, role, owner=owner)
-        tables = connection.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = :schema ORDER BY tablename"),
-            {"schema": _SCHEMA},
-        ).scalars()
-        grantee, schema = quote(role), quote(_SCHEMA)
-        statements = [f"GRANT USAGE ON SCHEMA {schema} TO {grantee}"]
-        for table in tables:
-            name = f"{schema}.{quote(table)}"
-            statements.append(f"REVOKE ALL ON TABLE {name} FROM {grantee}")
-            if table in APPEND_ONLY_TABLES:
-                statements.append(f"REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {name} FROM PUBLIC")
-                statements.append(f"GRANT SELECT, INSERT ON TABLE {name} TO {grantee}")
-            elif table in _READ_ONLY_TABLES:
-                statements.append(f"GRANT SELECT ON TABLE {name} TO {grantee}")
-            else:
-                statements.append(
-                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {name} TO {grantee}"
-                )
-        statements.append(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {grantee}")
-        for statement in statements:
-            connection.exec_driver_sql(statement)
-        # Grants cannot take away what comes through membership of another role (or PUBLIC
-        # grants made by someone else): check the outcome, not the statements.
-        if found := rewritable_audit_tables(connection, role):
-            raise ValueError(
-                f"the hub's role {role} could still UPDATE, DELETE or TRUNCATE "
-                f"{', '.join(found)} through a role it belongs to; nothing was granted"
-            )
-
-
-def check_separate_role(connection: Connection, role: str, *, owner: str | None = None) -> None:
-    """Raise :class:`ValueError` unless ``role`` is an ordinary role, apart from whoever owns
-    the schema: no superuser, and neither the owner nor a member of the owner of the schema or
-    of any table in it.
-
-    ``owner`` names the owner role in the advice, when the caller knows it (the migration
-    does; the hub checking its own role at start does not).
-    """
-    superuser = connection.execute(
-        text("SELECT rolsuper FROM pg_roles WHERE rolname = :role"), {"role": role}
-    ).scalar_one_or_none()
-    if superuser is None:
-        raise ValueError(f"there is no database role {role}; create it first (CREATE ROLE)")
-    if superuser:
-        raise ValueError(f"the hub's role {role} is a superuser, which no privilege binds")
-    # An owner may drop or alter what it owns whatever was revoked, and so may its members
-    # (in PostgreSQL 15 the database's owner owns the public schema). A role is a member of
-    # itself, so this also finds what the role owns directly.
-    owners = connection.execute(
-        text(
-            "SELECT DISTINCT CAST(o.oid AS regrole)::text FROM ("
-            " SELECT nspowner FROM pg_namespace WHERE nspname = :schema"
-            " UNION SELECT relowner FROM pg_class"
-            "  WHERE relnamespace = CAST(:schema AS regnamespace) AND relkind IN ('r', 'p')"
-            ") AS o(oid) WHERE pg_has_role(CAST(:role AS name), o.oid, 'MEMBER')"
-        ),
-        {"schema": _SCHEMA, "role": role},
-    ).scalars()
-    if held := sorted(owners):
-        advice = (
-            f"give them to {owner} (create the database with OWNER {owner}, or REASSIGN OWNED "
-            f"BY … TO {owner}) and revoke any membership"
-            if owner
-            else "run the hub as a role that owns nothing and belongs to no owner (see the "
-            "README's Database roles)"
-        )
-        raise ValueError(
-            f"the hub's role {role} is, or is a member of, {', '.join(held)}, which owns the "
-            f"schema or tables in it; {advice}"
-        )
-
-
-def rewritable_audit_tables(connection: Connection, role: str) -> list[str]:
-    """The append-only audit tables that ``role`` could UPDATE, DELETE or TRUNCATE, by any
-    grant: its own, a role's it belongs to, or PUBLIC's."""
-    found = connection.execute(
-        text(
-            "SELECT t FROM unnest(CAST(:tables AS text[])) AS t"
-            " WHERE to_regclass(format('%I.%I', CAST(:schema AS text), t)) IS NOT NULL"
-            " AND has_table_privilege(CAST(:role AS name),"
-            "  format('%I.%I', CAST(:schema AS text), t), 'UPDATE, DELETE, TRUNCATE')"
-        ),
-        {"tables": list(APPEND_ONLY_TABLES), "schema": _SCHEMA, "role": role},
-    ).scalars()
-    return list(found)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from auth.models import OAuthClient
-from hub import db
+from hub import db_roles
 from hub.clients.demo import DEMO_CLIENTS
 from hub.config import Settings
 from hub.console import CommandError
@@ -66,12 +66,12 @@ def _check_database_role(engine: Engine) -> None:
     with engine.connect() as connection:
         role = connection.execute(text("SELECT current_user")).scalar_one()
         try:
-            db.check_separate_role(connection, role)
+            db_roles.check_separate_role(connection, role)
         except ValueError as exc:
             raise CommandError(
                 f"refusing to serve in production: KETENHUB_DATABASE_URL: {exc}", status=2
             ) from None
-        if found := db.rewritable_audit_tables(connection, role):
+        if found := db_roles.rewritable_audit_tables(connection, role):
             raise CommandError(
                 "refusing to serve in production: KETENHUB_DATABASE_URL: the hub's role "
                 f"{role} can UPDATE, DELETE or TRUNCATE {', '.join(found)}; run `ketenhub "

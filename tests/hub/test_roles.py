@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from audit.events import Action, Outcome
 from audit.models import APPEND_ONLY_TABLES
-from hub import db
+from hub import db, db_roles
 from hub.audit.context import Context
 from hub.config import Settings
 from hub.services import Services, build_services
@@ -348,7 +348,7 @@ def test_grant_is_refused_for_a_superuser_hub_role(scratch: Scratch) -> None:
     try:
         db.migrate(engine)
         with pytest.raises(ValueError, match="is a superuser"):
-            db.grant_hub_role(engine, hub)
+            db_roles.grant_hub_role(engine, hub)
     finally:
         engine.dispose()
 
@@ -359,7 +359,7 @@ def test_grant_is_refused_for_a_role_that_does_not_exist(scratch: Scratch) -> No
     try:
         db.migrate(engine)
         with pytest.raises(ValueError, match="there is no database role"):
-            db.grant_hub_role(engine, f"{owner}_missing")
+            db_roles.grant_hub_role(engine, f"{owner}_missing")
     finally:
         engine.dispose()
 
@@ -368,7 +368,7 @@ def test_grant_is_a_no_op_on_sqlite(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'ketenhub.db'}")
     try:
         db.migrate(engine)
-        db.grant_hub_role(engine, "anyone")
+        db_roles.grant_hub_role(engine, "anyone")
         assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
