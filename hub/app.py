@@ -25,7 +25,7 @@ from hub.audit.timer import checkpoint_timer
 from hub.config import API_VERSION, Settings
 from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
-from hub.errors import install_handlers
+from hub.error_handlers import install_handlers
 from hub.health.endpoints import router as health_router
 from hub.oauth.endpoints import router as oauth_router
 from hub.observability.endpoints import router as metrics_router

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from hub.errors import install_handlers
+from hub.error_handlers import install_handlers
 from hub.organisations.models import OrganisationKind
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from hub.policy import Party, Policy, PolicyAction, ShareScope, load_policy_file
