@@ -3,8 +3,9 @@
 RFC 7523 client assertions are verified with RS256, PS256 or ES256 only (joserfc would refuse
 PS256 unless listed), may expire at most :data:`MAX_ASSERTION_AGE` ahead, and are accepted once:
 authlib leaves ``jti`` checking unimplemented, so here every assertion's ``jti`` is recorded in
-the database, where every replica sees it. ``client_secret_basic`` is for demos only
-(:attr:`~auth.server_config.ServerConfig.allow_client_secret`).
+the database, where every replica sees it. ``client_secret_basic`` is accepted only where the
+deployment allows it (:attr:`~auth.server_config.ServerConfig.allow_client_secret`, by default
+in demo mode alone).
 """
 
 from __future__ import annotations
