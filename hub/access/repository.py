@@ -60,14 +60,19 @@ def shares_case(*, v_index: Value, document_type: Value, uploader: Value) -> Col
     A share whose grantor could share only its own uploads of the type when it was made
     (``own_only``) reaches only the documents that grantor uploaded.
     """
-    return and_(
-        col(Share.v_index) == v_index,
-        exists().where(
+    reaches_type = (
+        exists()
+        .where(
             col(ShareType.share_id) == col(Share.id),
             col(ShareType.document_type) == document_type,
             or_(col(ShareType.own_only).is_(False), col(Share.grantor) == uploader),
-        ),
+        )
+        # Everything but share_type comes from the enclosing queries, however deep: left to
+        # itself, SQLAlchemy correlates only to the query right around it, and a list filter's
+        # document (two levels up) would become a cross join here.
+        .correlate_except(ShareType)
     )
+    return and_(col(Share.v_index) == v_index, reaches_type)
 
 
 def covering_shares(
