@@ -26,10 +26,12 @@ random policies, organisations, documents and shares.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true
-from sqlmodel import col
+from sqlalchemy import ColumnElement, CompoundSelect, and_, false, or_, true, union
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
 
 from hub.access.repository import active, grantor_is_share_grantor, shares_case, shares_document
 from hub.documents.models import Document
@@ -53,38 +55,58 @@ def visible_to(policy: Policy, party: Party, now: datetime) -> ColumnElement[boo
         ways.append(
             and_(col(Document.uploader) == party.code, col(Document.document_type).in_(own))
         )
-    granted = _grantor_may_share(policy, receivable)
-    if granted is not None:
-        by_share = and_(col(Share.grantee) == party.code, grantor_is_share_grantor(), active(now))
-        case = shares_case(
-            v_index=col(Document.v_index),
-            document_type=col(Document.document_type),
-            uploader=col(Document.uploader),
-        )
-        # Two EXISTS rather than one with OR: each then finds its shares by its own index
-        # (share.document_id, share.v_index).
-        ways += [
-            exists().where(by_share, shares_document(col(Document.id)), granted),
-            exists().where(by_share, case, granted),
-        ]
+    shared = _shared_ids(policy, party, now, receivable)
+    if shared is not None:
+        ways.append(col(Document.id).in_(shared))
     return and_(col(Document.deleted_at).is_(None), or_(*ways) if ways else false())
 
 
-def _grantor_may_share(policy: Policy, types: list[str]) -> ColumnElement[bool] | None:
-    """ "The share row's grantor may share this document", for documents of ``types``;
+def _shared_ids(
+    policy: Policy, party: Party, now: datetime, receivable: list[str]
+) -> CompoundSelect[tuple[uuid.UUID]] | None:
+    """The ids of the documents an active share to ``party`` reaches from a grantor that may
+    share them; ``None`` when no grantor may share any type the party may receive.
+
+    The documents are an alias of their own, so the subquery does not depend on the row of the
+    list: the database runs it once per list (as a hashed set), not once per candidate row,
+    which matters most for a party that sees few documents among many.
+    """
+    reached = aliased(Document)
+    granted = _grantor_may_share(policy, receivable, reached)
+    if granted is None:
+        return None
+    by_share = and_(
+        col(Share.grantee) == party.code, grantor_is_share_grantor(), active(now), granted
+    )
+    by_document = select(col(reached.id)).where(by_share, shares_document(col(reached.id)))
+    by_case = select(col(reached.id)).where(
+        by_share,
+        shares_case(
+            v_index=col(reached.v_index),
+            document_type=col(reached.document_type),
+            uploader=col(reached.uploader),
+        ),
+    )
+    return union(by_document, by_case)
+
+
+def _grantor_may_share(
+    policy: Policy, types: list[str], document: type[Document]
+) -> ColumnElement[bool] | None:
+    """ "The share row's grantor may share this ``document``", for documents of ``types``;
     ``None`` when no grantor may share any of them (then no share can reach the party)."""
     by_grantees: dict[Grantees, list[str]] = {}
     for name in types:
         by_grantees.setdefault(policy.grantees(name, PolicyAction.SHARE), []).append(name)
     clauses = []
     for grantees, names in by_grantees.items():
-        who = _granted(grantees)
+        who = _granted(grantees, document)
         if who is not None:
-            clauses.append(and_(col(Document.document_type).in_(names), who))
+            clauses.append(and_(col(document.document_type).in_(names), who))
     return or_(*clauses) if clauses else None
 
 
-def _granted(grantees: Grantees) -> ColumnElement[bool] | None:
+def _granted(grantees: Grantees, document: type[Document]) -> ColumnElement[bool] | None:
     if grantees.anyone:
         return true()
     who: list[ColumnElement[bool]] = []
@@ -93,5 +115,5 @@ def _granted(grantees: Grantees) -> ColumnElement[bool] | None:
     if grantees.kinds:
         who.append(col(Organisation.kind).in_(sorted(grantees.kinds)))
     if grantees.uploader:
-        who.append(col(Share.grantor) == col(Document.uploader))
+        who.append(col(Share.grantor) == col(document.uploader))
     return or_(*who) if who else None
