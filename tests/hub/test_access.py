@@ -37,9 +37,10 @@ from hub.documents import repository as documents
 from hub.documents.models import Document
 from hub.documents.repository import DocumentFilter
 from hub.organisations.models import Organisation, OrganisationKind
+from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from hub.policy import demo_policy_bytes
 from hub.policy.loader import load_policy
-from hub.policy.model import Party, Policy
+from hub.policy.model import NOBODY, Grantees, Party, Policy, PolicyAction
 from hub.services import activate_policy
 from hub.shares.models import Share, ShareType
 from tests.fixtures.databases import PostgresDatabases
@@ -316,6 +317,26 @@ def test_a_list_shows_exactly_what_reads_allow(engine: Engine, world: World) -> 
             event(f"active shares the policy withholds: {_bucket(withheld_by_policy)}")
         finally:
             session.rollback()
+
+
+def test_grantees_name_whom_a_list_grants_as_decide_does() -> None:
+    """The demo policy's lists, as the list filter compiles them."""
+    kinds = {s.code: OrganisationKind(s.kind) for s in CHAIN + DEMO_GEMEENTEN}
+    policy = load_policy(demo_policy_bytes(), source="demo", organisations=kinds)
+    nobody, share, read = frozenset(), PolicyAction.SHARE, PolicyAction.READ
+    assert policy.grantees("travel_document", share) == Grantees(
+        frozenset({"DTV"}), nobody, anyone=False, uploader=True
+    )
+    assert policy.grantees("decision", share) == Grantees(
+        frozenset({"DTV", "IND"}), nobody, anyone=False, uploader=False
+    )
+    assert policy.grantees("case_info", PolicyAction.UPLOAD) == Grantees(
+        frozenset({"DTV", "COA", "IND"}), frozenset({"gemeente"}), anyone=False, uploader=False
+    )
+    assert policy.grantees("decision", PolicyAction.RECEIVE).anyone
+    # Reading: every uploader reads its own, by the built-in rule.
+    assert policy.grantees("decision", read).uploader
+    assert policy.grantees("passport", read) == NOBODY
 
 
 # -- the regression, through the API -----------------------------------------------------------
