@@ -46,7 +46,7 @@ def visible_page(
 ) -> Sequence[Document]:
     """The documents ``party`` may read under ``policy`` at ``now``, newest first, by
     (created_at, id) descending; ``after`` is the last row of a page."""
-    statement = select(Document).where(visible_to(policy, party, now))
+    statement = select(Document).where(visible_to(policy, party, now, case=where.v_index))
     if where.document_type is not None:
         statement = statement.where(Document.document_type == where.document_type)
     if where.created_since is not None:

@@ -4,8 +4,9 @@ The property test draws a random world (a policy written as YAML and read by the
 organisations of every kind with some disabled, documents of several types and uploaders, some
 deleted and some of a type the policy no longer knows, and shares in every state) and checks,
 for every organisation, that a document is in its list (the SQL filter, through the documents
-repository) if and only if the rule for one document allows reading it, and that
-:func:`~hub.access.rule.resolve_visible` finds exactly those. It runs on SQLite and PostgreSQL.
+repository), and in its search by case, if and only if the rule for one document allows
+reading it, and that :func:`~hub.access.rule.resolve_visible` finds exactly those. It runs on
+SQLite and PostgreSQL.
 
 The regression tests go through the API: a document shared to a gemeente leaves both its list
 and its reads when a policy reload takes the right to receive from the gemeente or the right to
@@ -291,6 +292,18 @@ def test_a_list_shows_exactly_what_reads_allow(engine: Engine, world: World) -> 
                 }
                 allowed = {i for i, access in reads.items() if access.allowed}
                 assert {row.id for row in listed} == allowed, (org, reads)
+                for case in CASES:  # a search by case is the list, cut to the case
+                    found = documents.visible_page(
+                        session,
+                        policy=policy,
+                        party=party,
+                        where=DocumentFilter(v_index=case),
+                        now=NOW,
+                        after=None,
+                        limit=len(rows) + 1,
+                    )
+                    in_case = {row.id for row in rows if row.v_index == case}
+                    assert {row.id for row in found} == allowed & in_case
                 for row in rows:
                     if reads[row.id].share_id is not None:
                         granted_by_share += 1
