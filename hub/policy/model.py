@@ -328,8 +328,8 @@ class Policy:
     def readable_types(self, party: Party) -> frozenset[str]:
         """The types ``party`` reads every document of, without a share.
 
-        The uploader rule is not counted: the hub adds "or uploaded by the party" itself when it
-        builds a listing's filter.
+        The uploader rule is not counted: it holds per document, not per type (a listing's
+        filter, :mod:`hub.access.listing`, adds "or uploaded by the party" itself).
         """
         return frozenset(
             name for name in self._types if self.decide(party, PolicyAction.READ, name).allowed
