@@ -63,7 +63,6 @@ def documents_deps(services: Services) -> DocumentsDeps:
         policy=services.policy,
         audit=services.audit,
         vault=services.vault,
-        directory=services.organisations,
         protector=services.protector,
     )
 

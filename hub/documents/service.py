@@ -4,9 +4,10 @@ Every operation decides the sharing policy, records what it did (or refused) in 
 in the request's own transaction, and only then acts. The rules that hold throughout:
 
 - **Not visible means 404.** A document the caller may not see is answered exactly like one that
-  does not exist: same status, same body, and the same work on the way (the share lookups run for
-  a missing id too), so neither the answer nor its timing tells them apart. Only a document the
-  caller *may* see but not act on (delete) answers 403.
+  does not exist: same status, same body, and the same work on the way
+  (:func:`hub.access.rule.resolve_visible`), so neither the answer nor its timing tells them
+  apart. Only a document the caller *may* see but not act on (delete) answers 403. Lists show
+  exactly the documents a read would allow (:mod:`hub.access.listing`).
 - **Refusals are recorded.** A refusal records its event in the request's transaction and raises
   an error marked :meth:`~hub.errors.HubError.after_recording`, which commits that record although
   the request fails.
@@ -35,6 +36,7 @@ from typing import Any, Final
 from sqlmodel import Session
 
 from audit.events import Action, Outcome
+from hub.access.rule import Access, resolve_visible
 from hub.audit.service import Auditor, Receipt
 from hub.caller import Caller
 from hub.documents import repository
@@ -44,7 +46,6 @@ from hub.documents.models import Document
 from hub.documents.repository import DocumentFilter
 from hub.documents.sniff import guarded
 from hub.documents.upload import FormReader
-from hub.documents.visibility import Access, read_access
 from hub.errors import (
     Forbidden,
     HubError,
@@ -52,7 +53,6 @@ from hub.errors import (
     PreconditionFailed,
     Unprocessable,
 )
-from hub.organisations.directory import OrganisationDirectory
 from hub.pagination import encode_cursor, time_id, time_id_position
 from hub.policy.model import Policy, PolicyAction
 from hub.preconditions import EntityTag, MalformedPrecondition, Precondition, evaluate
@@ -76,7 +76,6 @@ class DocumentsDeps:
     policy: Policy
     audit: Auditor
     vault: Vault
-    directory: OrganisationDirectory
     protector: Callable[[], SubjectProtector]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
@@ -225,33 +224,27 @@ class DocumentService(RecordingService):
     # -- reading -------------------------------------------------------------------------------
 
     def _resolve(self, document_id: uuid.UUID, action: Action) -> tuple[Document, Access]:
-        """The document if the caller may see it; else record and raise 404.
-
-        A missing id runs the same lookups against a stand-in that matches nothing, so the
-        two refusals cost the same.
-        """
-        document = repository.get(self.session, document_id)
-        probe = document or _stand_in(document_id)
-        access = read_access(
+        """The document if the caller may see it; else record and raise 404 (the record names
+        the rule that hid an existing document, for auditors; the answer does not)."""
+        resolved = resolve_visible(
             self.session,
             policy=self.deps.policy,
-            directory=self.deps.directory,
             party=self.caller.party,
-            document=probe,
+            document_id=document_id,
             now=self.now,
         )
-        if document is not None and access.allowed:
-            return document, access
-        v_number = self._v_number(document) if document is not None else None
+        if resolved.document is not None:
+            return resolved.document, resolved.access
+        hidden = resolved.hidden
         raise self.refuse(
             NotFound(_NO_SUCH_DOCUMENT),
             self.event(
                 action,
                 Outcome.NOT_FOUND,
                 resource_id=str(document_id),
-                v_number=v_number,
-                policy_rule=access.rule if document is not None else None,
-                detail="not visible" if document is not None else "no such document",
+                v_number=self._v_number(hidden) if hidden is not None else None,
+                policy_rule=resolved.access.rule if hidden is not None else None,
+                detail="not visible" if hidden is not None else "no such document",
             ),
         )
 
@@ -278,8 +271,8 @@ class DocumentService(RecordingService):
         after = time_id_position(cursor, query)
         rows = repository.visible_page(
             self.session,
-            code=self.caller.party.code,
-            readable_types=self.deps.policy.readable_types(self.caller.party),
+            policy=self.deps.policy,
+            party=self.caller.party,
             where=where,
             now=self.now,
             after=after,
@@ -450,22 +443,6 @@ def shred(session: Session, store: Vault, document: Document, *, now: datetime) 
     document.v_number_sealed = None
     session.add(document)
     session.flush()
-
-
-def _stand_in(document_id: uuid.UUID) -> Document:
-    """A document that no share or rule can match, for timing-equal 404s."""
-    return Document(
-        id=document_id,
-        document_type="",
-        uploader="",
-        uploaded_by="",
-        v_index="",
-        content_type="",
-        size=0,
-        sha256="",
-        created_at=datetime.min.replace(tzinfo=UTC),
-        retain_until=datetime.min.replace(tzinfo=UTC),
-    )
 
 
 def _filter_key(where: DocumentFilter) -> tuple[Any, ...]:

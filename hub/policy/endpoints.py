@@ -10,6 +10,7 @@ The policy is the one the hub loaded at start-up, on ``app.state.services.policy
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,10 +20,10 @@ from sqlmodel import Session
 from auth.dependencies import CurrentPrincipal, current_principal
 from auth.scopes import Scope
 from auth.tokens import Principal
+from hub.access.rule import read_access, resolve_visible
 from hub.deps import ServicesDep, SessionDep, StrictQuery
 from hub.documents import repository as documents
 from hub.documents.models import Document
-from hub.documents.visibility import read_access
 from hub.errors import Forbidden, NotFound, Unprocessable, problem, problem_responses
 from hub.organisations import repository
 from hub.policy.model import Decision, Party, Policy, PolicyAction
@@ -74,10 +75,11 @@ def explain(
     services: ServicesDep,
 ) -> ExplainOut:
     if question.document_id is not None:
-        document = _document_to_explain(session, services, principal, question)
+        document = _document_to_explain(
+            session, services, principal, question, question.document_id
+        )
         decision = explain_document(
             session,
-            services,
             policy=policy,
             party=_party(session, question),
             document=document,
@@ -115,32 +117,35 @@ def _party(session: Session, question: ExplainIn) -> Party:
 
 
 def _document_to_explain(
-    session: Session, services: Services, principal: Principal, question: ExplainIn
+    session: Session,
+    services: Services,
+    principal: Principal,
+    question: ExplainIn,
+    document_id: uuid.UUID,
 ) -> Document:
     """The document asked about. A caller asking for its own organisation must be able to see
-    it (else 404, as anywhere); admins and auditors may ask about any document."""
+    it (else 404, missing and hidden alike, with the same queries); admins and auditors may ask
+    about any live document."""
     _may_ask(principal, question)
-    document = documents.get(session, question.document_id) if question.document_id else None
-    if document is not None and document.deleted_at is None:
-        if _EXPLAIN_FOR_OTHERS & principal.scopes:
+    if _EXPLAIN_FOR_OTHERS & principal.scopes:
+        document = documents.get(session, document_id)
+        if document is not None and document.deleted_at is None:
             return document
-        own = _party(session, question)
-        access = read_access(
-            session,
-            policy=services.policy,
-            directory=services.organisations,
-            party=own,
-            document=document,
-            now=datetime.now(UTC),
-        )
-        if access.allowed:
-            return document
-    raise NotFound("no such document")
+        raise NotFound("no such document")
+    document = resolve_visible(
+        session,
+        policy=services.policy,
+        party=_party(session, question),
+        document_id=document_id,
+        now=datetime.now(UTC),
+    ).document
+    if document is None:
+        raise NotFound("no such document")
+    return document
 
 
 def explain_document(
     session: Session,
-    services: Services,
     *,
     policy: Policy,
     party: Party,
@@ -152,7 +157,6 @@ def explain_document(
         access = read_access(
             session,
             policy=policy,
-            directory=services.organisations,
             party=party,
             document=document,
             now=datetime.now(UTC),

@@ -173,6 +173,26 @@ class DocumentType:
 
 
 @dataclass(frozen=True, slots=True)
+class Grantees:
+    """Everyone one list of one document type grants, as a query over many organisations at
+    once must test it (a listing's SQL filter asks "may the grantor of this share row share
+    this document?" for every row). An organisation is granted when its code is in ``codes``,
+    or its kind in ``kinds``, or ``anyone`` holds, or ``uploader`` holds and it uploaded the
+    document in question: exactly what :meth:`Policy.decide` allows, rule names aside.
+    """
+
+    codes: frozenset[str]
+    kinds: frozenset[str]
+    anyone: bool
+    uploader: bool
+    """The uploading organisation is granted: the ``uploader`` entry, or for ``read`` the
+    built-in :data:`UPLOADER_READS_OWN`."""
+
+
+NOBODY: Final = Grantees(codes=frozenset(), kinds=frozenset(), anyone=False, uploader=False)
+
+
+@dataclass(frozen=True, slots=True)
 class _Grant:
     """What one list grants, prepared for lookup.
 
@@ -287,6 +307,20 @@ class Policy:
             return grant.uploader
         return _DENIED
 
+    def grantees(self, document_type: str, action: PolicyAction) -> Grantees:
+        """Everyone ``action`` on ``document_type`` is granted to (:data:`NOBODY` for a type
+        the policy does not know), for filters that cannot ask :meth:`decide` row by row."""
+        grant = self._grants.get((document_type, action))
+        if grant is None:
+            return NOBODY
+        keys = frozenset(grant.match)
+        return Grantees(
+            codes=frozenset(k for k in keys if _CODE.fullmatch(k)),
+            kinds=frozenset(k for k in keys if k != ANY and not _CODE.fullmatch(k)),
+            anyone=ANY in keys,
+            uploader=grant.uploader is not None,
+        )
+
     def may_receive(self, party: Party, document_type: str) -> Decision:
         """May a share of ``document_type`` be granted to ``party`` (``share_to``)?"""
         return self.decide(party, PolicyAction.RECEIVE, document_type)
@@ -294,8 +328,8 @@ class Policy:
     def readable_types(self, party: Party) -> frozenset[str]:
         """The types ``party`` reads every document of, without a share.
 
-        The uploader rule is not counted: the hub adds "or uploaded by the party" itself when it
-        builds a listing's filter.
+        The uploader rule is not counted: it holds per document, not per type (a listing's
+        filter, :mod:`hub.access.listing`, adds "or uploaded by the party" itself).
         """
         return frozenset(
             name for name in self._types if self.decide(party, PolicyAction.READ, name).allowed

@@ -27,12 +27,11 @@ from typing import Final
 from sqlmodel import Session
 
 from audit.events import Action, Outcome
+from hub.access.rule import resolve_visible
 from hub.audit.service import Auditor, Receipt
 from hub.caller import Caller
 from hub.db import as_utc
-from hub.documents import repository as documents
 from hub.documents.models import Document
-from hub.documents.visibility import read_access
 from hub.errors import Forbidden, HubError, NotFound, Unprocessable
 from hub.organisations.directory import OrganisationDirectory
 from hub.pagination import encode_cursor, time_id, time_id_position
@@ -152,19 +151,17 @@ class ShareService(RecordingService):
         return out, self.deps.audit.receipt(recorded)
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:
-        """The document, if the grantor may see it; 404 (recorded) otherwise."""
-        document = documents.get(self.session, document_id)
+        """The document, if the grantor may see it; 404 (recorded) otherwise, missing and
+        hidden alike, with the same queries (:func:`~hub.access.rule.resolve_visible`)."""
+        document = resolve_visible(
+            self.session,
+            policy=self.deps.policy,
+            party=self.caller.party,
+            document_id=document_id,
+            now=self.now,
+        ).document
         if document is not None:
-            access = read_access(
-                self.session,
-                policy=self.deps.policy,
-                directory=self.deps.directory,
-                party=self.caller.party,
-                document=document,
-                now=self.now,
-            )
-            if access.allowed:
-                return document
+            return document
         raise self.refuse(
             NotFound("no such document"),
             self.event(
