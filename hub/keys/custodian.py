@@ -72,7 +72,8 @@ class KekUsage:
 
     kek: KekInfo
     wraps: int
-    """Data keys ever wrapped under it, shredded ones included: each used one nonce."""
+    """Data keys whose row names it, shredded ones included (each used a nonce under it); a
+    re-wrapped key counts under the KEK it moved to."""
     data_keys: int
     """Data keys that still need it to open."""
     secrets: Mapping[str, int]
