@@ -5,8 +5,8 @@ provider from :class:`~hub.config.Settings`; the app's lifespan and the CLI both
 request handlers receive the result through dependencies (see :mod:`hub.deps`).
 
 The hub holds its keys as a :class:`~storage.keys.KeyProvider`, never as the local key ring:
-only :func:`open_key_ring` names :class:`~storage.keys.LocalKeyRing`, so another provider (a
-KMS) is passed to :func:`build_services` instead without a change anywhere else.
+only :func:`open_key_ring` and :func:`create_key_ring` name :class:`~storage.keys.LocalKeyRing`,
+so another provider (a KMS) is passed to :func:`build_services` without a change elsewhere.
 """
 
 from __future__ import annotations
