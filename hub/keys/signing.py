@@ -14,7 +14,7 @@ from sqlmodel import Session, col, func, select
 from auth.models import SigningKey
 from storage.keys import KeyProvider, WrappedKey
 
-_PURPOSE: Final = "oauth-signing-key:"
+_PURPOSE: Final = "oauth-signing-key:"  # as :mod:`auth.signing` seals them; rewrap tests both
 
 
 class KeyRingSealer:
