@@ -5,8 +5,9 @@ the same way, so every replica uses the same ones and only the master key file u
 
 - each row holds ``key_id``, ``kek_id`` and ``sealed_secret``, sealed with the purpose
   ``<prefix><key_id>`` so that a secret moved to another row does not unseal;
-- ``ketenhub keys rewrap`` re-seals every row under the current KEK (:meth:`reseal`), and
-  ``keys retire`` refuses a KEK that still seals a row (:meth:`sealed_under`);
+- each table is a kind of sealed secret of the key custodian (:mod:`hub.keys`): it re-seals
+  every row under the current KEK (:meth:`reseal`, for ``ketenhub keys rewrap``) and counts its
+  rows per KEK (:meth:`held`), so ``keys retire`` refuses a KEK that still seals a row;
 - what the rows unseal to is loaded by the subclass (:meth:`load`) and kept ``cache_seconds``,
   so a key added on one replica is in force on all of them within that time.
 """
@@ -35,12 +36,14 @@ LoadedT = TypeVar("LoadedT", bound=Loaded)
 class SealedKeys(Generic[LoadedT]):
     """One table of sealed keys: sealing, re-sealing, and a cached view of what they unseal to.
 
-    Subclasses name their ``table`` (a model with ``key_id``, ``kek_id`` and ``sealed_secret``)
-    and sealing ``purpose`` prefix, and implement :meth:`load`.
+    Subclasses name their ``table`` (a model with ``key_id``, ``kek_id`` and ``sealed_secret``),
+    sealing ``purpose`` prefix and ``noun`` (what the operator is told), and implement
+    :meth:`load`.
     """
 
     table: ClassVar[Any]
     purpose: ClassVar[str]
+    noun: ClassVar[str]
 
     def __init__(
         self,
@@ -77,10 +80,10 @@ class SealedKeys(Generic[LoadedT]):
         session.flush()
         return moved
 
-    @classmethod
-    def sealed_under(cls, session: Session, kek_id: str) -> int:
-        count: int = session.exec(select(func.count()).where(cls.table.kek_id == kek_id)).one()
-        return count
+    def held(self, session: Session) -> dict[str, int]:
+        """How many rows each KEK seals (every row is live: none is ever destroyed)."""
+        statement = select(self.table.kek_id, func.count()).group_by(self.table.kek_id)
+        return dict(session.exec(statement).all())
 
     def load(self, session: Session) -> LoadedT:
         """Unseal what is in force now; ``LookupError`` when the keys do not exist."""

@@ -1,8 +1,12 @@
 """The long-lived objects a running hub needs, built once from settings.
 
-Nothing connects at import time. ``build_services`` makes the engine, object store and key ring
-from :class:`~hub.config.Settings`; the app's lifespan and the CLI both call it, and request
-handlers receive the result through dependencies (see :mod:`hub.deps`).
+Nothing connects at import time. ``build_services`` makes the engine, object store and key
+provider from :class:`~hub.config.Settings`; the app's lifespan and the CLI both call it, and
+request handlers receive the result through dependencies (see :mod:`hub.deps`).
+
+The hub holds its keys as a :class:`~storage.keys.KeyProvider`, never as the local key ring:
+only :func:`open_key_ring` and :func:`create_key_ring` name :class:`~storage.keys.LocalKeyRing`,
+so another provider (a KMS) is passed to :func:`build_services` without a change elsewhere.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from hub.audit.keys import AuditKeys
 from hub.audit.service import Auditor
 from hub.clients.directory import DisabledClients
 from hub.config import Settings
+from hub.keys.custodian import KeyCustodian
+from hub.keys.signing import SealedSigningKeys
 from hub.oauth.service import OAuthService, make_signing_keys, revocation_check
 from hub.oauth.standing import Standing
 from hub.observability.metrics import HubMetrics
@@ -33,7 +39,7 @@ from hub.policy.model import Policy
 from hub.subjects.keys import SubjectKeys, SubjectProtector
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
-from storage.keys import LocalKeyRing
+from storage.keys import KeyProvider, LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
 
 
@@ -50,7 +56,7 @@ class Services:
     settings: Settings
     engine: Engine
     store: ObjectStore
-    keys: LocalKeyRing
+    keys: KeyProvider
     vault: Vault
     oauth: OAuthService
     audit: Auditor
@@ -81,6 +87,18 @@ class Services:
         self._policy.policy = policy
         return policy
 
+    @property
+    def custodian(self) -> KeyCustodian:
+        """The owner of the key lifecycle, with every kind of sealed secret registered."""
+        return KeyCustodian(
+            provider=self.keys,
+            vault=self.vault,
+            signing=self.oauth.signing,
+            audit_keys=self.audit.keys,
+            # Each kind of secret the hub seals under a KEK, in the order `keys rewrap` reports.
+            secrets=(SealedSigningKeys(self.keys), self.audit.keys, self.subjects),
+        )
+
     def protector(self) -> SubjectProtector:
         """The v-number keys (blind index and sealing), cached."""
         return self.subjects.current(lambda: Session(db.read_only(self.engine)))
@@ -99,7 +117,8 @@ def build_object_store(settings: Settings) -> ObjectStore:
     )
 
 
-def open_key_ring(settings: Settings) -> LocalKeyRing:
+def open_key_ring(settings: Settings) -> KeyProvider:
+    """The local key ring of ``settings``: the one place the hub names the key file's class."""
     # Production refuses a key file the hub could write to (chmod 400; decision 0014).
     return LocalKeyRing(
         settings.resolved_key_file,
@@ -108,8 +127,19 @@ def open_key_ring(settings: Settings) -> LocalKeyRing:
     )
 
 
-def build_services(settings: Settings, *, create_database: bool = False) -> Services:
+def create_key_ring(settings: Settings) -> KeyProvider:
+    """A new local key ring with one KEK (``ketenhub init``); refuses to overwrite one."""
+    return LocalKeyRing.create(
+        settings.resolved_key_file, allow_writable=not settings.is_production
+    )
+
+
+def build_services(
+    settings: Settings, *, keys: KeyProvider | None = None, create_database: bool = False
+) -> Services:
     """Build everything; loads the key ring (it must exist) but opens no connection.
+
+    ``keys`` is the key provider to use; by default the local key ring of the settings.
 
     Only what sets a database up (``ketenhub init``, tests) passes ``create_database``: for
     everything else a SQLite file that is not there is an error (:class:`hub.db.DatabaseNotFound`),
@@ -117,7 +147,8 @@ def build_services(settings: Settings, *, create_database: bool = False) -> Serv
     """
     # The key ring first: without one nothing was ever set up, and "run `ketenhub init`" is the
     # whole answer, whatever the database URL says.
-    keys = open_key_ring(settings)
+    if keys is None:
+        keys = open_key_ring(settings)
     engine = db.make_engine(
         settings.resolved_database_url,
         pool_size=settings.database_pool_size,
@@ -146,7 +177,7 @@ def build_services(settings: Settings, *, create_database: bool = False) -> Serv
 
 
 def build_audit(
-    settings: Settings, engine: Engine, keys: LocalKeyRing, *, metrics: HubMetrics | None = None
+    settings: Settings, engine: Engine, keys: KeyProvider, *, metrics: HubMetrics | None = None
 ) -> Auditor:
     return Auditor(
         engine=engine,
@@ -160,7 +191,7 @@ def build_audit(
 def build_oauth(
     settings: Settings,
     engine: Engine,
-    keys: LocalKeyRing,
+    keys: KeyProvider,
     *,
     organisations: OrganisationDirectory,
 ) -> OAuthService:

@@ -109,7 +109,25 @@ class KekInfo:
 
 @runtime_checkable
 class KeyProvider(Protocol):
-    """Wraps and unwraps data keys. A KMS-backed provider implements the same four methods."""
+    """Wraps and unwraps data keys and seals small secrets under key-encryption keys.
+
+    Everything the hub does with keys goes through this protocol, never through
+    :class:`LocalKeyRing` itself, so a KMS-backed provider can replace the local key file by
+    implementing these methods. What a provider must guarantee:
+
+    - "wrap with the newest, unwrap with any": :meth:`wrap` and :meth:`seal` use the KEK named
+      by :meth:`current_kek_id`; :meth:`unwrap` and :meth:`unseal` accept every KEK that
+      :meth:`keks` lists;
+    - the associated data binds what the arguments name (document, version, data key id, or
+      the sealing purpose) and the KEK id, so a blob moved elsewhere fails with
+      :class:`~storage.errors.IntegrityError`, never opens as something else;
+    - :meth:`retire` makes a KEK's material unusable for good.
+    """
+
+    @property
+    def wrap_limit(self) -> int:
+        """The most keys one KEK wraps before :class:`KeyUsageExhausted` asks for rotation."""
+        ...
 
     def current_kek_id(self) -> str:
         """The id of the KEK that new wraps use."""
@@ -139,8 +157,16 @@ class KeyProvider(Protocol):
         """Recover a sealed secret; :class:`IntegrityError` for any mismatch or tampering."""
         ...
 
+    def rotate(self) -> str:
+        """Make a fresh KEK current and return its id; the older ones keep unwrapping."""
+        ...
+
     def retire(self, kek_id: str) -> None:
         """Destroy a KEK that no live data key needs any more (never the current one)."""
+        ...
+
+    def check(self) -> None:
+        """Readiness: raise a :class:`~storage.errors.StorageError` when keys cannot be used."""
         ...
 
     def seed_wrap_counts(self, counts: Mapping[str, int]) -> None:

@@ -51,6 +51,7 @@ class AuditKeys(SealedKeys[AuditKeySet]):
 
     table = AuditKey
     purpose = _PURPOSE
+    noun = "audit keys"
 
     def __init__(
         self,

@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from audit.events import Action, ActorType, Outcome
-from auth.models import OAuthClient, RevokedToken, SigningKey
+from auth.models import OAuthClient, RevokedToken
 from auth.server import FormRequest, HubAuthorizationServer, Pruner
 from auth.server_config import ServerConfig
 from auth.signing import SigningKeys
@@ -22,9 +22,10 @@ from hub import db
 from hub.audit.context import Context
 from hub.audit.service import Auditor
 from hub.clients.service import record_use
+from hub.keys.signing import KeyRingSealer
 from hub.oauth.standing import Standing
 from hub.organisations import repository as organisations
-from storage.keys import KeyProvider, WrappedKey
+from storage.keys import KeyProvider
 
 OAuthResponse = tuple[int, Any, list[tuple[str, str]]]
 
@@ -41,20 +42,6 @@ _REFUSALS: Final = {
     "unsupported_grant_type": Outcome.INVALID,
     "unsupported_token_type": Outcome.INVALID,
 }
-
-
-class KeyRingSealer:
-    """Seals the hub's signing keys under the KEK ring (``auth.signing.Sealer``)."""
-
-    def __init__(self, keys: KeyProvider) -> None:
-        self._keys = keys
-
-    def seal(self, secret: bytes, *, purpose: str) -> tuple[str, bytes]:
-        sealed = self._keys.seal(secret, purpose=purpose)
-        return sealed.kek_id, sealed.blob
-
-    def unseal(self, kek_id: str, sealed: bytes, *, purpose: str) -> bytes:
-        return self._keys.unseal(WrappedKey(kek_id, sealed), purpose=purpose)
 
 
 def revocation_check(engine: Engine) -> Callable[[str], bool]:
@@ -255,29 +242,6 @@ def _token_id(token: object) -> str | None:
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     jti = claims.get("jti")
     return jti if isinstance(jti, str) else None
-
-
-def reseal_signing_keys(session: Session, sealer: KeyRingSealer, current_kek: str) -> int:
-    """Move live signing keys to the current KEK, as ``keys rewrap`` does for data keys."""
-    moved = 0
-    statement = select(SigningKey).where(
-        col(SigningKey.retired_at).is_(None), SigningKey.kek_id != current_kek
-    )
-    for key in session.exec(statement).all():
-        purpose = f"oauth-signing-key:{key.kid}"
-        secret = sealer.unseal(key.kek_id, key.sealed_private_jwk, purpose=purpose)
-        key.kek_id, key.sealed_private_jwk = sealer.seal(secret, purpose=purpose)
-        session.add(key)
-        moved += 1
-    session.flush()
-    return moved
-
-
-def live_signing_keys_under(session: Session, kek_id: str) -> int:
-    statement = select(func.count()).where(
-        col(SigningKey.retired_at).is_(None), SigningKey.kek_id == kek_id
-    )
-    return session.exec(statement).one()
 
 
 def make_signing_keys(engine: Engine, keys: KeyProvider, *, alg: str) -> SigningKeys:

@@ -103,6 +103,7 @@ class SubjectKeys(SealedKeys[SubjectProtector]):
 
     table = SubjectKey
     purpose = _PURPOSE
+    noun = "v-number keys"
 
     def __init__(self, *, keys: KeyProvider, cache_seconds: float = 60.0) -> None:
         super().__init__(keys=keys, cache_seconds=cache_seconds)

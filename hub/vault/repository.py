@@ -28,6 +28,16 @@ def wrap_counts(session: Session) -> dict[str, int]:
     return dict(session.exec(statement).all())
 
 
+def live_counts(session: Session) -> dict[str, int]:
+    """Data keys that still need each KEK to open (not shredded)."""
+    statement = (
+        select(SealedObject.kek_id, func.count())
+        .where(col(SealedObject.wrapped_dek).is_not(None))
+        .group_by(SealedObject.kek_id)
+    )
+    return dict(session.exec(statement).all())
+
+
 def live_wrapped_under(session: Session, kek_id: str) -> int:
     """Data keys that still need ``kek_id`` to open (not shredded)."""
     statement = select(func.count()).where(

@@ -1,0 +1,64 @@
+"""``ketenhub serve``: check everything a serving hub needs, then run the HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvicorn
+
+from hub import production
+from hub.app import SchemaNotCurrentError, check_schema, create_app
+from hub.cli.running import storage_status
+from hub.console import CommandError, load_settings
+from hub.observability import preflight
+from hub.policy import PolicyError
+from hub.services import build_services
+from storage.errors import StorageError
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    preflight.check_serving(settings, host=args.host, port=args.port)
+    try:
+        services = build_services(settings)
+        if services.audit.export is not None:
+            # A checkpoint export that is not write-once is refused before serving.
+            services.audit.export.ensure_ready()
+    except StorageError as exc:
+        raise CommandError(str(exc), status=storage_status(exc)) from exc
+    try:
+        try:
+            check_schema(services)
+            # Checked here too, so a broken policy is one line naming the place, not a traceback.
+            services.load_policy()
+        except SchemaNotCurrentError as exc:
+            raise CommandError(str(exc)) from None
+        except PolicyError as exc:
+            raise CommandError(str(exc), status=2) from None
+        production.check_serving(settings, services.engine)
+    except BaseException:
+        services.close()
+        raise
+    app = create_app(settings, services=services)
+    try:
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            # main() configured logging for both formats; hub.access replaces uvicorn's log.
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        services.close()
+
+
+def add_parser(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the hub's HTTP server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.set_defaults(func=cmd_serve)
