@@ -79,9 +79,7 @@ class RecordingService:
         detail: str | None = None,
     ) -> None:
         """Record a success in this request's transaction."""
-        self.recorder.record(
-            self.session, action, about, rule=rule, purpose=purpose, detail=detail
-        )
+        self.recorder.record(self.session, action, about, rule=rule, purpose=purpose, detail=detail)
 
     def record_receipt(
         self,

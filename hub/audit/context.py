@@ -86,9 +86,7 @@ class Context:
 
 def system_context(name: str) -> Context:
     """The hub acting on its own: ``name`` says which part (``retention``, ``start``)."""
-    return Context(
-        secrets.token_hex(16), secrets.token_hex(8), actor=Actor(ActorType.SYSTEM, name)
-    )
+    return Context(secrets.token_hex(16), secrets.token_hex(8), actor=Actor(ActorType.SYSTEM, name))
 
 
 def request_context(request: Request) -> Context:
