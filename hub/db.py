@@ -174,8 +174,8 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 def transaction(engine: Engine) -> Iterator[Session]:
     """One session, committed when the block ends normally and rolled back otherwise.
 
-    A request's transaction is built on this one's parts, with its work in a savepoint (see
-    :class:`hub.deps.RequestTransaction`).
+    A request's transaction, which keeps a refusal's record although the request fails, is
+    :class:`hub.deps.RequestTransaction`.
     """
     with Session(engine, expire_on_commit=False) as session:
         try:

@@ -90,10 +90,10 @@ def request_transaction(services: ServicesDep) -> Iterator[RequestTransaction]:
         transaction = RequestTransaction(session)
         try:
             yield transaction
+            transaction.commit()
         except BaseException:
             transaction.fail()
             raise
-        transaction.commit()
 
 
 # scope="function": the dependency exits (commits) when the handler returns, before the
