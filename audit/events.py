@@ -93,6 +93,7 @@ class Action(StrEnum):
     SHARE_READ = "share.read"
     SHARE_LIST = "share.list"
     POLICY_LOAD = "policy.load"
+    POLICY_EXPLAIN = "policy.explain"
     STORAGE_SWEEP = "storage.sweep"
     METRICS_READ = "metrics.read"
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""

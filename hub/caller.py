@@ -1,69 +1,75 @@
-"""Who is acting in a request: the token's principal, its organisation as the policy sees it
-(code and kind), and the request's audit context."""
+"""The one way an API route gets the service it calls: :class:`Serving`.
+
+A route that acts for a caller declares ``Annotated[SomeService, Depends(Serving(...))]``. The
+dependency authenticates the token (:data:`auth.dependencies.CurrentPrincipal`, whose standing,
+organisation included, :mod:`hub.oauth.standing` alone decides), checks the route's scope, and
+builds the feature's service around the request's transaction and caller (:class:`hub.recording.
+Call`). A token without the scope is refused with 403, and the refusal is recorded, as every
+refusal of an authenticated caller is, in the request's own transaction
+(:class:`hub.deps.RequestTransaction`).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlmodel import Session
 
 from audit.events import Action, Outcome
 from auth.dependencies import BearerError, CurrentPrincipal
 from auth.scopes import Scope, format_scopes
 from auth.tokens import Principal
-from hub.audit.context import Context, ContextDep
-from hub.deps import ServicesDep, SessionDep
+from hub.audit.context import Actor, Context, ContextDep
+from hub.audit.recorder import About, Recorder
+from hub.deps import ServicesDep, TransactionDep
+from hub.organisations.directory import OrganisationDirectory
 from hub.policy.model import Party
+from hub.recording import Call, Caller
 from hub.services import Services
 
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    principal: Principal
-    party: Party
-    context: Context
+S = TypeVar("S")
 
 
-def current_caller(
-    principal: CurrentPrincipal, services: ServicesDep, context: ContextDep
-) -> Caller:
-    known = services.organisations.get(principal.organisation)
-    if known is None or not known.enabled:
-        # The token was issued while the organisation existed; it no longer may act.
-        raise BearerError(
-            401, "the token's organisation is unknown or disabled", error="invalid_token"
-        )
+def caller_of(principal: Principal, directory: OrganisationDirectory, context: Context) -> Caller:
+    """The caller a validated token stands for, its organisation's kind from ``directory``."""
+    known = directory.get(principal.organisation)
+    if known is None:
+        # The token's standing was checked against this directory as it was validated, and
+        # organisations are never deleted: this cannot happen unless that check was skipped.
+        raise RuntimeError("a token of an unknown organisation passed its standing check")
     return Caller(principal, Party(principal.organisation, known.kind), context)
 
 
-CallerDep = Annotated[Caller, Depends(current_caller)]
+class Serving(Generic[S]):
+    """A dependency that admits the caller and builds its service: ``build(call, services)``.
 
-
-class Scoped:
-    """A dependency that admits callers whose token has ``scope``, and records a refusal.
-
-    The refusal is recorded as ``action`` on the resource the route names (its path parameter
-    ``id_param``), so the trail says what was refused. It ends the request with an error, so
-    it is recorded in a transaction of its own. A class, not a closure: FastAPI resolves a
-    dependency's annotations in its module, where a closure's local names do not exist.
+    ``scope`` is what the route needs (``None``: any authenticated caller). A refusal for want
+    of it is recorded as ``action`` on the resource the route names: ``resource_type``, and the
+    path parameter ``id_param`` when the route has one. A class, not a closure: FastAPI
+    resolves a dependency's annotations in its module, where a closure's local names do not
+    exist.
     """
 
     def __init__(
         self,
-        scope: Scope,
-        action: Action,
+        build: Callable[[Call, Services], S],
         *,
-        resource_type: str | None = None,
+        scope: Scope | None,
+        action: Action,
+        resource_type: str,
         id_param: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._build = build
         self.scope = scope
         self.action = action
         self.resource_type = resource_type
         self.id_param = id_param
+        self._clock = clock
 
     def __call__(
         self,
@@ -71,31 +77,25 @@ class Scoped:
         principal: CurrentPrincipal,
         services: ServicesDep,
         context: ContextDep,
-    ) -> Caller:
-        self.check(request, principal, services, context)
-        return current_caller(principal, services, context)
-
-    def check(
-        self, request: Request, principal: Principal, services: Services, context: Context
-    ) -> None:
-        """Return if the token has the scope; else record the refusal and raise 403."""
-        if self.scope not in principal.scopes:
+        transaction: TransactionDep,
+    ) -> S:
+        recorder = Recorder(services.audit, context, Actor.client(principal))
+        if self.scope is not None and self.scope not in principal.scopes:
             raw = request.path_params.get(self.id_param) if self.id_param else None
-            services.audit.record_alone(
-                services.audit.event(
-                    context,
-                    self.action,
-                    Outcome.DENIED,
-                    principal=principal,
-                    resource_type=self.resource_type,
-                    resource_id=_uuid_or_none(raw),
-                    detail="insufficient_scope",
+            about = About(self.resource_type, _uuid_or_none(raw))
+
+            def record(session: Session) -> None:
+                recorder.record(
+                    session, self.action, about, Outcome.DENIED, detail="insufficient_scope"
                 )
-            )
+
+            transaction.refuse(record)
             needed = format_scopes({self.scope})
             raise BearerError(
                 403, f"this needs the scope {needed}", error="insufficient_scope", scope=needed
             )
+        caller = caller_of(principal, services.organisations, context)
+        return self._build(Call(transaction, caller, recorder, self._clock()), services)
 
 
 def _uuid_or_none(value: object) -> str | None:
@@ -107,33 +107,3 @@ def _uuid_or_none(value: object) -> str | None:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return None
-
-
-T = TypeVar("T")
-
-
-class ScopedService(Generic[T]):
-    """A dependency that admits the caller as :class:`Scoped` does, then builds a service for
-    it around the request's session: ``build(session, services, caller)``."""
-
-    def __init__(
-        self,
-        build: Callable[[Session, Services, Caller], T],
-        scope: Scope,
-        action: Action,
-        *,
-        resource_type: str,
-        id_param: str | None = None,
-    ) -> None:
-        self._build = build
-        self._admit = Scoped(scope, action, resource_type=resource_type, id_param=id_param)
-
-    def __call__(
-        self,
-        request: Request,
-        principal: CurrentPrincipal,
-        services: ServicesDep,
-        context: ContextDep,
-        session: SessionDep,
-    ) -> T:
-        return self._build(session, services, self._admit(request, principal, services, context))

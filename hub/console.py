@@ -1,5 +1,5 @@
 """What every ``ketenhub`` command shares: one-line errors, loading the settings and services,
-recording an operator's action, and printing a table."""
+the operator's recorder, and printing a table."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
 from sqlmodel import Session
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from hub.audit.context import Context
+from hub.audit.recorder import About, Recorder
 from hub.config import LoggingSettings, Settings
 from hub.config.secret_files import SecretFileError
 from hub.services import Services, build_services
@@ -88,6 +89,12 @@ def command_services(settings: Settings | None = None) -> Iterator[Services]:
         services.close()
 
 
+def operator_recorder(services: Services) -> Recorder:
+    """The recorder of one command: the operator at the command line is its actor, and every
+    event it records carries the command's one trace id."""
+    return Recorder(services.audit, Context.operator())
+
+
 def record(
     services: Services,
     session: Session,
@@ -97,18 +104,19 @@ def record(
     organisation: str | None = None,
     detail: str | None = None,
 ) -> None:
-    """Record an operator's action on ``resource`` (type, id), in the session's transaction."""
+    """Record an operator's action on ``resource`` (type, id), in the session's transaction.
+
+    For a command that records once; one that records several events builds one
+    :func:`operator_recorder` and records through it.
+    """
     resource_type, resource_id = resource
-    event = services.audit.event(
-        Context.operator(),
+    operator_recorder(services).record(
+        session,
         action,
-        Outcome.SUCCESS,
-        resource_type=resource_type,
-        resource_id=resource_id,
+        About(resource_type, resource_id),
         organisation=organisation,
         detail=detail,
     )
-    services.audit.record(session, event)
 
 
 def shown(value: object) -> str:

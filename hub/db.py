@@ -153,19 +153,14 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
 def transaction(engine: Engine) -> Iterator[Session]:
     """One session, committed when the block ends normally and rolled back otherwise.
 
-    An exception with a true ``keep_transaction`` attribute (a refusal that was recorded in
-    the audit trail, see :meth:`hub.errors.HubError.after_recording`) commits before it
-    propagates; whoever raises one has changed nothing but the record.
+    A request's transaction, which keeps a refusal's record although the request fails, is
+    :class:`hub.deps.RequestTransaction`.
     """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
-        except BaseException as exc:
-            if getattr(exc, "keep_transaction", False):
-                # A refusal recorded in the audit trail: the record must outlive the failure.
-                session.commit()
-                raise
+        except BaseException:
             session.rollback()
             # A session that never reached the database has no transaction to roll back, so
             # SQLAlchemy fires no event; the side effects registered so far must still be undone.
@@ -192,6 +187,29 @@ def after_rollback(session: Session, action: Callable[[], None]) -> None:
     was never committed.
     """
     session.info.setdefault(_AFTER_ROLLBACK, []).append(action)
+
+
+PendingMark = tuple[int, int]
+
+
+def pending_mark(session: Session) -> PendingMark:
+    """How many side effects are registered so far: the start of a savepoint's own."""
+    info = session.info
+    return len(info.get(_AFTER_COMMIT, ())), len(info.get(_AFTER_ROLLBACK, ()))
+
+
+def undo_pending_since(session: Session, mark: PendingMark) -> None:
+    """Run the rollback actions registered since ``mark`` and forget its commit actions: for a
+    savepoint that was rolled back, whose side effects must not outlive it."""
+    commits, rollbacks = mark
+    del session.info.setdefault(_AFTER_COMMIT, [])[commits:]
+    undo = session.info.setdefault(_AFTER_ROLLBACK, [])[rollbacks:]
+    del session.info[_AFTER_ROLLBACK][rollbacks:]
+    for action in undo:
+        try:
+            action()
+        except Exception:
+            logger.exception("post-transaction action failed")
 
 
 def _run(session: OrmSession, run: str, drop: str) -> None:

@@ -1,9 +1,11 @@
-"""FastAPI dependencies: the request's database session and the hub's services."""
+"""FastAPI dependencies: the hub's services, the request's transaction and its session, and the
+check on query parameters."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Final
 
 from fastapi import Depends, Request
@@ -16,6 +18,8 @@ from hub.errors import Unprocessable
 from hub.services import Services
 from hub.vault.service import Vault
 
+logger = logging.getLogger(__name__)
+
 
 def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
@@ -25,19 +29,84 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    """One session per request: committed when the handler returns, rolled back if it raises.
+class RequestTransaction:
+    """A request's one transaction, in which a refusal keeps only its own record.
+
+    The request's work (its changes and the events that record them) runs in a savepoint taken
+    when the transaction begins. A refusal (:meth:`refuse`) rolls that savepoint back, with the
+    side effects registered in it (:func:`hub.db.after_commit`, :func:`hub.db.after_rollback`),
+    appends its event outside it, and starts the work afresh. When the request ends the work is
+    committed with the rest; when it fails the work is rolled back and what is left, refusals
+    only, is committed. So a refusal is kept although its request fails, and nothing else can be
+    kept with it: there is no way to mark an error as one whose transaction must commit.
 
     Services only ``flush``; this is the single place a request's transaction commits, so a
-    change and its audit record are written together or not at all.
+    change and its audit record are written together or not at all. The savepoint costs no
+    round trip until the session first touches the database (SQLAlchemy begins both lazily), so
+    an upload still holds no transaction, and on SQLite no writer lock, while its file streams.
     """
-    with db.transaction(services.engine) as session:
-        yield session
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._begin_work()
+
+    def _begin_work(self) -> None:
+        self._mark = db.pending_mark(self.session)
+        self._work = self.session.begin_nested()
+
+    def _discard_work(self) -> None:
+        if self._work.is_active:
+            self._work.rollback()
+        db.undo_pending_since(self.session, self._mark)
+
+    def refuse(self, record: Callable[[Session], object]) -> None:
+        """Undo the request's work, then ``record`` the refusal where the work cannot reach it.
+
+        The append runs in a savepoint of its own: if it fails, the refusals recorded before it
+        stay whole (and the failure propagates, failing the request).
+        """
+        self._discard_work()
+        with self.session.begin_nested():
+            record(self.session)
+        self._begin_work()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def fail(self) -> None:
+        """The request failed: roll its work back and commit its refusals, if any."""
+        try:
+            self._discard_work()
+            self.session.commit()
+        except Exception:
+            logger.exception("a failed request's refusals could not be committed")
+            self.session.rollback()
+
+
+def request_transaction(services: ServicesDep) -> Iterator[RequestTransaction]:
+    """The request's transaction: committed when the handler returns; when it raises, its work
+    is rolled back and only its refusals are committed."""
+    with Session(services.engine, expire_on_commit=False) as session:
+        transaction = RequestTransaction(session)
+        try:
+            yield transaction
+            transaction.commit()
+        except BaseException:
+            transaction.fail()
+            raise
 
 
 # scope="function": the dependency exits (commits) when the handler returns, before the
 # response is sent. FastAPI's default, "request", would commit after the answer has gone out,
 # so a failed commit (the audit write, say) could no longer fail the request.
+TransactionDep = Annotated[RequestTransaction, Depends(request_transaction, scope="function")]
+
+
+def get_session(transaction: TransactionDep) -> Session:
+    """The request transaction's session, for routes that record nothing themselves."""
+    return transaction.session
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

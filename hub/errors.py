@@ -69,13 +69,6 @@ class HubError(Exception):
         self.status_code: int = status_code or self.default_status
         self.extra: Mapping[str, Any] = extra or {}
         self.headers: Mapping[str, str] = headers or {}
-        self.keep_transaction = False
-
-    def after_recording(self) -> HubError:
-        """Mark this refusal as recorded in the audit trail: the request's transaction, which
-        holds nothing but that record, is committed although the request fails."""
-        self.keep_transaction = True
-        return self
 
 
 class BadRequest(HubError):

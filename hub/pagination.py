@@ -1,4 +1,9 @@
-"""Opaque list cursors, bound to the query they came from.
+"""Paging, written once: the ``limit`` and ``cursor`` parameters every list takes, one page cut
+from the rows a query returned, and opaque cursors bound to the query they came from.
+
+A list fetches ``limit + 1`` rows after the cursor's position and hands them to
+:meth:`Page.of`, which keeps ``limit`` of them and issues the next cursor only when the extra
+row shows there is more.
 
 A cursor is base64url of ``{"after": <position>, "query": <fingerprint>}``: the sort key of the
 last item seen and a hash of the query's filters. A cursor replayed against other filters is
@@ -14,13 +19,38 @@ import binascii
 import hashlib
 import json
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
 
 from hub.db import as_utc
 from hub.errors import BadRequest
 
 _NOT_OURS = "the cursor is not one this API issued"
+T = TypeVar("T")
+
+MAX_LIMIT = 500
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (default 50, max 500)")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor of the next (``None`` on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, rows: Sequence[T], *, limit: int, query: Any, after: Callable[[T], Any]) -> Page[T]:
+        """The page of ``rows`` (fetched with ``limit + 1``); ``after(row)`` is a row's
+        position, which the next cursor carries for ``query``."""
+        items = list(rows[:limit])
+        more = len(rows) > limit
+        return cls(items, encode_cursor(after(items[-1]), query) if more and items else None)
 
 
 def fingerprint(query: Any) -> str:

@@ -1,56 +1,116 @@
-"""What every service of a request shares: its session, its caller, and recording.
+"""What every service of a request shares: its transaction, its caller, and recording.
 
-A request's service acts for one caller in one transaction. Each thing it does, or refuses, is
-recorded in that transaction through :meth:`RecordingService.record` or
-:meth:`RecordingService.refuse` (which marks the error so that the transaction, holding only the
-record, is committed although the request fails; see :meth:`hub.errors.HubError.after_recording`).
+A request's service acts for one caller in one transaction (:class:`Call`, built by
+:class:`hub.caller.Serving`). Each thing it does is recorded in that transaction through
+:meth:`RecordingService.record`; each thing it refuses through :meth:`RecordingService.refuse`,
+which undoes the request's work before it appends the refusal, so that the refusal is kept, and
+nothing else is, although the request fails (see :class:`hub.deps.RequestTransaction`). The
+outcome of a refusal follows from its error (:func:`outcome_of`), so the trail and the answer
+cannot disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from http import HTTPStatus
 
 from sqlmodel import Session
 
-from audit.events import Action, Event, Outcome
-from hub.audit.service import Auditor, Receipt
-from hub.caller import Caller
-from hub.errors import HubError
+from audit.events import Action, Outcome
+from auth.tokens import Principal
+from hub.audit.context import Context
+from hub.audit.recorder import About, Recorder
+from hub.audit.service import Receipt
+from hub.deps import RequestTransaction
+from hub.errors import Forbidden, HubError, NotFound
+from hub.policy.model import Party
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is acting in a request: the token's principal, its organisation as the policy sees
+    it (code and kind), and the request's audit context."""
+
+    principal: Principal
+    party: Party
+    context: Context
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request as its service sees it: the transaction, the caller, the recorder of the
+    caller's events, and the time the request is decided at."""
+
+    transaction: RequestTransaction
+    caller: Caller
+    recorder: Recorder
+    now: datetime
+
+
+def outcome_of(error: HubError) -> Outcome:
+    """The recorded outcome of a refusal that answers with ``error``."""
+    if isinstance(error, NotFound):
+        return Outcome.NOT_FOUND
+    if isinstance(error, Forbidden):
+        return Outcome.DENIED
+    if error.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return Outcome.ERROR
+    return Outcome.INVALID
 
 
 class RecordingService:
-    """Base of the request-scoped services; ``resource_type`` names what its events are about."""
+    """Base of the request-scoped services: every event they write goes through here."""
 
-    resource_type: ClassVar[str]
+    def __init__(self, call: Call) -> None:
+        self.transaction = call.transaction
+        self.session: Session = call.transaction.session
+        self.caller = call.caller
+        self.recorder = call.recorder
+        self.now = call.now
 
-    def __init__(
-        self, session: Session, *, audit: Auditor, caller: Caller, clock: Callable[[], datetime]
+    def record(
+        self,
+        action: Action,
+        about: About,
+        *,
+        rule: str | None = None,
+        purpose: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        self.session = session
-        self.audit = audit
-        self.caller = caller
-        self.now = clock()
+        """Record a success in this request's transaction."""
+        self.recorder.record(self.session, action, about, rule=rule, purpose=purpose, detail=detail)
 
-    def event(
-        self, action: Action, outcome: Outcome, *, resource_type: str | None = None, **fields: Any
-    ) -> Event:
-        """An event by this caller about this service's resource (``resource_type`` overrides)."""
-        return self.audit.event(
-            self.caller.context,
-            action,
-            outcome,
-            principal=self.caller.principal,
-            resource_type=resource_type or self.resource_type,
-            **fields,
+    def record_receipt(
+        self,
+        action: Action,
+        about: About,
+        *,
+        rule: str | None = None,
+        purpose: str | None = None,
+        detail: str | None = None,
+    ) -> Receipt:
+        """:meth:`record`, and the signed receipt the answer carries."""
+        recorded = self.recorder.record(
+            self.session, action, about, rule=rule, purpose=purpose, detail=detail
         )
+        return self.recorder.auditor.receipt(recorded)
 
-    def record(self, event: Event) -> Receipt:
-        """Append ``event`` in this request's transaction; its signed receipt."""
-        return self.audit.receipt(self.audit.record(self.session, event))
-
-    def refuse(self, error: HubError, event: Event) -> HubError:
-        """Record a refusal and return ``error``, marked so the record is kept."""
-        self.audit.record(self.session, event)
-        return error.after_recording()
+    def refuse(
+        self,
+        error: HubError,
+        action: Action,
+        about: About,
+        *,
+        rule: str | None = None,
+        purpose: str | None = None,
+        detail: str | None = None,
+    ) -> HubError:
+        """Undo the request's work, record the refusal, and return ``error`` to raise."""
+        outcome = outcome_of(error)
+        self.transaction.refuse(
+            lambda session: self.recorder.record(
+                session, action, about, outcome, rule=rule, purpose=purpose, detail=detail
+            )
+        )
+        return error

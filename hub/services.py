@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from auth.scopes import parse_scopes
 from auth.server_config import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
@@ -24,6 +24,7 @@ from hub import db
 from hub.audit.context import Context
 from hub.audit.export import build_export
 from hub.audit.keys import AuditKeys
+from hub.audit.recorder import About, Recorder
 from hub.audit.service import Auditor
 from hub.clients.directory import DisabledClients
 from hub.config import Settings
@@ -249,14 +250,9 @@ def activate_policy(services: Services, context: Context) -> Policy:
     Raises :class:`~hub.policy.loader.PolicyError` naming the line when the file does not load.
     """
     policy = services.load_policy()
-    services.audit.record_alone(
-        services.audit.event(
-            context,
-            Action.POLICY_LOAD,
-            Outcome.SUCCESS,
-            resource_type="policy",
-            resource_id=policy.hash,
-            detail=f"version {policy.version}",
-        )
+    Recorder(services.audit, context).record_alone(
+        Action.POLICY_LOAD,
+        About("policy", policy.hash),
+        detail=f"version {policy.version}",
     )
     return policy

@@ -24,13 +24,6 @@ PACKAGES: Final = ("hub", "auth", "audit", "storage", "tests")
 
 # Cycles known when this test was written, each owned by another change of issue 10 that breaks
 # it. Empty this list as they land: the test fails on an entry that is no longer a cycle.
-KNOWN_CYCLES: Final = frozenset(
-    {
-        # documents/downloads.py needs DocumentService under TYPE_CHECKING; the request wiring
-        # of issue 10 removes that.
-        "hub.documents.downloads -> hub.documents.service -> hub.documents.downloads",
-    }
-)
 
 _GRAPH_SCRIPT: Final = """
 import json, sys
@@ -140,10 +133,7 @@ def find_cycles(graph: Mapping[str, list[str]]) -> list[str]:
 
 def test_no_module_is_on_an_import_cycle() -> None:
     cycles = find_cycles(import_graph(ROOT, PACKAGES))
-    unexpected = [c for c in cycles if c not in KNOWN_CYCLES]
-    assert not unexpected, "import cycles:\n" + "\n".join(unexpected)
-    gone = sorted(KNOWN_CYCLES - set(cycles))
-    assert not gone, "no longer cycles, remove from KNOWN_CYCLES:\n" + "\n".join(gone)
+    assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
 def test_a_cycle_hidden_under_type_checking_or_in_a_function_is_found(tmp_path: Path) -> None:

@@ -16,11 +16,11 @@ from typing import Any, Final
 
 from sqlmodel import Session
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from audit.verify import Report, WitnessError, verify_log
 from hub import db
-from hub.audit.context import Context
-from hub.console import CommandError, load_settings
+from hub.audit.recorder import About
+from hub.console import CommandError, load_settings, operator_recorder
 from hub.services import Services, build_services
 
 MAX_CHECKPOINT_FILE: Final = 64 * 1024
@@ -75,18 +75,14 @@ def _record(services: Services, report: Report) -> str | None:
     appending (tree nodes the next append needs are gone), so that the report is still shown.
     """
     # Recorded after the check, so that verifying never changes what it verifies.
-    event = services.audit.event(
-        Context.operator(),
-        Action.AUDIT_QUERY,
-        Outcome.SUCCESS,
-        resource_type="audit_log",
-        resource_id=str(report.events),
-        detail="verify: intact"
-        if report.intact
-        else f"verify: first bad seq {report.first_bad_seq}",
-    )
     try:
-        services.audit.record_alone(event)
+        operator_recorder(services).record_alone(
+            Action.AUDIT_QUERY,
+            About("audit_log", str(report.events)),
+            detail="verify: intact"
+            if report.intact
+            else f"verify: first bad seq {report.first_bad_seq}",
+        )
     except LookupError as exc:
         if report.intact:
             raise  # an intact log can always be appended to: this is a bug, not damage

@@ -20,19 +20,41 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from audit.events import ActorType
+from auth.tokens import Principal
 from hub.observability.tracing import RequestTrace, request_trace
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts: a client (for its organisation, under a processing activity's URI), a person,
+    the operator at the command line, or the hub itself."""
+
+    type: ActorType
+    id: str
+    organisation: str | None = None
+    processing_activity: str | None = None
+
+    @classmethod
+    def client(cls, principal: Principal) -> Actor:
+        """The client a token speaks for."""
+        return cls(
+            ActorType.CLIENT,
+            principal.client_id,
+            principal.organisation,
+            principal.processing_activity,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
-    """Where an action comes from: trace, span and network origin, plus a fallback actor."""
+    """Where an action comes from: trace, span and network origin, plus the actor when it is
+    known before any credential is (the operator, the hub itself)."""
 
     trace_id: str
     span_id: str
     foreign_span_id: str | None = None
     source_address: str | None = None
-    actor_type: ActorType | None = None
-    actor_id: str | None = None
+    actor: Actor | None = None
 
     @classmethod
     def new(cls, *, source_address: str | None = None) -> Context:
@@ -58,16 +80,13 @@ class Context:
         return cls(
             secrets.token_hex(16),
             secrets.token_hex(8),
-            actor_type=ActorType.OPERATOR,
-            actor_id=login[:64],
+            actor=Actor(ActorType.OPERATOR, login[:64]),
         )
 
 
 def system_context(name: str) -> Context:
     """The hub acting on its own: ``name`` says which part (``retention``, ``start``)."""
-    return Context(
-        secrets.token_hex(16), secrets.token_hex(8), actor_type=ActorType.SYSTEM, actor_id=name
-    )
+    return Context(secrets.token_hex(16), secrets.token_hex(8), actor=Actor(ActorType.SYSTEM, name))
 
 
 def request_context(request: Request) -> Context:

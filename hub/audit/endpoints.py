@@ -9,13 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import StreamingResponse
 
 from audit.events import Action, Outcome, format_time
-from auth.dependencies import CurrentPrincipal
 from auth.scopes import Scope
-from hub.audit.context import ContextDep
 from hub.audit.queries import AuditQueries
 from hub.audit.repository import EventFilter
 from hub.audit.schemas import (
@@ -27,10 +25,13 @@ from hub.audit.schemas import (
     SubjectReportIn,
     SubjectReportOut,
 )
-from hub.caller import Scoped
-from hub.deps import ServicesDep, SessionDep, StrictQuery
+from hub.caller import Serving
+from hub.deps import StrictQuery
 from hub.errors import Unprocessable, problem_responses
+from hub.pagination import Cursor, Limit
+from hub.recording import Call
 from hub.rfc3339 import Timestamp
+from hub.services import Services
 
 router = APIRouter(
     prefix="/api/v1/audit",
@@ -42,23 +43,18 @@ router = APIRouter(
 _MAX_SEQ = 2**53 - 1
 
 
-_AUDIT_READ = Scoped(Scope.AUDIT_READ, Action.AUDIT_QUERY, resource_type="audit_log")
+def _queries(call: Call, services: Services) -> AuditQueries:
+    return AuditQueries(call, services.audit)
 
 
-def audit_queries(
-    request: Request,
-    principal: CurrentPrincipal,
-    services: ServicesDep,
-    session: SessionDep,
-    context: ContextDep,
-) -> AuditQueries:
-    _AUDIT_READ.check(request, principal, services, context)
-    return AuditQueries(session, services.audit, principal, context)
-
-
-Queries = Annotated[AuditQueries, Depends(audit_queries)]
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
-Cursor = Annotated[str | None, Query(max_length=200)]
+Queries = Annotated[
+    AuditQueries,
+    Depends(
+        Serving(
+            _queries, scope=Scope.AUDIT_READ, action=Action.AUDIT_QUERY, resource_type="audit_log"
+        )
+    ),
+]
 
 
 def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the signature

@@ -18,13 +18,12 @@ from typing import Final
 from sqlmodel import Session
 
 from audit import checkpoints, log
-from audit.events import LEAF_FIELDS, Action, Outcome, ldv_status
+from audit.events import LEAF_FIELDS, Action, ldv_status
 from audit.models import AuditEvent
 from audit.pseudonyms import SUBJECT_TYPE
-from auth.tokens import Principal
 from hub import db
 from hub.audit import repository
-from hub.audit.context import Context
+from hub.audit.recorder import NOTHING, About
 from hub.audit.repository import EventFilter
 from hub.audit.schemas import (
     AuditKeyOut,
@@ -38,7 +37,8 @@ from hub.audit.schemas import (
 )
 from hub.audit.service import Auditor, b64
 from hub.errors import BadRequest, HubError, NotFound, Unprocessable
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import Page, decode_cursor
+from hub.recording import Call, RecordingService
 
 EXPORT_BATCH: Final = 1000
 CSV_COLUMNS: Final = ("seq", "leaf_hash", "status", *LEAF_FIELDS[1:])
@@ -81,49 +81,35 @@ def _page(
     session: Session, where: EventFilter, cursor: str | None, limit: int
 ) -> tuple[list[EventOut], str | None]:
     rows = repository.page(session, where, after=_after(cursor, where), limit=limit + 1)
-    items = [event_out(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return items, encode_cursor(rows[limit - 1].seq, astuple(where)) if more else None
+    page = Page.of(rows, limit=limit, query=astuple(where), after=lambda row: row.seq)
+    return [event_out(r) for r in page.items], page.next_cursor
 
 
 # -- queries -------------------------------------------------------------------------------------
 
 
-class AuditQueries:
-    """The auditor API's operations, for one request: its session, caller and context."""
+class AuditQueries(RecordingService):
+    """The auditor API's operations, for one request: its transaction, caller and recorder."""
 
-    def __init__(
-        self, session: Session, auditor: Auditor, principal: Principal, context: Context
-    ) -> None:
-        self.session = session
+    def __init__(self, call: Call, auditor: Auditor) -> None:
+        super().__init__(call)
         self.auditor = auditor
-        self.principal = principal
-        self.context = context
 
-    def _record(
-        self, action: Action, outcome: Outcome = Outcome.SUCCESS, **fields: str | None
-    ) -> None:
-        event = self.auditor.event(
-            self.context, action, outcome, principal=self.principal, **fields
-        )
-        self.auditor.record(self.session, event)
-
-    def _refuse(self, error: HubError, outcome: Outcome, **fields: str | None) -> HubError:
-        """Record a refused query; the error commits that record as the request fails."""
-        self._record(Action.AUDIT_QUERY, outcome, detail=error.message[:200], **fields)
-        return error.after_recording()
+    def _refuse(self, error: HubError, about: About) -> HubError:
+        """Record a refused query; the request's transaction keeps that record as it fails."""
+        return self.refuse(error, Action.AUDIT_QUERY, about, detail=error.message[:200])
 
     def events(self, where: EventFilter, *, cursor: str | None, limit: int) -> EventPage:
         items, next_cursor = _page(self.session, where, cursor, limit)
-        self._record(Action.AUDIT_QUERY, resource_type="audit_log", detail=_describe(where))
+        self.record(Action.AUDIT_QUERY, About("audit_log"), detail=_describe(where))
         return EventPage(items=items, next_cursor=next_cursor)
 
     def event(self, seq: int) -> InclusionOut:
         row = repository.get(self.session, seq)
         if row is None:
             error = NotFound(f"no audit event with seq {seq}")
-            raise self._refuse(error, Outcome.NOT_FOUND, resource_type="audit_event")
-        self._record(Action.AUDIT_QUERY, resource_type="audit_event", resource_id=str(seq))
+            raise self._refuse(error, About("audit_event"))
+        self.record(Action.AUDIT_QUERY, About("audit_event", str(seq)))
         signed = self._checkpoint_covering(seq + 1)
         proof = log.inclusion_proof(self.session.connection(), seq, signed.tree_size)
         return InclusionOut(
@@ -144,21 +130,19 @@ class AuditQueries:
         return signed
 
     def latest_checkpoint(self) -> CheckpointOut:
-        self._record(Action.AUDIT_QUERY, resource_type="checkpoint", resource_id="latest")
+        self.record(Action.AUDIT_QUERY, About("checkpoint", "latest"))
         return checkpoint_out(self._checkpoint_covering(1))
 
     def consistency(self, size1: int, size2: int) -> ConsistencyOut:
         if size1 > size2:
             error = Unprocessable(f"from ({size1}) must not be larger than to ({size2})")
-            raise self._refuse(error, Outcome.INVALID, resource_type="consistency")
+            raise self._refuse(error, About("consistency"))
         size = log.AuditLog.size(self.session.connection())
         if size2 > size:
             error = Unprocessable(f"to ({size2}) is larger than the log ({size} events)")
-            raise self._refuse(error, Outcome.INVALID, resource_type="consistency")
+            raise self._refuse(error, About("consistency"))
         proof = log.consistency_proof(self.session.connection(), size1, size2)
-        self._record(
-            Action.AUDIT_QUERY, resource_type="consistency", resource_id=f"{size1}-{size2}"
-        )
+        self.record(Action.AUDIT_QUERY, About("consistency", f"{size1}-{size2}"))
         return ConsistencyOut.model_validate(
             {"from": size1, "to": size2, "hashes": [b64(h) for h in proof]}
         )
@@ -178,18 +162,14 @@ class AuditQueries:
                     current=index == 0,
                 )
             )
-        self._record(Action.AUDIT_QUERY, resource_type="audit_key")
+        self.record(Action.AUDIT_QUERY, About("audit_key"))
         return AuditKeysOut(origin=self.auditor.keys.origin, keys=keys)
 
     def subject_report(self, v_number: str, *, cursor: str | None, limit: int) -> SubjectReportOut:
         pseudonym = self.auditor.pseudonym(v_number)
         where = EventFilter(data_subject_id=pseudonym)
         items, next_cursor = _page(self.session, where, cursor, limit)
-        self._record(
-            Action.AUDIT_SUBJECT_REPORT,
-            data_subject_id=pseudonym,
-            data_subject_id_type=SUBJECT_TYPE,
-        )
+        self.record(Action.AUDIT_SUBJECT_REPORT, NOTHING.of(v_number=v_number))
         return SubjectReportOut(
             data_subject_id=pseudonym,
             data_subject_id_type=SUBJECT_TYPE,
@@ -200,9 +180,7 @@ class AuditQueries:
     def export(self, where: EventFilter, fmt: str) -> Iterator[str]:
         """Record the export, then stream every matching event up to the log's current end."""
         upto = log.AuditLog.size(self.session.connection())
-        self._record(
-            Action.AUDIT_EXPORT, resource_type="audit_log", detail=f"{fmt}; {_describe(where)}"
-        )
+        self.record(Action.AUDIT_EXPORT, About("audit_log"), detail=f"{fmt}; {_describe(where)}")
         return _stream(self.auditor, where, upto, fmt)
 
 

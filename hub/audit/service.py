@@ -2,8 +2,10 @@
 
 Everything the hub does is recorded through :meth:`Auditor.record`, in the same transaction as
 the change it records; if the audit write fails, that transaction (and so the request) fails.
-A refusal that ends the request with an error, and so rolls its transaction back, is recorded in
-a transaction of its own (:meth:`Auditor.record_alone`), so denials are never lost.
+Events are built by a :class:`hub.audit.recorder.Recorder`, never by hand. A request's refusal
+is kept by its transaction (:class:`hub.deps.RequestTransaction`); what happens after a request's
+transaction has ended, or outside any (a command's report), is recorded in a transaction of its
+own (:meth:`Auditor.record_alone`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from audit import checkpoints
-from audit.events import Action, ActorType, Event, Outcome
+from audit.events import Event
 from audit.log import AuditLog, Recorded
 from audit.notes import NoteSigner, NoteVerifier, sign_receipt
-from audit.pseudonyms import SUBJECT_TYPE
-from auth.tokens import Principal
 from hub import db
-from hub.audit.context import Context
 from hub.audit.export import CheckpointExport
 from hub.audit.keys import AuditKeys, AuditKeySet
 from hub.errors import AuditUnavailable
@@ -81,42 +80,9 @@ class Auditor:
 
     # -- events ----------------------------------------------------------------------------
 
-    def event(
-        self,
-        context: Context,
-        action: Action,
-        outcome: Outcome,
-        *,
-        principal: Principal | None = None,
-        v_number: str | None = None,
-        purpose: str | None = None,
-        **fields: Any,
-    ) -> Event:
-        """An event with the context's trace and origin, and the principal (or the context's
-        operator) as its actor. ``purpose`` is a processing-activity code; ``fields`` are
-        further :class:`~audit.events.Event` fields, ``None`` meaning absent."""
-        values: dict[str, Any] = {
-            "trace_id": context.trace_id,
-            "span_id": context.span_id,
-            "foreign_span_id": context.foreign_span_id,
-            "source_address": context.source_address,
-            "actor_type": context.actor_type,
-            "actor_id": context.actor_id,
-        }
-        if principal is not None:
-            values |= {
-                "actor_type": ActorType.CLIENT,
-                "actor_id": principal.client_id,
-                "organisation": principal.organisation,
-                "processing_activity_id": principal.processing_activity,
-            }
-        if purpose is not None:
-            values["processing_activity_id"] = self._purpose_uri(purpose)
-        if v_number is not None:
-            values["data_subject_id"] = self.pseudonym(v_number)
-            values["data_subject_id_type"] = SUBJECT_TYPE
-        values |= {name: value for name, value in fields.items() if value is not None}
-        return Event(action=action, outcome=outcome, **values)
+    def purpose_uri(self, purpose: str) -> str:
+        """The URI a processing-activity code stands for in the register."""
+        return self._purpose_uri(purpose)
 
     def record(self, session: Session, event: Event) -> Recorded:
         """Append ``event`` in the session's transaction (flushes, never commits).
@@ -131,7 +97,7 @@ class Auditor:
             raise AuditUnavailable(_UNAVAILABLE) from exc
 
     def record_alone(self, event: Event) -> Recorded:
-        """Append ``event`` in a transaction of its own and commit it (for refusals)."""
+        """Append ``event`` in a transaction of its own and commit it."""
         try:
             with db.transaction(self.engine) as session:
                 return self.log.append(session, event)

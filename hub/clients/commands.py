@@ -16,10 +16,17 @@ from typing import Any
 from audit.events import Action
 from auth.server_config import CLIENT_SECRET_BASIC
 from hub import db
+from hub.audit.recorder import About
 from hub.cached import CUT_OFF
 from hub.clients import service as clients
 from hub.clients.service import ClientView
-from hub.console import CommandError, command_services, load_settings, print_table, record
+from hub.console import (
+    CommandError,
+    command_services,
+    load_settings,
+    operator_recorder,
+    print_table,
+)
 from hub.db import as_utc
 
 
@@ -49,11 +56,10 @@ def cmd_add(args: argparse.Namespace) -> None:
             with_secret=args.with_secret,
             client_id=args.client_id,
         )
-        record(
-            services,
+        operator_recorder(services).record(
             session,
             Action.CLIENT_ADD,
-            ("client", new.client.client_id),
+            About("client", new.client.client_id),
             organisation=new.client.organisation,
         )
     print(f"client_id     {new.client.client_id}")
@@ -127,11 +133,10 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_disable(args: argparse.Namespace) -> None:
     with command_services() as services, db.transaction(services.engine) as session:
         client = clients.disable_client(session, args.client_id)
-        record(
-            services,
+        operator_recorder(services).record(
             session,
             Action.CLIENT_DISABLE,
-            ("client", client.client_id),
+            About("client", client.client_id),
             organisation=client.organisation,
         )
     print(
@@ -143,11 +148,10 @@ def cmd_disable(args: argparse.Namespace) -> None:
 def cmd_enable(args: argparse.Namespace) -> None:
     with command_services() as services, db.transaction(services.engine) as session:
         client = clients.enable_client(session, args.client_id)
-        record(
-            services,
+        operator_recorder(services).record(
             session,
             Action.CLIENT_ENABLE,
-            ("client", client.client_id),
+            About("client", client.client_id),
             organisation=client.organisation,
         )
     print(

@@ -34,9 +34,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from hub.audit.context import Context
-from hub.console import CommandError, load_settings
+from hub.audit.recorder import About
+from hub.console import CommandError, load_settings, operator_recorder
 from hub.documents.consistency import (
     BATCH,
     DEFAULT_GRACE,
@@ -186,15 +187,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if not args.dry_run and isinstance(store, IncompleteSweeper):
             incomplete = store.sweep_incomplete(older_than=grace, now=now)
         if not args.dry_run:
-            services.audit.record_alone(
-                services.audit.event(
-                    Context.operator(),
-                    Action.STORAGE_SWEEP,
-                    Outcome.SUCCESS,
-                    resource_type="object_store",
-                    detail=f"removed {removed} orphan objects, {incomplete or 0} incomplete "
-                    f"writes; kept {kept} younger than {args.grace:g} s",
-                )
+            operator_recorder(services).record_alone(
+                Action.STORAGE_SWEEP,
+                About("object_store"),
+                detail=f"removed {removed} orphan objects, {incomplete or 0} incomplete "
+                f"writes; kept {kept} younger than {args.grace:g} s",
             )
     finally:
         services.close()

@@ -1,12 +1,15 @@
-"""Serving a document's content: the stream that a download answers with.
+"""Serving a document's content: the download service and the stream it answers with.
 
-:func:`open_stream` runs before the download's success event is appended, so that the audit
-log's lock is not held during storage I/O. It checks everything it can before the answer
-starts: the data key unwraps, the object has the size the recorded plaintext implies, and the
-first segment authenticates. A failure there records an ``error`` event instead and answers
-500. The success event is then committed before the first byte leaves; the rest of the content
-streams after that. A segment that fails then aborts the transfer (the client gets a short
-body, never wrong bytes) and is recorded on its own.
+:meth:`DownloadService.open_content` answers a conditional request before it touches the
+object: a 304 is a metadata read, recorded as such, and decrypts nothing (RFC 9110 §13, see
+:mod:`hub.preconditions`). Otherwise it opens the stream before the download's success event is
+appended, so that the audit log's lock is not held during storage I/O, and checks everything it
+can before the answer starts: the data key unwraps, the object has the size the recorded
+plaintext implies, and the first segment authenticates. A failure there is refused as an
+``error`` event and answers 500. The success event is then committed before the first byte
+leaves; the rest of the content streams after that. A segment that fails then aborts the
+transfer (the client gets a short body, never wrong bytes) and is recorded on its own, since the
+request's transaction has ended.
 """
 
 from __future__ import annotations
@@ -15,20 +18,19 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from audit.events import Action, Outcome
 from hub import db
+from hub.audit.recorder import About
 from hub.audit.service import Receipt
-from hub.documents.content import ByteRange
+from hub.documents.content import ByteRange, Conditions, etag, requested_range
 from hub.documents.models import Document
-from hub.errors import HubError, ServiceUnavailable
+from hub.documents.service import DocumentService, about
+from hub.errors import HubError, PreconditionFailed, ServiceUnavailable
+from hub.preconditions import EntityTag, MalformedPrecondition, Precondition, evaluate
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault
 from storage.errors import IntegrityError, ObjectNotFound
-
-if TYPE_CHECKING:
-    from hub.documents.service import DocumentService
 
 logger = logging.getLogger(__name__)
 
@@ -55,81 +57,142 @@ class StoredContentUnavailable(HubError):
     slug = "stored-content-unavailable"
 
 
-def open_stream(
-    service: DocumentService, document: Document, byte_range: ByteRange | None, v_number: str
-) -> Iterator[bytes]:
-    sealed = vault_repository.get_by_document(service.session, document.id, document.version)
-    if sealed is None:
-        raise _unavailable(service, document, v_number, ObjectNotFound("no sealed object"))
-    try:
-        reader = vault.open_plaintext(
-            service.deps.vault,
-            sealed,
-            offset=byte_range.start if byte_range else 0,
-            length=byte_range.length if byte_range else None,
-        )
-    except (IntegrityError, ObjectNotFound, vault.ContentShredded) as exc:
-        raise _unavailable(service, document, v_number, exc) from None
-    # If the commit that must precede the first byte fails, nobody will read this stream.
-    db.after_rollback(service.session, reader.close)
-    chunks = iter(reader)
-    try:
-        first = next(chunks, b"")
-    except IntegrityError as exc:
-        reader.close()
-        raise _unavailable(service, document, v_number, exc) from None
-    return _rest(service, document, v_number, first=first, chunks=chunks, close=reader.close)
+class DownloadService(DocumentService):
+    """One caller's download (GET) or look at the content's headers (HEAD)."""
 
+    def open_content(
+        self,
+        document_id: uuid.UUID,
+        *,
+        conditions: Conditions,
+        head: bool,
+    ) -> Content:
+        """The document's content for a GET (``head=False``) or HEAD, under the request's
+        ``conditions``. Visibility is decided first, so no precondition tells an invisible
+        document from a missing one; then the preconditions (RFC 9110 §13.2.2), then the range,
+        which HEAD ignores (§14.2: range handling is defined for GET only).
 
-def _unavailable(
-    service: DocumentService, document: Document, v_number: str, exc: Exception
-) -> HubError:
-    """Record the failure and answer 500 (no success was recorded yet)."""
-    reference = uuid.uuid4().hex[:16]
-    logger.error("document content unavailable (ref %s): %s", reference, type(exc).__name__)
-    return service.refuse(
-        StoredContentUnavailable(f"the stored content could not be served (reference {reference})"),
-        service.event(
-            Action.DOCUMENT_DOWNLOAD,
-            Outcome.ERROR,
-            resource_id=str(document.id),
-            v_number=v_number,
-            detail=_failure(exc),
-        ),
-    )
+        A 304 is recorded as a metadata read (``document.read``, ``not modified``) and touches
+        neither the data key nor the object; a 412 or a malformed precondition is recorded as
+        an ``invalid`` request of the action asked for.
+        """
+        action = Action.DOCUMENT_READ if head else Action.DOCUMENT_DOWNLOAD
+        document, access = self._resolve(document_id, action)
+        subject = about(document.id, self._shown(document).v_number)
+        current = etag(document.sha256)
 
+        def invalid(exc: HubError, detail: str) -> HubError:
+            return self.refuse(exc, action, subject, detail=detail)
 
-def _rest(
-    service: DocumentService,
-    document: Document,
-    v_number: str,
-    *,
-    first: bytes,
-    chunks: Iterator[bytes],
-    close: Callable[[], None],
-) -> Iterator[bytes]:
-    # Runs after the request's transaction has committed: a failure is recorded on its own.
-    try:
-        if first:
-            yield first
-        yield from chunks
-    except IntegrityError:
-        # No traceback: it would say no more than the event, and nothing of the content.
-        logger.error("document content failed authentication mid-stream")  # noqa: TRY400
-        event = service.event(
-            Action.DOCUMENT_DOWNLOAD,
-            Outcome.ERROR,
-            resource_id=str(document.id),
-            v_number=v_number,
-            detail="integrity",
-        )
         try:
-            service.deps.audit.record_alone(event)
-        except ServiceUnavailable:
-            logger.exception("could not record the failed download")
-        raise
-    finally:
-        close()
+            precondition = evaluate(
+                if_match=conditions.if_match,
+                if_none_match=conditions.if_none_match,
+                current=EntityTag(current),
+            )
+        except MalformedPrecondition as exc:
+            raise invalid(exc, "malformed precondition") from None
+        if precondition is Precondition.FAILED:
+            raise invalid(
+                PreconditionFailed("the document's current ETag matches no tag of If-Match"),
+                precondition.value,
+            )
+        if precondition is Precondition.NOT_MODIFIED:
+            receipt = self.record_receipt(
+                Action.DOCUMENT_READ,
+                subject,
+                rule=access.rule,
+                purpose=access.purpose,
+                detail=precondition.value,
+            )
+            return Content(document, None, None, receipt, not_modified=True)
+        try:
+            byte_range = (
+                None
+                if head
+                else requested_range(
+                    conditions.range,
+                    size=document.size,
+                    if_range=conditions.if_range,
+                    current_etag=current,
+                )
+            )
+        except HubError as exc:
+            raise invalid(exc, "range not satisfiable") from None
+        detail = "head" if head else None
+        if byte_range is not None:
+            detail = f"bytes {byte_range.start}-{byte_range.end}"
+        # Opened (and its first segment authenticated) before the event is appended, so the
+        # audit log's lock is held only for the append and the commit, not for storage I/O.
+        chunks = None if head else self._open_stream(document, byte_range, subject)
+        receipt = self.record_receipt(
+            action, subject, rule=access.rule, purpose=access.purpose, detail=detail
+        )
+        return Content(document, byte_range, chunks, receipt)
+
+    def _open_stream(
+        self, document: Document, byte_range: ByteRange | None, subject: About
+    ) -> Iterator[bytes]:
+        sealed = vault_repository.get_by_document(self.session, document.id, document.version)
+        if sealed is None:
+            raise self._unavailable(subject, ObjectNotFound("no sealed object"))
+        try:
+            reader = vault.open_plaintext(
+                self.deps.vault,
+                sealed,
+                offset=byte_range.start if byte_range else 0,
+                length=byte_range.length if byte_range else None,
+            )
+        except (IntegrityError, ObjectNotFound, vault.ContentShredded) as exc:
+            raise self._unavailable(subject, exc) from None
+        # If the commit that must precede the first byte fails, nobody will read this stream.
+        db.after_rollback(self.session, reader.close)
+        chunks = iter(reader)
+        try:
+            first = next(chunks, b"")
+        except IntegrityError as exc:
+            reader.close()
+            raise self._unavailable(subject, exc) from None
+        return self._rest(subject, first=first, chunks=chunks, close=reader.close)
+
+    def _unavailable(self, subject: About, exc: Exception) -> HubError:
+        """Record the failure and answer 500 (no success was recorded yet)."""
+        reference = uuid.uuid4().hex[:16]
+        logger.error("document content unavailable (ref %s): %s", reference, type(exc).__name__)
+        return self.refuse(
+            StoredContentUnavailable(
+                f"the stored content could not be served (reference {reference})"
+            ),
+            Action.DOCUMENT_DOWNLOAD,
+            subject,
+            detail=_failure(exc),
+        )
+
+    def _rest(
+        self,
+        subject: About,
+        *,
+        first: bytes,
+        chunks: Iterator[bytes],
+        close: Callable[[], None],
+    ) -> Iterator[bytes]:
+        # Runs after the request's transaction has committed: a failure is recorded on its own.
+        try:
+            if first:
+                yield first
+            yield from chunks
+        except IntegrityError:
+            # No traceback: it would say no more than the event, and nothing of the content.
+            logger.error("document content failed authentication mid-stream")  # noqa: TRY400
+            try:
+                self.recorder.record_alone(
+                    Action.DOCUMENT_DOWNLOAD, subject, Outcome.ERROR, detail="integrity"
+                )
+            except ServiceUnavailable:
+                logger.exception("could not record the failed download")
+            raise
+        finally:
+            close()
 
 
 def _failure(exc: Exception) -> str:

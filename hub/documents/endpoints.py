@@ -22,10 +22,11 @@ from starlette.requests import ClientDisconnect
 from audit.events import Action
 from auth.scopes import Scope
 from hub.audit.service import Receipt
-from hub.caller import ScopedService
+from hub.caller import Serving
 from hub.db import as_utc
 from hub.deps import StrictQuery
 from hub.documents.content import Conditions, content_disposition, etag, repr_digest
+from hub.documents.downloads import DownloadService
 from hub.documents.repository import DocumentFilter
 from hub.documents.schemas import (
     DocumentOut,
@@ -36,8 +37,11 @@ from hub.documents.schemas import (
     UploadOut,
 )
 from hub.documents.service import DocumentsDeps, DocumentService, Shown
+from hub.documents.uploads import UploadService
 from hub.errors import BadRequest, Unprocessable, problem, problem_responses
+from hub.pagination import Cursor, Limit
 from hub.preconditions import joined
+from hub.recording import Call
 from hub.rfc3339 import Timestamp
 from hub.services import Services
 
@@ -47,9 +51,6 @@ router = APIRouter(
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
 )
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, max 500)")]
-Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 class UploadAborted(BadRequest):
@@ -61,46 +62,77 @@ class UploadAborted(BadRequest):
 def documents_deps(services: Services) -> DocumentsDeps:
     return DocumentsDeps(
         policy=services.policy,
-        audit=services.audit,
         vault=services.vault,
         protector=services.protector,
     )
 
 
-def _documents(
-    scope: Scope, action: Action, *, id_param: str | None = None
-) -> ScopedService[DocumentService]:
-    """The service for a route that needs ``scope``; a refusal is recorded as ``action``."""
-    return ScopedService(
-        lambda session, services, caller: DocumentService(
-            session, documents_deps(services), caller
-        ),
-        scope,
-        action,
-        resource_type="document",
-        id_param=id_param,
-    )
+def _documents(call: Call, services: Services) -> DocumentService:
+    return DocumentService(call, documents_deps(services))
+
+
+def _uploads(call: Call, services: Services) -> UploadService:
+    return UploadService(call, documents_deps(services))
+
+
+def _downloads(call: Call, services: Services) -> DownloadService:
+    return DownloadService(call, documents_deps(services))
 
 
 _ID = "document_id"
+_DOCUMENT = "document"
+_WRITE, _READ = Scope.DOCUMENTS_WRITE, Scope.DOCUMENTS_READ
 Uploader = Annotated[
-    DocumentService, Depends(_documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_UPLOAD))
+    UploadService,
+    Depends(
+        Serving(_uploads, scope=_WRITE, action=Action.DOCUMENT_UPLOAD, resource_type=_DOCUMENT)
+    ),
 ]
 Deleter = Annotated[
     DocumentService,
-    Depends(_documents(Scope.DOCUMENTS_WRITE, Action.DOCUMENT_DELETE, id_param=_ID)),
+    Depends(
+        Serving(
+            _documents,
+            scope=_WRITE,
+            action=Action.DOCUMENT_DELETE,
+            resource_type=_DOCUMENT,
+            id_param=_ID,
+        )
+    ),
 ]
-Lister = Annotated[DocumentService, Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_LIST))]
+Lister = Annotated[
+    DocumentService,
+    Depends(Serving(_documents, scope=_READ, action=Action.DOCUMENT_LIST, resource_type=_DOCUMENT)),
+]
 Searcher = Annotated[
-    DocumentService, Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_SEARCH))
+    DocumentService,
+    Depends(
+        Serving(_documents, scope=_READ, action=Action.DOCUMENT_SEARCH, resource_type=_DOCUMENT)
+    ),
 ]
 Reader = Annotated[
-    DocumentService,
-    Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_READ, id_param=_ID)),
+    DownloadService,
+    Depends(
+        Serving(
+            _downloads,
+            scope=_READ,
+            action=Action.DOCUMENT_READ,
+            resource_type=_DOCUMENT,
+            id_param=_ID,
+        )
+    ),
 ]
 Downloader = Annotated[
-    DocumentService,
-    Depends(_documents(Scope.DOCUMENTS_READ, Action.DOCUMENT_DOWNLOAD, id_param=_ID)),
+    DownloadService,
+    Depends(
+        Serving(
+            _downloads,
+            scope=_READ,
+            action=Action.DOCUMENT_DOWNLOAD,
+            resource_type=_DOCUMENT,
+            id_param=_ID,
+        )
+    ),
 ]
 
 
@@ -330,7 +362,7 @@ def _conditions(request: Request) -> Conditions:
 
 
 def _content(
-    request: Request, service: DocumentService, document_id: uuid.UUID, *, head: bool
+    request: Request, service: DownloadService, document_id: uuid.UUID, *, head: bool
 ) -> Response:
     content = service.open_content(document_id, conditions=_conditions(request), head=head)
     document = content.document

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from hub import db
 from hub.audit.context import Context
+from hub.audit.recorder import Recorder
 from hub.documents import repository
-from hub.documents.service import DOCUMENT, shred
+from hub.documents.service import DOCUMENT, about, shred
 from hub.services import Services
 
 
@@ -26,7 +27,9 @@ def expire_due(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     batch: int = 100,
 ) -> int:
-    """Shred every document whose retention has ended; returns how many."""
+    """Shred every document whose retention has ended; returns how many. ``context`` says who
+    runs it: the hub's timer, or the operator's command."""
+    recorder = Recorder(services.audit, context)
     total = 0
     while True:
         now = clock()
@@ -40,18 +43,12 @@ def expire_due(
                     else None
                 )
                 shred(session, services.vault, document, now=now)
-                services.audit.record(
+                recorder.record(
                     session,
-                    services.audit.event(
-                        context,
-                        Action.DOCUMENT_SHRED,
-                        Outcome.SUCCESS,
-                        v_number=v_number,
-                        resource_type=DOCUMENT,
-                        resource_id=str(document.id),
-                        policy_rule=f"{document.document_type}.retention",
-                        detail="retention ended",
-                    ),
+                    Action.DOCUMENT_SHRED,
+                    about(document.id, v_number),
+                    rule=f"{document.document_type}.retention",
+                    detail="retention ended",
                 )
         total += len(due)
         if len(due) < batch:

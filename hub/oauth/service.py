@@ -19,7 +19,8 @@ from auth.server_config import ServerConfig
 from auth.signing import SigningKeys
 from auth.tokens import TokenValidator
 from hub import db
-from hub.audit.context import Context
+from hub.audit.context import Actor, Context
+from hub.audit.recorder import NOTHING, About, Recorder
 from hub.audit.service import Auditor
 from hub.clients.service import record_use
 from hub.keys.signing import KeyRingSealer
@@ -178,19 +179,19 @@ def _record(
         else _REFUSALS.get(str(error), Outcome.ERROR)
     )
     client = _client_of(session, request)
-    event = audit.event(
-        context,
+    actor = (
+        Actor(ActorType.CLIENT, client.client_id, client.organisation)
+        if client is not None
+        else None
+    )
+    Recorder(audit, context, actor).record(
+        session,
         action,
+        About("access_token", token_id) if token_id else NOTHING,
         outcome,
         purpose=client.processing_activity if client else None,
-        actor_type=ActorType.CLIENT if client else None,
-        actor_id=client.client_id if client else None,
-        organisation=client.organisation if client else None,
-        resource_type="access_token" if token_id else None,
-        resource_id=token_id,
         detail=str(error) if error in _REFUSALS else None,
     )
-    audit.record(session, event)
 
 
 def _client_of(session: Session, request: FormRequest) -> OAuthClient | None:

@@ -16,9 +16,12 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.caller import Caller, Scoped
-from hub.deps import ServicesDep, StrictQuery
+from hub.caller import Serving
+from hub.deps import StrictQuery
 from hub.errors import problem, problem_responses
+from hub.observability.metrics import HubMetrics
+from hub.recording import Call
+from hub.services import Services
 
 router = APIRouter(tags=["operations"])
 
@@ -27,8 +30,18 @@ _CONTENT_TYPES: Final = (
     "application/openmetrics-text; version=1.0.0; charset=utf-8",
 )
 
+
+def _metrics(_call: Call, services: Services) -> HubMetrics:
+    return services.metrics
+
+
 MetricsReader = Annotated[
-    Caller, Depends(Scoped(Scope.METRICS_READ, Action.METRICS_READ, resource_type="metrics"))
+    HubMetrics,
+    Depends(
+        Serving(
+            _metrics, scope=Scope.METRICS_READ, action=Action.METRICS_READ, resource_type="metrics"
+        )
+    ),
 ]
 
 
@@ -48,8 +61,8 @@ MetricsReader = Annotated[
         403: problem("The token lacks the scope metrics:read (RFC 6750 `WWW-Authenticate`)"),
     },
 )
-def metrics(request: Request, _caller: MetricsReader, services: ServicesDep) -> Response:
+def metrics(request: Request, metrics: MetricsReader) -> Response:
     # A plain function: FastAPI runs it in a worker thread, where the scrape-time gauges'
     # database reads cannot hold up the event loop.
-    body, content_type = services.metrics.exposition(request.headers.get("accept"))
+    body, content_type = metrics.exposition(request.headers.get("accept"))
     return Response(body, media_type=content_type)

@@ -19,14 +19,14 @@ from sqlmodel import Session
 
 from audit.events import Action
 from hub import db
+from hub.audit.recorder import Recorder
 from hub.cached import CUT_OFF
 from hub.clients import repository as clients
-from hub.console import CommandError, command_services, print_table, record
+from hub.console import CommandError, command_services, operator_recorder, print_table
 from hub.organisations import repository, service
 from hub.organisations.importing import ImportRefused, Plan, plan, read_rows
 from hub.organisations.models import OrganisationKind
-from hub.organisations.service import OrganisationSeed
-from hub.services import Services
+from hub.organisations.service import OrganisationSeed, about
 
 
 def cmd_add(args: argparse.Namespace) -> None:
@@ -35,7 +35,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise CommandError(str(exc), status=2) from None
     with command_services() as services, db.transaction(services.engine) as session:
-        _add(services, session, seed)
+        _add(operator_recorder(services), session, seed)
     print(f"added {seed.code} ({seed.kind.value}, enabled): {seed.name}")
 
 
@@ -77,11 +77,10 @@ def _set_enabled(code: str, *, enabled: bool) -> bool:
     with command_services() as services, db.transaction(services.engine) as session:
         organisation = service.get_or_raise(session, code)
         changed = service.set_enabled(session, organisation, enabled=enabled, now=datetime.now(UTC))
-        record(
-            services,
+        operator_recorder(services).record(
             session,
             action,
-            ("organisation", organisation.code),
+            about(organisation.code),
             organisation=organisation.code,
             detail=verb if changed else f"already {verb}",
         )
@@ -119,7 +118,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         with command_services() as services, db.transaction(services.engine) as session:
             changes = plan(session, rows, source=source)
             if not args.dry_run:
-                _apply(services, session, changes)
+                _apply(operator_recorder(services), session, changes)
     except ImportRefused as exc:
         for problem in exc.problems:
             print(f"ketenhub: {problem}", file=sys.stderr)
@@ -139,31 +138,29 @@ def cmd_import(args: argparse.Namespace) -> None:
     )
 
 
-def _add(services: Services, session: Session, seed: OrganisationSeed) -> None:
+def _add(recorder: Recorder, session: Session, seed: OrganisationSeed) -> None:
     """Add one organisation and record it, in the caller's transaction."""
     service.add(session, seed)
-    record(
-        services,
+    recorder.record(
         session,
         Action.ORGANISATION_ADD,
-        ("organisation", seed.code),
+        about(seed.code),
         organisation=seed.code,
         detail=f"kind {seed.kind.value}",
     )
 
 
-def _apply(services: Services, session: Session, changes: Plan) -> None:
+def _apply(recorder: Recorder, session: Session, changes: Plan) -> None:
     """Make the planned changes, one audit event each, in the caller's transaction."""
     for seed in changes.add:
-        _add(services, session, seed)
+        _add(recorder, session, seed)
     for rename in changes.rename:
         service.rename(session, rename.organisation, rename.name)
         code = rename.organisation.code
-        record(
-            services,
+        recorder.record(
             session,
             Action.ORGANISATION_UPDATE,
-            ("organisation", code),
+            about(code),
             organisation=code,
             detail="renamed",
         )

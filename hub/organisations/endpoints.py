@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from audit.events import Action
 from auth.dependencies import current_principal
 from auth.scopes import Scope
-from hub.caller import ScopedService
+from hub.caller import Serving
 from hub.deps import SessionDep, StrictQuery
 from hub.errors import problem, problem_responses
 from hub.organisations import service
@@ -26,6 +26,8 @@ from hub.organisations.schemas import (
     OrganisationPatch,
 )
 from hub.organisations.service import OrganisationsDeps, OrganisationService
+from hub.pagination import Cursor, Limit
+from hub.recording import Call
 from hub.services import Services
 
 router = APIRouter(
@@ -36,18 +38,13 @@ router = APIRouter(
 )
 
 
-def _deps(services: Services) -> OrganisationsDeps:
-    return OrganisationsDeps(audit=services.audit, directory=services.organisations)
+def _administrator(call: Call, services: Services) -> OrganisationService:
+    return OrganisationService(call, OrganisationsDeps(directory=services.organisations))
 
 
-def _administering(action: Action) -> ScopedService[OrganisationService]:
+def _administering(action: Action) -> Serving[OrganisationService]:
     """The service for a route that needs ``admin``; a refusal is recorded as ``action``."""
-    return ScopedService(
-        lambda session, services, caller: OrganisationService(session, _deps(services), caller),
-        Scope.ADMIN,
-        action,
-        resource_type="organisation",
-    )
+    return Serving(_administrator, scope=Scope.ADMIN, action=action, resource_type="organisation")
 
 
 Adding = Annotated[OrganisationService, Depends(_administering(Action.ORGANISATION_ADD))]
@@ -67,8 +64,8 @@ def _out(organisation: Organisation) -> OrganisationOut:
 )
 def list_organisations(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> OrganisationPage:
     rows, next_cursor = service.page(session, limit=limit, cursor=cursor)
     return OrganisationPage(items=[_out(r) for r in rows], next_cursor=next_cursor)

@@ -29,25 +29,24 @@ demo data (real gemeenten are added by their CBS code when they join, or all at 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from sqlmodel import Session
 
-from audit.events import Action, Outcome
+from audit.events import Action
 from hub import db
-from hub.audit.service import Auditor
-from hub.caller import Caller
+from hub.audit.recorder import About
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound, Unprocessable
 from hub.names import clean_name
 from hub.organisations import repository
 from hub.organisations.directory import OrganisationDirectory
 from hub.organisations.models import CODE_PATTERN, Organisation, OrganisationKind
 from hub.organisations.schemas import OrganisationIn, OrganisationPatch
-from hub.pagination import decode_cursor, encode_cursor
-from hub.recording import RecordingService
+from hub.pagination import Page, decode_cursor
+from hub.recording import Call, RecordingService
 
 _CODE: Final = re.compile(CODE_PATTERN)  # with fullmatch, so "$" cannot pass a newline
 _CBS_CODE: Final = re.compile(r"GM[0-9]{4}")
@@ -179,46 +178,37 @@ def page(
     if after is not None and not isinstance(after, str):
         raise BadRequest("the cursor is not one this API issued")
     rows = repository.list_page(session, after=after, limit=limit + 1)
-    if len(rows) <= limit:
-        return rows, None
-    return rows[:limit], encode_cursor(rows[limit - 1].code, _QUERY)
+    page = Page.of(rows, limit=limit, query=_QUERY, after=lambda row: row.code)
+    return page.items, page.next_cursor
 
 
 # -- the API's administrator ---------------------------------------------------------------------
 
 
+def about(code: str) -> About:
+    """What an event on one organisation is about. Only a well-formed code is recorded:
+    anything else was never an organisation, and may be anything a client sent."""
+    return About("organisation", code if valid_code(code) else None)
+
+
 @dataclass(frozen=True, slots=True)
 class OrganisationsDeps:
-    audit: Auditor
     directory: OrganisationDirectory
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 class OrganisationService(RecordingService):
     """Adding and changing organisations for one administrator's request, each recorded.
 
-    A refusal commits the request's transaction with only its record in it
-    (:meth:`~hub.recording.RecordingService.refuse`), so every check is made before anything
-    is changed.
+    A refusal undoes what the request changed and keeps only its own record
+    (:meth:`~hub.recording.RecordingService.refuse`).
     """
 
-    resource_type = "organisation"
-
-    def __init__(self, session: Session, deps: OrganisationsDeps, caller: Caller) -> None:
-        super().__init__(session, audit=deps.audit, caller=caller, clock=deps.clock)
+    def __init__(self, call: Call, deps: OrganisationsDeps) -> None:
+        super().__init__(call)
         self.deps = deps
 
     def _refuse(self, error: HubError, action: Action, code: str, detail: str) -> HubError:
-        if isinstance(error, NotFound):
-            outcome = Outcome.NOT_FOUND
-        elif isinstance(error, Forbidden):
-            outcome = Outcome.DENIED
-        else:
-            outcome = Outcome.INVALID
-        # Only a well-formed code is recorded: anything else was never an organisation.
-        resource_id = code if valid_code(code) else None
-        event = self.event(action, outcome, resource_id=resource_id, detail=detail)
-        return self.refuse(error, event)
+        return self.refuse(error, action, about(code), detail=detail)
 
     def _changed(self) -> None:
         # After the commit: a reload before it would cache the old state for another CUT_OFF.
@@ -234,8 +224,7 @@ class OrganisationService(RecordingService):
             organisation = add(self.session, seed)
         except Conflict as exc:
             raise self._refuse(exc, action, seed.code, "exists already") from None
-        detail = f"kind {seed.kind.value}"
-        self.record(self.event(action, Outcome.SUCCESS, resource_id=seed.code, detail=detail))
+        self.record(action, about(seed.code), detail=f"kind {seed.kind.value}")
         self._changed()
         return organisation
 
@@ -268,24 +257,14 @@ class OrganisationService(RecordingService):
             )
         if name is not None:
             renamed = rename(self.session, organisation, name)
-            self.record(
-                self.event(
-                    action,
-                    Outcome.SUCCESS,
-                    resource_id=code,
-                    detail="renamed" if renamed else "name unchanged",
-                )
-            )
+            self.record(action, about(code), detail="renamed" if renamed else "name unchanged")
         if request.enabled is not None:
             changed = set_enabled(self.session, organisation, enabled=request.enabled, now=self.now)
             verb = "enabled" if request.enabled else "disabled"
             self.record(
-                self.event(
-                    Action.ORGANISATION_ENABLE if request.enabled else Action.ORGANISATION_DISABLE,
-                    Outcome.SUCCESS,
-                    resource_id=code,
-                    detail=verb if changed else f"already {verb}",
-                )
+                Action.ORGANISATION_ENABLE if request.enabled else Action.ORGANISATION_DISABLE,
+                about(code),
+                detail=verb if changed else f"already {verb}",
             )
         self._changed()
         return organisation

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.caller import ScopedService
+from hub.caller import Serving
 from hub.deps import StrictQuery
 from hub.errors import problem, problem_responses
+from hub.pagination import Cursor, Limit
+from hub.recording import Call
 from hub.services import Services
 from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
 from hub.shares.service import SharesDeps, ShareService
@@ -24,36 +26,31 @@ router = APIRouter(
 )
 
 
-def _deps(services: Services) -> SharesDeps:
-    return SharesDeps(
-        policy=services.policy,
-        audit=services.audit,
-        directory=services.organisations,
-        protector=services.protector,
+def _shares(call: Call, services: Services) -> ShareService:
+    return ShareService(
+        call,
+        SharesDeps(
+            policy=services.policy,
+            directory=services.organisations,
+            protector=services.protector,
+        ),
     )
 
 
-def _shares(
-    scope: Scope, action: Action, *, id_param: str | None = None
-) -> ScopedService[ShareService]:
+def _serving(scope: Scope, action: Action, *, id_param: str | None = None) -> Serving[ShareService]:
     """The service for a route that needs ``scope``; a refusal is recorded as ``action``."""
-    return ScopedService(
-        lambda session, services, caller: ShareService(session, _deps(services), caller),
-        scope,
-        action,
-        resource_type="share",
-        id_param=id_param,
-    )
+    return Serving(_shares, scope=scope, action=action, resource_type="share", id_param=id_param)
 
 
-Granting = Annotated[ShareService, Depends(_shares(Scope.SHARES_WRITE, Action.SHARE_CREATE))]
+Granting = Annotated[ShareService, Depends(_serving(Scope.SHARES_WRITE, Action.SHARE_CREATE))]
 Revoking = Annotated[
     ShareService,
-    Depends(_shares(Scope.SHARES_WRITE, Action.SHARE_REVOKE, id_param="share_id")),
+    Depends(_serving(Scope.SHARES_WRITE, Action.SHARE_REVOKE, id_param="share_id")),
 ]
-Listing = Annotated[ShareService, Depends(_shares(Scope.DOCUMENTS_READ, Action.SHARE_LIST))]
+Listing = Annotated[ShareService, Depends(_serving(Scope.DOCUMENTS_READ, Action.SHARE_LIST))]
 Reading = Annotated[
-    ShareService, Depends(_shares(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id"))
+    ShareService,
+    Depends(_serving(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id")),
 ]
 ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
 
@@ -83,8 +80,8 @@ def list_shares(
     service: Listing,
     role: Annotated[Literal["granted", "received"] | None, Query()] = None,
     state: Annotated[Literal["active", "all"], Query()] = "all",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> SharePage:
     items, next_cursor = service.page(
         role=role, active_only=state == "active", cursor=cursor, limit=limit

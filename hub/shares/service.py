@@ -21,22 +21,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
-from sqlmodel import Session
-
-from audit.events import Action, Outcome
+from audit.events import Action
 from hub.access.rule import resolve_visible
-from hub.audit.service import Auditor, Receipt
-from hub.caller import Caller
+from hub.audit.recorder import About
+from hub.audit.service import Receipt
 from hub.db import as_utc
 from hub.documents.models import Document
 from hub.errors import Forbidden, HubError, NotFound, Unprocessable
 from hub.organisations.directory import OrganisationDirectory
-from hub.pagination import encode_cursor, time_id, time_id_position
+from hub.pagination import Page, time_id, time_id_position
 from hub.policy.model import Party, Policy, PolicyAction
-from hub.recording import RecordingService
+from hub.recording import Call, RecordingService
 from hub.shares import repository
 from hub.shares.models import Share, ShareType
 from hub.shares.schemas import ShareIn, ShareOut, ShareState
@@ -49,19 +46,20 @@ _NO_SUCH_SHARE: Final = "no such share"
 @dataclass(frozen=True, slots=True)
 class SharesDeps:
     policy: Policy
-    audit: Auditor
     directory: OrganisationDirectory
     protector: Callable[[], SubjectProtector]
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def about(share_id: uuid.UUID, v_number: str | None = None) -> About:
+    """What an event on one share is about (the person, for a case share)."""
+    return About(SHARE, str(share_id), v_number)
 
 
 class ShareService(RecordingService):
     """The shares of one request, acted on by one caller."""
 
-    resource_type = SHARE
-
-    def __init__(self, session: Session, deps: SharesDeps, caller: Caller) -> None:
-        super().__init__(session, audit=deps.audit, caller=caller, clock=deps.clock)
+    def __init__(self, call: Call, deps: SharesDeps) -> None:
+        super().__init__(call)
         self.deps = deps
 
     # -- create --------------------------------------------------------------------------------
@@ -77,17 +75,10 @@ class ShareService(RecordingService):
         else:
             types = list(request.document_types or [])
 
+        subject = about(share_id, v_number)
+
         def invalid(message: str, detail: str) -> HubError:
-            return self.refuse(
-                Unprocessable(message),
-                self.event(
-                    Action.SHARE_CREATE,
-                    Outcome.INVALID,
-                    v_number=v_number,
-                    resource_id=str(share_id),
-                    detail=detail,
-                ),
-            )
+            return self.refuse(Unprocessable(message), Action.SHARE_CREATE, subject, detail=detail)
 
         policy = self.deps.policy
         unknown = [name for name in types if policy.document_type(name) is None]
@@ -103,7 +94,7 @@ class ShareService(RecordingService):
         expires_at = as_utc(request.expires_at)
         if expires_at <= self.now:
             raise invalid("expires_at must lie in the future", "expiry in the past")
-        rules, reach = self._decide(types, grantee, document, v_number, share_id)
+        rules, reach = self._decide(types, grantee, document, subject)
         longest = policy.max_share_duration(types)
         if expires_at > self.now + longest:
             raise invalid(
@@ -135,20 +126,15 @@ class ShareService(RecordingService):
                     ShareType(share_id=share_id, document_type=name, own_only=reach[name] == "own")
                 )
             self.session.flush()
-        recorded = self.deps.audit.record(
-            self.session,
-            self.event(
-                Action.SHARE_CREATE,
-                Outcome.SUCCESS,
-                resource_id=str(share_id),
-                v_number=v_number,
-                purpose=request.purpose,
-                policy_rule=",".join(rules),
-                detail=f"to {grantee.code}",
-            ),
+        receipt = self.record_receipt(
+            Action.SHARE_CREATE,
+            subject,
+            purpose=request.purpose,
+            rule=",".join(rules),
+            detail=f"to {grantee.code}",
         )
         out = self._out(share, sorted(types) if document is None else None, v_number)
-        return out, self.deps.audit.receipt(recorded)
+        return out, receipt
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:
         """The document, if the grantor may see it; 404 (recorded) otherwise, missing and
@@ -164,12 +150,8 @@ class ShareService(RecordingService):
             return document
         raise self.refuse(
             NotFound("no such document"),
-            self.event(
-                Action.SHARE_CREATE,
-                Outcome.NOT_FOUND,
-                resource_type="document",
-                resource_id=str(document_id),
-            ),
+            Action.SHARE_CREATE,
+            About("document", str(document_id)),
         )
 
     def _document_v_number(self, sealed: bytes | None, document_id: uuid.UUID) -> str | None:
@@ -193,8 +175,7 @@ class ShareService(RecordingService):
         types: Sequence[str],
         grantee: Party,
         document: Document | None,
-        v_number: str | None,
-        share_id: uuid.UUID,
+        subject: About,
     ) -> tuple[list[str], dict[str, str]]:
         """The rules that allow this share, and the grantor's reach per type; 403 otherwise."""
         policy, party = self.deps.policy, self.caller.party
@@ -218,14 +199,10 @@ class ShareService(RecordingService):
                 what = "share" if not decision.allowed else "receive"
                 raise self.refuse(
                     Forbidden(f"the policy does not let {who} {what} documents of type {name}"),
-                    self.event(
-                        Action.SHARE_CREATE,
-                        Outcome.DENIED,
-                        resource_id=str(share_id),
-                        v_number=v_number,
-                        policy_rule=rule,
-                        detail=f"to {grantee.code}",
-                    ),
+                    Action.SHARE_CREATE,
+                    subject,
+                    rule=rule,
+                    detail=f"to {grantee.code}",
                 )
             rules += [decision.rule, receive.rule]
             reach[name] = scope
@@ -280,35 +257,20 @@ class ShareService(RecordingService):
             after=time_id_position(cursor, query),
             limit=limit + 1,
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        self.deps.audit.record(
-            self.session,
-            self.event(Action.SHARE_LIST, Outcome.SUCCESS, detail=f"{len(rows)} shares"),
-        )
-        next_cursor = (
-            encode_cursor(time_id(rows[-1].created_at, rows[-1].id), query)
-            if more and rows
-            else None
-        )
-        return self._outs(rows), next_cursor
+        page = Page.of(rows, limit=limit, query=query, after=lambda r: time_id(r.created_at, r.id))
+        self.record(Action.SHARE_LIST, About(SHARE), detail=f"{len(page.items)} shares")
+        return self._outs(page.items), page.next_cursor
 
     def _visible(self, share_id: uuid.UUID, action: Action) -> Share:
         share = repository.get(self.session, share_id)
         code = self.caller.party.code
         if share is None or code not in (share.grantor, share.grantee):
-            raise self.refuse(
-                NotFound(_NO_SUCH_SHARE),
-                self.event(action, Outcome.NOT_FOUND, resource_id=str(share_id)),
-            )
+            raise self.refuse(NotFound(_NO_SUCH_SHARE), action, about(share_id))
         return share
 
     def get(self, share_id: uuid.UUID) -> ShareOut:
         share = self._visible(share_id, Action.SHARE_READ)
-        self.deps.audit.record(
-            self.session,
-            self.event(Action.SHARE_READ, Outcome.SUCCESS, resource_id=str(share_id)),
-        )
+        self.record(Action.SHARE_READ, about(share_id))
         return self._outs([share])[0]
 
     # -- revoke --------------------------------------------------------------------------------
@@ -318,7 +280,8 @@ class ShareService(RecordingService):
         if share.grantor != self.caller.party.code:
             raise self.refuse(
                 Forbidden("only the granting organisation may revoke a share"),
-                self.event(Action.SHARE_REVOKE, Outcome.DENIED, resource_id=str(share_id)),
+                Action.SHARE_REVOKE,
+                about(share_id),
             )
         if share.revoked_at is None:
             share.revoked_at = self.now
@@ -330,15 +293,9 @@ class ShareService(RecordingService):
             v_number = self.deps.protector().open(
                 share.v_number_sealed, kind=SHARE, row_id=share.id
             )
-        recorded = self.deps.audit.record(
-            self.session,
-            self.event(
-                Action.SHARE_REVOKE,
-                Outcome.SUCCESS,
-                resource_id=str(share_id),
-                v_number=v_number,
-                purpose=share.purpose,
-                detail=f"to {share.grantee}",
-            ),
+        return self.record_receipt(
+            Action.SHARE_REVOKE,
+            about(share_id, v_number),
+            purpose=share.purpose,
+            detail=f"to {share.grantee}",
         )
-        return self.deps.audit.receipt(recorded)

@@ -14,10 +14,11 @@ import rfc8785
 from sqlalchemy import Engine, text
 
 from audit import merkle
-from audit.events import Action, Outcome
+from audit.events import Action
 from audit.notes import NoteVerifier, open_checkpoint, open_note
 from hub import db
 from hub.audit.context import Context
+from hub.audit.recorder import NOTHING, Recorder
 from tests.fixtures.audit import execute
 from tests.fixtures.oauth import Hub, RegisteredClient
 
@@ -285,11 +286,8 @@ def test_csv_export_has_a_header_and_defuses_formulas(
     hub: Hub, auditor: RegisteredClient, engine: Engine
 ) -> None:
     with db.transaction(engine) as session:
-        hub.services.audit.record(
-            session,
-            hub.services.audit.event(
-                Context.new(), Action.AUDIT_QUERY, Outcome.SUCCESS, detail="=HYPERLINK(1)"
-            ),
+        Recorder(hub.services.audit, Context.new()).record(
+            session, Action.AUDIT_QUERY, NOTHING, detail="=HYPERLINK(1)"
         )
     response = _get(hub, auditor, "/api/v1/audit/export", format="csv")
     assert response.status_code == 200
@@ -303,11 +301,8 @@ def test_subject_report_finds_a_person_by_pseudonym_only(
     hub: Hub, auditor: RegisteredClient, engine: Engine
 ) -> None:
     with db.transaction(engine) as session:
-        hub.services.audit.record(
-            session,
-            hub.services.audit.event(
-                Context.new(), Action.DOCUMENT_DOWNLOAD, Outcome.SUCCESS, v_number=V_NUMBER
-            ),
+        Recorder(hub.services.audit, Context.new()).record(
+            session, Action.DOCUMENT_DOWNLOAD, NOTHING.of(v_number=V_NUMBER)
         )
     token = hub.token(auditor)
     response = hub.client.post(

@@ -19,8 +19,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
+from audit.events import Action
+from audit.models import AuditEvent
+from hub.audit.service import Auditor
 from hub.error_handlers import install_handlers
+from hub.organisations.directory import OrganisationDirectory
 from hub.organisations.models import OrganisationKind
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from hub.policy import Party, Policy, PolicyAction, ShareScope, load_policy_file
@@ -211,6 +216,8 @@ class _Services:
 
     engine: Engine
     policy: Policy
+    audit: Auditor
+    organisations: OrganisationDirectory
 
 
 @pytest.fixture
@@ -218,7 +225,12 @@ def api(hub: Hub, policy: Policy) -> Iterator[TestClient]:
     app = FastAPI()
     install_handlers(app)
     app.include_router(router)
-    app.state.services = _Services(engine=hub.services.engine, policy=policy)
+    app.state.services = _Services(
+        engine=hub.services.engine,
+        policy=policy,
+        audit=hub.services.audit,
+        organisations=hub.services.organisations,
+    )
     app.state.token_validator = hub.services.oauth.validator
     with TestClient(app, base_url=ISSUER, raise_server_exceptions=False) as client:
         yield client
@@ -274,6 +286,38 @@ def test_explain_for_the_callers_own_organisation(api: TestClient, hub: Hub) -> 
         api, headers, organisation="GM0363", action="read", document_type="travel_document"
     ).json()
     assert (denied["allowed"], denied["rule"]) == (False, "default-deny")
+
+
+def _explained(hub: Hub) -> list[AuditEvent]:
+    with Session(hub.services.engine) as session:
+        query = select(AuditEvent).where(AuditEvent.action == Action.POLICY_EXPLAIN)
+        return list(session.exec(query.order_by(col(AuditEvent.seq))))
+
+
+def test_an_explanation_is_recorded_with_what_was_asked_and_the_rule(
+    api: TestClient, hub: Hub
+) -> None:
+    headers = _bearer(hub, "GM0363")
+    questions = (("upload", "case_info", "allowed"), ("read", "travel_document", "denied"))
+    for action, document_type, allowed in questions:
+        response = _explain(
+            api, headers, organisation="GM0363", action=action, document_type=document_type
+        )
+        assert response.status_code == 200, response.text
+        event = _explained(hub)[-1]
+        assert (event.outcome, event.organisation) == ("success", "GM0363")
+        assert (event.resource_type, event.resource_id) == ("organisation", "GM0363")
+        assert event.policy_rule == response.json()["rule"]
+        assert event.detail == f"for GM0363, {action}: {allowed}"
+
+
+def test_a_refused_explanation_is_recorded_as_denied(api: TestClient, hub: Hub) -> None:
+    response = _explain(
+        api, _bearer(hub, "GM0363"), organisation="DTV", action="read", document_type="decision"
+    )
+    assert response.status_code == 403
+    event = _explained(hub)[-1]
+    assert (event.outcome, event.organisation, event.resource_id) == ("denied", "GM0363", "DTV")
 
 
 def test_explain_with_an_uploader(api: TestClient, hub: Hub) -> None:

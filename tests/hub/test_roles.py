@@ -25,6 +25,7 @@ from audit.events import Action, Outcome
 from audit.models import APPEND_ONLY_TABLES
 from hub import db, db_roles
 from hub.audit.context import Context
+from hub.audit.recorder import About, Recorder
 from hub.config import Settings
 from hub.services import Services, build_services
 from tests.fixtures.cli import ketenhub_env, run_ketenhub
@@ -81,17 +82,14 @@ class Deployment:
     def record(self, count: int = 1) -> list[int]:
         """Append ``count`` events through the hub's recorder; their ``seq``."""
         with self.services() as services, db.transaction(services.engine) as session:
+            recorder = Recorder(services.audit, Context.new(source_address="192.0.2.7"))
             return [
-                services.audit.record(
+                recorder.record(
                     session,
-                    services.audit.event(
-                        Context.new(source_address="192.0.2.7"),
-                        Action.DOCUMENT_READ,
-                        Outcome.DENIED,
-                        resource_type="document",
-                        resource_id=f"doc-{secrets.token_hex(4)}",
-                        organisation="IOM",
-                    ),
+                    Action.DOCUMENT_READ,
+                    About("document", f"doc-{secrets.token_hex(4)}"),
+                    Outcome.DENIED,
+                    organisation="IOM",
                 ).seq
                 for _ in range(count)
             ]

@@ -1,0 +1,118 @@
+"""Uploading a document: decide on the metadata fields, seal the file as it streams, record.
+
+The policy is decided on the form's metadata fields before a byte of content is read (they
+come first, see :mod:`hub.documents.upload`), and the database transaction is touched only once
+the object is written, so no transaction (and on SQLite, no writer lock) is held while a large
+file streams in. Every refusal is recorded with what was known when it was made: the v-number
+once the fields are read, the rule once the policy has decided.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+from audit.events import Action
+from hub.audit.recorder import About
+from hub.audit.service import Receipt
+from hub.documents.models import Document
+from hub.documents.service import DOCUMENT, DocumentService, Shown, about
+from hub.documents.sniff import guarded
+from hub.documents.upload import FormReader
+from hub.errors import Forbidden, HubError, Unprocessable
+from hub.policy.model import PolicyAction
+from hub.subjects.keys import check_v_number
+from hub.vault import service as vault
+
+_MAX_TITLE: Final = 200
+_UPLOAD: Final = Action.DOCUMENT_UPLOAD
+
+
+class UploadService(DocumentService):
+    """One caller's upload."""
+
+    def upload(self, chunks: Iterator[bytes], *, content_type: str | None) -> tuple[Shown, Receipt]:
+        """Read the form, decide, seal the file, record. See the module docstring for order."""
+        try:
+            form = FormReader(chunks, content_type)
+            fields = form.read_fields()
+        except HubError as exc:
+            raise self.refuse(exc, _UPLOAD, About(DOCUMENT), detail=exc.slug) from None
+        type_name, v_number, title = self._upload_fields(fields)
+        subject = About(DOCUMENT, v_number=v_number)
+        document_type = self.deps.policy.document_type(type_name)
+        if document_type is None:
+            raise self.refuse(
+                Unprocessable(f"unknown document type {type_name!r}"),
+                _UPLOAD,
+                subject,
+                detail="unknown document type",
+            )
+        decision = self.deps.policy.decide(self.caller.party, PolicyAction.UPLOAD, type_name)
+        if not decision.allowed:
+            raise self.refuse(
+                Forbidden(f"{self.caller.party.code} may not upload documents of type {type_name}"),
+                _UPLOAD,
+                subject,
+                rule=decision.rule,
+            )
+        protector = self.deps.protector()
+        document_id = uuid.uuid4()
+        sniffed: list[str] = []
+        chunks = guarded(
+            form.file_chunks(),
+            allowed=frozenset(document_type.content_types),
+            max_size=document_type.max_size,
+            on_type=sniffed.append,
+        )
+        try:
+            sealed = vault.seal(
+                self.session, self.deps.vault, document_id=document_id, version=0, chunks=chunks
+            )
+        except HubError as exc:
+            # The object store left nothing behind; the session has not been used yet.
+            raise self.refuse(exc, _UPLOAD, subject, rule=decision.rule, detail=exc.slug) from None
+        document = Document(
+            id=document_id,
+            document_type=type_name,
+            uploader=self.caller.party.code,
+            uploaded_by=self.caller.principal.client_id,
+            purpose=self.caller.principal.processing_activity,
+            v_index=protector.blind_index(v_number),
+            v_number_sealed=protector.seal(v_number, kind=DOCUMENT, row_id=document_id),
+            title=title,
+            filename=form.filename,
+            content_type=sniffed[0],
+            size=sealed.plaintext_size,
+            sha256=sealed.sha256,
+            version=sealed.version,
+            created_at=self.now,
+            retain_until=document_type.retention.expires_at(self.now),
+        )
+        self.session.add(document)
+        self.session.flush()
+        receipt = self.record_receipt(_UPLOAD, about(document_id, v_number), rule=decision.rule)
+        return Shown(document, v_number), receipt
+
+    def _upload_fields(self, fields: Mapping[str, str]) -> tuple[str, str, str | None]:
+        def invalid(message: str) -> HubError:
+            return self.refuse(
+                Unprocessable(message), _UPLOAD, About(DOCUMENT), detail="invalid field"
+            )
+
+        missing = [name for name in ("document_type", "v_number") if not fields.get(name)]
+        if missing:
+            raise invalid(f"missing form field(s): {', '.join(missing)}")
+        try:
+            v_number = check_v_number(fields["v_number"])
+        except ValueError:
+            raise invalid("v_number: a v-number is exactly 10 digits") from None
+        type_name = fields["document_type"]
+        title = fields.get("title") or None
+        if title is not None and (
+            len(title) > _MAX_TITLE or any(unicodedata.category(c) == "Cc" for c in title)
+        ):
+            raise invalid(f"title: at most {_MAX_TITLE} characters, no control characters")
+        return type_name, v_number, title
