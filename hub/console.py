@@ -11,11 +11,9 @@ from typing import Final, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsError
-from sqlmodel import Session
 
-from audit.events import Action
 from hub.audit.context import Context
-from hub.audit.recorder import About, Recorder
+from hub.audit.recorder import Recorder
 from hub.config import LoggingSettings, Settings
 from hub.config.secret_files import SecretFileError
 from hub.services import Services, build_services
@@ -93,30 +91,6 @@ def operator_recorder(services: Services) -> Recorder:
     """The recorder of one command: the operator at the command line is its actor, and every
     event it records carries the command's one trace id."""
     return Recorder(services.audit, Context.operator())
-
-
-def record(
-    services: Services,
-    session: Session,
-    action: Action,
-    resource: tuple[str, str],
-    *,
-    organisation: str | None = None,
-    detail: str | None = None,
-) -> None:
-    """Record an operator's action on ``resource`` (type, id), in the session's transaction.
-
-    For a command that records once; one that records several events builds one
-    :func:`operator_recorder` and records through it.
-    """
-    resource_type, resource_id = resource
-    operator_recorder(services).record(
-        session,
-        action,
-        About(resource_type, resource_id),
-        organisation=organisation,
-        detail=detail,
-    )
 
 
 def shown(value: object) -> str:

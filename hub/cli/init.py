@@ -11,9 +11,10 @@ from sqlalchemy.engine import make_url
 from audit.events import Action
 from hub import db, production
 from hub.audit.context import Context
+from hub.audit.recorder import About
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
-from hub.console import CommandError, load_settings, record
+from hub.console import CommandError, load_settings, operator_recorder
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
 from hub.policy import PolicyError
 from hub.policy.install import install_policy
@@ -68,15 +69,15 @@ def cmd_init(args: argparse.Namespace) -> None:
         _init_policy(services, demo=args.demo)
         if args.demo:
             credentials = settings.data_dir / "demo-credentials.json"
+            recorder = operator_recorder(services)
             with db.transaction(services.engine) as session:
                 issued = ensure_demo_clients(
                     session,
                     credentials,
-                    on_added=lambda client: record(
-                        services,
+                    on_added=lambda client: recorder.record(
                         session,
                         Action.CLIENT_ADD,
-                        ("client", client.client_id),
+                        About("client", client.client_id),
                         organisation=client.organisation,
                     ),
                 )

@@ -10,22 +10,9 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import Session
-
-from audit.events import Action
 from hub import db
-from hub.console import CommandError, command_services, record
-from hub.keys.custodian import Recorder, RetireRefused
-from hub.services import Services
-
-
-def _recorder(services: Services) -> Recorder:
-    """Records as the operator who runs the command."""
-
-    def recorded(session: Session, action: Action, resource: tuple[str, str]) -> None:
-        record(services, session, action, resource)
-
-    return recorded
+from hub.console import CommandError, command_services, operator_recorder
+from hub.keys.custodian import RetireRefused
 
 
 def cmd_list(_args: argparse.Namespace) -> None:
@@ -45,17 +32,17 @@ def cmd_list(_args: argparse.Namespace) -> None:
 
 def cmd_rotate(args: argparse.Namespace) -> None:
     with command_services() as services, db.transaction(services.engine) as session:
-        custodian, record_as_operator = services.custodian, _recorder(services)
+        custodian, record_as_operator = services.custodian, operator_recorder(services)
         if args.signing:
-            key = custodian.rotate_signing_key(session, record=record_as_operator)
+            key = custodian.rotate_signing_key(session, recorder=record_as_operator)
             print(f"rotated: tokens are now signed with {key.kid} ({key.alg})")
             print("the previous key stays published until tokens it signed have expired")
         elif args.audit:
-            verifier = custodian.rotate_audit_key(session, record=record_as_operator)
+            verifier = custodian.rotate_audit_key(session, recorder=record_as_operator)
             print(f"rotated: checkpoints and receipts are now signed by {verifier.encoded()}")
             print("earlier audit keys stay published for what they signed")
         else:
-            old, new = custodian.rotate_kek(session, record=record_as_operator)
+            old, new = custodian.rotate_kek(session, recorder=record_as_operator)
             print(f"rotated: new data keys now use {new} (was {old})")
             print("existing data keys keep their KEK; `ketenhub keys rewrap` moves them")
 
@@ -64,7 +51,7 @@ def cmd_rewrap(args: argparse.Namespace) -> None:
     with command_services() as services:
         with db.transaction(services.engine) as session:
             moved = services.custodian.rewrap(
-                session, record=_recorder(services), batch_size=args.batch_size
+                session, recorder=operator_recorder(services), batch_size=args.batch_size
             )
         counts = [f"{moved.data_keys} data keys"]
         counts += [f"{count} {noun}" for noun, count in moved.secrets.items()]
@@ -80,7 +67,9 @@ def cmd_retire(args: argparse.Namespace) -> None:
     with command_services() as services:
         try:
             with db.transaction(services.engine) as session:
-                services.custodian.retire(session, args.kek_id, record=_recorder(services))
+                services.custodian.retire(
+                    session, args.kek_id, recorder=operator_recorder(services)
+                )
         except RetireRefused as exc:
             raise CommandError(str(exc)) from None
         print(f"retired {args.kek_id}: its key material is destroyed")

@@ -75,7 +75,7 @@ def ensure_demo_clients(
     session: Session,
     credentials_file: Path,
     *,
-    on_added: Callable[[OAuthClient], None] = lambda _client: None,
+    on_added: Callable[[OAuthClient], object] = lambda _client: None,
 ) -> int:
     """Create the demo clients that are missing; returns how many were (re)issued.
 

@@ -14,7 +14,7 @@ The invariant the custodian keeps: a KEK's material is destroyed only when nothi
 needed is sealed under it, and every change to the key hierarchy is recorded in the audit trail
 in the same transaction as the change (or, for a KEK rotation, which changes the provider and
 not the database, right after it: a rotation that fails records nothing). Who the actor is, and
-how the record is written, is the caller's: it passes a :class:`Recorder`.
+how the record is written, is the caller's: it passes a :class:`~hub.audit.recorder.Recorder`.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from audit.notes import NoteVerifier
 from auth.models import SigningKey
 from auth.signing import SigningKeys
 from hub.audit.keys import AuditKeys
+from hub.audit.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
 from storage.keys import KekInfo, KeyProvider
@@ -53,13 +54,6 @@ class SealedKind(Protocol):
         Secrets already under the current KEK are left alone, so a run can be repeated.
         """
         ...
-
-
-class Recorder(Protocol):
-    """Records one change to the key hierarchy, in ``session``'s transaction, about
-    ``resource`` (type, id), such as ``("kek", "kek-…")``."""
-
-    def __call__(self, session: Session, action: Action, resource: tuple[str, str]) -> None: ...
 
 
 class RetireRefused(Exception):
@@ -134,31 +128,31 @@ class KeyCustodian:
 
     # -- rotation ----------------------------------------------------------------------------
 
-    def rotate_kek(self, session: Session, *, record: Recorder) -> tuple[str, str]:
+    def rotate_kek(self, session: Session, *, recorder: Recorder) -> tuple[str, str]:
         """Make a new KEK current for new wraps; returns ``(previous, new)`` ids.
 
         What is sealed under the previous one stays there until :meth:`rewrap`.
         """
         previous = self.provider.current_kek_id()
         new = self.provider.rotate()
-        record(session, Action.KEY_ROTATE, ("kek", new))
+        recorder.record(session, Action.KEY_ROTATE, About("kek", new))
         return previous, new
 
-    def rotate_signing_key(self, session: Session, *, record: Recorder) -> SigningKey:
+    def rotate_signing_key(self, session: Session, *, recorder: Recorder) -> SigningKey:
         """A new token signing key signs from now on; the previous one stays published."""
         key = self._signing.rotate(session)
-        record(session, Action.KEY_ROTATE, ("signing_key", key.kid))
+        recorder.record(session, Action.KEY_ROTATE, About("signing_key", key.kid))
         return key
 
-    def rotate_audit_key(self, session: Session, *, record: Recorder) -> NoteVerifier:
+    def rotate_audit_key(self, session: Session, *, recorder: Recorder) -> NoteVerifier:
         """A new checkpoint key signs from now on; the earlier ones stay published."""
         verifier = self._audit_keys.rotate(session)
-        record(session, Action.KEY_ROTATE, ("audit_key", verifier.encoded()))
+        recorder.record(session, Action.KEY_ROTATE, About("audit_key", verifier.encoded()))
         return verifier
 
     # -- re-wrapping and retiring -------------------------------------------------------------
 
-    def rewrap(self, session: Session, *, record: Recorder, batch_size: int = 500) -> Rewrapped:
+    def rewrap(self, session: Session, *, recorder: Recorder, batch_size: int = 500) -> Rewrapped:
         """Move every data key and every registered secret to the current KEK.
 
         Objects are not touched. Safe to interrupt and repeat: what already uses the current
@@ -167,10 +161,10 @@ class KeyCustodian:
         current = self.provider.current_kek_id()
         data_keys = vault_service.rewrap_all(session, self._vault, batch_size=batch_size)
         moved = {kind.noun: kind.reseal(session) for kind in self.secrets}
-        record(session, Action.KEY_REWRAP, ("kek", current))
+        recorder.record(session, Action.KEY_REWRAP, About("kek", current))
         return Rewrapped(kek_id=current, data_keys=data_keys, secrets=moved)
 
-    def retire(self, session: Session, kek_id: str, *, record: Recorder) -> None:
+    def retire(self, session: Session, kek_id: str, *, recorder: Recorder) -> None:
         """Destroy ``kek_id``'s material, once nothing still needed is sealed under it.
 
         Refuses (:class:`RetireRefused`) the current KEK and a KEK that seals a registered
@@ -185,5 +179,5 @@ class KeyCustodian:
                 raise RetireRefused(
                     f"{kind.noun} are still sealed under {kek_id}; run `ketenhub keys rewrap`"
                 )
-        record(session, Action.KEY_RETIRE, ("kek", kek_id))
+        recorder.record(session, Action.KEY_RETIRE, About("kek", kek_id))
         vault_service.retire_kek(session, self._vault, kek_id)

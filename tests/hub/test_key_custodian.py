@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 from audit.events import Action
 from audit.models import AuditEvent
 from hub import db
-from hub.console import record
-from hub.keys.custodian import Recorder, RetireRefused
+from hub.console import operator_recorder
+from hub.keys.custodian import RetireRefused
 from hub.services import Services
 from storage.errors import IntegrityError, KeyRingError, KeyUsageExhausted, UnknownKeyId
 from storage.keys import KekInfo, KeyProvider, LocalKeyRing, WrappedKey
@@ -149,13 +149,6 @@ def custodian_hub(
     yield from running_documents_hub(request, tmp_path, keys=provider)
 
 
-def _as_operator(services: Services) -> Recorder:
-    def recorded(session: Session, action: Action, resource: tuple[str, str]) -> None:
-        record(services, session, action, resource)
-
-    return recorded
-
-
 def _key_events(services: Services) -> list[tuple[str, str | None]]:
     with Session(services.engine) as session:
         rows = session.exec(
@@ -191,15 +184,19 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     assert usage.secrets == SECRET_KINDS
 
     with db.transaction(services.engine) as session:
-        previous, second = services.custodian.rotate_kek(session, record=_as_operator(services))
+        previous, second = services.custodian.rotate_kek(
+            session, recorder=operator_recorder(services)
+        )
     assert (previous, provider.current_kek_id()) == (first, second)
     # Rotated but not re-wrapped: the old KEK still opens the document and cannot go yet.
     assert custodian_hub.content("IOM", document["id"]).content == content
     with pytest.raises(RetireRefused, match="signing"), db.transaction(services.engine) as session:
-        services.custodian.retire(session, first, record=_as_operator(services))
+        services.custodian.retire(session, first, recorder=operator_recorder(services))
 
     with db.transaction(services.engine) as session:
-        moved = services.custodian.rewrap(session, record=_as_operator(services), batch_size=1)
+        moved = services.custodian.rewrap(
+            session, recorder=operator_recorder(services), batch_size=1
+        )
     assert (moved.kek_id, moved.data_keys, dict(moved.secrets)) == (second, 1, SECRET_KINDS)
     with db.transaction(services.engine) as session:
         old, new = services.custodian.inventory(session)
@@ -207,7 +204,7 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     assert (new.wraps, new.data_keys, new.secrets) == (1, 1, SECRET_KINDS)
 
     with db.transaction(services.engine) as session:
-        services.custodian.retire(session, first, record=_as_operator(services))
+        services.custodian.retire(session, first, recorder=operator_recorder(services))
     assert [k.kek_id for k in provider.keks()] == [second]
     # Every cached key is read again, as a replica does when its cache expires: the re-sealed
     # signing key issues a new token, the audit keys record, the v-number keys index and seal.
@@ -229,7 +226,7 @@ def test_the_current_kek_is_never_retired(custodian_hub: DocumentHub) -> None:
     services = custodian_hub.hub.services
     current = services.keys.current_kek_id()
     with pytest.raises(RetireRefused, match="rotate"), db.transaction(services.engine) as session:
-        services.custodian.retire(session, current, record=_as_operator(services))
+        services.custodian.retire(session, current, recorder=operator_recorder(services))
     assert [k.kek_id for k in services.keys.keks()] == [current]
     assert _key_events(services) == []
 
@@ -239,12 +236,12 @@ def test_a_kek_that_a_live_data_key_needs_is_not_retired(custodian_hub: Document
     document = custodian_hub.uploaded("IOM", pdf(2000))
     first = services.keys.current_kek_id()
     with db.transaction(services.engine) as session:
-        services.custodian.rotate_kek(session, record=_as_operator(services))
+        services.custodian.rotate_kek(session, recorder=operator_recorder(services))
         # The hub's own secrets moved, the document's data key not: the vault refuses.
         for kind in services.custodian.secrets:
             kind.reseal(session)
     with pytest.raises(KeyRingError, match="1 data"), db.transaction(services.engine) as session:
-        services.custodian.retire(session, first, record=_as_operator(services))
+        services.custodian.retire(session, first, recorder=operator_recorder(services))
     assert first in {k.kek_id for k in services.keys.keks()}
     assert custodian_hub.content("IOM", document["id"]).status_code == 200
     # The refused retirement left no record; the rotation kept its own.
@@ -254,8 +251,10 @@ def test_a_kek_that_a_live_data_key_needs_is_not_retired(custodian_hub: Document
 def test_rotating_the_signing_and_audit_keys_is_recorded(custodian_hub: DocumentHub) -> None:
     services = custodian_hub.hub.services
     with db.transaction(services.engine) as session:
-        signing = services.custodian.rotate_signing_key(session, record=_as_operator(services))
-        audit = services.custodian.rotate_audit_key(session, record=_as_operator(services))
+        signing = services.custodian.rotate_signing_key(
+            session, recorder=operator_recorder(services)
+        )
+        audit = services.custodian.rotate_audit_key(session, recorder=operator_recorder(services))
     assert _key_events(services) == [
         (Action.KEY_ROTATE, signing.kid),
         (Action.KEY_ROTATE, audit.encoded()),
