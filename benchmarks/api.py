@@ -33,7 +33,7 @@ so the client never joins a document into one body. Downloads stream
 3. **Concurrency**: ``--clients`` (32) clients for ``--seconds`` (60), half uploads and half
    downloads of 200 KiB to 2 MiB, on one asyncio loop (``httpx.AsyncClient``). Requests per
    second, MiB/s, p50 and p99 latency, errors. Target: no error, every SHA-256 matches.
-4. **Policy**: the median of :meth:`hub.policy.Policy.decide` in process, on the demo policy
+4. **Policy**: the median of :meth:`hub.rules.Policy.decide` in process, on the demo policy
    and the mix of :mod:`benchmarks.policy` (which prints the full breakdown). Target <= 50 µs.
 
 Every phase also shows where the CPU went: this client process, the hub's process, the whole
@@ -98,7 +98,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks import policy as policy_bench
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
-from hub.policy import Party, demo_policy_bytes, load_policy
+from hub.rules import Party, demo_policy_bytes, load_policy
 from storage.objects import READ_CHUNK_SIZE, S3Store
 
 MiB: Final = 1 << 20

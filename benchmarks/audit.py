@@ -20,7 +20,7 @@ Alembic migrations. In order:
    checkpoint is signed with :func:`audit.checkpoints.sign_latest`, which also checks, from the
    stored nodes, that the log extends the previous checkpoint. The audit keys are set up as
    ``ketenhub init`` does (a :class:`storage.keys.LocalKeyRing` in a temporary directory, then
-   :meth:`hub.audit.keys.AuditKeys.ensure`). The fill ends with ``VACUUM ANALYZE``, as
+   :meth:`hub.trail.keys.AuditKeys.ensure`). The fill ends with ``VACUUM ANALYZE``, as
    autovacuum would do after such a load; otherwise it would start in the middle of a timing.
    The fill's time is printed; it has no target.
 2. **verify.** :func:`audit.verify.verify_log` on one connection: every leaf rebuilt from its
@@ -110,10 +110,10 @@ from audit.log import AuditLog
 from audit.notes import NoteSigner, NoteVerifier
 from audit.pseudonyms import SUBJECT_TYPE, Pseudonymiser
 from audit.verify import Report, verify_log
-from hub import db
-from hub.audit.keys import AuditKeys
+from hub.core import db
+from hub.core.purposes import PROCESSING_ACTIVITIES
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
-from hub.purposes import PROCESSING_ACTIVITIES
+from hub.trail.keys import AuditKeys
 from storage.keys import LocalKeyRing
 
 DEFAULT_ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
@@ -245,7 +245,7 @@ class EventFactory:
 @dataclass(frozen=True, slots=True)
 class Scratch:
     url: str
-    """SQLAlchemy URL, for :func:`hub.db.make_engine` and the command line."""
+    """SQLAlchemy URL, for :func:`hub.core.db.make_engine` and the command line."""
     conninfo: str
     """libpq URL, for the raw ``COPY`` connection."""
 

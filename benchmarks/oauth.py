@@ -37,12 +37,12 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from hub import db
 from hub.app import create_app
 from hub.clients.service import add_client
 from hub.config import Environment, Settings
+from hub.core import db
 from hub.organisations.service import CHAIN, ensure_organisations
-from hub.services import build_services
+from hub.runtime import build_services
 from storage.keys import LocalKeyRing
 from tests.fixtures.oauth import RegisteredClient, make_assertion
 

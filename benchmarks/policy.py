@@ -1,7 +1,7 @@
 """Benchmark: how long one sharing-policy decision takes.
 
 The hub decides the policy on every request, and once per row where it filters, so a decision
-must cost next to nothing. This times :meth:`hub.policy.Policy.decide` on the demo policy over
+must cost next to nothing. This times :meth:`hub.rules.Policy.decide` on the demo policy over
 a shuffled mix of questions: every organisation of the chain and the demo gemeenten, every
 action, the three document types and an unknown one, and no uploader, the party itself or
 another organisation as uploader. Allowed and denied answers, code, kind, ``any`` and
@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
-from hub.policy import Party, Policy, PolicyAction, demo_policy_bytes, load_policy
+from hub.rules import Party, Policy, PolicyAction, demo_policy_bytes, load_policy
 
 TARGET_US = 50.0
 TYPES = ("travel_document", "decision", "case_info", "passport")

@@ -48,14 +48,14 @@ from sqlmodel import Session, col, select
 # Keep imports from the project root, however the script is started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub import db
+from hub.core import db
 from hub.documents import repository as documents
-from hub.documents.models import Document
 from hub.documents.repository import DocumentFilter
-from hub.organisations.models import Organisation, OrganisationKind
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
-from hub.policy import Party, Policy, demo_policy_bytes, load_policy
-from hub.shares.models import Share, ShareType
+from hub.rules import Party, Policy, demo_policy_bytes, load_policy
+from hub.tables.documents import Document
+from hub.tables.organisations import Organisation, OrganisationKind
+from hub.tables.shares import Share, ShareType
 
 # A tree from before hub.access lists with visible_page(code=..., readable_types=...): then
 # only that tree's own list query is timed (the "before" figure).

@@ -1,7 +1,7 @@
 """The FastAPI application: ``create_app(settings)``.
 
 The factory wires middleware, error handlers and routers; the lifespan builds the services (see
-:mod:`hub.services`) and refuses to start against a database whose schema is not at the head
+:mod:`hub.runtime`) and refuses to start against a database whose schema is not at the head
 revision, since serving on a half-migrated schema corrupts data quietly.
 """
 
@@ -16,28 +16,28 @@ import anyio.to_thread
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import db
 from hub.apidocs.endpoints import router as apidocs_router
-from hub.assets import router as assets_router
-from hub.audit.context import system_context
-from hub.audit.endpoints import router as audit_router
-from hub.audit.timer import checkpoint_timer
+from hub.auditing.endpoints import router as audit_router
 from hub.config import API_VERSION, Settings
+from hub.core import db
+from hub.core.timers import periodic
 from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
-from hub.error_handlers import install_handlers
 from hub.health.endpoints import router as health_router
+from hub.health.metrics import router as metrics_router
 from hub.oauth.endpoints import router as oauth_router
-from hub.observability.endpoints import router as metrics_router
 from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
 from hub.policy.endpoints import router as policy_router
-from hub.proxy import ForwardedFor
-from hub.services import Services, activate_policy, build_services, seed_wrap_counts
+from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
-from hub.timers import periodic
+from hub.trail.context import system_context
+from hub.trail.timer import checkpoint_timer
+from hub.web.assets import router as assets_router
+from hub.web.error_handlers import install_handlers
+from hub.web.proxy import ForwardedFor
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import text
 
-from hub import db
+from hub.core import db
 from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
 from tests.fixtures.processes import free_port, running, tcp_ready
 

@@ -16,12 +16,12 @@ of a type the policy knows is in the list when:
    ``uploader`` and the grantor uploaded the document.
 
 Points 1 and 2 and the ``share_to`` test of point 3 depend only on the party and the type, so
-they are decided here in Python, with :meth:`~hub.policy.model.Policy.decide` itself, and reach
+they are decided here in Python, with :meth:`~hub.rules.model.Policy.decide` itself, and reach
 the database as lists of type names; only what depends on each row (its uploader, its shares'
 grantors) is left to SQL. Types whose grantors are granted alike share one clause, so the
 statement grows with the number of distinct ``share`` lists, not with the number of types.
-The property test (``tests/hub/test_access.py``) checks that this filter and the rule agree on
-random policies, organisations, documents and shares.
+The property test (``tests/hub/access/test_access.py``) checks that this filter and the rule
+agree on random policies, organisations, documents and shares.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from hub.access.repository import active, grantor_is_share_grantor, shares_case, shares_document
-from hub.documents.models import Document
-from hub.organisations.models import Organisation
-from hub.policy.model import Grantees, Party, Policy, PolicyAction
-from hub.shares.models import Share
+from hub.rules.model import Grantees, Party, Policy, PolicyAction
+from hub.tables.documents import Document
+from hub.tables.organisations import Organisation
+from hub.tables.shares import Share
 
 _REACHED: Final = aliased(Document, name="reached")
 """The documents that shares reach, apart from the list's own rows. Built once: an alias costs

@@ -24,9 +24,9 @@ from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
-from hub.documents.models import Document
-from hub.organisations.models import Organisation, OrganisationKind
-from hub.shares.models import Share, ShareType
+from hub.tables.documents import Document
+from hub.tables.organisations import Organisation, OrganisationKind
+from hub.tables.shares import Share, ShareType
 
 Value = Mapped[str] | str
 """A document's column (in a filter over many documents) or its value (for one document)."""

@@ -28,8 +28,8 @@ from typing import Final
 from sqlmodel import Session
 
 from hub.access import repository
-from hub.documents.models import Document
-from hub.policy.model import Party, Policy, PolicyAction
+from hub.rules.model import Party, Policy, PolicyAction
+from hub.tables.documents import Document
 
 DOCUMENT_DELETED: Final = "document-deleted"
 """The rule recorded when the document asked for was crypto-shredded."""
@@ -121,7 +121,7 @@ def _stand_in(document_id: uuid.UUID) -> Document:
     """A document that no rule or share can match: no type, no uploader, no case.
 
     The empty type is one no policy can name (type names are non-empty), so the policy denies
-    by :data:`~hub.policy.model.UNKNOWN_DOCUMENT_TYPE`, and no share the query finds can grant
+    by :data:`~hub.rules.model.UNKNOWN_DOCUMENT_TYPE`, and no share the query finds can grant
     (nobody may receive a type the policy does not know). The id is the one asked for, so the
     query is the very one a real document would run.
     """

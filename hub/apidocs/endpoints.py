@@ -1,7 +1,7 @@
 """``/docs`` (Swagger UI) and ``/redoc`` (ReDoc): the API description, readable on a closed network.
 
 FastAPI's own pages load both from a CDN and are blank where the hub usually runs. These pages
-load the copies the hub vendors (:mod:`hub.assets`) and start them with a static script, under a
+load the copies the hub vendors (:mod:`hub.web.assets`) and start them with a static script, under a
 Content-Security-Policy of their own, stricter than a page that trusts a CDN could have:
 
 - ``script-src 'nonce-…'``: a fresh 128-bit nonce per answer, on each ``<script>`` of the page;
@@ -31,7 +31,7 @@ from typing import Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from hub.assets import PREFIX, vendored
+from hub.web.assets import PREFIX, vendored
 
 router = APIRouter(include_in_schema=False)
 

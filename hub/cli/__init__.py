@@ -26,7 +26,7 @@ failure, 2 for a usage or configuration error.
 One module per command group: :mod:`hub.cli.init` (init, migrate), :mod:`hub.cli.serve`,
 :mod:`hub.cli.keys`; the features' own ``commands`` modules (clients, organisations, audit,
 documents with storage). :mod:`hub.cli.main` parses and dispatches, :mod:`hub.cli.running` runs a
-command and turns its failures into exit statuses, and :mod:`hub.console` holds what commands
+command and turns its failures into exit statuses, and :mod:`hub.cli.console` holds what commands
 share.
 """
 

@@ -9,22 +9,23 @@ from typing import Any, Final
 from sqlalchemy.engine import make_url
 
 from audit.events import Action
-from hub import db, production
-from hub.audit.context import Context
-from hub.audit.recorder import About
+from hub.cli import production
+from hub.cli.console import CommandError, load_settings, operator_recorder
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
-from hub.console import CommandError, load_settings, operator_recorder
+from hub.core import db
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
-from hub.policy import PolicyError
-from hub.policy.install import install_policy
-from hub.services import (
+from hub.rules import PolicyError
+from hub.rules.install import install_policy
+from hub.runtime import (
     Services,
     activate_policy,
     build_services,
     create_key_ring,
     open_key_ring,
 )
+from hub.trail.context import Context
+from hub.trail.recorder import About
 from storage.errors import KeyFileMissing
 
 _GRANTED: Final = "granted hub role {role}: INSERT and SELECT only on the audit tables"

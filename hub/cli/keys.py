@@ -10,8 +10,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from hub import db
-from hub.console import CommandError, command_services, operator_recorder
+from hub.cli.console import CommandError, command_services, operator_recorder
+from hub.core import db
 from hub.keys.custodian import RetireRefused
 
 

@@ -4,7 +4,8 @@ A command's module is imported only when that command runs: each imports most of
 (database, storage, the app for ``serve``), and ``ketenhub --help`` or a usage error should not
 wait for all of it. :data:`COMMANDS` lists every command with the one line ``ketenhub --help``
 shows for it; the command that ``argv`` names is built in full by its module, the others are
-listed by that line alone. ``tests/hub/test_cli_parser.py`` checks the lines against the modules.
+listed by that line alone. ``tests/hub/cli/test_cli_parser.py`` checks the lines against the
+modules.
 """
 
 from __future__ import annotations
@@ -37,25 +38,25 @@ def _keys() -> AddParser:
 
 
 def _clients() -> AddParser:
-    from hub.clients.commands import add_parser  # noqa: PLC0415 - imported when its command runs
+    from hub.cli.clients import add_parser  # noqa: PLC0415 - imported when its command runs
 
     return add_parser
 
 
 def _organisations() -> AddParser:
-    from hub.organisations.commands import add_parser  # noqa: PLC0415 - as above
+    from hub.cli.organisations import add_parser  # noqa: PLC0415 - as above
 
     return add_parser
 
 
 def _audit() -> AddParser:
-    from hub.audit.commands import add_parser  # noqa: PLC0415 - imported when its command runs
+    from hub.cli.audit import add_parser  # noqa: PLC0415 - imported when its command runs
 
     return add_parser
 
 
 def _documents() -> AddParser:
-    from hub.documents.commands import add_parser  # noqa: PLC0415 - imported when its command runs
+    from hub.cli.documents import add_parser  # noqa: PLC0415 - imported when its command runs
 
     return add_parser
 

@@ -10,9 +10,9 @@ import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import db
-from hub.console import CommandError, load_logging_settings
-from hub.errors import HubError
+from hub.cli.console import CommandError, load_logging_settings
+from hub.core import db
+from hub.core.errors import HubError
 from hub.observability.logs import configure_logging
 from storage.errors import KeyFileInsecure, StorageError
 

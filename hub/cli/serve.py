@@ -7,13 +7,12 @@ from typing import Any
 
 import uvicorn
 
-from hub import production
 from hub.app import SchemaNotCurrentError, check_schema, create_app
+from hub.cli import preflight, production
+from hub.cli.console import CommandError, load_settings
 from hub.cli.running import storage_status
-from hub.console import CommandError, load_settings
-from hub.observability import preflight
-from hub.policy import PolicyError
-from hub.services import build_services
+from hub.rules import PolicyError
+from hub.runtime import build_services
 from storage.errors import StorageError
 
 

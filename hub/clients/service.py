@@ -9,9 +9,8 @@ and ``admin`` never with a document or share scope, ``metrics:read`` alone. A cl
 one enabled organisation when it is registered or enabled again; a client of an organisation
 that is disabled later gets no tokens until the organisation is enabled.
 
-``last_used_at`` is when the client was last issued a token, to :data:`LAST_USED_RESOLUTION`: a
-token endpoint that wrote the row on every token would turn a busy client's row into a point of
-lock contention for a figure nobody needs to the second.
+``last_used_at`` is when the client was last issued a token, to the minute
+(:func:`hub.directory.clients_repository.record_use`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from joserfc.errors import JoseError
@@ -32,16 +31,14 @@ from auth.client_auth import hash_secret, new_secret
 from auth.models import OAuthClient
 from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
 from auth.server_config import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT
-from hub.clients import repository
-from hub.db import as_utc
-from hub.errors import NotFound, Unprocessable
-from hub.names import clean_name
-from hub.organisations import repository as organisations
-from hub.purposes import PROCESSING_ACTIVITIES
+from hub.core.errors import NotFound, Unprocessable
+from hub.core.names import clean_name
+from hub.core.purposes import PROCESSING_ACTIVITIES
+from hub.directory import clients_repository as repository
+from hub.directory import organisations_repository as organisations
 
 _CLIENT_ID: Final = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 _MIN_RSA_BITS: Final = 2048
-LAST_USED_RESOLUTION: Final = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +209,7 @@ def disable_client(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> OAuthClient:
     """Disable a client: no new tokens at once, and the tokens it holds stop working within
-    :data:`~hub.cached.CUT_OFF` seconds on every replica, for good (``disabled_at``: enabling
+    :data:`~hub.core.cached.CUT_OFF` seconds on every replica, for good (``disabled_at``: enabling
     it again does not bring them back). Its shares stay: they are its organisation's."""
     client = _client_or_raise(session, client_id)
     if client.enabled:
@@ -240,13 +237,3 @@ def enable_client(session: Session, client_id: str) -> OAuthClient:
     session.add(client)
     session.flush()
     return client
-
-
-def record_use(session: Session, client: OAuthClient, *, now: datetime) -> None:
-    """Note that ``client`` was issued a token ``now``, if the last note is older than
-    :data:`LAST_USED_RESOLUTION` (see the module docstring)."""
-    last = client.last_used_at
-    if last is None or now - as_utc(last) >= LAST_USED_RESOLUTION:
-        client.last_used_at = now
-        session.add(client)
-        session.flush()

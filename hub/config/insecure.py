@@ -4,7 +4,7 @@ deployment.
 Plain-text connections to other hosts (S3, PostgreSQL, a partner's JWKS), an issuer that is not
 the hub's public https:// URL, a proxy list that trusts everyone, client secrets, and metrics
 served without a token beyond this machine. Every problem found is named in one error, so an
-operator fixes them in one go. :mod:`hub.production` checks at run time what settings alone
+operator fixes them in one go. :mod:`hub.cli.production` checks at run time what settings alone
 cannot show.
 
 The rules read the settings through :class:`DeploymentSettings`, the part of
@@ -20,9 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
 
-from hub.config.network import ListenAddress, is_loopback
+from hub.config.network import ListenAddress, ProxyNetwork, is_loopback
 from hub.config.oauth import TrustedIssuerSettings
-from hub.proxy import ProxyNetwork
 
 
 class InsecureSettingsError(ValueError):

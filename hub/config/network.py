@@ -9,10 +9,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
-from hub.proxy import ProxyNetwork
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+ForwardedHeader = Literal["x-forwarded-for", "forwarded"]
+"""The header a trusted proxy sets (:mod:`hub.web.proxy` reads it)."""
 
 
 @dataclass(frozen=True, slots=True)

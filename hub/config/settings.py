@@ -28,10 +28,15 @@ from hub.config.connections import (
 )
 from hub.config.insecure import refuse_insecure
 from hub.config.logs import LogFormat, LogLevel
-from hub.config.network import ListenAddress, parse_listen_address, parse_proxy_networks
+from hub.config.network import (
+    ForwardedHeader,
+    ListenAddress,
+    ProxyNetwork,
+    parse_listen_address,
+    parse_proxy_networks,
+)
 from hub.config.oauth import TrustedIssuerSettings, check_oauth
 from hub.config.secret_files import SecretFilesSource
-from hub.proxy import ForwardedHeader, ProxyNetwork
 
 _ENV_PREFIX: Final = "KETENHUB_"
 

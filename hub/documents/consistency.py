@@ -1,6 +1,6 @@
 """Comparing the object store with the database: orphan objects and rows without objects.
 
-The mechanism behind ``ketenhub storage check`` and ``sweep`` (:mod:`hub.documents.commands`,
+The mechanism behind ``ketenhub storage check`` and ``sweep`` (:mod:`hub.cli.documents`,
 whose docstring explains the scale and race rules): the queries on ``sealed_object``, the
 streamed scan of the store's listing, and the report they produce.
 """
@@ -18,8 +18,8 @@ from typing import Final, Protocol, runtime_checkable
 from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
-from hub import db
-from hub.vault.models import SealedObject
+from hub.core import db
+from hub.tables.vault import SealedObject
 from storage.objects import ObjectInfo, ObjectStore
 
 BATCH: Final = 500

@@ -6,7 +6,7 @@
   or past the end answers 416 with ``Content-Range: bytes */size``. ``If-Range`` with anything
   but the current ETag means "send it all".
 - **ETag** is the strong validator ``"<hex sha-256>"``: content never changes under an id.
-  ``If-Match`` and ``If-None-Match`` are evaluated against it by :mod:`hub.preconditions`.
+  ``If-Match`` and ``If-None-Match`` are evaluated against it by :mod:`hub.web.preconditions`.
 - **Repr-Digest** (RFC 9530) is ``sha-256=:<base64>:`` of the whole representation, also on a
   206, so a client that resumes a download can check the bytes it put together.
 - **Content-Disposition** (RFC 6266 §4.3) carries an ASCII fallback ``filename`` and the exact
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from hub.errors import RangeNotSatisfiable
+from hub.core.errors import RangeNotSatisfiable
 
 _RANGE: Final = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
 _FALLBACK_UNSAFE: Final = re.compile(r"[^A-Za-z0-9 !#$&+\-.^_`|~()]")

@@ -2,7 +2,7 @@
 
 :meth:`DownloadService.open_content` answers a conditional request before it touches the
 object: a 304 is a metadata read, recorded as such, and decrypts nothing (RFC 9110 §13, see
-:mod:`hub.preconditions`). Otherwise it opens the stream before the download's success event is
+:mod:`hub.web.preconditions`). Otherwise it opens the stream before the download's success event is
 appended, so that the audit log's lock is not held during storage I/O, and checks everything it
 can before the answer starts: the data key unwraps, the object has the size the recorded
 plaintext implies, and the first segment authenticates. A failure there is refused as an
@@ -20,16 +20,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from audit.events import Action, Outcome
-from hub import db
-from hub.audit.recorder import About
-from hub.audit.service import Receipt
+from hub.core import db
+from hub.core.errors import HubError, PreconditionFailed, ServiceUnavailable
 from hub.documents.content import ByteRange, Conditions, etag, requested_range
-from hub.documents.models import Document
 from hub.documents.service import DocumentService, about
-from hub.errors import HubError, PreconditionFailed, ServiceUnavailable
-from hub.preconditions import EntityTag, MalformedPrecondition, Precondition, evaluate
+from hub.tables.documents import Document
+from hub.trail.auditor import Receipt
+from hub.trail.recorder import About
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault
+from hub.web.preconditions import EntityTag, MalformedPrecondition, Precondition, evaluate
 from storage.errors import IntegrityError, ObjectNotFound
 
 logger = logging.getLogger(__name__)

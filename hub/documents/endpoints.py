@@ -21,29 +21,30 @@ from starlette.requests import ClientDisconnect
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.audit.service import Receipt
-from hub.caller import Serving
-from hub.db import as_utc
-from hub.deps import StrictQuery
+from hub.core.db import as_utc
+from hub.core.errors import BadRequest, Unprocessable
+from hub.core.rfc3339 import Timestamp
 from hub.documents.content import Conditions, content_disposition, etag, repr_digest
 from hub.documents.downloads import DownloadService
 from hub.documents.repository import DocumentFilter
 from hub.documents.schemas import (
     DocumentOut,
     DocumentPage,
-    DocumentTypeName,
     ReceiptOut,
     SearchIn,
     UploadOut,
 )
 from hub.documents.service import DocumentsDeps, DocumentService, Shown
 from hub.documents.uploads import UploadService
-from hub.errors import BadRequest, Unprocessable, problem, problem_responses
-from hub.pagination import Cursor, Limit
-from hub.preconditions import joined
-from hub.recording import Call
-from hub.rfc3339 import Timestamp
-from hub.services import Services
+from hub.runtime import Services
+from hub.trail.auditor import Receipt
+from hub.web.caller import Serving
+from hub.web.deps import StrictQuery
+from hub.web.pagination import Cursor, Limit
+from hub.web.preconditions import joined
+from hub.web.problems import problem, problem_responses
+from hub.web.recording import Call
+from hub.web.schemas import DocumentTypeName
 
 router = APIRouter(
     prefix="/api/v1/documents",

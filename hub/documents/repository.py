@@ -16,8 +16,8 @@ from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from hub.access.listing import visible_to
-from hub.documents.models import Document
-from hub.policy.model import Party, Policy
+from hub.rules.model import Party, Policy
+from hub.tables.documents import Document
 
 
 @dataclass(frozen=True, slots=True)

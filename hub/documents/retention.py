@@ -12,12 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from audit.events import Action
-from hub import db
-from hub.audit.context import Context
-from hub.audit.recorder import Recorder
+from hub.core import db
 from hub.documents import repository
 from hub.documents.service import DOCUMENT, about, shred
-from hub.services import Services
+from hub.runtime import Services
+from hub.trail.context import Context
+from hub.trail.recorder import Recorder
 
 
 def expire_due(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from hub.rfc3339 import Timestamp
-from hub.subjects.schemas import VNumber
-
-DocumentTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+from hub.core.rfc3339 import Timestamp
+from hub.web.schemas import DocumentTypeName, VNumber
 
 
 class ReceiptOut(BaseModel):

@@ -12,14 +12,14 @@ in the request's own transaction, and only then acts. The rules that hold throug
   exactly the documents a read would allow (:mod:`hub.access.listing`).
 - **Refusals are recorded.** A refusal undoes the request's work and records its event in the
   request's transaction, which keeps that record although the request fails
-  (:meth:`hub.recording.RecordingService.refuse`).
+  (:meth:`hub.web.recording.RecordingService.refuse`).
 - **The v-number** goes into the trail only as its pseudonym, and into the database only as its
   blind index and sealed copy (see :mod:`hub.subjects.keys`).
 - **Upload** decides the policy on the metadata fields before a byte of content is read, and
   touches its database transaction only once the object is written, so no transaction (and on
   SQLite, no write lock) is held while a large file streams in.
 - **Download** answers a conditional request before it touches the object: a 304 is a metadata
-  read, recorded as such, and decrypts nothing (RFC 9110 §13, see :mod:`hub.preconditions`).
+  read, recorded as such, and decrypts nothing (RFC 9110 §13, see :mod:`hub.web.preconditions`).
   Otherwise it records and commits its event before the first byte leaves. The first segment is
   decrypted before the answer starts, so a corrupt object is a clean error; a later corrupt segment
   aborts the transfer (the client sees a short body, never wrong bytes) and is recorded on its own.
@@ -38,19 +38,19 @@ from sqlmodel import Session
 
 from audit.events import Action
 from hub.access.rule import Access, resolve_visible
-from hub.audit.recorder import About
-from hub.audit.service import Receipt
+from hub.core.errors import Forbidden, NotFound
 from hub.documents import repository
-from hub.documents.models import Document
 from hub.documents.repository import DocumentFilter
-from hub.errors import Forbidden, NotFound
-from hub.pagination import Page, time_id, time_id_position
-from hub.policy.model import Policy, PolicyAction
-from hub.recording import Call, RecordingService
+from hub.rules.model import Policy, PolicyAction
 from hub.subjects.keys import SubjectProtector
+from hub.tables.documents import Document
+from hub.trail.auditor import Receipt
+from hub.trail.recorder import About
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault
 from hub.vault.service import Vault
+from hub.web.pagination import Page, time_id, time_id_position
+from hub.web.recording import Call, RecordingService
 
 logger = logging.getLogger(__name__)
 

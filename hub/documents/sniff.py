@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
-from hub.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from hub.core.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 
 SNIFF_BYTES: Final = 8
 
@@ -62,9 +62,9 @@ def guarded(
 
     The first :data:`SNIFF_BYTES` bytes (fewer if the file is shorter) are held back and sniffed;
     ``on_type`` receives the sniffed type before any byte is yielded. Raises
-    :class:`~hub.errors.UnsupportedMediaType` (415) for a type not in ``allowed``,
-    :class:`~hub.errors.Unprocessable` (422) for an empty file, and
-    :class:`~hub.errors.PayloadTooLarge` (413) as soon as more than ``max_size`` bytes have
+    :class:`~hub.core.errors.UnsupportedMediaType` (415) for a type not in ``allowed``,
+    :class:`~hub.core.errors.Unprocessable` (422) for an empty file, and
+    :class:`~hub.core.errors.PayloadTooLarge` (413) as soon as more than ``max_size`` bytes have
     arrived, before any byte of the chunk that crossed the limit is yielded.
     """
     iterator = iter(chunks)

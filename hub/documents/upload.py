@@ -52,13 +52,13 @@ from typing import Final
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 
+from hub.core.errors import BadRequest, HubError, Unprocessable, UnsupportedMediaType
 from hub.documents.headers import (
     decode_header_value,
     filename_of,
     media_type,
     parse_parameters,
 )
-from hub.errors import BadRequest, HubError, Unprocessable, UnsupportedMediaType
 
 FILE_FIELD: Final = "file"
 REQUIRED_FIELDS: Final = ("document_type", "v_number")

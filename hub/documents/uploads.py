@@ -15,15 +15,15 @@ from collections.abc import Iterator, Mapping
 from typing import Final
 
 from audit.events import Action
-from hub.audit.recorder import About
-from hub.audit.service import Receipt
-from hub.documents.models import Document
+from hub.core.errors import Forbidden, HubError, Unprocessable
 from hub.documents.service import DOCUMENT, DocumentService, Shown, about
 from hub.documents.sniff import guarded
 from hub.documents.upload import FormReader
-from hub.errors import Forbidden, HubError, Unprocessable
-from hub.policy.model import PolicyAction
+from hub.rules.model import PolicyAction
 from hub.subjects.keys import check_v_number
+from hub.tables.documents import Document
+from hub.trail.auditor import Receipt
+from hub.trail.recorder import About
 from hub.vault import service as vault
 
 _MAX_TITLE: Final = 200

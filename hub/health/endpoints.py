@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from hub.deps import ServicesDep
 from hub.health import service
 from hub.health.schemas import Liveness, ReadinessReport
-from hub.problems import PROBLEM_TYPE_BASE, problem_response
+from hub.web.deps import ServicesDep
+from hub.web.problems import PROBLEM_TYPE_BASE, problem_response
 
 router = APIRouter(tags=["operations"])
 

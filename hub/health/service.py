@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import db
-from hub.services import Services
+from hub.core import db
+from hub.runtime import Services
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)

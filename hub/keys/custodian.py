@@ -14,7 +14,7 @@ The invariant the custodian keeps: a KEK's material is destroyed only when nothi
 needed is sealed under it, and every change to the key hierarchy is recorded in the audit trail
 in the same transaction as the change (or, for a KEK rotation, which changes the provider and
 not the database, right after it: a rotation that fails records nothing). Who the actor is, and
-how the record is written, is the caller's: it passes a :class:`~hub.audit.recorder.Recorder`.
+how the record is written, is the caller's: it passes a :class:`~hub.trail.recorder.Recorder`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from audit.events import Action
 from audit.notes import NoteVerifier
 from auth.models import SigningKey
 from auth.signing import SigningKeys
-from hub.audit.keys import AuditKeys
-from hub.audit.recorder import About, Recorder
+from hub.trail.keys import AuditKeys
+from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
 from storage.keys import KekInfo, KeyProvider

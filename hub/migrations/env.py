@@ -1,4 +1,4 @@
-"""Alembic environment: migrates the engine that ``hub.db.migrate`` hands over.
+"""Alembic environment: migrates the engine that ``hub.core.db.migrate`` hands over.
 
 There is no ``alembic.ini``: the hub builds the configuration in code from its settings, so the
 database URL (which may hold a password) never sits in a file.
@@ -10,11 +10,11 @@ from alembic import context
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-import hub.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import hub.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 
 engine = context.config.attributes.get("engine")
 if not isinstance(engine, Engine):
-    raise TypeError("run migrations through `ketenhub init` (hub.db.migrate), not alembic")
+    raise TypeError("run migrations through `ketenhub init` (hub.core.db.migrate), not alembic")
 
 with engine.connect() as connection:
     context.configure(

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from auth.server_config import MAX_PARAMETER_LENGTH
-from hub.audit.context import ContextDep
-from hub.deps import ServicesDep, SessionDep
-from hub.errors import OAuthRequestError, oauth_error_responses
-from hub.oauth.service import OAuthCall, OAuthResponse
+from hub.core.errors import OAuthRequestError
+from hub.tokens.service import OAuthCall, OAuthResponse
+from hub.trail.context import ContextDep
+from hub.web.deps import ServicesDep, SessionDep
+from hub.web.problems import oauth_error_responses
 
 MAX_FORM_BYTES: Final = 64 * 1024
 FORM_TYPE: Final = "application/x-www-form-urlencoded"

@@ -7,7 +7,7 @@
 - :mod:`hub.observability.middleware`: the pure ASGI middleware that times, counts and logs
   every request, streamed bodies included, without buffering them.
 - :mod:`hub.observability.metrics`: the Prometheus metrics (``ketenhub_*``) and their registry.
-- :mod:`hub.observability.endpoints` and :mod:`hub.observability.listener`: ``GET /metrics``
+- :mod:`hub.health.metrics` and :mod:`hub.observability.listener`: ``GET /metrics``
   for a token with ``metrics:read``, and on a separate address without one.
 - :mod:`hub.observability.logs`: text or JSON log lines (``KETENHUB_LOG_FORMAT``) for the hub's
   and uvicorn's loggers alike.

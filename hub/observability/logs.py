@@ -13,7 +13,7 @@ records, uvicorn's ``INFO:     …`` for the server's, and uvicorn's access line
 
 ``timestamp`` is RFC 3339 in UTC; a record written while a request is served carries that
 request's ``trace_id`` and ``span_id``: the ones its audit events and its exported span carry.
-Request fields appear on access lines only (see :mod:`hub.access_log`); an exception's
+Request fields appear on access lines only (see :mod:`hub.observability.access_log`); an exception's
 traceback is the ``exception`` member. Python warnings become log records too, so that nothing
 but JSON reaches the output.
 
@@ -29,8 +29,8 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from hub.access_log import ACCESS_FIELDS
 from hub.config import LogFormat, LoggingSettings
+from hub.observability.access_log import ACCESS_FIELDS
 from hub.observability.tracing import current_trace
 
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -39,7 +39,7 @@ Audit appends, tokens and logins are counted from the events the trail commits (
 web UI records is counted without any code of its own, and an append whose transaction rolled
 back is not counted); a token request by a client the hub does not know is ``client_id``
 ``unknown``. Gauges that need the database are read when scraped, one cheap query each, through
-the read-only pool (:func:`hub.db.read_only`), so a scrape never waits on the audit lock.
+the read-only pool (:func:`hub.core.db.read_only`), so a scrape never waits on the audit lock.
 
 Each hub has a registry of its own rather than prometheus-client's global one, so two hubs in one
 process (tests) never share counts. Several worker processes would each count their own; to
@@ -78,8 +78,8 @@ from sqlmodel import Session
 from audit import checkpoints
 from audit.events import Action, Outcome, parse_time
 from audit.log import AppendTiming, AuditLog, Recorded
-from hub import db
-from hub.access_log import UNMATCHED
+from hub.core import db
+from hub.observability.access_log import UNMATCHED
 
 __all__ = ["UNMATCHED", "AuditMetrics", "DatabaseCollector", "HubMetrics", "error_kind"]
 

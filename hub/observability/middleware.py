@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.access_log import UNMATCHED, Exchange, log_exchange
+from hub.observability.access_log import UNMATCHED, Exchange, log_exchange
 from hub.observability.tracing import (
     SCOPE_KEY,
     RequestTrace,

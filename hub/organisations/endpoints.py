@@ -14,11 +14,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from audit.events import Action
 from auth.dependencies import current_principal
 from auth.scopes import Scope
-from hub.caller import Serving
-from hub.deps import SessionDep, StrictQuery
-from hub.errors import problem, problem_responses
 from hub.organisations import service
-from hub.organisations.models import CODE_PATTERN, Organisation
 from hub.organisations.schemas import (
     OrganisationIn,
     OrganisationOut,
@@ -26,9 +22,13 @@ from hub.organisations.schemas import (
     OrganisationPatch,
 )
 from hub.organisations.service import OrganisationsDeps, OrganisationService
-from hub.pagination import Cursor, Limit
-from hub.recording import Call
-from hub.services import Services
+from hub.runtime import Services
+from hub.tables.organisations import CODE_PATTERN, Organisation
+from hub.web.caller import Serving
+from hub.web.deps import SessionDep, StrictQuery
+from hub.web.pagination import Cursor, Limit
+from hub.web.problems import problem, problem_responses
+from hub.web.recording import Call
 
 router = APIRouter(
     prefix="/api/v1",

@@ -27,9 +27,9 @@ from typing import Final
 
 from sqlmodel import Session
 
-from hub.organisations import repository
-from hub.organisations.models import Organisation
+from hub.directory import organisations_repository as repository
 from hub.organisations.service import OrganisationSeed, validated
+from hub.tables.organisations import Organisation
 
 MAX_BYTES: Final = 1024 * 1024
 MAX_ROWS: Final = 10_000

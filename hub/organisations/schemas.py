@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool
 
-from hub.organisations.models import CODE_PATTERN, OrganisationKind
+from hub.tables.organisations import CODE_PATTERN, OrganisationKind
 
 _KINDS: list[JsonValue] = [kind.value for kind in OrganisationKind]
 

@@ -6,14 +6,15 @@ The rules, the same for the API, ``ketenhub org`` and ``ketenhub org import``:
 - **Code**: an upper-case letter, then 1 to 15 upper-case letters or digits. A gemeente's code is
   its CBS code, ``GM`` and four digits (``GM0363``), and only a gemeente has a code of that
   shape, so no other organisation can pass for one.
-- **Name**: see :func:`hub.names.clean_name`.
-- **Kind**: an :class:`~hub.organisations.models.OrganisationKind`, fixed once the organisation
+- **Name**: see :func:`hub.core.names.clean_name`.
+- **Kind**: an :class:`~hub.tables.organisations.OrganisationKind`, fixed once the organisation
   exists. The sharing policy decides by kind (``gemeente`` covers every gemeente, including
   those added after the policy was loaded), so changing a kind would silently change who may
   read what; it is refused.
 - **Disabling** stops the organisation acting and granting: the token endpoint refuses its
   clients at once, every replica refuses the tokens they hold within
-  :data:`~hub.cached.CUT_OFF` seconds (:mod:`hub.oauth.standing`), and its shares grant nothing.
+  :data:`~hub.core.cached.CUT_OFF` seconds (:mod:`hub.tokens.standing`), and its shares grant
+  nothing.
   Its documents stay readable to whom the policy allows: they belong to the chain's cases and
   their retention. Enabling restores its clients and its shares, but not the tokens that
   disabling ended: its clients get new ones.
@@ -37,16 +38,16 @@ from typing import Final
 from sqlmodel import Session
 
 from audit.events import Action
-from hub import db
-from hub.audit.recorder import About
-from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound, Unprocessable
-from hub.names import clean_name
-from hub.organisations import repository
-from hub.organisations.directory import OrganisationDirectory
-from hub.organisations.models import CODE_PATTERN, Organisation, OrganisationKind
+from hub.core import db
+from hub.core.errors import BadRequest, Conflict, Forbidden, HubError, NotFound, Unprocessable
+from hub.core.names import clean_name
+from hub.directory import organisations_repository as repository
+from hub.directory.organisations import OrganisationDirectory
 from hub.organisations.schemas import OrganisationIn, OrganisationPatch
-from hub.pagination import Page, decode_cursor
-from hub.recording import Call, RecordingService
+from hub.tables.organisations import CODE_PATTERN, Organisation, OrganisationKind
+from hub.trail.recorder import About
+from hub.web.pagination import Page, decode_cursor
+from hub.web.recording import Call, RecordingService
 
 _CODE: Final = re.compile(CODE_PATTERN)  # with fullmatch, so "$" cannot pass a newline
 _CBS_CODE: Final = re.compile(r"GM[0-9]{4}")
@@ -200,7 +201,7 @@ class OrganisationService(RecordingService):
     """Adding and changing organisations for one administrator's request, each recorded.
 
     A refusal undoes what the request changed and keeps only its own record
-    (:meth:`~hub.recording.RecordingService.refuse`).
+    (:meth:`~hub.web.recording.RecordingService.refuse`).
     """
 
     def __init__(self, call: Call, deps: OrganisationsDeps) -> None:

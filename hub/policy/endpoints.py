@@ -15,14 +15,14 @@ from fastapi import APIRouter, Depends, Request
 
 from audit.events import Action
 from auth.dependencies import current_principal
-from hub.caller import Serving
-from hub.deps import StrictQuery
-from hub.errors import problem, problem_responses
-from hub.policy.model import Policy
 from hub.policy.schemas import ExplainIn, ExplainOut, PolicyOut
 from hub.policy.service import PolicyDeps, PolicyService
-from hub.recording import Call
-from hub.services import Services
+from hub.rules.model import Policy
+from hub.runtime import Services
+from hub.web.caller import Serving
+from hub.web.deps import StrictQuery
+from hub.web.problems import problem, problem_responses
+from hub.web.recording import Call
 
 router = APIRouter(
     prefix="/api/v1/policy",

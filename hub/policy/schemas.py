@@ -2,7 +2,7 @@
 
 Sizes are in bytes and durations in days, so a client need not parse ``256 MiB``; retention is
 also given as the file wrote it, because its years are calendar years (see
-:class:`hub.policy.model.Retention`).
+:class:`hub.rules.model.Retention`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.policy.model import PolicyAction
+from hub.rules.model import PolicyAction
 
 _CODE_PATTERN = r"^[A-Z][A-Z0-9]{1,15}$"
 

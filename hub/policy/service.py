@@ -19,14 +19,13 @@ from typing import Final
 from audit.events import Action
 from auth.scopes import Scope
 from hub.access.rule import read_access, resolve_visible
-from hub.audit.recorder import About
-from hub.documents import repository as documents
-from hub.documents.models import Document
-from hub.errors import Forbidden, NotFound, Unprocessable
-from hub.organisations import repository
-from hub.policy.model import Decision, Party, Policy, PolicyAction
+from hub.core.errors import Forbidden, NotFound, Unprocessable
+from hub.directory import organisations_repository as repository
 from hub.policy.schemas import ExplainIn, ExplainOut
-from hub.recording import Call, RecordingService
+from hub.rules.model import Decision, Party, Policy, PolicyAction
+from hub.tables.documents import Document
+from hub.trail.recorder import About
+from hub.web.recording import Call, RecordingService
 
 _EXPLAIN_FOR_OTHERS: Final = frozenset({Scope.ADMIN, Scope.AUDIT_READ})
 _EXPLAIN: Final = Action.POLICY_EXPLAIN
@@ -111,7 +110,7 @@ class PolicyService(RecordingService):
         self._may_ask(question, subject)
         document_id = question.document_id
         if document_id is not None and _EXPLAIN_FOR_OTHERS & self.caller.principal.scopes:
-            document = documents.get(self.session, document_id)
+            document = self.session.get(Document, document_id)
             if document is not None and document.deleted_at is None:
                 return document
         elif document_id is not None:

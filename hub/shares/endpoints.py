@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.caller import Serving
-from hub.deps import StrictQuery
-from hub.errors import problem, problem_responses
-from hub.pagination import Cursor, Limit
-from hub.recording import Call
-from hub.services import Services
+from hub.runtime import Services
 from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
 from hub.shares.service import SharesDeps, ShareService
+from hub.web.caller import Serving
+from hub.web.deps import StrictQuery
+from hub.web.pagination import Cursor, Limit
+from hub.web.problems import problem, problem_responses
+from hub.web.recording import Call
 
 router = APIRouter(
     prefix="/api/v1/shares",

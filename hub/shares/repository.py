@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, tuple_
 from sqlmodel import Session, col, select
 
-from hub.shares.models import Share, ShareType
+from hub.tables.shares import Share, ShareType
 
 
 def get(session: Session, share_id: uuid.UUID) -> Share | None:

@@ -9,9 +9,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from hub.documents.schemas import DocumentTypeName
-from hub.rfc3339 import Timestamp
-from hub.subjects.schemas import VNumber
+from hub.core.rfc3339 import Timestamp
+from hub.web.schemas import DocumentTypeName, VNumber
 
 OrganisationCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,15}$")]
 

@@ -25,19 +25,19 @@ from typing import Final
 
 from audit.events import Action
 from hub.access.rule import resolve_visible
-from hub.audit.recorder import About
-from hub.audit.service import Receipt
-from hub.db import as_utc
-from hub.documents.models import Document
-from hub.errors import Forbidden, HubError, NotFound, Unprocessable
-from hub.organisations.directory import OrganisationDirectory
-from hub.pagination import Page, time_id, time_id_position
-from hub.policy.model import Party, Policy, PolicyAction
-from hub.recording import Call, RecordingService
+from hub.core.db import as_utc
+from hub.core.errors import Forbidden, HubError, NotFound, Unprocessable
+from hub.directory.organisations import OrganisationDirectory
+from hub.rules.model import Party, Policy, PolicyAction
 from hub.shares import repository
-from hub.shares.models import Share, ShareType
 from hub.shares.schemas import ShareIn, ShareOut, ShareState
 from hub.subjects.keys import SubjectProtector
+from hub.tables.documents import Document
+from hub.tables.shares import Share, ShareType
+from hub.trail.auditor import Receipt
+from hub.trail.recorder import About
+from hub.web.pagination import Page, time_id, time_id_position
+from hub.web.recording import Call, RecordingService
 
 SHARE: Final = "share"
 _NO_SUCH_SHARE: Final = "no such share"

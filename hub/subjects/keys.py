@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlmodel import Session, col, select
 
 from audit.events import format_time
-from hub.sealed_keys import SealedKeys
-from hub.subjects.models import SubjectKey
+from hub.keys.sealed import SealedKeys
+from hub.tables.subjects import SubjectKey
 from storage.errors import IntegrityError
 from storage.keys import KeyProvider
 

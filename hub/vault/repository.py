@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from hub.vault.models import SealedObject
+from hub.tables.vault import SealedObject
 
 
 def get(session: Session, sealed_id: uuid.UUID) -> SealedObject | None:

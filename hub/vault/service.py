@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session
 
-from hub import db
+from hub.core import db
+from hub.tables.vault import SealedObject
 from hub.vault import repository
-from hub.vault.models import SealedObject
 from storage import envelope, envelope_range
 from storage.errors import IntegrityError, KeyRingError
 from storage.keys import KEY_SIZE, KeyProvider, WrappedKey, rewrap

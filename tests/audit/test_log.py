@@ -16,7 +16,7 @@ from audit.checkpoints import CheckpointError
 from audit.log import AuditLog, consistency_proof, inclusion_proof, root_at
 from audit.models import AuditEvent
 from audit.notes import NoteSigner, NoteVerifier, open_checkpoint
-from hub import db
+from hub.core import db
 from tests.fixtures.audit import ORIGIN, StepClock, append_events, event, execute, fill
 
 

@@ -14,8 +14,8 @@ from audit.log import AuditLog, root_at
 from audit.models import AuditEvent
 from audit.notes import Checkpoint, NoteSigner, sign_checkpoint
 from audit.verify import Report, WitnessError, verify_log
-from hub import db
-from hub.audit.repository import leaf_of
+from hub.auditing.repository import leaf_of
+from hub.core import db
 from tests.fixtures.audit import ORIGIN, StepClock, append_events, execute, fill
 
 SIZE = 40

@@ -3,7 +3,7 @@ whose scopes break the separation of duties; and when a client was last used.
 
 Disabling a client in the database is what ``ketenhub client disable`` does from another
 process; ``services.oauth.standing.invalidate()`` then stands for the cut-off passing, whose
-bound ``tests/hub/test_standing.py`` checks with a controlled clock.
+bound ``tests/hub/tokens/test_standing.py`` checks with a controlled clock.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from sqlmodel import Session, col, select
 
 from audit.models import AuditEvent
 from auth.models import OAuthClient
-from hub import db
 from hub.clients.service import disable_client, enable_client
-from hub.db import as_utc
-from hub.errors import Unprocessable
-from hub.organisations import repository
+from hub.core import db
+from hub.core.db import as_utc
+from hub.core.errors import Unprocessable
+from hub.directory import organisations_repository as repository
 from hub.organisations.service import set_enabled
 from tests.fixtures.oauth import AUDIENCE, ISSUER, Hub, RegisteredClient
 from tests.fixtures.secrets import register_secret

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from hub.app import create_app
 from hub.config import Settings
-from hub.services import build_services
+from hub.runtime import build_services
 from tests.fixtures.oauth import ISSUER, Hub
 
 

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from auth.models import UsedAssertion
 from auth.server import prune
-from hub import db
 from hub.clients.service import disable_client
+from hub.core import db
 from storage.keys import LocalKeyRing
 from tests.fixtures.oauth import AUDIENCE, ISSUER, TOKEN_URL, Hub, make_assertion
 

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
 
-from hub import db
 from hub.app import SchemaNotCurrentError, create_app
 from hub.config import Environment, Settings
-from hub.errors import Conflict
-from hub.organisations.directory import OrganisationDirectory
-from hub.policy.install import install_policy
-from hub.services import Services, build_audit, build_oauth
+from hub.core import db
+from hub.core.errors import Conflict
+from hub.directory.organisations import OrganisationDirectory
+from hub.rules.install import install_policy
+from hub.runtime import Services, build_audit, build_oauth
 from hub.subjects.keys import SubjectKeys
 from hub.vault.service import Vault
 from storage.keys import LocalKeyRing

@@ -1,7 +1,7 @@
 """The audit trail: events, tree nodes, signed checkpoints and audit keys.
 
 ``audit_event``, ``audit_node`` and ``audit_checkpoint`` are append-only: on PostgreSQL the hub's
-own role gets only INSERT and SELECT on them (see :func:`hub.db_roles.grant_hub_role`).
+own role gets only INSERT and SELECT on them (see :func:`hub.core.db_roles.grant_hub_role`).
 
 Revision ID: 0003
 Revises: 0002

@@ -1,0 +1,154 @@
+"""The auditor API under ``/api/v1/audit`` (scope ``audit:read``).
+
+Auditors read the trail and nothing else; every read is itself recorded (see
+:mod:`hub.auditing.queries`), and so is a refusal for want of the scope.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import StreamingResponse
+
+from audit.events import Action, Outcome, format_time
+from auth.scopes import Scope
+from hub.auditing.queries import AuditQueries
+from hub.auditing.repository import EventFilter
+from hub.auditing.schemas import (
+    AuditKeysOut,
+    CheckpointOut,
+    ConsistencyOut,
+    EventPage,
+    InclusionOut,
+    SubjectReportIn,
+    SubjectReportOut,
+)
+from hub.core.errors import Unprocessable
+from hub.core.rfc3339 import Timestamp
+from hub.runtime import Services
+from hub.web.caller import Serving
+from hub.web.deps import StrictQuery
+from hub.web.pagination import Cursor, Limit
+from hub.web.problems import problem_responses
+from hub.web.recording import Call
+
+router = APIRouter(
+    prefix="/api/v1/audit",
+    tags=["audit"],
+    responses=problem_responses(not_found=True),
+    dependencies=[StrictQuery],
+)
+
+_MAX_SEQ = 2**53 - 1
+
+
+def _queries(call: Call, services: Services) -> AuditQueries:
+    return AuditQueries(call, services.audit)
+
+
+Queries = Annotated[
+    AuditQueries,
+    Depends(
+        Serving(
+            _queries, scope=Scope.AUDIT_READ, action=Action.AUDIT_QUERY, resource_type="audit_log"
+        )
+    ),
+]
+
+
+def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the signature
+    since: Annotated[Timestamp | None, Query(description="Events at or after (RFC 3339)")] = None,
+    until: Annotated[Timestamp | None, Query(description="Events before (RFC 3339)")] = None,
+    organisation: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Z0-9]+$")] = None,
+    action: Annotated[Action | None, Query()] = None,
+    document_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    outcome: Annotated[Outcome | None, Query()] = None,
+) -> EventFilter:
+    if since is not None and until is not None and since > until:
+        raise Unprocessable("since must not be later than until")
+    return EventFilter(
+        since=_leaf_time(since),
+        until=_leaf_time(until),
+        organisation=organisation,
+        action=action.value if action else None,
+        document_id=document_id,
+        outcome=outcome.value if outcome else None,
+    )
+
+
+def _leaf_time(moment: datetime | None) -> str | None:
+    return None if moment is None else format_time(moment)
+
+
+Filters = Annotated[EventFilter, Depends(event_filter)]
+
+
+@router.get("/events", response_model=EventPage, summary="Audit events, filtered, in log order")
+def list_events(
+    queries: Queries, where: Filters, limit: Limit = 50, cursor: Cursor = None
+) -> EventPage:
+    return queries.events(where, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/events/{seq}",
+    response_model=InclusionOut,
+    summary="One event with its inclusion proof against the latest checkpoint",
+)
+def get_event(queries: Queries, seq: Annotated[int, Path(ge=0, le=_MAX_SEQ)]) -> InclusionOut:
+    return queries.event(seq)
+
+
+@router.get("/checkpoints/latest", response_model=CheckpointOut, summary="The newest checkpoint")
+def latest_checkpoint(queries: Queries) -> CheckpointOut:
+    return queries.latest_checkpoint()
+
+
+@router.get(
+    "/consistency",
+    response_model=ConsistencyOut,
+    response_model_by_alias=True,
+    summary="Consistency proof between two tree sizes",
+)
+def consistency(
+    queries: Queries,
+    size1: Annotated[int, Query(alias="from", ge=1, le=_MAX_SEQ)],
+    size2: Annotated[int, Query(alias="to", ge=1, le=_MAX_SEQ)],
+) -> ConsistencyOut:
+    return queries.consistency(size1, size2)
+
+
+@router.get("/keys", response_model=AuditKeysOut, summary="The audit keys (checkpoints, receipts)")
+def keys(queries: Queries) -> AuditKeysOut:
+    return queries.keys()
+
+
+@router.get(
+    "/export",
+    summary="Every matching event as CSV or JSON Lines, streamed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
+)
+def export(
+    queries: Queries,
+    where: Filters,
+    format: Literal["csv", "jsonl"] = "jsonl",  # noqa: A002
+) -> StreamingResponse:
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/jsonl"
+    stamp = format_time(datetime.now().astimezone())[:19].replace(":", "")
+    return StreamingResponse(
+        queries.export(where, format),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+@router.post(
+    "/subject-report",
+    response_model=SubjectReportOut,
+    summary="Every recorded access to one person's documents, and why",
+)
+def subject_report(queries: Queries, body: SubjectReportIn) -> SubjectReportOut:
+    return queries.subject_report(body.v_number, cursor=body.cursor, limit=body.limit)

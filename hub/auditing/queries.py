@@ -1,0 +1,231 @@
+"""What auditors may ask of the trail, each answer recorded as an audit event itself.
+
+Every read is recorded in the request's transaction *after* it ran, so an auditor's query never
+shows up in its own answer, and is committed before the answer is sent. Cursors are opaque:
+base64url of the last ``seq`` seen and a fingerprint of the query's filters, so a cursor
+replayed against another query is refused rather than silently paging the wrong results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import astuple
+from typing import Final
+
+from sqlmodel import Session
+
+from audit import checkpoints, log
+from audit.events import LEAF_FIELDS, Action, ldv_status
+from audit.models import AuditEvent
+from audit.pseudonyms import SUBJECT_TYPE
+from hub.auditing import repository
+from hub.auditing.repository import EventFilter
+from hub.auditing.schemas import (
+    AuditKeyOut,
+    AuditKeysOut,
+    CheckpointOut,
+    ConsistencyOut,
+    EventOut,
+    EventPage,
+    InclusionOut,
+    SubjectReportOut,
+)
+from hub.core import db
+from hub.core.errors import BadRequest, HubError, NotFound, Unprocessable
+from hub.trail.auditor import Auditor, b64
+from hub.trail.recorder import NOTHING, About
+from hub.web.pagination import Page, decode_cursor
+from hub.web.recording import Call, RecordingService
+
+EXPORT_BATCH: Final = 1000
+CSV_COLUMNS: Final = ("seq", "leaf_hash", "status", *LEAF_FIELDS[1:])
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+# -- cursors ------------------------------------------------------------------------------------
+
+
+def _after(cursor: str | None, where: EventFilter) -> int | None:
+    """The last ``seq`` of the previous page; a cursor of another query or shape is 400."""
+    after = decode_cursor(cursor, astuple(where))
+    if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+        raise BadRequest("the cursor is not one this API issued")
+    return after
+
+
+# -- shapes -------------------------------------------------------------------------------------
+
+
+def event_out(row: AuditEvent) -> EventOut:
+    return EventOut(
+        seq=row.seq,
+        leaf_hash=b64(row.leaf_hash),
+        status=ldv_status(row.outcome),
+        leaf=repository.leaf_of(row),
+    )
+
+
+def checkpoint_out(signed: checkpoints.SignedCheckpoint) -> CheckpointOut:
+    return CheckpointOut(
+        note=signed.note,
+        tree_size=signed.tree_size,
+        root_hash=b64(signed.root_hash),
+        signed_at=signed.signed_at,
+    )
+
+
+def _page(
+    session: Session, where: EventFilter, cursor: str | None, limit: int
+) -> tuple[list[EventOut], str | None]:
+    rows = repository.page(session, where, after=_after(cursor, where), limit=limit + 1)
+    page = Page.of(rows, limit=limit, query=astuple(where), after=lambda row: row.seq)
+    return [event_out(r) for r in page.items], page.next_cursor
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+
+class AuditQueries(RecordingService):
+    """The auditor API's operations, for one request: its transaction, caller and recorder."""
+
+    def __init__(self, call: Call, auditor: Auditor) -> None:
+        super().__init__(call)
+        self.auditor = auditor
+
+    def _refuse(self, error: HubError, about: About) -> HubError:
+        """Record a refused query; the request's transaction keeps that record as it fails."""
+        return self.refuse(error, Action.AUDIT_QUERY, about, detail=error.message[:200])
+
+    def events(self, where: EventFilter, *, cursor: str | None, limit: int) -> EventPage:
+        items, next_cursor = _page(self.session, where, cursor, limit)
+        self.record(Action.AUDIT_QUERY, About("audit_log"), detail=_describe(where))
+        return EventPage(items=items, next_cursor=next_cursor)
+
+    def event(self, seq: int) -> InclusionOut:
+        row = repository.get(self.session, seq)
+        if row is None:
+            error = NotFound(f"no audit event with seq {seq}")
+            raise self._refuse(error, About("audit_event"))
+        self.record(Action.AUDIT_QUERY, About("audit_event", str(seq)))
+        signed = self._checkpoint_covering(seq + 1)
+        proof = log.inclusion_proof(self.session.connection(), seq, signed.tree_size)
+        return InclusionOut(
+            event=event_out(row),
+            leaf_index=seq,
+            tree_size=signed.tree_size,
+            hashes=[b64(h) for h in proof],
+            checkpoint=checkpoint_out(signed),
+        )
+
+    def _checkpoint_covering(self, size: int) -> checkpoints.SignedCheckpoint:
+        """The newest checkpoint, signed now if none covers ``size`` events yet."""
+        signed = checkpoints.latest(self.session.connection())
+        if signed is None or signed.tree_size < size:
+            signed, _ = self.auditor.checkpoint(self.session)
+        if signed is None:  # pragma: no cover - the query's own event makes the log non-empty
+            raise NotFound("the audit log is empty")
+        return signed
+
+    def latest_checkpoint(self) -> CheckpointOut:
+        self.record(Action.AUDIT_QUERY, About("checkpoint", "latest"))
+        return checkpoint_out(self._checkpoint_covering(1))
+
+    def consistency(self, size1: int, size2: int) -> ConsistencyOut:
+        if size1 > size2:
+            error = Unprocessable(f"from ({size1}) must not be larger than to ({size2})")
+            raise self._refuse(error, About("consistency"))
+        size = log.AuditLog.size(self.session.connection())
+        if size2 > size:
+            error = Unprocessable(f"to ({size2}) is larger than the log ({size} events)")
+            raise self._refuse(error, About("consistency"))
+        proof = log.consistency_proof(self.session.connection(), size1, size2)
+        self.record(Action.AUDIT_QUERY, About("consistency", f"{size1}-{size2}"))
+        return ConsistencyOut.model_validate(
+            {"from": size1, "to": size2, "hashes": [b64(h) for h in proof]}
+        )
+
+    def keys(self) -> AuditKeysOut:
+        rows = self.auditor.keys.published(self.session)
+        keys = []
+        for index, row in enumerate(rows):
+            name, key_id, _ = row.key_id.split("+", 2)
+            keys.append(
+                AuditKeyOut(
+                    name=name,
+                    key_id=key_id,
+                    public_key=b64(row.public_key or b""),
+                    verifier_key=row.key_id,
+                    created_at=row.created_at,
+                    current=index == 0,
+                )
+            )
+        self.record(Action.AUDIT_QUERY, About("audit_key"))
+        return AuditKeysOut(origin=self.auditor.keys.origin, keys=keys)
+
+    def subject_report(self, v_number: str, *, cursor: str | None, limit: int) -> SubjectReportOut:
+        pseudonym = self.auditor.pseudonym(v_number)
+        where = EventFilter(data_subject_id=pseudonym)
+        items, next_cursor = _page(self.session, where, cursor, limit)
+        self.record(Action.AUDIT_SUBJECT_REPORT, NOTHING.of(v_number=v_number))
+        return SubjectReportOut(
+            data_subject_id=pseudonym,
+            data_subject_id_type=SUBJECT_TYPE,
+            items=items,
+            next_cursor=next_cursor,
+        )
+
+    def export(self, where: EventFilter, fmt: str) -> Iterator[str]:
+        """Record the export, then stream every matching event up to the log's current end."""
+        upto = log.AuditLog.size(self.session.connection())
+        self.record(Action.AUDIT_EXPORT, About("audit_log"), detail=f"{fmt}; {_describe(where)}")
+        return _stream(self.auditor, where, upto, fmt)
+
+
+def _describe(where: EventFilter) -> str:
+    given = [name for name, value in zip(_FILTER_NAMES, astuple(where), strict=True) if value]
+    return "filters: " + (", ".join(given) if given else "none")
+
+
+_FILTER_NAMES: Final = tuple(EventFilter.__dataclass_fields__)
+
+
+def _stream(auditor: Auditor, where: EventFilter, upto: int, fmt: str) -> Iterator[str]:
+    """Batches in short read-only transactions of their own: the request's session is closed
+    once the answer starts, and memory stays constant however long the trail is."""
+    after: int | None = None
+    if fmt == "csv":
+        yield _csv_line(CSV_COLUMNS)
+    while True:
+        with db.transaction(db.read_only(auditor.engine)) as session:
+            rows = repository.page(session, where, after=after, limit=EXPORT_BATCH, upto=upto)
+            chunk = [_jsonl(r) if fmt == "jsonl" else _csv_row(r) for r in rows]
+        if not rows:
+            return
+        after = rows[-1].seq
+        yield "".join(chunk)
+
+
+def _jsonl(row: AuditEvent) -> str:
+    return json.dumps(event_out(row).model_dump(), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _csv_row(row: AuditEvent) -> str:
+    leaf = repository.leaf_of(row)
+    values: Sequence[object] = (
+        row.seq,
+        b64(row.leaf_hash),
+        ldv_status(row.outcome),
+        *(leaf.get(name, "") for name in LEAF_FIELDS[1:]),
+    )
+    return _csv_line(values)
+
+
+def _csv_line(values: Sequence[object]) -> str:
+    buffer = io.StringIO()
+    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection): quote it.
+    cells = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in values]
+    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()

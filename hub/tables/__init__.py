@@ -1,0 +1,30 @@
+"""Every table model, imported in one place so SQLModel's metadata is complete.
+
+Alembic's consistency test and the migration environment use ``SQLModel.metadata`` after
+importing this.
+"""
+
+from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
+from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
+from hub.tables.documents import Document
+from hub.tables.organisations import Organisation
+from hub.tables.shares import Share, ShareType
+from hub.tables.subjects import SubjectKey
+from hub.tables.vault import SealedObject
+
+__all__ = [
+    "AuditCheckpoint",
+    "AuditEvent",
+    "AuditKey",
+    "AuditNode",
+    "Document",
+    "OAuthClient",
+    "Organisation",
+    "RevokedToken",
+    "SealedObject",
+    "Share",
+    "ShareType",
+    "SigningKey",
+    "SubjectKey",
+    "UsedAssertion",
+]

@@ -1,0 +1,155 @@
+"""FastAPI dependencies: the hub's services, the request's transaction and its session, and the
+check on query parameters."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from typing import Annotated, Final
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from sqlmodel import Session
+
+from hub.core import db
+from hub.core.errors import Unprocessable
+from hub.runtime import Services
+from hub.vault.service import Vault
+
+logger = logging.getLogger(__name__)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+class RequestTransaction:
+    """A request's one transaction, in which a refusal keeps only its own record.
+
+    The request's work (its changes and the events that record them) runs in a savepoint taken
+    when the transaction begins. A refusal (:meth:`refuse`) rolls that savepoint back, with the
+    side effects registered in it (:func:`hub.core.db.after_commit`,
+    :func:`hub.core.db.after_rollback`),
+    appends its event outside it, and starts the work afresh. When the request ends the work is
+    committed with the rest; when it fails the work is rolled back and what is left, refusals
+    only, is committed. So a refusal is kept although its request fails, and nothing else can be
+    kept with it: there is no way to mark an error as one whose transaction must commit.
+
+    Services only ``flush``; this is the single place a request's transaction commits, so a
+    change and its audit record are written together or not at all. The savepoint costs no
+    round trip until the session first touches the database (SQLAlchemy begins both lazily), so
+    an upload still holds no transaction, and on SQLite no writer lock, while its file streams.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._begin_work()
+
+    def _begin_work(self) -> None:
+        self._mark = db.pending_mark(self.session)
+        self._work = self.session.begin_nested()
+
+    def _discard_work(self) -> None:
+        if self._work.is_active:
+            self._work.rollback()
+        db.undo_pending_since(self.session, self._mark)
+
+    def refuse(self, record: Callable[[Session], object]) -> None:
+        """Undo the request's work, then ``record`` the refusal where the work cannot reach it.
+
+        The append runs in a savepoint of its own: if it fails, the refusals recorded before it
+        stay whole (and the failure propagates, failing the request).
+        """
+        self._discard_work()
+        with self.session.begin_nested():
+            record(self.session)
+        self._begin_work()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def fail(self) -> None:
+        """The request failed: roll its work back and commit its refusals, if any."""
+        try:
+            self._discard_work()
+            self.session.commit()
+        except Exception:
+            logger.exception("a failed request's refusals could not be committed")
+            self.session.rollback()
+
+
+def request_transaction(services: ServicesDep) -> Iterator[RequestTransaction]:
+    """The request's transaction: committed when the handler returns; when it raises, its work
+    is rolled back and only its refusals are committed."""
+    with Session(services.engine, expire_on_commit=False) as session:
+        transaction = RequestTransaction(session)
+        try:
+            yield transaction
+            transaction.commit()
+        except BaseException:
+            transaction.fail()
+            raise
+
+
+# scope="function": the dependency exits (commits) when the handler returns, before the
+# response is sent. FastAPI's default, "request", would commit after the answer has gone out,
+# so a failed commit (the audit write, say) could no longer fail the request.
+TransactionDep = Annotated[RequestTransaction, Depends(request_transaction, scope="function")]
+
+
+def get_session(transaction: TransactionDep) -> Session:
+    """The request transaction's session, for routes that record nothing themselves."""
+    return transaction.session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_vault(services: ServicesDep) -> Vault:
+    return services.vault
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]
+
+
+_SHOWABLE_PARAMETER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (422).
+
+    A misspelled filter (``?documnet_type=decision``) would otherwise be ignored, and the
+    caller would get everything instead of what it asked for. A name is repeated in the
+    message only when it cannot be personal data (a short word, not a v-number).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or "access_token" in request.query_params:
+        # A token in the query is refused by the bearer check itself, as RFC 6750 prescribes.
+        return
+    known = _query_names(route.dependant)
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        shown = [name for name in unknown if _SHOWABLE_PARAMETER.fullmatch(name)]
+        names = ", ".join(sorted(set(shown))) if len(shown) == len(unknown) else "unnamed"
+        allowed = ", ".join(sorted(known)) or "none"
+        raise Unprocessable(f"unknown query parameter ({names}); this route takes: {allowed}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        names.update(param.alias for param in current.query_params)
+        pending.extend(current.dependencies)
+    return names
+
+
+StrictQuery = Depends(reject_unknown_query)

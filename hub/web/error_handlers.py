@@ -1,0 +1,190 @@
+"""The exception handlers: every error a request can raise, answered as a problem document.
+
+Installed by :func:`install_handlers`: hub errors, request validation errors, Starlette's own
+404/405 (a 405's ``Allow`` lists every method the path supports: :mod:`hub.web.methods`), errors
+from ``storage``, and anything unexpected (500, with no detail beyond a reference the logs
+carry). Under ``/oauth/`` each is answered in OAuth's error JSON instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from auth.dependencies import BearerError
+from hub.core.errors import HubError, OAuthRequestError
+from hub.web.methods import allowed_methods
+from hub.web.problems import PROBLEM_TYPE_BASE, oauth_error_response, problem_response
+from storage.errors import IntegrityError, StorageError, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+def _is_oauth(request: Request) -> bool:
+    """``/oauth/*`` answers OAuth's error JSON (RFC 6749 §5.2), the rest problem+json."""
+    return request.url.path.startswith("/oauth/")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _hub_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(HubError, exc)  # registered for this class only
+    if _is_oauth(request):
+        error = "temporarily_unavailable" if exc.status_code == 503 else "server_error"
+        return oauth_error_response(exc.status_code, error, exc.message)
+    return problem_response(
+        status=exc.status_code,
+        title=_phrase(exc.status_code),
+        detail=exc.message,
+        type_=PROBLEM_TYPE_BASE + exc.slug,
+        instance=request.url.path,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+def _describe_location(location: Sequence[int | str]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(location[0] if location else "request")
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, exc)  # registered for this class only
+    if _is_oauth(request):
+        return oauth_error_response(400, "invalid_request", "the request is malformed")
+    # Only the location and message of each error: pydantic's "input" echoes what the caller
+    # sent, which may be personal data (a v-number) and must not be reflected into logs.
+    errors = [
+        {"location": list(error.get("loc", ())), "message": error.get("msg", "invalid")}
+        for error in exc.errors()
+    ]
+    first = errors[0] if errors else {"location": [], "message": "invalid request"}
+    return problem_response(
+        status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        title="Unprocessable Content",
+        detail=f"{_describe_location(first['location'])}: {first['message']}",
+        type_=PROBLEM_TYPE_BASE + "validation",
+        instance=request.url.path,
+        extra={"errors": errors},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, exc)  # registered for this class only
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        if allowed:  # else the framework's own answer stands (a Mount's, say)
+            headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+            headers["Allow"] = ", ".join(allowed)
+    if _is_oauth(request):
+        response = oauth_error_response(
+            exc.status_code, "invalid_request", _phrase(exc.status_code)
+        )
+        response.headers.update(headers)
+        return response
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == HTTPStatus.NOT_FOUND:
+        detail = "no such resource"
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED and "Allow" in headers:
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+    return problem_response(
+        status=exc.status_code,
+        title=_phrase(exc.status_code),
+        detail=detail,
+        instance=request.url.path,
+        headers=headers,
+    )
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(StorageError, exc)  # registered for this class only
+    reference = secrets.token_hex(8)
+    if _is_oauth(request):
+        # A signing key that cannot be unsealed, for example: the client needs OAuth's JSON.
+        logger.error("storage error at the OAuth endpoint (ref %s): %s", reference, exc)
+        return oauth_error_response(500, "server_error", f"internal error (reference {reference})")
+    if isinstance(exc, StoreUnavailable):
+        logger.warning("object store unavailable (ref %s): %s", reference, exc)
+        return problem_response(
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            title="Service Unavailable",
+            detail=f"the object store is unavailable; try again later (reference {reference})",
+            type_=PROBLEM_TYPE_BASE + "store-unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, IntegrityError):
+        logger.error("stored content failed authentication (ref %s)", reference)
+    else:
+        logger.error("storage error (ref %s): %s", reference, exc)
+    return problem_response(
+        status=HTTPStatus.INTERNAL_SERVER_ERROR,
+        title="Internal Server Error",
+        detail=f"stored content could not be served (reference {reference})",
+        type_=PROBLEM_TYPE_BASE + "storage",
+        instance=request.url.path,
+    )
+
+
+async def _oauth_request_error(_request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(OAuthRequestError, exc)  # registered for this class only
+    return oauth_error_response(exc.status_code, "invalid_request", exc.description)
+
+
+async def _bearer_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(BearerError, exc)  # registered for this class only
+    return problem_response(
+        status=exc.status_code,
+        title=_phrase(exc.status_code),
+        detail=exc.description,
+        type_=PROBLEM_TYPE_BASE
+        + ("insufficient-scope" if exc.status_code == 403 else "unauthorized"),
+        instance=request.url.path,
+        headers={"WWW-Authenticate": exc.www_authenticate},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    reference = secrets.token_hex(8)
+    logger.error(
+        "unhandled error (ref %s) on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    if _is_oauth(request):
+        return oauth_error_response(
+            500, "server_error", f"unexpected error (reference {reference})"
+        )
+    return problem_response(
+        status=HTTPStatus.INTERNAL_SERVER_ERROR,
+        title="Internal Server Error",
+        detail=f"an unexpected error occurred (reference {reference})",
+        type_=PROBLEM_TYPE_BASE + "internal-error",
+        instance=request.url.path,
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HubError, _hub_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StorageError, _storage_error)
+    app.add_exception_handler(BearerError, _bearer_error)
+    app.add_exception_handler(OAuthRequestError, _oauth_request_error)
+    app.add_exception_handler(Exception, _unexpected)
