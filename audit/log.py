@@ -12,7 +12,7 @@ serialises appends in the database, for as long as the appending transaction las
 * PostgreSQL: ``pg_advisory_xact_lock`` on a fixed key, released at commit or rollback. A head
   row locked with ``SELECT … FOR UPDATE`` would need UPDATE privilege on an audit table, which
   the hub's role does not have.
-* SQLite: the hub opens every transaction with ``BEGIN IMMEDIATE`` (see :mod:`hub.db`), so a
+* SQLite: the hub opens every transaction with ``BEGIN IMMEDIATE`` (see :mod:`hub.core.db`), so a
   transaction that appends already holds the single writer lock.
 
 Under the lock the log reads its head (the last ``seq`` and its leaf hash), appends, and
