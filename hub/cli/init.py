@@ -13,7 +13,7 @@ from hub.cli import production
 from hub.cli.console import CommandError, load_settings, operator_recorder
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.config import Settings
-from hub.core import db
+from hub.core import db, db_roles
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
 from hub.rules import PolicyError
 from hub.rules.install import install_policy
@@ -130,7 +130,7 @@ def _migrate(settings: Settings) -> str | None:
         if not role:
             raise CommandError("KETENHUB_DATABASE_URL must name the hub's role", status=2)
         try:
-            db.grant_hub_role(engine, role)
+            db_roles.grant_hub_role(engine, role)
         except ValueError as exc:
             raise CommandError(
                 f"migrated, but cannot grant the hub's role: {exc}", status=2

@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, create_engine
 
-from hub.core.db_roles import grant_hub_role
 from hub.core.db_sqlite import (
     READ_ONLY,
     SQLITE_BUSY_TIMEOUT_MS,
@@ -48,9 +47,6 @@ __all__ = [
     "current_revision",
     "dispose",
     "downgrade",
-    # hub/cli.py calls db.grant_hub_role; it is being split into a package in parallel (issue 10)
-    # and will import it from hub.core.db_roles. Drop it from here then.
-    "grant_hub_role",
     "head_revision",
     "make_engine",
     "migrate",

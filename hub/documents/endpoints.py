@@ -15,16 +15,15 @@ from typing import Annotated, Any, Final
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from audit.events import Action
-from auth.scopes import Scope
 from hub.core.db import as_utc
 from hub.core.errors import BadRequest, Unprocessable
 from hub.core.rfc3339 import Timestamp
 from hub.documents.content import Conditions, content_disposition, etag, repr_digest
+from hub.documents.dependencies import Deleter, Downloader, Lister, Reader, Searcher, Uploader
 from hub.documents.downloads import DownloadService
 from hub.documents.repository import DocumentFilter
 from hub.documents.schemas import (
@@ -34,16 +33,12 @@ from hub.documents.schemas import (
     SearchIn,
     UploadOut,
 )
-from hub.documents.service import DocumentsDeps, DocumentService, Shown
-from hub.documents.uploads import UploadService
-from hub.runtime import Services
+from hub.documents.service import Shown
 from hub.trail.auditor import Receipt
-from hub.web.caller import Serving
 from hub.web.deps import StrictQuery
 from hub.web.pagination import Cursor, Limit
 from hub.web.preconditions import joined
 from hub.web.problems import problem, problem_responses
-from hub.web.recording import Call
 from hub.web.schemas import DocumentTypeName
 
 router = APIRouter(
@@ -58,83 +53,6 @@ class UploadAborted(BadRequest):
     """The client hung up before the whole body had arrived."""
 
     slug = "upload-aborted"
-
-
-def documents_deps(services: Services) -> DocumentsDeps:
-    return DocumentsDeps(
-        policy=services.policy,
-        vault=services.vault,
-        protector=services.protector,
-    )
-
-
-def _documents(call: Call, services: Services) -> DocumentService:
-    return DocumentService(call, documents_deps(services))
-
-
-def _uploads(call: Call, services: Services) -> UploadService:
-    return UploadService(call, documents_deps(services))
-
-
-def _downloads(call: Call, services: Services) -> DownloadService:
-    return DownloadService(call, documents_deps(services))
-
-
-_ID = "document_id"
-_DOCUMENT = "document"
-_WRITE, _READ = Scope.DOCUMENTS_WRITE, Scope.DOCUMENTS_READ
-Uploader = Annotated[
-    UploadService,
-    Depends(
-        Serving(_uploads, scope=_WRITE, action=Action.DOCUMENT_UPLOAD, resource_type=_DOCUMENT)
-    ),
-]
-Deleter = Annotated[
-    DocumentService,
-    Depends(
-        Serving(
-            _documents,
-            scope=_WRITE,
-            action=Action.DOCUMENT_DELETE,
-            resource_type=_DOCUMENT,
-            id_param=_ID,
-        )
-    ),
-]
-Lister = Annotated[
-    DocumentService,
-    Depends(Serving(_documents, scope=_READ, action=Action.DOCUMENT_LIST, resource_type=_DOCUMENT)),
-]
-Searcher = Annotated[
-    DocumentService,
-    Depends(
-        Serving(_documents, scope=_READ, action=Action.DOCUMENT_SEARCH, resource_type=_DOCUMENT)
-    ),
-]
-Reader = Annotated[
-    DownloadService,
-    Depends(
-        Serving(
-            _downloads,
-            scope=_READ,
-            action=Action.DOCUMENT_READ,
-            resource_type=_DOCUMENT,
-            id_param=_ID,
-        )
-    ),
-]
-Downloader = Annotated[
-    DownloadService,
-    Depends(
-        Serving(
-            _downloads,
-            scope=_READ,
-            action=Action.DOCUMENT_DOWNLOAD,
-            resource_type=_DOCUMENT,
-            id_param=_ID,
-        )
-    ),
-]
 
 
 def _out(shown: Shown) -> DocumentOut:
