@@ -10,12 +10,12 @@ there, and issue 10 asks to choose by measurement:
   put through the rule for one document (:func:`hub.access.rule.read_access`, one share query
   each), fetching more candidates until the page is full.
 
-Run on an older tree (before :mod:`hub.access`), it times that tree's own list query instead
-(the "before" figure). The data: the chain's organisations plus ``--gemeenten`` gemeenten, the
-demo policy, ``--documents`` documents spread over the uploaders the policy allows (three per
-case), and ``--shares`` shares (document and case shares, from DTV or the uploader, to random
-organisations; a tenth expired, a tenth revoked). Each figure is the median and p95 of
-``--repeat`` runs of a first page (``limit`` 50) and of a search by case, per party.
+The figures of the list query from before :mod:`hub.access` are in decision 0010. The data: the
+chain's organisations plus ``--gemeenten`` gemeenten, the demo policy, ``--documents`` documents
+spread over the uploaders the policy allows (three per case), and ``--shares`` shares (document
+and case shares, from DTV or the uploader, to random organisations; a tenth expired, a tenth
+revoked). Each figure is the median and p95 of ``--repeat`` runs of a first page (``limit`` 50)
+and of a search by case, per party.
 
 A benchmark, not a test: it prints figures and asserts nothing. Run:
 
@@ -26,28 +26,25 @@ A benchmark, not a test: it prints figures and asserts nothing. Run:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import inspect
-import os
 import random
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import Engine, and_, exists, insert, or_, text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 # Keep imports from the project root, however the script is started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.api import scratch_database
+from hub.access import repository as access_sql
+from hub.access.rule import read_access
 from hub.core import db
 from hub.documents import repository as documents
 from hub.documents.repository import DocumentFilter
@@ -56,13 +53,6 @@ from hub.rules import Party, Policy, demo_policy_bytes, load_policy
 from hub.tables.documents import Document
 from hub.tables.organisations import Organisation, OrganisationKind
 from hub.tables.shares import Share, ShareType
-
-# A tree from before hub.access lists with visible_page(code=..., readable_types=...): then
-# only that tree's own list query is timed (the "before" figure).
-BEFORE: Final = "policy" not in inspect.signature(documents.visible_page).parameters
-if not BEFORE:
-    from hub.access import repository as access_sql
-    from hub.access.rule import read_access
 
 DEFAULT_ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 LIMIT: Final = 50
@@ -75,22 +65,6 @@ PARTIES: Final = ("DTV", "IOM", "COA", "NIDOS", "GM0363")
 NOW: Final = datetime.now(UTC)
 
 Page = Callable[[Session, Policy, Party, DocumentFilter], Sequence[Document]]
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str) -> Iterator[str]:
-    """A PostgreSQL database of the benchmark's own (SQLAlchemy URL), dropped afterwards."""
-    name = f"ketenhub_bench_visibility_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def seed(
@@ -179,22 +153,6 @@ def compiled_sql(
 ) -> Sequence[Document]:
     return documents.visible_page(
         session, policy=policy, party=party, where=where, now=NOW, after=None, limit=LIMIT
-    )
-
-
-def before(
-    session: Session, policy: Policy, party: Party, where: DocumentFilter
-) -> Sequence[Document]:
-    """The list query of a tree from before :mod:`hub.access` (its own signature)."""
-    page: Callable[..., Sequence[Document]] = documents.visible_page
-    return page(
-        session,
-        code=party.code,
-        readable_types=policy.readable_types(party),
-        where=where,
-        now=NOW,
-        after=None,
-        limit=LIMIT,
     )
 
 
@@ -306,11 +264,7 @@ def main() -> None:
             f"{len(CHAIN) + len(DEMO_GEMEENTEN) + args.gemeenten} organisations "
             f"(seeded in {time.perf_counter() - started:.1f} s)"
         )
-        ways: dict[str, Page] = (
-            {"before (this tree's list)": before}
-            if BEFORE
-            else {"compiled SQL": compiled_sql, "Python per page": python_per_page}
-        )
+        ways: dict[str, Page] = {"compiled SQL": compiled_sql, "Python per page": python_per_page}
         searches = {"list": lambda _code: DocumentFilter(), "search by case": case_of(engine)}
         for search, where in searches.items():
             for name, page in ways.items():
