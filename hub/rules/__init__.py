@@ -3,8 +3,10 @@ receive which type of document. Deny by default; every decision names its rule.
 
 - :mod:`hub.rules.model`: the loaded :class:`Policy` and its pure, precomputed decisions.
 - :mod:`hub.rules.loader`: reading the administrator's YAML file, every error with its line.
-- :mod:`hub.policy.endpoints`: ``GET /api/v1/policy`` and ``POST /api/v1/policy/explain``.
+- :mod:`hub.rules.install`: the demo and starter policies that ``ketenhub init`` installs.
 - ``demo.yaml``: DESIGN.md's demo policy, which ``ketenhub init --demo`` installs.
+
+The policy's API is the feature :mod:`hub.policy`.
 """
 
 from __future__ import annotations
