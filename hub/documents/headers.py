@@ -1,6 +1,6 @@
 """Header values of multipart parts: media types, parameters, and safe file names.
 
-Split from :mod:`hub.documents.upload`, which parses the body; these are the pure functions it
+Split from :mod:`hub.documents.form`, which parses the body; these are the pure functions it
 uses on each part's headers.
 """
 

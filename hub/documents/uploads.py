@@ -1,7 +1,7 @@
 """Uploading a document: decide on the metadata fields, seal the file as it streams, record.
 
 The policy is decided on the form's metadata fields before a byte of content is read (they
-come first, see :mod:`hub.documents.upload`), and the database transaction is touched only once
+come first, see :mod:`hub.documents.form`), and the database transaction is touched only once
 the object is written, so no transaction (and on SQLite, no writer lock) is held while a large
 file streams in. Every refusal is recorded with what was known when it was made: the v-number
 once the fields are read, the rule once the policy has decided.
@@ -16,9 +16,9 @@ from typing import Final
 
 from audit.events import Action
 from hub.core.errors import Forbidden, HubError, Unprocessable
+from hub.documents.form import FormReader
 from hub.documents.service import DOCUMENT, DocumentService, Shown, about
 from hub.documents.sniff import guarded
-from hub.documents.upload import FormReader
 from hub.rules.model import PolicyAction
 from hub.subjects.keys import check_v_number
 from hub.tables.documents import Document

@@ -25,9 +25,9 @@ from hub.core.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from hub.documents.form import FormReader
 from hub.documents.headers import sanitise_filename
 from hub.documents.sniff import _describe_size, guarded, sniff
-from hub.documents.upload import FormReader
 
 BOUNDARY = "test-boundary-7MA4YWxkTrZu0gW"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
