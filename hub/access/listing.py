@@ -55,7 +55,7 @@ def visible_to(
     shared with the party. It narrows the work, never the answer.
     """
     names = list(policy.document_types)
-    readable = [n for n in names if policy.decide(party, PolicyAction.READ, n).allowed]
+    readable = sorted(policy.readable_types(party))
     own = [
         n for n in names if policy.decide(party, PolicyAction.READ, n, uploader=party.code).allowed
     ]

@@ -18,6 +18,7 @@ from http import HTTPStatus
 from sqlmodel import Session
 
 from audit.events import Action, Outcome
+from audit.log import Recorded
 from auth.tokens import Principal
 from hub.core.errors import Forbidden, HubError, NotFound
 from hub.rules.model import Party
@@ -77,9 +78,11 @@ class RecordingService:
         rule: str | None = None,
         purpose: str | None = None,
         detail: str | None = None,
-    ) -> None:
+    ) -> Recorded:
         """Record a success in this request's transaction."""
-        self.recorder.record(self.session, action, about, rule=rule, purpose=purpose, detail=detail)
+        return self.recorder.record(
+            self.session, action, about, rule=rule, purpose=purpose, detail=detail
+        )
 
     def record_receipt(
         self,
@@ -91,9 +94,7 @@ class RecordingService:
         detail: str | None = None,
     ) -> Receipt:
         """:meth:`record`, and the signed receipt the answer carries."""
-        recorded = self.recorder.record(
-            self.session, action, about, rule=rule, purpose=purpose, detail=detail
-        )
+        recorded = self.record(action, about, rule=rule, purpose=purpose, detail=detail)
         return self.recorder.auditor.receipt(recorded)
 
     def refuse(
