@@ -56,7 +56,10 @@ class ShareOut(BaseModel):
     grantor: str
     grantee: str
     document_id: uuid.UUID | None
-    v_number: str | None = Field(description="For a case share: whose documents it covers")
+    v_number: str | None = Field(
+        description="For a case share: whose documents it covers. The grantee sees it only "
+        "while the share is active (null once revoked or expired)"
+    )
     document_types: list[str] | None = Field(description="For a case share: which types")
     purpose: str
     created_at: datetime
