@@ -95,8 +95,8 @@ def time_id(created_at: datetime, ident: uuid.UUID) -> list[str]:
 
 
 def time_id_position(cursor: str | None, query: Any) -> tuple[datetime, uuid.UUID] | None:
-    """Decode a cursor made from :func:`time_id`: an aware time (every cursor this API issues
-    carries its UTC offset) and an id."""
+    """Decode a cursor made from :func:`time_id`: a UTC time exactly as :func:`time_id` writes
+    it, and an id."""
     position = decode_cursor(cursor, query)
     if position is None:
         return None
@@ -108,6 +108,6 @@ def time_id_position(cursor: str | None, query: Any) -> tuple[datetime, uuid.UUI
         # A forged position of the wrong shape or type, or a time that leaves the calendar
         # once in UTC: never issued here, and never a 500.
         raise BadRequest(_NOT_OURS) from None
-    if moment.tzinfo is None:
+    if moment.tzinfo is None or found[0].isoformat() != created:
         raise BadRequest(_NOT_OURS)
     return found
