@@ -1,5 +1,5 @@
 """The SQL of shares: when a share is active, what it reaches, and the shares that cover one
-document.
+document; and the lock that holds a live document still while it is deleted or shared.
 
 These clauses are written once and used by both forms of the rule: the query
 :func:`covering_shares` that the rule for one document (:mod:`hub.access.rule`) runs, and the
@@ -99,3 +99,21 @@ def covering_shares(
         .order_by(col(Share.created_at), col(Share.id))
     )
     return [(share, OrganisationKind(kind)) for share, kind in session.exec(statement).all()]
+
+
+def lock_live(session: Session, document_id: uuid.UUID) -> Document | None:
+    """The document, if it is still live, locked for the rest of the transaction; else ``None``.
+
+    A delete and a share of one document take this lock before they act: on PostgreSQL a
+    second one waits for the first to commit and then reads the row again (READ COMMITTED), so
+    of concurrent deletes exactly one shreds, and no share is made of a document that is
+    being shredded. SQLite needs no lock (its transactions begin ``IMMEDIATE``, one writer at
+    a time) and SQLAlchemy leaves the clause out there; the second read is harmless.
+    """
+    statement = (
+        select(Document)
+        .where(col(Document.id) == document_id, col(Document.deleted_at).is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(statement).first()

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from audit.events import Action, Outcome, format_time
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
+from hub.auditing.queries import MAX_SEQ, AuditQueries
 from hub.auditing.repository import EventFilter
 from hub.auditing.schemas import (
     AuditKeysOut,
@@ -41,7 +41,7 @@ router = APIRouter(
     dependencies=[StrictQuery],
 )
 
-_MAX_SEQ = 2**53 - 1
+_MAX_SEQ = MAX_SEQ
 
 
 def _queries(call: Call, services: Services) -> AuditQueries:

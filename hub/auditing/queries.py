@@ -34,15 +34,34 @@ from hub.auditing.schemas import (
     SubjectReportOut,
 )
 from hub.core import db
-from hub.core.errors import BadRequest, HubError, NotFound, Unprocessable
+from hub.core.errors import HubError, NotFound, Unprocessable
 from hub.trail.auditor import Auditor, b64
 from hub.trail.recorder import NOTHING, About
-from hub.web.pagination import Page, decode_cursor
+from hub.web.pagination import Page, seq_position
 from hub.web.recording import Call, RecordingService
 
 EXPORT_BATCH: Final = 1000
+MAX_SEQ: Final = 2**53 - 1
+"""The largest ``seq`` the API takes or issues (one a JSON number holds exactly)."""
 CSV_COLUMNS: Final = ("seq", "leaf_hash", "status", *LEAF_FIELDS[1:])
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r", "'")
+CSV_TEXT_COLUMNS: Final = frozenset(
+    {
+        "actor_id",
+        "organisation",
+        "resource_type",
+        "resource_id",
+        "processing_activity_id",
+        "policy_rule",
+        "source_address",
+        "detail",
+    }
+)
+"""The columns that can carry text a caller chose, and so a spreadsheet formula: only these
+are escaped (docs/api.md). Hashes (base64, which may start with ``+``), times, numbers,
+outcomes, hex ids and pseudonyms are exported exactly as the leaf holds them, so every row
+still hashes to its ``leaf_hash``."""
+_ESCAPED: Final = tuple(name in CSV_TEXT_COLUMNS for name in CSV_COLUMNS)
 
 
 # -- cursors ------------------------------------------------------------------------------------
@@ -50,10 +69,7 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 def _after(cursor: str | None, where: EventFilter) -> int | None:
     """The last ``seq`` of the previous page; a cursor of another query or shape is 400."""
-    after = decode_cursor(cursor, astuple(where))
-    if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
-        raise BadRequest("the cursor is not one this API issued")
-    return after
+    return seq_position(cursor, astuple(where), most=MAX_SEQ)
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -220,12 +236,20 @@ def _csv_row(row: AuditEvent) -> str:
         ldv_status(row.outcome),
         *(leaf.get(name, "") for name in LEAF_FIELDS[1:]),
     )
-    return _csv_line(values)
+    return _csv_line(values, escape=_ESCAPED)
 
 
-def _csv_line(values: Sequence[object]) -> str:
+def _csv_line(values: Sequence[object], *, escape: Sequence[bool] = ()) -> str:
+    """One CSV line. A text cell (``escape``) that starts with = + - @ tab or CR is a formula
+    to a spreadsheet (CSV injection): it gets a leading ``'``, as does one that starts with
+    ``'`` itself, so a reader drops exactly one leading ``'`` from a text cell to get the leaf's
+    value back."""
     buffer = io.StringIO()
-    # A cell starting with = + - @ is a formula to a spreadsheet (CSV injection): quote it.
-    cells = [f"'{v}" if isinstance(v, str) and v.startswith(_FORMULA_START) else v for v in values]
+    cells = [
+        f"'{value}"
+        if text and isinstance(value, str) and value.startswith(_FORMULA_START)
+        else value
+        for value, text in zip(values, escape or [False] * len(values), strict=True)
+    ]
     csv.writer(buffer, lineterminator="\r\n").writerow(cells)
     return buffer.getvalue()

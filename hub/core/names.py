@@ -27,6 +27,22 @@ _CATEGORIES: Final = {
 }
 
 
+_HIDDEN: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def hidden_character(value: str) -> str | None:
+    """What is wrong with free text a caller sets (a title, a purpose): ``None`` when every
+    character is one that shows, else a description of the first that does not. Spaces of
+    any kind are allowed here; controls, format characters (the bidi overrides and isolates,
+    zero-width characters), separators of lines and paragraphs, surrogates, private-use and
+    unassigned code points are not: they reorder or hide text wherever it is shown."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category in _HIDDEN:
+            return f"U+{ord(char):04X} ({_CATEGORIES[category]})"
+    return None
+
+
 def clean_name(value: str) -> str:
     """``value`` normalised and trimmed; raises ``ValueError`` saying what is wrong with it."""
     name = unicodedata.normalize("NFC", value).strip()

@@ -37,7 +37,8 @@ from typing import Any, Final
 from sqlmodel import Session
 
 from audit.events import Action
-from hub.access.rule import Access, resolve_visible
+from hub.access.repository import lock_live
+from hub.access.rule import DOCUMENT_DELETED, Access, resolve_visible
 from hub.core.errors import Forbidden, NotFound
 from hub.documents import repository
 from hub.documents.repository import DocumentFilter
@@ -173,6 +174,15 @@ class DocumentService(RecordingService):
 
     def delete(self, document_id: uuid.UUID) -> Receipt:
         document, _access = self._resolve(document_id, Action.DOCUMENT_DELETE)
+        if lock_live(self.session, document.id) is None:
+            # Another request shredded it after we found it: it is gone, as for a missing id.
+            raise self.refuse(
+                NotFound(_NO_SUCH_DOCUMENT),
+                Action.DOCUMENT_DELETE,
+                about(document.id),
+                rule=DOCUMENT_DELETED,
+                detail="deleted meanwhile",
+            )
         v_number = self._shown(document).v_number
         decision = self.deps.policy.decide(
             self.caller.party,

@@ -9,13 +9,13 @@ once the fields are read, the rule once the policy has decided.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Final
 
 from audit.events import Action
 from hub.core.errors import Forbidden, HubError, Unprocessable
+from hub.core.names import hidden_character
 from hub.documents.form import FormReader
 from hub.documents.service import DOCUMENT, DocumentService, Shown, about
 from hub.documents.sniff import guarded
@@ -111,8 +111,9 @@ class UploadService(DocumentService):
             raise invalid("v_number: a v-number is exactly 10 digits") from None
         type_name = fields["document_type"]
         title = fields.get("title") or None
-        if title is not None and (
-            len(title) > _MAX_TITLE or any(unicodedata.category(c) == "Cc" for c in title)
-        ):
-            raise invalid(f"title: at most {_MAX_TITLE} characters, no control characters")
+        if title is not None and len(title) > _MAX_TITLE:
+            raise invalid(f"title: at most {_MAX_TITLE} characters")
+        hidden = hidden_character(title) if title is not None else None
+        if hidden is not None:
+            raise invalid(f"title: may not hold {hidden}; no control or bidi characters")
         return type_name, v_number, title

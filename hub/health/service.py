@@ -3,6 +3,11 @@
 Each check really exercises its dependency: a round trip to the database plus its schema
 revision, a signed request to the object store, and a read of the key file. The report also
 names the key ids in force, so replicas that disagree after a rotation are visible.
+
+``/readyz`` answers without a token, so what it says is for anyone who can reach it: which
+checks failed, the key ids and the policy hash (DESIGN.md), and never why a check failed. A
+reason can name a file path, a bucket, a host or a schema revision; it goes to the log, where
+the operator looks anyway.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +24,9 @@ from hub.runtime import Services
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
+
+FAILED: Final = "failed; the reason is in the log"
+"""What ``/readyz`` says of a failed check whose reason could reveal the deployment."""
 
 
 @dataclass(slots=True)
@@ -33,18 +42,27 @@ class Readiness:
 
 
 class _NotReady(Exception):
-    """A dependency answered, but not as it must."""
+    """A dependency answered, but not as it must: ``public`` is a fixed phrase for the answer,
+    the message (which may name revisions or files) is for the log."""
+
+    def __init__(self, public: str, detail: str) -> None:
+        super().__init__(detail)
+        self.public = public
 
 
 def _database(services: Services) -> None:
     db.ping(services.engine)
     current, head = db.current_revision(services.engine), db.head_revision()
     if current != head:
-        raise _NotReady(f"schema at {current or 'nothing'}, code expects {head}; run migrations")
+        raise _NotReady(
+            "the schema is not the one this code expects; run migrations",
+            f"schema at {current or 'nothing'}, code expects {head}",
+        )
 
 
 def check(services: Services) -> Readiness:
-    """Run every check; never raises. Failure reasons carry no secrets or connection strings."""
+    """Run every check; never raises. A failure is answered as :data:`FAILED`, its reason
+    logged (it may name paths or hosts, which the unauthenticated answer must not)."""
     result = Readiness()
     probes: dict[str, Callable[[], None]] = {
         "database": lambda: _database(services),
@@ -57,16 +75,15 @@ def check(services: Services) -> Readiness:
         try:
             probe()
         except _NotReady as exc:
-            result.failures[name] = str(exc)
-        except LookupError as exc:
-            result.failures[name] = str(exc)
-        except SQLAlchemyError as exc:
-            # SQLAlchemy's message can quote the connection's host and user: log, don't answer.
-            logger.warning("readiness: database check failed: %s", type(exc).__name__)
-            result.failures[name] = "the database cannot be reached"
-        except StorageError as exc:
             logger.warning("readiness: %s check failed: %s", name, exc)
-            result.failures[name] = f"{type(exc).__name__}: {exc}"
+            result.failures[name] = exc.public
+        except (LookupError, StorageError) as exc:
+            logger.warning("readiness: %s check failed: %s: %s", name, type(exc).__name__, exc)
+            result.failures[name] = FAILED
+        except SQLAlchemyError as exc:
+            # SQLAlchemy's message can quote the connection's host and user: not even the log.
+            logger.warning("readiness: %s check failed: %s", name, type(exc).__name__)
+            result.failures[name] = "the database cannot be reached"
         else:
             result.checks[name] = "ok"
     if "key_ring" not in result.failures:
@@ -78,7 +95,7 @@ def _policy(services: Services, result: Readiness) -> None:
     try:
         result.policy_hash = services.policy.hash
     except RuntimeError as exc:
-        raise _NotReady(str(exc)) from None
+        raise _NotReady(FAILED, str(exc)) from None
 
 
 def _audit_key(services: Services, result: Readiness) -> None:

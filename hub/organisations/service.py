@@ -176,7 +176,7 @@ def page(
 ) -> tuple[Sequence[Organisation], str | None]:
     """One page in code order; the cursor is the last code seen, opaque to the caller."""
     after = decode_cursor(cursor, _QUERY)
-    if after is not None and not isinstance(after, str):
+    if after is not None and not (isinstance(after, str) and valid_code(after)):
         raise BadRequest("the cursor is not one this API issued")
     rows = repository.list_page(session, after=after, limit=limit + 1)
     page = Page.of(rows, limit=limit, query=_QUERY, after=lambda row: row.code)

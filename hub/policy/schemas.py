@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.rules.model import PolicyAction
+from hub.web.schemas import VisibleText
 
 _CODE_PATTERN = r"^[A-Z][A-Z0-9]{1,15}$"
 
@@ -51,7 +52,7 @@ class ExplainIn(BaseModel):
 
     organisation: str = Field(pattern=_CODE_PATTERN, examples=["GM0363"])
     action: PolicyAction
-    document_type: str | None = Field(
+    document_type: VisibleText | None = Field(
         default=None, min_length=1, max_length=64, examples=["travel_document"]
     )
     uploader: str | None = Field(

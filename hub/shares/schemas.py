@@ -10,7 +10,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hub.core.rfc3339 import Timestamp
-from hub.web.schemas import DocumentTypeName, VNumber
+from hub.web.schemas import DocumentTypeName, VisibleText, VNumber
 
 OrganisationCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,15}$")]
 
@@ -30,7 +30,7 @@ class ShareIn(BaseModel):
     document_id: uuid.UUID | None = None
     v_number: VNumber | None = None
     document_types: list[DocumentTypeName] | None = Field(default=None, min_length=1, max_length=16)
-    purpose: str = Field(
+    purpose: VisibleText = Field(
         min_length=1, max_length=32, description="A processing-activity code from the policy"
     )
     expires_at: Timestamp = Field(
@@ -56,7 +56,10 @@ class ShareOut(BaseModel):
     grantor: str
     grantee: str
     document_id: uuid.UUID | None
-    v_number: str | None = Field(description="For a case share: whose documents it covers")
+    v_number: str | None = Field(
+        description="For a case share: whose documents it covers. The grantee sees it only "
+        "while the share is active (null once revoked or expired)"
+    )
     document_types: list[str] | None = Field(description="For a case share: which types")
     purpose: str
     created_at: datetime

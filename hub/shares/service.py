@@ -11,6 +11,9 @@ A share that asks for more is refused with 422, never silently shortened.
   itself may share, now and in future: all of them for an organisation the policy names (DTV),
   only its own uploads for one that may share as the uploader. That reach is fixed per type in
   ``share_type``; the policy is decided again on every read as well.
+- **The v-number** of a case share is shown to its grantor always, to its grantee only while
+  the share is active: a revoked or expired share no longer tells its former grantee whom it
+  was about.
 - **Revoking** is for the grantor. The grantee sees the share but may not revoke it (403); anyone
   else gets 404. Expired and revoked shares grant nothing from that instant, because every read
   checks ``expires_at`` and ``revoked_at`` in the same query that finds the share.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from audit.events import Action
+from hub.access.repository import lock_live
 from hub.access.rule import resolve_visible
 from hub.core.db import as_utc
 from hub.core.errors import Forbidden, HubError, NotFound, Unprocessable
@@ -146,7 +150,9 @@ class ShareService(RecordingService):
             document_id=document_id,
             now=self.now,
         ).document
-        if document is not None:
+        # Locked, and looked at again, so that a delete running now either finished first (and
+        # this is 404) or waits until this share is made; never a share of a shredded document.
+        if document is not None and lock_live(self.session, document.id) is not None:
             return document
         raise self.refuse(
             NotFound("no such document"),
@@ -218,6 +224,11 @@ class ShareService(RecordingService):
         return ShareState.ACTIVE
 
     def _out(self, share: Share, types: list[str] | None, v_number: str | None) -> ShareOut:
+        state = self._state(share)
+        if state is not ShareState.ACTIVE and share.grantor != self.caller.party.code:
+            # The person's v-number is shown to a grantee only while the share grants: a
+            # former grantee keeps seeing that the share existed, not whom it was about.
+            v_number = None
         return ShareOut(
             id=share.id,
             grantor=share.grantor,
@@ -229,7 +240,7 @@ class ShareService(RecordingService):
             created_at=as_utc(share.created_at),
             expires_at=as_utc(share.expires_at),
             revoked_at=as_utc(share.revoked_at) if share.revoked_at else None,
-            state=self._state(share),
+            state=state,
         )
 
     def _outs(self, shares: Sequence[Share]) -> list[ShareOut]:
@@ -238,7 +249,14 @@ class ShareService(RecordingService):
         items = []
         for share in shares:
             v_number = None
-            if share.v_number_sealed is not None and protector is not None:
+            if (
+                share.v_number_sealed is not None
+                and protector is not None
+                and (
+                    share.grantor == self.caller.party.code
+                    or self._state(share) is ShareState.ACTIVE
+                )
+            ):
                 v_number = protector.open(share.v_number_sealed, kind=SHARE, row_id=share.id)
             names = [t.document_type for t in types.get(share.id, [])] or None
             items.append(self._out(share, names, v_number))

@@ -21,7 +21,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -78,18 +78,36 @@ def decode_cursor(cursor: str | None, query: Any) -> Any:
     return after
 
 
+def seq_position(cursor: str | None, query: Any, *, most: int) -> int | None:
+    """Decode a cursor whose position is an integer (a ``seq``): 0 to ``most``, else 400. A
+    forged seq past what the database's integers hold (2^63) must not reach the database."""
+    position = decode_cursor(cursor, query)
+    if position is None:
+        return None
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position <= most:
+        raise BadRequest(_NOT_OURS)
+    return position
+
+
 def time_id(created_at: datetime, ident: uuid.UUID) -> list[str]:
     """The position of a row in a newest-first list ordered by (created_at, id)."""
     return [as_utc(created_at).isoformat(), str(ident)]
 
 
 def time_id_position(cursor: str | None, query: Any) -> tuple[datetime, uuid.UUID] | None:
-    """Decode a cursor made from :func:`time_id`."""
+    """Decode a cursor made from :func:`time_id`: a UTC time exactly as :func:`time_id` writes
+    it, and an id."""
     position = decode_cursor(cursor, query)
     if position is None:
         return None
     try:
         created, ident = position
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (TypeError, ValueError):
+        moment = datetime.fromisoformat(created)
+        found = moment.astimezone(UTC), uuid.UUID(ident)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        # A forged position of the wrong shape or type, or a time that leaves the calendar
+        # once in UTC: never issued here, and never a 500.
         raise BadRequest(_NOT_OURS) from None
+    if moment.tzinfo is None or found[0].isoformat() != created:
+        raise BadRequest(_NOT_OURS)
+    return found

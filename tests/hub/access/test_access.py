@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
+from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
 from hub.access import repository
@@ -468,3 +469,54 @@ def test_a_missing_and_a_hidden_document_are_refused_alike_by_shares_and_explain
         )
     assert answers[0] == answers[1]
     assert answers[0][0][0] == answers[0][1][0] == 404
+
+
+def _statements(engine: Engine, send: Any) -> list[str]:
+    """The SQL statements (text, not parameters) that ``send()`` runs, in order, but those of
+    appending to the audit log: how many tree nodes an append completes depends on the event's
+    ``seq`` (RFC 9162), not on the request."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        text = " ".join(str(args[2]).split())
+        if "audit_" not in text and "SAVEPOINT" not in text:
+            seen.append(text)
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        send()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_shares_and_explain_run_the_same_statements_for_a_missing_and_a_hidden_document(
+    documents_hub: DocumentHub,
+) -> None:
+    """The timing oracle of issue 11: POST /shares and POST /policy/explain must do the same
+    database work for an id that does not exist as for a document the caller may not see,
+    statement by statement, so their time cannot tell the two apart."""
+    hidden: str = documents_hub.uploaded("IOM", pdf(seed=9), v_number="4200000004")["id"]
+    engine = documents_hub.hub.services.engine
+    headers = documents_hub.auth("GM0363")
+
+    def share(document_id: str) -> None:
+        answer = documents_hub.share("GM0363", grantee="GM0344", document_id=document_id)
+        assert answer.status_code == 404, answer.text
+
+    def explain(document_id: str) -> None:
+        answer = documents_hub.client.post(
+            f"{API}/policy/explain",
+            json={"organisation": "GM0363", "action": "read", "document_id": document_id},
+            headers=headers,
+        )
+        assert answer.status_code == 404, answer.text
+
+    for send in (share, explain):
+        send(hidden), send(str(uuid.uuid4()))  # warm: tokens, caches
+        ran = {
+            name: _statements(engine, lambda d=document_id, s=send: s(d))
+            for name, document_id in (("hidden", hidden), ("missing", str(uuid.uuid4())))
+        }
+        assert ran["hidden"] == ran["missing"], send.__name__
+        assert any("FROM document" in statement for statement in ran["hidden"])
