@@ -3,7 +3,9 @@ client hands in.
 
 Only the hub's own tokens are looked up. A token whose client or organisation was disabled
 introspects as ``active: false``; a revocation is recorded in the database, where every replica
-sees it.
+sees it. A client that hands in another client's token for revocation gets the answer it would
+get for garbage (200) and the token stays valid: authlib's ``invalid_grant`` would tell it that
+the string is someone's live token (docs/decisions/0019).
 """
 
 from __future__ import annotations
@@ -115,6 +117,13 @@ class Revocation(_TokenLookup, RevocationEndpoint):
         RevocationEndpoint.__init__(self)
         self._session = session
         self._clock = clock
+
+    def authenticate_token(self, request: Any, client: Client) -> IssuedToken | None:
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is None or not token.check_client(client):
+            return None  # another client's token is answered as garbage is, and left alone
+        return token
 
     def revoke_token(self, token: IssuedToken, request: Any) -> None:
         if token.claims_revoked:
