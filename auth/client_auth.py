@@ -152,9 +152,11 @@ class Client(ClientMixin):
 
 
 @functools.cache
-def _decoy_keys() -> KeySet:
+def decoy_keys() -> KeySet:
     """Public keys nobody holds the private half of: an assertion claiming an unknown client is
-    verified against these, so it fails the way a wrong signature does, after the same work."""
+    verified against these, so it fails the way a wrong signature does, after the same work.
+    Made once per process (an RSA key takes ~0.1 s); the hub makes them at start-up, so the
+    first unknown client is not answered slower than the rest."""
     return KeySet(
         [
             ECKey.generate_key("P-256", private=False),
@@ -232,7 +234,7 @@ class ClientAssertion(JWTBearerClientAssertion):
 
     def validate_jti(self, claims: Mapping[str, Any], jti: object) -> bool:
         if not isinstance(jti, str) or not 0 < len(jti) <= 255 or not is_vschar(jti):
-            return False
+            raise InvalidClientError(description="The client assertion's jti is not valid.")
         expires = datetime.fromtimestamp(float(claims["exp"]) + ASSERTION_LEEWAY, UTC)
         try:
             # A savepoint: a duplicate must not abort the request's whole transaction.
@@ -248,5 +250,5 @@ class ClientAssertion(JWTBearerClientAssertion):
         if isinstance(client, _Decoy) or client.row.jwks is None:
             # Verified against keys nobody holds: refused as a wrong signature is, so the
             # answer does not tell whether the client exists or has keys.
-            return _decoy_keys()
+            return decoy_keys()
         return KeySet.import_key_set(json.loads(client.row.jwks))

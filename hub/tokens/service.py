@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audit.events import Action, ActorType, Outcome
-from auth.client_auth import basic_credentials, is_client_id
+from auth.client_auth import basic_credentials, decoy_keys, is_client_id
 from auth.models import OAuthClient, RevokedToken
 from auth.server import FormRequest, HubAuthorizationServer, Pruner
 from auth.server_config import ServerConfig
@@ -76,6 +76,7 @@ class OAuthService:
         self.standing = standing
         self._is_revoked = is_revoked
         self._pruner = Pruner()
+        decoy_keys()  # made now, not while the first unknown client waits
 
     def _server(self, session: Session) -> HubAuthorizationServer:
         return HubAuthorizationServer(

@@ -118,8 +118,9 @@ def oauth_error_responses() -> dict[int | str, dict[str, Any]]:
             (
                 400,
                 (
-                    "invalid_request (not a UTF-8 form, a repeated parameter, a control character), "
-                    "invalid_client (a client assertion), unsupported_grant_type, invalid_scope …"
+                    "invalid_request (not a UTF-8 form, a repeated parameter, a control "
+                    "character), invalid_client (a client assertion), unsupported_grant_type, "
+                    "invalid_scope …"
                 ),
             ),
             (401, "invalid_client (HTTP Basic, with WWW-Authenticate)"),
