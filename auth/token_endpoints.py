@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +61,12 @@ class _TokenLookup:
     def __init__(self, validator: TokenValidator, is_revoked: Callable[[str], bool]) -> None:
         self._validator = validator
         self._is_revoked = is_revoked
+
+    def check_params(self, request: Any, client: Client) -> None:
+        # DESIGN.md: an unknown or wrong token_type_hint is ignored and the search goes on
+        # (RFC 7009 §2.1, RFC 7662 §2.1 allow it); authlib answered unsupported_token_type.
+        if "token" not in request.form:
+            raise InvalidRequestError(description="The token parameter is missing.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
         if len(token_string) > MAX_PARAMETER_LENGTH:

@@ -89,6 +89,24 @@ def test_revoking_twice_and_revoking_garbage_answer_200(hub: Hub) -> None:
         assert hub.client.post("/oauth/revoke", data={"token": value}, auth=auth).status_code == 200
 
 
+def test_an_unknown_or_wrong_token_type_hint_is_ignored(hub: Hub) -> None:
+    """DESIGN.md: introspection and revocation ignore the hint and search on."""
+    client = hub.register()
+    token = hub.token(client)
+    auth = (client.client_id, client.secret or "")
+    for hint in ("refresh_token", "no-such-type"):
+        data = {"token": token, "token_type_hint": hint}
+        introspected = hub.client.post("/oauth/introspect", data=data, auth=auth)
+        assert introspected.status_code == 200
+        assert introspected.json()["active"] is True
+    revoked = hub.client.post(
+        "/oauth/revoke", data={"token": token, "token_type_hint": "refresh_token"}, auth=auth
+    )
+    assert revoked.status_code == 200
+    after = hub.client.post("/oauth/introspect", data={"token": token}, auth=auth)
+    assert after.json()["active"] is False
+
+
 @contextmanager
 def replica(hub: Hub, settings: Settings | None = None) -> Iterator[TestClient]:
     """A second hub process on the same database and keys, as replicas behind a balancer."""
