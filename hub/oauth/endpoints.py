@@ -4,7 +4,8 @@ Errors here are OAuth's own JSON (RFC 6749 §5.2), never problem+json: OAuth cli
 ``{"error": …}``. The form body is read with a size limit and parsed strictly before authlib
 sees it, so a malformed or oversized body is ``invalid_request``, never a 500: not UTF-8, a
 parameter given twice (RFC 6749 §3.1, §3.2), a control character such as NUL in a name or value
-(no OAuth parameter has one, RFC 6749 Appendix A). A client that goes away before its body is
+(no OAuth parameter has one, RFC 6749 Appendix A), HTTP Basic and a client assertion together
+(RFC 6749 §2.3). A client that goes away before its body is
 complete is no error of the hub: one line in the log, and nobody to answer.
 """
 
@@ -69,6 +70,9 @@ async def oauth_form(request: Request) -> list[tuple[str, str]]:
         if name in seen:
             raise OAuthRequestError(f"the parameter {name!r} is given more than once")
         seen.add(name)
+    if "authorization" in request.headers and seen & {"client_assertion", "client_assertion_type"}:
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+        raise OAuthRequestError("the client uses more than one authentication method")
     return form
 
 

@@ -23,7 +23,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _request(
-    chunks: Sequence[bytes], *, content_type: str = FORM_TYPE, gone: bool = False
+    chunks: Sequence[bytes],
+    *,
+    content_type: str = FORM_TYPE,
+    gone: bool = False,
+    authorization: str | None = None,
 ) -> Request:
     messages: list[Message] = [
         {"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks
@@ -40,7 +44,8 @@ def _request(
         "type": "http",
         "method": "POST",
         "path": "/oauth/token",
-        "headers": [(b"content-type", content_type.encode("latin-1"))],
+        "headers": [(b"content-type", content_type.encode("latin-1"))]
+        + ([(b"authorization", authorization.encode("latin-1"))] if authorization else []),
         "query_string": b"",
     }
     return Request(scope, receive)
@@ -77,6 +82,13 @@ def test_a_repeated_parameter_is_invalid_request(body: bytes) -> None:
 def test_a_control_character_is_invalid_request(body: bytes) -> None:
     with pytest.raises(OAuthRequestError, match="control character"):
         _read(body)
+
+
+def test_basic_and_an_assertion_together_is_invalid_request() -> None:
+    body = b"grant_type=client_credentials&client_assertion=a.b.c"
+    with pytest.raises(OAuthRequestError, match="more than one authentication method"):
+        _read(body, authorization="Basic ZGVtbzp4")
+    assert _read(body) == [("grant_type", "client_credentials"), ("client_assertion", "a.b.c")]
 
 
 def test_a_client_gone_mid_body_is_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
