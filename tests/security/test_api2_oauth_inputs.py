@@ -87,8 +87,9 @@ def _assert_clean_log(hub: SecurityHub, mark: int) -> None:
 def test_non_utf8_basic_credentials_are_invalid_client(hub: SecurityHub) -> None:
     """Finding (MEDIUM): Basic credentials that are not UTF-8 gave a 500 with tracebacks at every
     OAuth endpoint. Now: invalid_client, 401 with WWW-Authenticate, nothing in the log.
-    OWASP API2:2023 Broken Authentication. ASVS 5.0 V10.4.1 (OAuth errors), V16.5.3
-    (fails securely, no 500 on bad input), V16.2.5 (nothing sensitive in logs)."""
+    OWASP API2:2023 Broken Authentication. ASVS 5.0 V10.4.10 (clients authenticated at the
+    back channel), V16.5.1 (a generic answer, no stack trace or query), V16.5.3 (fails
+    gracefully and securely)."""
     mark = hub.log_mark()
     for path in OAUTH_PATHS:
         for raw in (b"\xff\xfe:secret", b"demo-iom:\xc3\x28", b"\x80"):
@@ -102,7 +103,8 @@ def test_nul_bytes_anywhere_are_refused_without_a_500(hub: SecurityHub) -> None:
     assertion claims gave 500s on PostgreSQL, with SQL parameters in the log. Now: a malformed
     form is invalid_request (400), bad client authentication invalid_client, no traceback and no
     SQL in the log. OWASP API2:2023 Broken Authentication, API8:2023 Security Misconfiguration.
-    ASVS 5.0 V1.2.4 (safe queries, input handled), V16.5.3, V16.2.5."""
+    ASVS 5.0 V2.2.1 (input validated against its expected structure), V16.5.1, V16.5.3, V16.2.5
+    (no sensitive data, here SQL parameters, in the log)."""
     mark = hub.log_mark()
     for path in OAUTH_PATHS:
         for body in (
@@ -145,7 +147,7 @@ def test_a_client_that_disconnects_mid_body_leaves_no_traceback(hub: SecurityHub
     """Finding (MEDIUM): a client that announced a body and went away before sending it all gave
     a 500 with tracebacks. It is not an error of the hub: at most one line in the log, no
     traceback, and the hub serves on. OWASP API4:2023 Unrestricted Resource Consumption.
-    ASVS 5.0 V16.5.3 (fails gracefully), V16.3.4 (unexpected errors logged without stack noise)."""
+    ASVS 5.0 V16.5.3 (fails gracefully and securely), V16.5.1 (no stack trace)."""
     address = urlsplit(hub.base_url)
     for path in OAUTH_PATHS:
         mark = hub.log_mark()
@@ -172,7 +174,8 @@ def test_a_client_that_disconnects_mid_body_leaves_no_traceback(hub: SecurityHub
 def test_an_assertion_audience_array_with_a_foreign_member_is_refused(hub: SecurityHub) -> None:
     """Finding (LOW): a client assertion whose `aud` array also names another audience was
     accepted; DESIGN.md allows an array only if every member is the hub's. OWASP API2:2023
-    Broken Authentication. ASVS 5.0 V9.2.3 (the token's audience is checked), V10.4.x."""
+    Broken Authentication. ASVS 5.0 V9.2.3 (a token accepted only for its audience, checked
+    against an allow-list), V10.4.16 (strong client authentication: private_key_jwt)."""
     token_url = hub.url("/oauth/token")
     for audience in (
         [token_url, "https://partner.example/oauth/token"],
@@ -208,7 +211,8 @@ def test_an_assertion_audience_array_with_a_foreign_member_is_refused(hub: Secur
 def test_repeated_parameters_are_invalid_request(hub: SecurityHub) -> None:
     """Finding (LOW): repeated OAuth parameters were accepted (the first one won). RFC 6749
     §3.1/§3.2: parameters MUST NOT be included more than once. OWASP API2:2023 Broken
-    Authentication, API8:2023. ASVS 5.0 V10.4.x (OAuth AS input), V2.2.1 (input validated)."""
+    Authentication, API8:2023 Security Misconfiguration. ASVS 5.0 V2.2.1 (input validated
+    against its expected structure)."""
     secret = hub.client("demo-iom")["client_secret"]
     auth = _basic(f"demo-iom:{secret}".encode())
     token = hub.token("demo-iom")
@@ -240,7 +244,8 @@ def test_unknown_and_known_clients_are_refused_alike(hub: SecurityHub) -> None:
     this server" versus a failed signature or secret). Now an unknown client and wrong
     credentials answer the same status, error, description and headers, in similar time, for
     Basic credentials and client assertions. OWASP API2:2023 Broken Authentication.
-    ASVS 5.0 V6.3.8 (no user enumeration: same answer for unknown and known identities)."""
+    ASVS 5.0 V6.3.8 (valid identities cannot be deduced from error messages, status codes or
+    response times)."""
     token_url = hub.url("/oauth/token")
     stranger = ECKey.generate_key("P-256", private=True)
 
@@ -295,8 +300,9 @@ def test_revoking_another_clients_token_answers_like_garbage(hub: SecurityHub) -
     """Finding (LOW): revoking another client's token answered 400 invalid_grant, unlike
     revoking garbage (200), an oracle for which strings are live tokens of someone else. Now
     both answer 200 with the same body, and the other client's token stays valid
-    (docs/decisions/0019). OWASP API1:2023 Broken Object Level Authorization, API2:2023.
-    ASVS 5.0 V10.4.x (token revocation), V8.2.2 (access to others' objects refused)."""
+    (docs/decisions/0019). OWASP API1:2023 Broken Object Level Authorization, API2:2023 Broken
+    Authentication. ASVS 5.0 V8.2.2 (data-specific access: no acting on another's token),
+    V10.4.10 (revocation requests authenticated)."""
     owner_token = hub.token("demo-iom", fresh=True)
     secret = hub.client("demo-ind")["client_secret"]
     auth = _basic(f"demo-ind:{secret}".encode())

@@ -152,8 +152,9 @@ def _assert_answered(hub: SecurityHub, mark: int, response: httpx.Response, *, o
 def test_random_bytes_at_the_oauth_parsers(hub: SecurityHub) -> None:
     """Random bodies, content types and Authorization headers at the three OAuth endpoints never
     give a 500 or a traceback; every refusal is OAuth's error JSON. OWASP API2:2023 Broken
-    Authentication, API8:2023 Security Misconfiguration. ASVS 5.0 V16.5.3 (fails securely on any
-    input), V1.5.x (safe parsing), V16.3.4 (no unexpected errors)."""
+    Authentication, API8:2023 Security Misconfiguration. ASVS 5.0 V2.2.1 (input validated
+    against its expected structure), V16.5.1 (no stack trace or query), V16.5.3 (fails
+    gracefully and securely on any input)."""
 
     @FUZZ
     @given(
@@ -227,8 +228,9 @@ def _multipart_bodies(draw: st.DrawFn) -> bytes:
 def test_random_bytes_at_the_multipart_parser(hub: SecurityHub) -> None:
     """Random multipart bodies and content types at ``POST /api/v1/documents`` (with a valid
     token, so the body is parsed) never give a 500 or a traceback; every refusal is
-    problem+json. OWASP API4:2023 Unrestricted Resource Consumption, API8:2023. ASVS 5.0
-    V5.2.x (file upload handled safely), V16.5.3 (fails securely on any input)."""
+    problem+json. OWASP API4:2023 Unrestricted Resource Consumption, API8:2023 Security
+    Misconfiguration. ASVS 5.0 V2.2.1 (input validated against its expected structure),
+    V16.5.1, V16.5.3 (fails gracefully and securely on any input)."""
     token = hub.auth("demo-iom")["Authorization"]
     boundary = f"multipart/form-data; boundary={BOUNDARY}".encode()
 
