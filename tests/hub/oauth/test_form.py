@@ -76,6 +76,14 @@ def test_a_repeated_parameter_is_invalid_request(body: bytes) -> None:
     assert caught.value.status_code == 400
 
 
+def test_only_oauth_parameter_names_are_echoed() -> None:
+    with pytest.raises(OAuthRequestError) as caught:
+        _read(b"v1234567890=a&v1234567890=b")
+    assert "1234567890" not in caught.value.description
+    with pytest.raises(OAuthRequestError, match="'token'"):
+        _read(b"token=a&token=b")
+
+
 @pytest.mark.parametrize(
     "body", [b"client_id=demo%00", b"grant%00type=x", b"token=a%0Ab", b"scope=%7F", b"a%09=b"]
 )
