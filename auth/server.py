@@ -16,7 +16,9 @@ Where authlib's defaults are unsafe for this hub those parts override them:
 - algorithms: assertions are verified with RS256, PS256 or ES256 only (joserfc would refuse
   PS256 unless listed), and an assertion may expire at most
   :data:`~auth.client_auth.MAX_ASSERTION_AGE` ahead (:mod:`auth.client_auth`);
-- no refresh tokens, no client_secret_post, no ``none`` authentication;
+- no refresh tokens, no client_secret_post, no ``none`` authentication; ``client_secret_basic``
+  is the hub's own, which refuses malformed credentials and answers an unknown client as a
+  wrong secret (:mod:`auth.client_auth`);
 - standing: a disabled client, or a client of a disabled organisation, is refused as unknown
   (``invalid_client``) at every endpoint, read from the database in the request's transaction
   (:meth:`HubAuthorizationServer.query_client`); a client whose registered scopes break the
@@ -43,11 +45,16 @@ from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from sqlalchemy import delete
 from sqlmodel import Session
 
-from auth.client_auth import Client, ClientAssertion
+from auth.client_auth import (
+    Client,
+    ClientAssertion,
+    authenticate_client_secret_basic,
+    is_client_id,
+)
 from auth.grants import AccessTokenIssuer, ClientCredentialsGrant
 from auth.models import OAuthClient, RevokedToken, UsedAssertion
 from auth.scopes import Scope
-from auth.server_config import PRIVATE_KEY_JWT, ServerConfig
+from auth.server_config import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT, ServerConfig
 from auth.signing import SigningKeys
 from auth.token_endpoints import Introspection, Revocation
 from auth.tokens import TokenValidator
@@ -121,6 +128,7 @@ class HubAuthorizationServer(AuthorizationServer):
         self._config = config
         self._organisation_enabled = organisation_enabled
         self.register_grant(ClientCredentialsGrant)
+        self.register_client_auth_method(CLIENT_SECRET_BASIC, authenticate_client_secret_basic)
         self.register_client_auth_method(PRIVATE_KEY_JWT, ClientAssertion(session, config, now=now))
         self.register_token_generator("default", AccessTokenIssuer(config, signing, now=now))
         self.register_endpoint(Introspection(validator, is_revoked))
@@ -128,7 +136,7 @@ class HubAuthorizationServer(AuthorizationServer):
         self.register_endpoint(Revocation(session, validator, is_revoked, clock=clock))
 
     def query_client(self, client_id: str) -> Client | None:
-        row = self._session.get(OAuthClient, client_id) if len(client_id) <= 64 else None
+        row = self._session.get(OAuthClient, client_id) if is_client_id(client_id) else None
         if row is None or not row.enabled or not self._organisation_enabled(row.organisation):
             return None
         return Client(row, allow_client_secret=self._config.allow_client_secret)

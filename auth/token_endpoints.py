@@ -3,7 +3,9 @@ client hands in.
 
 Only the hub's own tokens are looked up. A token whose client or organisation was disabled
 introspects as ``active: false``; a revocation is recorded in the database, where every replica
-sees it.
+sees it. A client that hands in another client's token for revocation gets the answer it would
+get for garbage (200) and the token stays valid: authlib's ``invalid_grant`` would tell it that
+the string is someone's live token (docs/decisions/0019).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +61,12 @@ class _TokenLookup:
     def __init__(self, validator: TokenValidator, is_revoked: Callable[[str], bool]) -> None:
         self._validator = validator
         self._is_revoked = is_revoked
+
+    def check_params(self, request: Any, client: Client) -> None:
+        # DESIGN.md: an unknown or wrong token_type_hint is ignored and the search goes on
+        # (RFC 7009 §2.1, RFC 7662 §2.1 allow it); authlib answered unsupported_token_type.
+        if "token" not in request.form:
+            raise InvalidRequestError(description="The token parameter is missing.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
         if len(token_string) > MAX_PARAMETER_LENGTH:
@@ -115,6 +124,13 @@ class Revocation(_TokenLookup, RevocationEndpoint):
         RevocationEndpoint.__init__(self)
         self._session = session
         self._clock = clock
+
+    def authenticate_token(self, request: Any, client: Client) -> IssuedToken | None:
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is None or not token.check_client(client):
+            return None  # another client's token is answered as garbage is, and left alone
+        return token
 
     def revoke_token(self, token: IssuedToken, request: Any) -> None:
         if token.claims_revoked:

@@ -74,6 +74,9 @@ def make_engine(
     init`` and ``migrate``). Otherwise a missing file raises :class:`DatabaseNotFound`, and
     the file is opened in SQLite's ``mode=rw``, which never creates it, even if it vanishes
     after this check: a mistyped path must not leave an empty database behind.
+
+    Statement parameters never appear in an error's text (``hide_parameters``): they are
+    client ids, v-number indexes and the like, and such errors reach the log.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -86,6 +89,7 @@ def make_engine(
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", sqlite_on_connect)
         event.listen(engine, "begin", sqlite_begin_immediate)
@@ -93,7 +97,13 @@ def make_engine(
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # Plain postgresql:// means psycopg 3 here; SQLAlchemy would otherwise pick psycopg2.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        hide_parameters=True,
+    )
 
 
 # engine -> (its read-only pool's engine, the same with the read-only option set)

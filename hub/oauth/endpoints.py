@@ -2,16 +2,24 @@
 
 Errors here are OAuth's own JSON (RFC 6749 §5.2), never problem+json: OAuth clients parse
 ``{"error": …}``. The form body is read with a size limit and parsed strictly before authlib
-sees it, so a malformed or oversized body is ``invalid_request``, never a 500.
+sees it, so a malformed or oversized body is ``invalid_request``, never a 500: not UTF-8, a
+parameter given twice (RFC 6749 §3.1, §3.2), a control character such as NUL in a name or value
+(no OAuth parameter has one, RFC 6749 Appendix A), HTTP Basic and a client assertion together
+(RFC 6749 §2.3). An error names a parameter only if it is one of OAuth's: nothing else a caller
+sends is echoed. A client that goes away before its body is complete is no error of the hub:
+one line in the log, and nobody to answer.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from auth.server_config import MAX_PARAMETER_LENGTH
 from hub.core.errors import OAuthRequestError
@@ -23,6 +31,21 @@ from hub.web.problems import oauth_error_responses
 MAX_FORM_BYTES: Final = 64 * 1024
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
 _NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_OAUTH_PARAMETERS: Final = frozenset(
+    {
+        "grant_type",
+        "scope",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+        "token",
+        "token_type_hint",
+    }
+)
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["oauth"])
 
@@ -33,10 +56,15 @@ async def oauth_form(request: Request) -> list[tuple[str, str]]:
     if content_type != FORM_TYPE:
         raise OAuthRequestError(f"the body must be {FORM_TYPE}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise OAuthRequestError("the request body is too large", status_code=413)
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise OAuthRequestError("the request body is too large", status_code=413)
+    except ClientDisconnect:
+        # Nobody is left to answer; the answer below goes nowhere, and is not a server error.
+        logger.info("client disconnected before its body was complete: %s", request.url.path)
+        raise OAuthRequestError("the request body is incomplete") from None
     try:
         form = parse_qsl(
             body.decode("utf-8"),
@@ -46,10 +74,23 @@ async def oauth_form(request: Request) -> list[tuple[str, str]]:
         )
     except (UnicodeDecodeError, ValueError):
         raise OAuthRequestError("the request body is not a valid form") from None
+    seen: set[str] = set()
     for name, value in form:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise OAuthRequestError("the request body has a control character")
         if len(value) > MAX_PARAMETER_LENGTH:
-            raise OAuthRequestError(f"the parameter {name!r} is too long")
+            raise OAuthRequestError(f"{_parameter(name)} is too long")
+        if name in seen:
+            raise OAuthRequestError(f"{_parameter(name)} is given more than once")
+        seen.add(name)
+    if "authorization" in request.headers and seen & {"client_assertion", "client_assertion_type"}:
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+        raise OAuthRequestError("the client uses more than one authentication method")
     return form
+
+
+def _parameter(name: str) -> str:
+    return f"the parameter {name!r}" if name in _OAUTH_PARAMETERS else "a parameter"
 
 
 OAuthForm = Annotated[list[tuple[str, str]], Depends(oauth_form)]

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audit.events import Action, ActorType, Outcome
+from auth.client_auth import basic_credentials, decoy_keys, is_client_id
 from auth.models import OAuthClient, RevokedToken
 from auth.server import FormRequest, HubAuthorizationServer, Pruner
 from auth.server_config import ServerConfig
@@ -75,6 +76,7 @@ class OAuthService:
         self.standing = standing
         self._is_revoked = is_revoked
         self._pruner = Pruner()
+        decoy_keys()  # made now, not while the first unknown client waits
 
     def _server(self, session: Session) -> HubAuthorizationServer:
         return HubAuthorizationServer(
@@ -201,12 +203,13 @@ def _client_of(session: Session, request: FormRequest) -> OAuthClient | None:
     if client is not None:
         row: OAuthClient = client.row
         return row
+    basic = basic_credentials(request.headers.get("authorization"))
     claimed = (
         request.form.get("client_id")
-        or _basic_user(request.headers.get("authorization"))
+        or (basic[0] if basic else None)
         or _assertion_subject(request.form.get("client_assertion"))
     )
-    if claimed and len(claimed) <= 64:
+    if is_client_id(claimed):
         return session.get(OAuthClient, claimed)
     return None
 
@@ -223,16 +226,6 @@ def _assertion_subject(assertion: str | None) -> str | None:
         return None
     subject = claims.get("sub") if isinstance(claims, dict) else None
     return subject if isinstance(subject, str) else None
-
-
-def _basic_user(header: str | None) -> str | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[0] or None
 
 
 def _token_id(token: object) -> str | None:

@@ -115,8 +115,16 @@ def oauth_error_responses() -> dict[int | str, dict[str, Any]]:
             "content": {"application/json": {"schema": _OAUTH_ERROR_SCHEMA}},
         }
         for code, description in (
-            (400, "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope …"),
-            (401, "invalid_client"),
+            (
+                400,
+                (
+                    "invalid_request (not a UTF-8 form, a repeated parameter, a control "
+                    "character), invalid_client (a client assertion), unsupported_grant_type, "
+                    "invalid_scope …"
+                ),
+            ),
+            (401, "invalid_client (HTTP Basic, with WWW-Authenticate)"),
+            (413, "invalid_request: the body is too large"),
             (503, "temporarily_unavailable: the audit trail cannot be written"),
         )
     }

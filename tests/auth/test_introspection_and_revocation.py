@@ -69,13 +69,14 @@ def test_revocation_needs_client_authentication(hub: Hub) -> None:
 
 
 def test_a_client_cannot_revoke_another_clients_token(hub: Hub) -> None:
+    """It is answered as garbage is (200), and the token stays valid (docs/decisions/0019)."""
     owner, other = hub.register(), hub.register(organisation="DTV")
     token = hub.token(owner)
-    response = hub.client.post(
-        "/oauth/revoke", data={"token": token}, auth=(other.client_id, other.secret or "")
-    )
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_grant"
+    auth = (other.client_id, other.secret or "")
+    response = hub.client.post("/oauth/revoke", data={"token": token}, auth=auth)
+    garbage = hub.client.post("/oauth/revoke", data={"token": "garbage"}, auth=auth)
+    assert response.status_code == garbage.status_code == 200
+    assert response.content == garbage.content
     api = hub.client.get("/api/v1/organisations", headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 200
 
@@ -86,6 +87,24 @@ def test_revoking_twice_and_revoking_garbage_answer_200(hub: Hub) -> None:
     auth = (client.client_id, client.secret or "")
     for value in (token, token, "garbage"):
         assert hub.client.post("/oauth/revoke", data={"token": value}, auth=auth).status_code == 200
+
+
+def test_an_unknown_or_wrong_token_type_hint_is_ignored(hub: Hub) -> None:
+    """DESIGN.md: introspection and revocation ignore the hint and search on."""
+    client = hub.register()
+    token = hub.token(client)
+    auth = (client.client_id, client.secret or "")
+    for hint in ("refresh_token", "no-such-type"):
+        data = {"token": token, "token_type_hint": hint}
+        introspected = hub.client.post("/oauth/introspect", data=data, auth=auth)
+        assert introspected.status_code == 200
+        assert introspected.json()["active"] is True
+    revoked = hub.client.post(
+        "/oauth/revoke", data={"token": token, "token_type_hint": "refresh_token"}, auth=auth
+    )
+    assert revoked.status_code == 200
+    after = hub.client.post("/oauth/introspect", data={"token": token}, auth=auth)
+    assert after.json()["active"] is False
 
 
 @contextmanager

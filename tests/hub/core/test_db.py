@@ -6,6 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel
 
 import hub.tables  # noqa: F401  (registers every table)
@@ -123,3 +124,12 @@ def test_0005_goes_down_and_up_again_with_clients_and_organisations_in_place(
         client = session.get(OAuthClient, "gm0599-zaken")
         assert client is not None
         assert (client.last_used_at, client.disabled_at) == (None, None)
+
+
+def test_a_failed_statement_never_shows_its_parameters() -> None:
+    """Errors reach the log; their parameters may be client ids or blind indexes."""
+    engine = db.make_engine("sqlite://")
+    with pytest.raises(OperationalError) as caught, engine.connect() as connection:
+        connection.execute(text("INSERT INTO no_such_table VALUES (:value)"), {"value": "s3cret-v"})
+    assert "no_such_table" in str(caught.value)
+    assert "s3cret-v" not in str(caught.value)
