@@ -189,9 +189,10 @@ FORGERIES: Final[dict[str, Callable[[Forger], str]]] = {
 def test_a_forged_access_token_is_refused(hub: SecurityHub, forger: Forger, kind: str) -> None:
     """Token forgery of every kind answers 401 invalid_token with an RFC 6750 challenge, and
     never a 500 or a traceback. OWASP API2:2023 Broken Authentication; ASVS 5.0 V9.1.1
-    (signature verified, alg none refused), V9.1.2 (only allow-listed algorithms), V9.1.3 (key
-    material from trusted, pre-configured sources only), V9.2.1 (exp/nbf), V9.2.2 (token type),
-    V9.2.3 (audience), V9.2.4 (issuer)."""
+    (signature verified before the contents are used), V9.1.2 (only allow-listed algorithms, no
+    'none'), V9.1.3 (keys only from the issuer's pre-configured sources: unknown kid, stranger
+    key, untrusted or wrong issuer), V9.2.1 (exp/nbf), V9.2.2 (token type), V9.2.3 (audience),
+    V16.5.1 (no stack trace)."""
     mark = hub.log_mark()
     _assert_401(_get(hub, FORGERIES[kind](forger)))
     hub.assert_no_traceback_since(mark)
@@ -200,7 +201,7 @@ def test_a_forged_access_token_is_refused(hub: SecurityHub, forger: Forger, kind
 def test_a_token_in_the_query_string_is_refused(hub: SecurityHub) -> None:
     """Bearer tokens are never taken from the URL, where logs and Referer leak them (RFC 6750
     §2.3, RFC 9700): alone or beside a valid header, 401 invalid_request. OWASP API2:2023; ASVS
-    5.0 V4.1.x/V14.2.1 (no sensitive data in the URL)."""
+    5.0 V14.2.1 (no session token in the URL or query string)."""
     token = hub.token("demo-dtv")
     _assert_401(
         httpx.get(hub.url(PROTECTED), params={"access_token": token}, timeout=30),
@@ -219,8 +220,8 @@ def test_a_token_in_the_query_string_is_refused(hub: SecurityHub) -> None:
 
 def test_a_revoked_access_token_is_refused(hub: SecurityHub) -> None:
     """Replay of a revoked token: after RFC 7009 revocation by its own client the token answers
-    401 at once (the hub's jti deny-list). OWASP API2:2023; ASVS 5.0 V7.4.1 (terminated sessions
-    cannot be reused), V9.1.1."""
+    401 at once (the hub's jti deny-list). OWASP API2:2023; ASVS 5.0 V7.4.1 (a terminated
+    self-contained token is refused: a list of terminated tokens)."""
     secret = hub.client("demo-coa")["client_secret"]
     # Its own scope key, so the cached token other tests use stays unrevoked.
     token = hub.token("demo-coa", "documents:read", fresh=True)
@@ -259,7 +260,9 @@ def _assertion(hub: SecurityHub, client_id: str, audience: str, *, jti: str) -> 
 def test_a_client_assertion_is_accepted_once(hub: SecurityHub, token_url: str) -> None:
     """Replay of a private_key_jwt client assertion (RFC 7523): the same jti a second time is
     invalid_client, although the assertion is still within its exp. OWASP API2:2023; ASVS 5.0
-    V10.4.x (client authentication), V9.2.x; DESIGN: "a jti is never accepted twice"."""
+    V10.4.16 (strong client authentication resistant to replay: private_key_jwt), V10.4.10
+    (confidential clients authenticated on the token request); DESIGN: "a jti is never
+    accepted twice"."""
     form = {
         "grant_type": "client_credentials",
         "scope": "documents:read",

@@ -95,7 +95,8 @@ def test_each_client_reaches_only_the_route_classes_its_scopes_allow(
     """The function-level matrix: each demo client x each route class. Without the route's
     scope the answer is 403 with an RFC 6750 ``insufficient_scope`` challenge naming it; with
     it, the request gets past the check. OWASP API5:2023 Broken Function Level Authorization;
-    ASVS 5.0 V8.2.1 (function-level access), V8.3.1 (enforced at the service layer)."""
+    ASVS 5.0 V8.2.1 (function-level access only with explicit permission), V8.3.1 (enforced at
+    a trusted service layer)."""
     held = _scopes(hub, client_id)
     wrong: list[str] = []
     for name, route in ROUTES.items():
@@ -114,8 +115,9 @@ def test_each_client_reaches_only_the_route_classes_its_scopes_allow(
 def test_no_client_obtains_a_scope_beyond_its_duty(hub: SecurityHub, client_id: str) -> None:
     """Separation of duties at the token endpoint: a demo client holds scopes of one duty only
     (casework, audit or administration), and asking for a scope of another is invalid_scope,
-    never a token. OWASP API5:2023; ASVS 5.0 V8.2.1, V10.4.x (scopes limited to the client's
-    registration); DESIGN: audit:read and admin never with a document or share scope."""
+    never a token. OWASP API5:2023; ASVS 5.0 V10.4.11 (the authorization server assigns only
+    the client's required scopes), V8.2.1; DESIGN: audit:read and admin never with a document
+    or share scope."""
     held = _scopes(hub, client_id)
     assert sum(bool(held & duty) for duty in DUTIES) <= 1, held
     client = hub.client(client_id)
@@ -146,7 +148,8 @@ def test_an_invisible_document_answers_as_a_missing_one(
     """Object level on every document route: metadata, content, HEAD, delete and a share of a
     document the caller cannot see answer exactly as for an id that does not exist (404, the
     same problem document but for the echoed path). OWASP API1:2023 Broken Object Level
-    Authorization; ASVS 5.0 V8.2.2 (data-specific access), V8.4.x; DESIGN: never leak existence."""
+    Authorization; ASVS 5.0 V8.2.2 (data-specific access, IDOR/BOLA); DESIGN: never leak
+    existence."""
     missing = str(uuid.uuid4())
     for method, template in (
         ("GET", "{}"),

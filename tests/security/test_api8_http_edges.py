@@ -90,7 +90,7 @@ def test_range_edge_cases(hub: SecurityHub, served: Served, case: str) -> None:
     header ignored), 206 (one clamped range, matching Content-Range and Content-Length) or 416
     (``Content-Range: bytes */size``), never 500, and no byte beyond what was asked for.
     OWASP API8:2023 Security Misconfiguration / API4:2023 (no amplification by overlapping
-    ranges); ASVS 5.0 V2.2.1 (input validated to expected structure), V4.1.x (HTTP semantics),
+    ranges); ASVS 5.0 V2.2.1 (input validated against its structure and logical limits),
     V16.5.1 (no stack trace on error)."""
     header, status, window = RANGES[case]
     mark = hub.log_mark()
@@ -126,7 +126,7 @@ def test_if_range_serves_the_part_only_for_the_current_etag(
     """If-Range (RFC 9110 §13.1.5): a range is served only when If-Range names the current
     strong ETag; anything else (a stale or weak tag, a date, garbage) sends the whole content,
     so a resumed download can never splice bytes of two versions. OWASP API8:2023; ASVS 5.0
-    V2.2.1, V4.1.x."""
+    V2.2.3 (combinations of related inputs are reasonable), V2.2.1."""
     value = served.etag if if_range == "current" else if_range
     response = _content(hub, served, Range="bytes=5-9", **{"If-Range": value})
     assert response.status_code == status, response.text[:300]
@@ -241,7 +241,8 @@ def test_multipart_abuse_is_refused(hub: SecurityHub, case: str) -> None:
     fields, huge or many part headers, a missing or wrong boundary, nested parts, a transfer
     encoding): each answers its precise 4xx as a problem document, stores nothing, and leaves
     no traceback. OWASP API8:2023 Security Misconfiguration, API4:2023 (unbounded parts);
-    ASVS 5.0 V2.2.1 (structure validated), V5.2.x (file upload checks), V4.1.x, V16.5.1."""
+    ASVS 5.0 V2.2.1 (structure and limits validated), V5.2.1 (only what it can process),
+    V5.2.2 (content checked by its magic bytes: the nested form is no PDF), V16.5.1."""
     content_type, body, status = MULTIPART_ABUSE[case]
     mark = hub.log_mark()
     response = httpx.post(
@@ -258,7 +259,7 @@ def test_multipart_abuse_is_refused(hub: SecurityHub, case: str) -> None:
 
 def test_a_well_formed_hand_built_form_is_accepted(hub: SecurityHub) -> None:
     """Control for the abuse cases: the same builder with nothing wrong uploads (201), so each
-    refusal above is caused by the defect it names. OWASP API8:2023; ASVS 5.0 V2.2.1."""
+    refusal above is caused by the defect it names. OWASP API8:2023; ASVS 5.0 V2.2.1 (control)."""
     response = httpx.post(
         hub.url(f"{API}/documents"),
         content=_form(*_fields(), _file()),
@@ -276,7 +277,8 @@ def test_a_well_formed_hand_built_form_is_accepted(hub: SecurityHub) -> None:
 def test_a_huge_request_header_is_refused_and_the_hub_lives(hub: SecurityHub) -> None:
     """A 1 MiB request header is refused by the HTTP server before the app (431/400 or a
     closed connection, never a 500), and the hub keeps answering. OWASP API4:2023 Unrestricted
-    Resource Consumption; ASVS 5.0 V4.1.x (HTTP message handling), V13.1.x (resource limits)."""
+    Resource Consumption; ASVS 5.0 V2.2.1 (logical limits on all input), V15.1.3 (resource-
+    demanding functionality bounded)."""
     mark = hub.log_mark()
     try:
         response = httpx.get(
