@@ -34,8 +34,10 @@ from hub.documents.schemas import (
     UploadOut,
 )
 from hub.documents.service import Shown
+from hub.documents.sniff import SNIFFED_TYPES
 from hub.trail.auditor import Receipt
 from hub.web.deps import StrictQuery
+from hub.web.links import CREATE_SHARE, DELETE_DOCUMENT, document_links, link
 from hub.web.pagination import Cursor, Limit
 from hub.web.preconditions import joined
 from hub.web.problems import problem, problem_responses
@@ -139,6 +141,22 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
     summary="Upload a document (streamed)",
     openapi_extra=_UPLOAD_BODY,
     responses={
+        201: {
+            "description": "The document, and the receipt of its upload",
+            "links": {
+                **document_links("$response.body#/id"),
+                "ShareDocument": link(
+                    CREATE_SHARE,
+                    "Share the document with another organisation",
+                    request_body={"document_id": "$response.body#/id"},
+                ),
+                "DeleteDocument": link(
+                    DELETE_DOCUMENT,
+                    "Crypto-shred the document",
+                    parameters={"document_id": "$response.body#/id"},
+                ),
+            },
+        },
         400: problem("Malformed multipart body, or the client hung up"),
         403: problem("The policy does not let the caller upload this type"),
         413: problem("Larger than the type's maximum size"),
@@ -231,6 +249,10 @@ _NOT_MODIFIED: Final[dict[str, Any]] = {
     "receipt of the metadata read",
     "headers": {"ETag": {"schema": {"type": "string"}, "required": True}},
 }
+# The content is served as the type sniffed at upload, never as a generic octet stream.
+_CONTENT_TYPES: Final = {
+    t: {"schema": {"type": "string", "format": "binary"}} for t in SNIFFED_TYPES
+}
 _CONTENT_PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
     400: problem("Malformed If-Match or If-None-Match"),
     404: problem("No such document, or not visible to the caller"),
@@ -244,8 +266,11 @@ _CONTENT_PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
     response_class=StreamingResponse,
     openapi_extra=_CONDITIONAL,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The content"},
-        206: {"content": {"application/octet-stream": {}}, "description": "One byte range"},
+        200: {
+            "content": _CONTENT_TYPES,
+            "description": "The content, as the type it was sniffed as",
+        },
+        206: {"content": _CONTENT_TYPES, "description": "One byte range"},
         304: _NOT_MODIFIED,
         **_CONTENT_PROBLEMS,
         416: problem("The range starts past the end"),

@@ -41,6 +41,8 @@ _SIGNATURES: Final = (
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
 )
+# Every content type a stored document can have, so its download is served (and described) as.
+SNIFFED_TYPES: Final = tuple(dict.fromkeys(content_type for _, content_type in _SIGNATURES))
 
 
 def sniff(head: bytes) -> str | None:

@@ -14,6 +14,7 @@ from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
 from hub.shares.service import SharesDeps, ShareService
 from hub.web.caller import Serving
 from hub.web.deps import StrictQuery
+from hub.web.links import document_links, share_links
 from hub.web.pagination import Cursor, Limit
 from hub.web.problems import problem, problem_responses
 from hub.web.recording import Call
@@ -61,6 +62,13 @@ ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
     response_model=ShareCreated,
     summary="Share one document, or a person's documents of given types, with an organisation",
     responses={
+        201: {
+            "description": "The share, and the receipt of its grant",
+            "links": {
+                **share_links("$response.body#/id"),
+                "GetSharedDocument": document_links("$response.body#/document_id")["GetDocument"],
+            },
+        },
         403: problem("The policy does not let the caller share this, or the grantee receive it"),
         404: problem("No such document, or not visible to the caller"),
         422: problem(
@@ -89,7 +97,20 @@ def list_shares(
     return SharePage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{share_id:uuid}", response_model=ShareOut, summary="One share (grantor or grantee)")
+@router.get(
+    "/{share_id:uuid}",
+    response_model=ShareOut,
+    summary="One share (grantor or grantee)",
+    responses={
+        200: {
+            "description": "The share",
+            "links": {
+                "GetSharedDocument": document_links("$response.body#/document_id")["GetDocument"],
+                "GetSharedContent": document_links("$response.body#/document_id")["GetContent"],
+            },
+        }
+    },
+)
 def get_share(service: Reading, share_id: ShareId) -> ShareOut:
     return service.get(share_id)
 
@@ -98,7 +119,13 @@ def get_share(service: Reading, share_id: ShareId) -> ShareOut:
     "/{share_id:uuid}",
     status_code=204,
     summary="Revoke a share (the granting organisation); it grants nothing from now on",
-    responses={403: problem("The caller is the grantee, not the grantor")},
+    responses={
+        204: {
+            "description": "Revoked",
+            "links": {"GetRevokedShare": share_links("$request.path.share_id")["GetShare"]},
+        },
+        403: problem("The caller is the grantee, not the grantor"),
+    },
 )
 def revoke_share(service: Revoking, share_id: ShareId) -> Response:
     receipt = service.revoke(share_id)

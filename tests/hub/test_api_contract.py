@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.documents.sniff import SNIFFED_TYPES
 from tests.fixtures.documents import API, DocumentHub
 
 
@@ -70,3 +71,14 @@ def test_the_openapi_document_describes_errors_as_problem_documents(
     assert list(jwks) == ["application/jwk-set+json"]
     token = document["paths"]["/oauth/token"]["post"]["responses"]
     assert {"400", "401"} <= set(token)
+
+
+def test_the_content_is_described_as_the_types_it_is_served_as(
+    documents_hub: DocumentHub,
+) -> None:
+    # Found by the stateful fuzzing (tests/security/test_stateful_fuzz.py): a download is served
+    # as the type sniffed at upload, and the document said application/octet-stream.
+    document = documents_hub.client.get("/openapi.json").json()
+    download = document["paths"][f"{API}/documents/{{document_id}}/content"]["get"]
+    for status in ("200", "206"):
+        assert set(download["responses"][status]["content"]) == set(SNIFFED_TYPES), status
