@@ -40,6 +40,7 @@ from hub.web.limits import body_limit
 from hub.web.pagination import Cursor, Limit
 from hub.web.preconditions import joined
 from hub.web.problems import problem, problem_responses
+from hub.web.routes import TokenFirstRoute
 from hub.web.schemas import DocumentTypeName
 
 router = APIRouter(
@@ -47,6 +48,7 @@ router = APIRouter(
     tags=["documents"],
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 

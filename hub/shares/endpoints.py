@@ -17,12 +17,14 @@ from hub.web.deps import StrictQuery
 from hub.web.pagination import Cursor, Limit
 from hub.web.problems import problem, problem_responses
 from hub.web.recording import Call
+from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
     prefix="/api/v1/shares",
     tags=["shares"],
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 

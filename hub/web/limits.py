@@ -3,8 +3,8 @@
 Two controls (issue 11, OWASP API4; decision 0017):
 
 - :class:`BodyLimits`, a pure ASGI middleware, bounds every request body before anything parses
-  it, and so before the token is checked, since FastAPI reads a JSON body before it runs the
-  route's dependencies. A route's maximum is :data:`JSON_BODY_LIMIT` unless the route declares
+  it (and the API's routes check the token before they read a body at all:
+  :mod:`hub.web.routes`). A route's maximum is :data:`JSON_BODY_LIMIT` unless the route declares
   another with :func:`body_limit` (the streamed upload declares none: its document type bounds
   it). A declared ``Content-Length`` over the maximum is refused at once, before a byte of the
   body is read and without running the application; a chunked body is counted as it is read
@@ -129,10 +129,8 @@ class BodyLimits:
     """The pure ASGI middleware that bounds request bodies (see the module docstring).
 
     The route's maximum is looked up when the body is first asked for: by then the router has
-    chosen the route (``scope["route"]``), and nothing has read a byte of the body yet. FastAPI
-    asks for a JSON body before it runs the route's dependencies, so an oversized body is
-    refused before the token is looked at; a declared ``Content-Length`` over the maximum is
-    refused without reading anything.
+    chosen the route (``scope["route"]``), and nothing has read a byte of the body yet. A
+    declared ``Content-Length`` over the maximum is refused without reading anything.
     """
 
     def __init__(self, app: ASGIApp, *, pace: Pace) -> None:

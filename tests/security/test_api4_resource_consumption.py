@@ -144,11 +144,12 @@ def test_huge_json_body_is_refused_before_it_is_read(
 ) -> None:
     """Finding: memory exhaustion without a token (JSON routes read any body before the token).
 
-    OWASP API4:2023 Unrestricted Resource Consumption; ASVS 5.0 V4.1.x/V13.1.3 (request size
-    bounded before processing) and V2.4.1 (anti-automation: resource limits). A 150 MB body to
-    every JSON route, declared (``Content-Length``) or streamed (chunked), with and without a
-    token: 413 problem+json at once (a declared length is refused before a byte is read, a
-    streamed body once it passes the route's limit), and the hub's memory barely moves.
+    OWASP API4:2023 Unrestricted Resource Consumption; ASVS 5.0 V13.1.3 (request size bounded
+    before processing) and V2.4.1 (anti-automation: resource limits). A 150 MB body to every
+    JSON route, declared (``Content-Length``) or streamed (chunked), is refused at once and the
+    hub's memory barely moves: without a token 401 before a byte of it is read, with a valid
+    token 413 problem+json (a declared length before a byte is read, a streamed body once it
+    passes the route's limit).
     """
     mark = hub.log_mark()
     headers = {"Content-Type": "application/json"}
@@ -158,17 +159,46 @@ def test_huge_json_body_is_refused_before_it_is_read(
     for method, path in JSON_ROUTES:
         answer, sent, seconds = _send_huge(hub, method, path, headers, chunked=chunked)
         assert answer, f"{method} {path}: no answer"
-        assert _status(answer) == 413, (path, answer[:400])
+        expected = 413 if with_token else 401
+        assert _status(answer) == expected, (path, answer[:400])
         assert _headers(answer)["content-type"] == "application/problem+json"
         problem = _body_json(answer)
-        assert problem["status"] == 413
-        assert problem["type"] == "urn:ketenhub:problem:content-too-large"
+        assert problem["status"] == expected
+        if with_token:
+            assert problem["type"] == "urn:ketenhub:problem:content-too-large"
         assert seconds < 5, (path, seconds)
         assert sent < 16 * MIB, (path, sent)
     grown = hub.rss_bytes() - rss_before
     assert grown < RSS_SLACK, f"RSS grew by {grown / MIB:.0f} MiB"
     assert hub.alive()
     hub.assert_no_traceback_since(mark)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer not-a-token"],
+    ids=["no-token", "bad-token"],
+)
+def test_token_is_checked_before_the_body_is_read(
+    hub: SecurityHub, authorization: str | None
+) -> None:
+    """Finding: memory exhaustion without a token (the body was read before the token).
+
+    OWASP API4:2023 and API2:2023 Broken Authentication; ASVS 5.0 V13.1.3 and V8.1.1
+    (authorisation enforced before the request is processed). A JSON request within the size
+    limit whose body never comes: without a valid token it is answered 401 at once, without
+    waiting for (or reading) a byte of the body.
+    """
+    headers = {"Content-Type": "application/json", "Content-Length": "60000"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    for method, path in JSON_ROUTES:
+        with _connect(hub) as sock:
+            sock.sendall(_head(method, path, headers))
+            answer = _read_answer(sock, timeout=3)
+        assert answer, f"{method} {path}: waited for the body before checking the token"
+        assert _status(answer) == 401, (path, answer[:400])
+        assert "www-authenticate" in _headers(answer)
 
 
 def test_small_json_body_is_still_served(hub: SecurityHub) -> None:
