@@ -6,8 +6,8 @@ Two controls (issue 11, OWASP API4; decision 0017):
   it (and the API's routes check the token before they read a body at all:
   :mod:`hub.web.routes`). A route's maximum is :data:`JSON_BODY_LIMIT` unless the route declares
   another with :func:`body_limit` (the streamed upload declares none: its document type bounds
-  it). A declared ``Content-Length`` over the maximum is refused at once, before a byte of the
-  body is read and without running the application; a chunked body is counted as it is read
+  it). A declared ``Content-Length`` over the maximum is refused at once, when the route first
+  asks for the body and before a byte of it is read; a chunked body is counted as it is read
   and refused when it passes the maximum. Every body must also keep coming: a client that sends
   nothing for the idle timeout, or less than the minimum rate once the grace period is over,
   is cut off. Only the time the hub spends waiting for the client counts, never the time it
