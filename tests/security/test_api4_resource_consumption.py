@@ -393,6 +393,7 @@ def test_stalled_upload_is_cut_off_and_its_slot_freed(tight_hub: SecurityHub) ->
         assert _status(answer) == 408, answer[:400]
         assert _body_json(answer)["type"] == "urn:ketenhub:problem:request-timeout"
     assert IDLE_TIMEOUT - 0.5 <= waited < IDLE_TIMEOUT + 3
+    assert hub.log_since(mark).count("request body on /api/v1/documents cut off") == 2
     # Both slots are free again: a whole upload of the same client goes through.
     hub.upload("demo-kmar")
     assert hub.alive()
