@@ -86,11 +86,27 @@ def bearer_token(
     return token
 
 
+_VALIDATED: Final = "auth.validated"
+
+
 def current_principal(request: Request, token: Annotated[str, Depends(bearer_token)]) -> Principal:
+    """The principal of the request's token, validated once per request: a route that
+    authenticates before it reads its body (:func:`authenticate`) is not validated again."""
+    validated: tuple[str, Principal] | None = request.scope.get(_VALIDATED)
+    if validated is not None and validated[0] == token:
+        return validated[1]
     try:
-        return _validator(request).validate(token)
+        principal = _validator(request).validate(token)
     except InvalidToken as exc:
         raise BearerError(401, exc.description, error="invalid_token") from None
+    request.scope[_VALIDATED] = (token, principal)
+    return principal
+
+
+def authenticate(request: Request) -> Principal:
+    """:func:`current_principal` for code that runs before FastAPI solves a route's
+    dependencies, so that a request is authenticated before its body is read."""
+    return current_principal(request, bearer_token(request, None))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -37,6 +37,7 @@ from hub.trail.context import system_context
 from hub.trail.timer import checkpoint_timer
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
+from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,18 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         docs_url=None,
         redoc_url=None,
     )
+    app.state.upload_slots = UploadSlots(
+        per_caller=settings.uploads_per_client, total=settings.uploads_total
+    )
+    # Innermost of the hub's middleware: bodies are bounded before any route reads one, and its
+    # refusals (ordinary problem answers) pass out through the headers, the telemetry and the
+    # access log like every other answer.
+    pace = Pace(
+        idle_timeout=settings.body_idle_timeout,
+        min_rate=settings.body_min_rate,
+        grace=settings.body_rate_grace,
+    )
+    app.add_middleware(BodyLimits, pace=pace)
     app.add_middleware(ResponseHeaders)
     # Telemetry next: every request's trace exists before the application runs.
     app.add_middleware(RequestTelemetry)

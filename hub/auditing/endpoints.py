@@ -33,12 +33,14 @@ from hub.web.deps import StrictQuery
 from hub.web.pagination import Cursor, Limit
 from hub.web.problems import problem_responses
 from hub.web.recording import Call
+from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
     prefix="/api/v1/audit",
     tags=["audit"],
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 _MAX_SEQ = MAX_SEQ

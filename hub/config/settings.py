@@ -175,6 +175,26 @@ class Settings(BaseSettings):
         description="Seconds between retention runs that crypto-shred expired documents; 0: off",
     )
 
+    # -- what a request may cost (hub/web/limits.py, decision 0017) ----------------------------
+    uploads_per_client: int = Field(
+        default=32, ge=1, le=10_000, description="Uploads one client may run at once (429 beyond)"
+    )
+    uploads_total: int = Field(
+        default=64, ge=1, le=10_000, description="Uploads the hub runs at once (503 beyond)"
+    )
+    body_idle_timeout: float = Field(
+        default=30, gt=0, le=3600, description="Seconds a request body may send nothing (408)"
+    )
+    body_min_rate: int = Field(
+        default=1024,
+        ge=0,
+        description="Bytes per second of waiting a request body must average after the grace "
+        "period (408 below it); 0: no minimum",
+    )
+    body_rate_grace: float = Field(
+        default=10, ge=0, le=3600, description="Seconds of waiting before the minimum rate applies"
+    )
+
     # -- audit trail ---------------------------------------------------------------------------
     audit_origin: str | None = Field(
         default=None,

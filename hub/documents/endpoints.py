@@ -36,11 +36,13 @@ from hub.documents.schemas import (
 from hub.documents.service import Shown
 from hub.documents.sniff import SNIFFED_TYPES
 from hub.trail.auditor import Receipt
-from hub.web.deps import StrictQuery
+from hub.web.deps import StrictQuery, UploadSlotsDep
+from hub.web.limits import body_limit
 from hub.web.links import CREATE_SHARE, DELETE_DOCUMENT, document_links, link
 from hub.web.pagination import Cursor, Limit
 from hub.web.preconditions import joined
 from hub.web.problems import problem, problem_responses
+from hub.web.routes import TokenFirstRoute
 from hub.web.schemas import DocumentTypeName
 
 router = APIRouter(
@@ -48,6 +50,7 @@ router = APIRouter(
     tags=["documents"],
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 
@@ -159,17 +162,25 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
         },
         400: problem("Malformed multipart body, or the client hung up"),
         403: problem("The policy does not let the caller upload this type"),
+        408: problem("The body stopped arriving, or arrived too slowly"),
         413: problem("Larger than the type's maximum size"),
         415: problem("Not multipart/form-data, or content of a type not allowed"),
         422: problem("Missing or invalid field, unknown type, no file or two files"),
+        429: problem("The client already runs its maximum of uploads (`Retry-After`)"),
+        503: problem("The hub already runs its maximum of uploads (`Retry-After`)"),
     },
 )
-async def upload(request: Request, service: Uploader) -> JSONResponse:
-    chunks = body_chunks(request)
-    content_type = request.headers.get("content-type")
-    shown, receipt = await anyio.to_thread.run_sync(
-        lambda: service.upload(chunks, content_type=content_type)
-    )
+@body_limit(None)  # streamed: the document type's maximum size bounds it
+async def upload(request: Request, service: Uploader, slots: UploadSlotsDep) -> JSONResponse:
+    principal = service.caller.principal
+    # A slot first (429/503 at once when there is none), then the body is read, on the uploads'
+    # own threads: a slow upload never holds a thread the health, token or read paths need.
+    with slots.hold(f"{principal.issuer} {principal.client_id}"):
+        chunks = body_chunks(request)
+        content_type = request.headers.get("content-type")
+        shown, receipt = await anyio.to_thread.run_sync(
+            lambda: service.upload(chunks, content_type=content_type), limiter=slots.threads
+        )
     body = UploadOut(**_out(shown).model_dump(), receipt=ReceiptOut(**receipt.as_dict()))
     return JSONResponse(
         body.model_dump(mode="json"),

@@ -29,12 +29,14 @@ from hub.web.deps import SessionDep, StrictQuery
 from hub.web.pagination import Cursor, Limit
 from hub.web.problems import problem, problem_responses
 from hub.web.recording import Call
+from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
     prefix="/api/v1",
     tags=["organisations"],
     responses=problem_responses(),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 

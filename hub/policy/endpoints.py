@@ -23,12 +23,14 @@ from hub.web.caller import Serving
 from hub.web.deps import StrictQuery
 from hub.web.problems import problem, problem_responses
 from hub.web.recording import Call
+from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
     prefix="/api/v1/policy",
     tags=["policy"],
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 

@@ -18,12 +18,14 @@ from hub.web.links import document_links, share_links
 from hub.web.pagination import Cursor, Limit
 from hub.web.problems import problem, problem_responses
 from hub.web.recording import Call
+from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
     prefix="/api/v1/shares",
     tags=["shares"],
     responses=problem_responses(not_found=True),
     dependencies=[StrictQuery],
+    route_class=TokenFirstRoute,
 )
 
 

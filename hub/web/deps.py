@@ -17,6 +17,7 @@ from hub.core import db
 from hub.core.errors import Unprocessable
 from hub.runtime import Services
 from hub.vault.service import Vault
+from hub.web.limits import UploadSlots
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,14 @@ def get_session(transaction: TransactionDep) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_upload_slots(request: Request) -> UploadSlots:
+    slots: UploadSlots = request.app.state.upload_slots
+    return slots
+
+
+UploadSlotsDep = Annotated[UploadSlots, Depends(get_upload_slots)]
 
 
 def get_vault(services: ServicesDep) -> Vault:

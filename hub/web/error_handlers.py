@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from auth.dependencies import BearerError
 from hub.core.errors import HubError, OAuthRequestError
+from hub.web.limits import BodyRefused, refusal_response
 from hub.web.methods import allowed_methods
 from hub.web.problems import PROBLEM_TYPE_BASE, oauth_error_response, problem_response
 from storage.errors import IntegrityError, StorageError, StoreUnavailable
@@ -110,6 +111,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _body_refused(request: Request, exc: Exception) -> JSONResponse:
+    return refusal_response(request.url.path, cast(BodyRefused, exc))
+
+
 async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StorageError, exc)  # registered for this class only
     reference = secrets.token_hex(8)
@@ -184,6 +189,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HubError, _hub_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(BodyRefused, _body_refused)
     app.add_exception_handler(StorageError, _storage_error)
     app.add_exception_handler(BearerError, _bearer_error)
     app.add_exception_handler(OAuthRequestError, _oauth_request_error)

@@ -86,6 +86,9 @@ _STANDARD_PROBLEMS: Final = {
     400: "Malformed request, or a cursor this API did not issue",
     401: "No valid access token (RFC 6750 `WWW-Authenticate`)",
     403: "The token lacks the scope, or the policy does not allow this",
+    # Any request with a body (hub.web.limits, decision 0017), refused before it is parsed:
+    408: "The request body stopped arriving, or arrived too slowly",
+    413: "The request body is larger than the route takes (64 KiB for JSON)",
     422: "Invalid input; `errors` names each field",
 }
 
@@ -99,8 +102,8 @@ def problem(description: str) -> dict[str, Any]:
 
 
 def problem_responses(*, not_found: bool = False) -> dict[int | str, dict[str, Any]]:
-    """The problem answers every protected API route can give (400, 401, 403, 422), and 404
-    for routes that name a resource — for ``APIRouter(responses=...)``."""
+    """The problem answers every protected API route can give (400, 401, 403, 408, 413, 422),
+    and 404 for routes that name a resource — for ``APIRouter(responses=...)``."""
     statuses = dict(_STANDARD_PROBLEMS)
     if not_found:
         statuses[404] = "No such resource, or not visible to the caller"
@@ -124,7 +127,8 @@ def oauth_error_responses() -> dict[int | str, dict[str, Any]]:
                 ),
             ),
             (401, "invalid_client (HTTP Basic, with WWW-Authenticate)"),
-            (413, "invalid_request: the body is too large"),
+            (408, "invalid_request: the body stopped arriving, or arrived too slowly"),
+            (413, "invalid_request: the form is larger than 64 KiB"),
             (503, "temporarily_unavailable: the audit trail cannot be written"),
         )
     }
