@@ -10,6 +10,7 @@ import uvicorn
 from hub.app import SchemaNotCurrentError, check_schema, create_app
 from hub.cli import preflight, production
 from hub.cli.console import CommandError, load_settings
+from hub.cli.http_server import BoundedHttpToolsProtocol
 from hub.cli.running import storage_status
 from hub.rules import PolicyError
 from hub.runtime import build_services
@@ -45,6 +46,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             app,
             host=args.host,
             port=args.port,
+            # httptools, with the request head bounded (32 KiB): uvicorn sets no limit.
+            http=BoundedHttpToolsProtocol,
             log_level=settings.log_level.lower(),
             # main() configured logging for both formats; hub.access replaces uvicorn's log.
             log_config=None,

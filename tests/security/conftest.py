@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -53,6 +54,14 @@ class SecurityHub:
     @property
     def pid(self) -> int:
         return self.server.process.pid
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.base_url).port or 80
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
