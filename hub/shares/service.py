@@ -133,7 +133,8 @@ class ShareService(RecordingService):
             rule=",".join(rules),
             detail=f"to {grantee.code}",
         )
-        out = self._out(share, sorted(types) if document is None else None, v_number)
+        # The grantor is the caller, whose organisation is enabled: its token just acted.
+        out = self._out(share, sorted(types) if document is None else None, v_number, set())
         return out, receipt
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:
@@ -210,14 +211,22 @@ class ShareService(RecordingService):
 
     # -- read ----------------------------------------------------------------------------------
 
-    def _state(self, share: Share) -> ShareState:
+    def _state(self, share: Share, disabled_grantors: set[str]) -> ShareState:
         if share.revoked_at is not None:
             return ShareState.REVOKED
         if as_utc(share.expires_at) <= self.now:
             return ShareState.EXPIRED
+        if share.grantor in disabled_grantors:
+            return ShareState.SUSPENDED
         return ShareState.ACTIVE
 
-    def _out(self, share: Share, types: list[str] | None, v_number: str | None) -> ShareOut:
+    def _out(
+        self,
+        share: Share,
+        types: list[str] | None,
+        v_number: str | None,
+        disabled_grantors: set[str],
+    ) -> ShareOut:
         return ShareOut(
             id=share.id,
             grantor=share.grantor,
@@ -229,11 +238,12 @@ class ShareService(RecordingService):
             created_at=as_utc(share.created_at),
             expires_at=as_utc(share.expires_at),
             revoked_at=as_utc(share.revoked_at) if share.revoked_at else None,
-            state=self._state(share),
+            state=self._state(share, disabled_grantors),
         )
 
     def _outs(self, shares: Sequence[Share]) -> list[ShareOut]:
         types = repository.types_of(self.session, [s.id for s in shares])
+        disabled = repository.disabled_grantors(self.session, shares)
         protector = self.deps.protector() if shares else None
         items = []
         for share in shares:
@@ -241,7 +251,7 @@ class ShareService(RecordingService):
             if share.v_number_sealed is not None and protector is not None:
                 v_number = protector.open(share.v_number_sealed, kind=SHARE, row_id=share.id)
             names = [t.document_type for t in types.get(share.id, [])] or None
-            items.append(self._out(share, names, v_number))
+            items.append(self._out(share, names, v_number, disabled))
         return items
 
     def page(
