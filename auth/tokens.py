@@ -60,6 +60,9 @@ JWKS_TIMEOUT: Final = 5.0
 """Seconds a key-set fetch may take in all, connecting and reading together."""
 JWKS_FAILURE_TTL: Final = 10.0
 """Seconds a failed key-set fetch is remembered before the next is tried."""
+JWKS_MAX_STALE: Final = 3600.0
+"""Seconds after its last good fetch that a key set still verifies its own kids while its
+server fails: a partner's outage is bridged, a key it withdrew is not trusted for ever."""
 # joserfc refuses PS256 unless it is listed: the registry names exactly the accepted three.
 _REGISTRY: Final = jws.JWSRegistry(algorithms=list(ACCEPTED_ALGORITHMS))
 _SCOPE_VALUES: Final = frozenset(s.value for s in Scope)
@@ -230,8 +233,9 @@ class RemoteJwks:
                 self._failed_until = max(self._failed_until, now + self._failure_ttl)
                 self._flight = flight = None
             if now < self._failed_until:
-                if known is not None and not missing:
-                    return known  # the last keys still verify their own kids meanwhile
+                bridge = self._bridge(known, kid, now)
+                if bridge is not None:
+                    return bridge
                 raise InvalidToken("the issuer's keys cannot be retrieved")
             if flight is None:
                 flight = self._flight = _Flight(now + self._timeout)
@@ -246,10 +250,17 @@ class RemoteJwks:
                 # Not back by its deadline: a failure for everyone, remembered like any other.
                 self._failed_until = self._monotonic() + self._failure_ttl
                 self._flight = None
-            known = self._keys
-        if known is not None and any(k.kid == kid for k in known):
-            return known  # the last keys still verify their own kids
+            bridge = self._bridge(self._keys, kid, self._monotonic())
+        if bridge is not None:
+            return bridge
         raise InvalidToken("the issuer's keys cannot be retrieved")
+
+    def _bridge(self, known: KeySet | None, kid: str, now: float) -> KeySet | None:
+        """The last good keys, if they may still verify ``kid`` while fetching fails: they hold
+        it and are at most :data:`JWKS_MAX_STALE` old."""
+        if known is None or now - self._fetched_at >= JWKS_MAX_STALE:
+            return None
+        return known if any(k.kid == kid for k in known) else None
 
 
 class _Flight:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from joserfc.jwk import ECKey
 
-from auth.tokens import JWKS_MAX_BYTES, InvalidToken, RemoteJwks
+from auth.tokens import JWKS_MAX_BYTES, JWKS_MAX_STALE, InvalidToken, RemoteJwks
 from tests.fixtures.partner_idp import PartnerKeyServer
 
 
@@ -113,8 +113,12 @@ def test_the_last_good_keys_still_verify_while_a_refresh_fails() -> None:
             monotonic=lambda: now[0],
         )
         assert remote.keys("p-1")
-    # The server is gone; the keys go stale, the refresh fails, and a known kid still verifies.
-    now[0] = 10_000.0
+    # The server is gone; the keys go stale, the refresh fails, and a known kid still verifies,
+    # for an hour after the last good fetch; an unknown kid never.
+    now[0] = 1_000.0
     assert [k.kid for k in remote.keys("p-1")] == ["p-1"]
     with pytest.raises(InvalidToken):
         remote.keys("p-2")
+    now[0] = JWKS_MAX_STALE + 1.0
+    with pytest.raises(InvalidToken):
+        remote.keys("p-1")
