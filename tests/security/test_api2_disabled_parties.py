@@ -201,8 +201,86 @@ def _fixtures(hub: SecurityHub, client_id: str) -> tuple[str, str]:
     return document["id"], shared.json()["id"]
 
 
+@dataclass
+class Disabled:
+    """What the three changes ended, and when each was made (``time.monotonic()``)."""
+
+    iom: str
+    iom_document: tuple[str, str]
+    iom_refused_after: dict[str, float]
+    """Per replica: seconds from the change until it refused the token."""
+    kmar: str
+    kmar_document: tuple[str, str]
+    coa: str
+    kmar_refused_after: float
+    introspected: dict[str, bool]
+    """``active`` of each ended token, introspected by DTV's administrator on each replica."""
+    dtv: dict[str, tuple[str, dict[str, Call]]]
+    dtv_refused_after: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def disabled(replicas: Replicas) -> Disabled:
+    """Live tokens that act on both replicas, then three changes: the command line disables the
+    client demo-iom, an administrator disables KMAR through replica A's API (both awaited
+    together, then introspected with that administrator's client), and the command line
+    disables DTV (its administrator, auditor and metrics scraper)."""
+    a, b = replicas.a, replicas.b
+    iom_document, kmar_document = _fixtures(a, "demo-iom"), _fixtures(a, "demo-kmar")
+    iom, kmar = a.token("demo-iom"), a.token("demo-kmar")
+    coa = a.token("demo-coa", "documents:read")
+    dtv = {
+        "demo-admin": (a.token("demo-admin"), ADMIN_ROUTES),
+        "demo-auditor": (a.token("demo-auditor"), AUDIT_ROUTES),
+        "demo-metrics": (a.token("demo-metrics"), METRICS_ROUTES),
+    }
+    for hub in (a, b):  # each acts before, on both replicas
+        for token in (iom, kmar):
+            assert _request("GET", "/api/v1/policy")(hub, token).status_code == 200
+        for token, routes in dtv.values():
+            assert next(iter(routes.values()))(hub, token).status_code == 200
+    # The share grants before.
+    assert _request("GET", f"/api/v1/documents/{kmar_document[0]}")(b, coa).status_code == 200
+
+    _ketenhub(a, "client", "disable", "demo-iom")
+    iom_at = time.monotonic()
+    patched = httpx.patch(
+        a.url("/api/v1/organisations/KMAR"),
+        json={"enabled": False},
+        headers={"Authorization": f"Bearer {dtv['demo-admin'][0]}"},
+        timeout=30,
+    )
+    assert patched.status_code == 200, patched.text
+    kmar_at = time.monotonic()
+    iom_refused_after = {hub.url(""): _until_refused(hub, iom, iom_at) for hub in (b, a)}
+    kmar_refused_after = _until_refused(b, kmar, kmar_at)
+    introspected = {
+        f"{name} at {hub.url('')}": _introspect(hub, token)["active"]
+        for hub in (b, a)
+        for name, token in (("demo-iom", iom), ("demo-kmar", kmar))
+    }
+    _ketenhub(a, "org", "disable", "DTV")
+    dtv_at = time.monotonic()
+    # Measured here, not in the tests: a later first probe would time the test order instead.
+    dtv_refused_after = {
+        client_id: _until_refused(b, token, dtv_at) for client_id, (token, _) in dtv.items()
+    }
+    return Disabled(
+        iom,
+        iom_document,
+        iom_refused_after,
+        kmar,
+        kmar_document,
+        coa,
+        kmar_refused_after,
+        introspected,
+        dtv,
+        dtv_refused_after,
+    )
+
+
 def test_disabling_a_client_ends_its_live_tokens_on_every_route_of_every_replica(
-    replicas: Replicas,
+    replicas: Replicas, disabled: Disabled
 ) -> None:
     """``ketenhub client disable`` (another process than either replica): within 5 s neither
     replica accepts the client's live token on any route (documents, shares, policy, explain,
@@ -213,26 +291,18 @@ def test_disabling_a_client_ends_its_live_tokens_on_every_route_of_every_replica
     V7.4.2 (disabling an account ends its active sessions), V10.4.x (a resource server honours
     what the authorization server ended), V8.3.1 (every route enforces it)."""
     a, b = replicas.a, replicas.b
-    document_id, share_id = _fixtures(a, "demo-iom")
-    token = a.token("demo-iom")
-    for hub in (a, b):  # it acts before
-        assert _request("GET", "/api/v1/policy")(hub, token).status_code == 200
-
-    _ketenhub(a, "client", "disable", "demo-iom")
-    disabled = time.monotonic()
+    assert max(disabled.iom_refused_after.values()) <= BOUND, disabled.iom_refused_after
+    routes = _document_routes(*disabled.iom_document)
     for hub in (b, a):
-        assert _until_refused(hub, token, disabled) <= BOUND
-    routes = _document_routes(document_id, share_id)
-    for hub in (b, a):
-        assert _refused_everywhere(hub, token, routes) == {}, hub.url("")
-        assert _introspect(hub, token)["active"] is False
+        assert _refused_everywhere(hub, disabled.iom, routes) == {}, hub.url("")
+        assert disabled.introspected[f"demo-iom at {hub.url('')}"] is False
         refused = _new_token(hub, "demo-iom")
         assert refused.status_code == 401, refused.text
         assert refused.json()["error"] == "invalid_client"
 
 
 def test_disabling_an_organisation_ends_its_tokens_and_its_shares_on_the_other_replica(
-    replicas: Replicas,
+    replicas: Replicas, disabled: Disabled
 ) -> None:
     """An administrator disables KMAR through replica A's API; within 5 s replica B refuses
     every KMAR token on every route, introspects it as inactive and issues KMAR's client no
@@ -241,26 +311,15 @@ def test_disabling_an_organisation_ends_its_tokens_and_its_shares_on_the_other_r
 
     API2:2023 Broken Authentication, API1:2023 Broken Object Level Authorization (a share of a
     disabled grantor); ASVS 5.0 V7.4.2, V8.2.1 (access is decided on current grants), V8.3.1."""
-    a, b = replicas.a, replicas.b
-    document_id, share_id = _fixtures(a, "demo-kmar")
-    kmar = a.token("demo-kmar")
-    coa = a.token("demo-coa", "documents:read")
-    doc = f"/api/v1/documents/{document_id}"
-    assert _request("GET", doc)(b, coa).status_code == 200  # the share grants before
-
-    patched = httpx.patch(
-        a.url("/api/v1/organisations/KMAR"),
-        json={"enabled": False},
-        headers=a.auth("demo-admin"),
-        timeout=30,
-    )
-    assert patched.status_code == 200, patched.text
-    disabled = time.monotonic()
-    assert _until_refused(b, kmar, disabled) <= BOUND
+    b = replicas.b
+    kmar, coa = disabled.kmar, disabled.coa
+    document_id, share_id = disabled.kmar_document
+    assert disabled.kmar_refused_after <= BOUND
     assert _refused_everywhere(b, kmar, _document_routes(document_id, share_id)) == {}
-    assert _introspect(b, kmar)["active"] is False
+    assert disabled.introspected[f"demo-kmar at {b.url('')}"] is False
     assert _new_token(b, "demo-kmar").json()["error"] == "invalid_client"
 
+    doc = f"/api/v1/documents/{document_id}"
     assert _request("GET", doc)(b, coa).status_code == 404
     assert _request("GET", f"{doc}/content")(b, coa).status_code == 404
     listed = _request("GET", "/api/v1/shares", params={"role": "received"})(b, coa).json()
@@ -275,7 +334,7 @@ def test_disabling_an_organisation_ends_its_tokens_and_its_shares_on_the_other_r
 
 
 def test_disabling_the_administrators_organisation_ends_the_audit_metrics_and_admin_routes(
-    replicas: Replicas,
+    replicas: Replicas, disabled: Disabled
 ) -> None:
     """``ketenhub org disable DTV`` on the command line: within 5 s replica B refuses the live
     tokens of DTV's administrator, auditor and metrics scraper on the admin, audit and metrics
@@ -283,18 +342,8 @@ def test_disabling_the_administrators_organisation_ends_the_audit_metrics_and_ad
 
     API5:2023 Broken Function Level Authorization, API2:2023 Broken Authentication; ASVS 5.0
     V7.4.2, V8.3.1."""
-    a, b = replicas.a, replicas.b
-    tokens = {
-        "demo-admin": (a.token("demo-admin"), ADMIN_ROUTES),
-        "demo-auditor": (a.token("demo-auditor"), AUDIT_ROUTES),
-        "demo-metrics": (a.token("demo-metrics"), METRICS_ROUTES),
-    }
-    for token, routes in tokens.values():  # each acts before
-        assert next(iter(routes.values()))(b, token).status_code in (200, 201)
-    _ketenhub(a, "org", "disable", "DTV")
-    disabled = time.monotonic()
-    for token, _ in tokens.values():
-        assert _until_refused(b, token, disabled) <= BOUND
-    for client_id, (token, routes) in tokens.items():
+    b = replicas.b
+    assert max(disabled.dtv_refused_after.values()) <= BOUND, disabled.dtv_refused_after
+    for client_id, (token, routes) in disabled.dtv.items():
         assert _refused_everywhere(b, token, routes) == {}, client_id
         assert _new_token(b, client_id).json()["error"] == "invalid_client"
