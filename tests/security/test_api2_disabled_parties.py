@@ -288,8 +288,8 @@ def test_disabling_a_client_ends_its_live_tokens_on_every_route_of_every_replica
     (The audit, metrics and admin routes: the last test, whose clients are DTV's.)
 
     API2:2023 Broken Authentication, API5:2023 Broken Function Level Authorization; ASVS 5.0
-    V7.4.2 (disabling an account ends its active sessions), V10.4.x (a resource server honours
-    what the authorization server ended), V8.3.1 (every route enforces it)."""
+    V7.4.2 (disabling an account ends its active sessions), V8.3.2 (a change to what decides
+    access applies at once, here within DESIGN.md's 5 s), V8.2.1 (on every function)."""
     a, b = replicas.a, replicas.b
     assert max(disabled.iom_refused_after.values()) <= BOUND, disabled.iom_refused_after
     routes = _document_routes(*disabled.iom_document)
@@ -310,7 +310,7 @@ def test_disabling_an_organisation_ends_its_tokens_and_its_shares_on_the_other_r
     ``suspended``, never ``active``.
 
     API2:2023 Broken Authentication, API1:2023 Broken Object Level Authorization (a share of a
-    disabled grantor); ASVS 5.0 V7.4.2, V8.2.1 (access is decided on current grants), V8.3.1."""
+    disabled grantor); ASVS 5.0 V7.4.2, V8.3.2, V8.2.2 (data access only on current grants)."""
     b = replicas.b
     kmar, coa = disabled.kmar, disabled.coa
     document_id, share_id = disabled.kmar_document
@@ -341,7 +341,7 @@ def test_disabling_the_administrators_organisation_ends_the_audit_metrics_and_ad
     routes, and issues DTV's clients no new token.
 
     API5:2023 Broken Function Level Authorization, API2:2023 Broken Authentication; ASVS 5.0
-    V7.4.2, V8.3.1."""
+    V7.4.2, V8.3.2, V8.2.1."""
     b = replicas.b
     assert max(disabled.dtv_refused_after.values()) <= BOUND, disabled.dtv_refused_after
     for client_id, (token, routes) in disabled.dtv.items():
