@@ -24,6 +24,9 @@ that the Merkle log hashes, ``leaf_hash = SHA-256(0x00 || JCS(leaf))``:
 ``policy_rule``             the rule of the sharing policy that decided
 ``source_address``          the caller's network address
 ``detail``                  a short reason, from a fixed vocabulary of the hub's own words
+``actor_issuer``            the trusted partner issuer whose token the actor presented; absent
+                            for the hub's own clients. A partner's client ids are its own, so
+                            ``actor_id`` alone may name one of the hub's clients
 ==========================  =================================================================
 
 Absent values are omitted from the leaf, never ``null``. The leaf is exactly what is stored, so
@@ -67,6 +70,9 @@ class Action(StrEnum):
     TOKEN_ISSUE = "token.issue"  # noqa: S105
     TOKEN_REVOKE = "token.revoke"  # noqa: S105
     TOKEN_INTROSPECT = "token.introspect"  # noqa: S105
+    TOKEN_REFUSE = "token.refuse"  # noqa: S105
+    """A validly signed token of a trusted partner issuer, for an organisation that issuer may
+    not act for."""
     CLIENT_ADD = "client.add"
     CLIENT_DISABLE = "client.disable"
     CLIENT_ENABLE = "client.enable"
@@ -152,6 +158,7 @@ class Event:
     policy_rule: str | None = None
     source_address: str | None = None
     detail: str | None = None
+    actor_issuer: str | None = None
 
     def __post_init__(self) -> None:
         if self.trace_id is not None and not _HEX32.fullmatch(self.trace_id):

@@ -49,6 +49,8 @@ class AuditEvent(SQLModel, table=True):
     source_address: str | None = Field(default=None, max_length=_TEXT)
     detail: str | None = Field(default=None, max_length=_TEXT)
     leaf_hash: bytes = Field(sa_type=LargeBinary(32))
+    actor_issuer: str | None = Field(default=None, max_length=_TEXT)
+    """Last, where migration 0006 added it (see :data:`audit.events.LEAF_FIELDS` for the leaf)."""
 
 
 class AuditNode(SQLModel, table=True):

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from auth.scopes import Scope, format_scopes
-from auth.tokens import InvalidToken, Principal, TokenValidator
+from auth.tokens import InvalidToken, Principal, TokenValidator, UnvouchedOrganisation
 
 REALM: Final = "ketenhub"
 
@@ -32,12 +32,16 @@ class BearerError(Exception):
         *,
         error: str | None = None,
         scope: str | None = None,
+        refused: Principal | None = None,
     ) -> None:
         super().__init__(description)
         self.status_code = status_code
         self.description = description
         self.error = error
         self.scope = scope
+        self.refused = refused
+        """Who a validly signed token claimed to be, when that claim is what was refused (a
+        partner issuer acting for an organisation outside its list): the hub records it."""
 
     @property
     def www_authenticate(self) -> str:
@@ -97,6 +101,10 @@ def current_principal(request: Request, token: Annotated[str, Depends(bearer_tok
         return validated[1]
     try:
         principal = _validator(request).validate(token)
+    except UnvouchedOrganisation as exc:
+        raise BearerError(
+            401, exc.description, error="invalid_token", refused=exc.principal
+        ) from None
     except InvalidToken as exc:
         raise BearerError(401, exc.description, error="invalid_token") from None
     request.scope[_VALIDATED] = (token, principal)

@@ -23,7 +23,13 @@ A token is accepted only when every one of these holds; each failure is the same
 Keys come from callables (the hub's signing keys, cached) and from each trusted issuer's JWKS
 URL, fetched over HTTP and cached; an unknown ``kid`` triggers at most one refetch per
 :data:`JWKS_REFETCH_INTERVAL`, so a partner's key rotation is picked up without letting forged
-``kid`` values hammer its server.
+``kid`` values hammer its server. A fetch has an overall deadline, a streamed size limit, runs
+once at a time per issuer without holding any lock during I/O, and a failure is remembered for a
+while (:class:`RemoteJwks`).
+
+A trusted issuer speaks only for the organisations it is configured with: a token it signed for
+any other is refused with :class:`UnvouchedOrganisation`, which carries the would-be principal so
+that the hub can record the attempt.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -50,6 +56,13 @@ LEEWAY: Final = 30
 JWKS_CACHE_SECONDS: Final = 300.0
 JWKS_REFETCH_INTERVAL: Final = 30.0
 JWKS_MAX_BYTES: Final = 256 * 1024
+JWKS_TIMEOUT: Final = 5.0
+"""Seconds a key-set fetch may take in all, connecting and reading together."""
+JWKS_FAILURE_TTL: Final = 10.0
+"""Seconds a failed key-set fetch is remembered before the next is tried."""
+JWKS_MAX_STALE: Final = 3600.0
+"""Seconds after its last good fetch that a key set still verifies its own kids while its
+server fails: a partner's outage is bridged, a key it withdrew is not trusted for ever."""
 # joserfc refuses PS256 unless it is listed: the registry names exactly the accepted three.
 _REGISTRY: Final = jws.JWSRegistry(algorithms=list(ACCEPTED_ALGORITHMS))
 _SCOPE_VALUES: Final = frozenset(s.value for s in Scope)
@@ -76,6 +89,9 @@ class Principal:
     expires_at: datetime
     issued_at: datetime | None = None
     """``iat``: the hub's tokens always carry it; a trusted issuer's may not."""
+    partner_issuer: str | None = None
+    """The trusted partner issuer that signed the token; ``None`` for the hub's own. A partner's
+    ``client_id`` is its own namespace: it may equal one of the hub's client ids."""
 
 
 Standing = Callable[[Principal], str | None]
@@ -88,55 +104,174 @@ class TrustedIssuer:
     """A partner's own authorization server whose tokens the hub accepts.
 
     ``organisation_claim`` names the claim that carries the organisation code; the token's
-    scopes are cut down to ``allowed_scopes``; ``organisations`` optionally limits which codes
-    that issuer may speak for (a partner may only vouch for itself).
+    scopes are cut down to ``allowed_scopes``; ``organisations`` are the codes that issuer may
+    speak for (a partner vouches for itself), never empty: there is no "any organisation".
     """
 
     issuer: str
     jwks_url: str
     organisation_claim: str
     allowed_scopes: frozenset[Scope]
-    organisations: frozenset[str] = field(default_factory=frozenset)
+    organisations: frozenset[str]
+
+    def __post_init__(self) -> None:
+        if not self.organisations:
+            raise ValueError(f"trusted issuer {self.issuer} names no organisations it may act for")
+
+
+class UnvouchedOrganisation(InvalidToken):
+    """A trusted issuer's validly signed token for an organisation outside its list.
+
+    ``principal`` is who the token claims to be, for the record of the refusal only: it
+    authenticates nobody.
+    """
+
+    def __init__(self, principal: Principal) -> None:
+        super().__init__("the token's issuer may not act for that organisation")
+        self.principal = principal
 
 
 class RemoteJwks:
-    """A trusted issuer's JWK Set, fetched over HTTP and cached."""
+    """A trusted issuer's JWK Set, fetched over HTTP and cached.
+
+    A partner's key server must not be able to take the hub down, so a fetch
+
+    - has one overall deadline (``timeout`` seconds, connecting and reading together): it runs in
+      a thread of its own, and every request that waits for it waits at most until then;
+    - is read as a stream and abandoned at :data:`JWKS_MAX_BYTES`, never buffered whole;
+    - runs once at a time per issuer (single flight): requests that need keys while one runs
+      wait for that one, and no lock is held while it talks to the network, so the hub's own
+      tokens and other issuers' never wait behind it;
+    - is remembered when it fails (``failure_ttl`` seconds): meanwhile the issuer's tokens are
+      refused at once, or checked against the keys last fetched, so a flood of tokens is not a
+      flood of fetches.
+    """
 
     def __init__(
         self,
         url: str,
         *,
         client: httpx.Client,
+        timeout: float = JWKS_TIMEOUT,
+        failure_ttl: float = JWKS_FAILURE_TTL,
+        max_bytes: int = JWKS_MAX_BYTES,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
         self._client = client
+        self._timeout = timeout
+        self._failure_ttl = failure_ttl
+        self._max_bytes = max_bytes
         self._monotonic = monotonic
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below; never held during I/O
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
+        self._failed_until = float("-inf")
+        self._flight: _Flight | None = None
 
-    def _fetch(self) -> KeySet:
+    def _fetch(self, deadline: float) -> KeySet:
+        """One fetch, streamed; raises :class:`InvalidToken` on any failure."""
         try:
-            response = self._client.get(self._url, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            if len(response.content) > JWKS_MAX_BYTES:
-                raise InvalidToken("the issuer's key set is too large")
-            return KeySet.import_key_set(json.loads(response.content))
-        except (httpx.HTTPError, ValueError, JoseError, TypeError) as exc:
+            with self._client.stream(
+                "GET",
+                self._url,
+                # identity: the limit then counts what is parsed, and no small answer inflates.
+                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
+                timeout=httpx.Timeout(self._timeout),
+            ) as response:
+                response.raise_for_status()
+                body = self._read(response, deadline)
+            return KeySet.import_key_set(json.loads(body))
+        except (httpx.HTTPError, ValueError, JoseError, TypeError, RecursionError) as exc:
             raise InvalidToken("the issuer's keys cannot be retrieved") from exc
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        """The body, read until :data:`JWKS_MAX_BYTES` or the deadline, whichever comes first."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise InvalidToken("the issuer's key set is too large")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > self._max_bytes:
+                raise InvalidToken("the issuer's key set is too large")
+            if self._monotonic() > deadline:
+                raise InvalidToken("the issuer's key server is too slow")
+        return bytes(body)
+
+    def _run(self, flight: _Flight) -> None:
+        """The fetch's own thread: fetch, then publish the outcome."""
+        try:
+            keys: KeySet | None = self._fetch(flight.deadline)
+        except Exception:  # noqa: BLE001 - whatever fails, the waiters must wake to a refusal
+            keys = None
+        flight.keys = keys
+        with self._lock:
+            now = self._monotonic()
+            if keys is not None:
+                self._keys, self._fetched_at = keys, now
+                self._failed_until = float("-inf")
+            else:
+                self._failed_until = now + self._failure_ttl
+            if self._flight is flight:
+                self._flight = None
+        flight.done.set()
 
     def keys(self, kid: str) -> KeySet:
         """The key set, refreshed when stale or when ``kid`` is not in it (rate-limited)."""
         with self._lock:
             now = self._monotonic()
+            known = self._keys
             stale = now - self._fetched_at >= JWKS_CACHE_SECONDS
-            missing = self._keys is None or not any(k.kid == kid for k in self._keys)
+            missing = known is None or not any(k.kid == kid for k in known)
             may_refetch = now - self._fetched_at >= JWKS_REFETCH_INTERVAL
-            if self._keys is None or stale or (missing and may_refetch):
-                self._fetched_at = now
-                self._keys = self._fetch()
-            return self._keys
+            if known is not None and not stale and not (missing and may_refetch):
+                return known
+            flight = self._flight
+            if flight is not None and now > flight.deadline:
+                # Past its deadline and still not back: a failure, whatever it answers later.
+                self._failed_until = max(self._failed_until, now + self._failure_ttl)
+                self._flight = flight = None
+            if now < self._failed_until:
+                bridge = self._bridge(known, kid, now)
+                if bridge is not None:
+                    return bridge
+                raise InvalidToken("the issuer's keys cannot be retrieved")
+            if flight is None:
+                flight = self._flight = _Flight(now + self._timeout)
+                threading.Thread(
+                    target=self._run, args=(flight,), name="jwks-fetch", daemon=True
+                ).start()
+        flight.done.wait(max(0.0, flight.deadline - self._monotonic()))
+        if flight.keys is not None:
+            return flight.keys
+        with self._lock:
+            if not flight.done.is_set() and self._flight is flight:
+                # Not back by its deadline: a failure for everyone, remembered like any other.
+                self._failed_until = self._monotonic() + self._failure_ttl
+                self._flight = None
+            bridge = self._bridge(self._keys, kid, self._monotonic())
+        if bridge is not None:
+            return bridge
+        raise InvalidToken("the issuer's keys cannot be retrieved")
+
+    def _bridge(self, known: KeySet | None, kid: str, now: float) -> KeySet | None:
+        """The last good keys, if they may still verify ``kid`` while fetching fails: they hold
+        it and are at most :data:`JWKS_MAX_STALE` old."""
+        if known is None or now - self._fetched_at >= JWKS_MAX_STALE:
+            return None
+        return known if any(k.kid == kid for k in known) else None
+
+
+class _Flight:
+    """One fetch in progress: when it must be back, and a flag set when it is."""
+
+    __slots__ = ("deadline", "done", "keys")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.done = threading.Event()
+        self.keys: KeySet | None = None
 
 
 def _check_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: float) -> None:
@@ -174,6 +309,8 @@ class TokenValidator:
         standing: Standing,
         trusted_issuers: Sequence[TrustedIssuer] = (),
         http_client: httpx.Client | None = None,
+        jwks_timeout: float = JWKS_TIMEOUT,
+        jwks_failure_ttl: float = JWKS_FAILURE_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuer = issuer
@@ -182,9 +319,15 @@ class TokenValidator:
         self._is_revoked = is_revoked
         self._standing = standing
         self._clock = clock
-        client = http_client or httpx.Client(timeout=5.0, follow_redirects=False)
+        client = http_client or httpx.Client(timeout=jwks_timeout, follow_redirects=False)
         self._trusted = {
-            t.issuer: (t, RemoteJwks(t.jwks_url, client=client)) for t in trusted_issuers
+            t.issuer: (
+                t,
+                RemoteJwks(
+                    t.jwks_url, client=client, timeout=jwks_timeout, failure_ttl=jwks_failure_ttl
+                ),
+            )
+            for t in trusted_issuers
         }
 
     @property
@@ -236,20 +379,17 @@ class TokenValidator:
             raise InvalidToken("the token's client_id or scope is malformed")
         # Unknown scopes (a partner's own) are ignored, never an error: they grant nothing here.
         scopes = frozenset(Scope(s) for s in scope.split() if s in _SCOPE_VALUES)
+        activity = claims.get("processing_activity")
         if trusted is None:
             organisation = claims.get("organisation")
-            activity = claims.get("processing_activity")
         else:
             organisation = claims.get(trusted.organisation_claim)
-            activity = claims.get("processing_activity")
             scopes = scopes & trusted.allowed_scopes
-            if trusted.organisations and organisation not in trusted.organisations:
-                raise InvalidToken("the issuer may not speak for that organisation")
         if not isinstance(organisation, str) or not organisation:
             raise InvalidToken("the token names no organisation")
         if activity is not None and not isinstance(activity, str):
             raise InvalidToken("the token's processing_activity is malformed")
-        return Principal(
+        principal = Principal(
             client_id=client_id,
             organisation=organisation,
             scopes=scopes,
@@ -260,7 +400,11 @@ class TokenValidator:
             issued_at=datetime.fromtimestamp(_number(claims["iat"]), UTC)
             if "iat" in claims
             else None,
+            partner_issuer=trusted.issuer if trusted is not None else None,
         )
+        if trusted is not None and organisation not in trusted.organisations:
+            raise UnvouchedOrganisation(principal)
+        return principal
 
 
 def _number(value: object) -> float:

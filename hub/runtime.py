@@ -221,6 +221,8 @@ def build_oauth(
             )
             for t in settings.trusted_issuers
         ],
+        jwks_timeout=settings.jwks_timeout,
+        jwks_failure_ttl=settings.jwks_failure_ttl,
     )
     config = ServerConfig(
         issuer=settings.issuer,

@@ -25,11 +25,14 @@ class TrustedIssuerSettings(BaseModel):
     organisation_claim: str = "organisation"
     allowed_scopes: tuple[str, ...]
     organisations: tuple[str, ...] = ()
+    """The organisation codes this issuer may act for. Required (checked by
+    :func:`check_oauth`, with a message naming the issuer): there is no default "any"."""
 
 
 def check_oauth(issuer: str, trusted_issuers: Sequence[TrustedIssuerSettings]) -> None:
     """The issuer is an http(s) base URL, on TLS unless it is this machine; every trusted
-    issuer grants only scopes the hub knows, and none is the hub itself."""
+    issuer grants only scopes the hub knows, names the organisations it may act for, and none
+    is the hub itself."""
     parts = urlsplit(issuer)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("KETENHUB_ISSUER must be an http(s) URL")
@@ -44,3 +47,8 @@ def check_oauth(issuer: str, trusted_issuers: Sequence[TrustedIssuerSettings]) -
             raise ValueError(f"trusted issuer {trusted.issuer}: unknown scopes {unknown}")
         if trusted.issuer == issuer:
             raise ValueError("a trusted issuer cannot be the hub itself")
+        if not trusted.organisations or not all(trusted.organisations):
+            raise ValueError(
+                f"trusted issuer {trusted.issuer}: name the organisations it may act for "
+                '("organisations": ["CODE", ...]); there is no default that lets it act for any'
+            )

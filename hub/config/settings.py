@@ -156,7 +156,21 @@ class Settings(BaseSettings):
         description="Accept client_secret_basic; default on in demo mode only",
     )
     trusted_issuers: tuple[TrustedIssuerSettings, ...] = Field(
-        default=(), description="Partners' own authorization servers whose tokens are accepted"
+        default=(),
+        description="Partners' own authorization servers whose tokens are accepted, each with "
+        "the organisations it may act for",
+    )
+    jwks_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=30,
+        description="Seconds a trusted issuer's key-set fetch may take in all (connect and read)",
+    )
+    jwks_failure_ttl: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="Seconds a failed key-set fetch is remembered before the issuer is tried again",
     )
     processing_activity_base: str = Field(
         default="urn:ketenhub:verwerkingsactiviteit:",

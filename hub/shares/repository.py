@@ -9,11 +9,25 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, or_, tuple_
 from sqlmodel import Session, col, select
 
+from hub.access import repository as access
+from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
 
 
 def get(session: Session, share_id: uuid.UUID) -> Share | None:
     return session.get(Share, share_id)
+
+
+def disabled_grantors(session: Session, shares: Sequence[Share]) -> set[str]:
+    """Which of the grantors of ``shares`` are disabled, read now (never from a cache), as the
+    rule reads them."""
+    codes = {share.grantor for share in shares}
+    if not codes:
+        return set()
+    statement = select(Organisation.code).where(
+        col(Organisation.code).in_(codes), col(Organisation.enabled).is_(False)
+    )
+    return set(session.exec(statement).all())
 
 
 def types_of(session: Session, share_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[ShareType]]:
@@ -40,7 +54,9 @@ def page(
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Share]:
-    """Shares ``code`` granted and/or received, newest first; ``active_at`` keeps active ones."""
+    """Shares ``code`` granted and/or received, newest first; ``active_at`` keeps those active
+    then, by the rule's own clause (:func:`hub.access.repository.active`: a disabled grantor's
+    shares are not active)."""
     sides: list[ColumnElement[bool]] = []
     if granted:
         sides.append(col(Share.grantor) == code)
@@ -48,8 +64,8 @@ def page(
         sides.append(col(Share.grantee) == code)
     statement = select(Share).where(or_(*sides))
     if active_at is not None:
-        statement = statement.where(
-            col(Share.revoked_at).is_(None), col(Share.expires_at) > active_at
+        statement = statement.join(Organisation, access.grantor_is_share_grantor()).where(
+            access.active(active_at)
         )
     if after is not None:
         statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))

@@ -19,6 +19,9 @@ class ShareState(StrEnum):
     ACTIVE = "active"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    """Neither revoked nor expired, but its grantor organisation is disabled: it grants nothing
+    until that organisation is enabled again."""
 
 
 class ShareIn(BaseModel):

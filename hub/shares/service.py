@@ -137,7 +137,8 @@ class ShareService(RecordingService):
             rule=",".join(rules),
             detail=f"to {grantee.code}",
         )
-        out = self._out(share, sorted(types) if document is None else None, v_number)
+        # The grantor is the caller, whose organisation is enabled: its token just acted.
+        out = self._out(share, sorted(types) if document is None else None, v_number, set())
         return out, receipt
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:
@@ -216,15 +217,23 @@ class ShareService(RecordingService):
 
     # -- read ----------------------------------------------------------------------------------
 
-    def _state(self, share: Share) -> ShareState:
+    def _state(self, share: Share, disabled_grantors: set[str]) -> ShareState:
         if share.revoked_at is not None:
             return ShareState.REVOKED
         if as_utc(share.expires_at) <= self.now:
             return ShareState.EXPIRED
+        if share.grantor in disabled_grantors:
+            return ShareState.SUSPENDED
         return ShareState.ACTIVE
 
-    def _out(self, share: Share, types: list[str] | None, v_number: str | None) -> ShareOut:
-        state = self._state(share)
+    def _out(
+        self,
+        share: Share,
+        types: list[str] | None,
+        v_number: str | None,
+        disabled_grantors: set[str],
+    ) -> ShareOut:
+        state = self._state(share, disabled_grantors)
         if state is not ShareState.ACTIVE and share.grantor != self.caller.party.code:
             # The person's v-number is shown to a grantee only while the share grants: a
             # former grantee keeps seeing that the share existed, not whom it was about.
@@ -245,6 +254,7 @@ class ShareService(RecordingService):
 
     def _outs(self, shares: Sequence[Share]) -> list[ShareOut]:
         types = repository.types_of(self.session, [s.id for s in shares])
+        disabled = repository.disabled_grantors(self.session, shares)
         protector = self.deps.protector() if shares else None
         items = []
         for share in shares:
@@ -254,12 +264,12 @@ class ShareService(RecordingService):
                 and protector is not None
                 and (
                     share.grantor == self.caller.party.code
-                    or self._state(share) is ShareState.ACTIVE
+                    or self._state(share, disabled) is ShareState.ACTIVE
                 )
             ):
                 v_number = protector.open(share.v_number_sealed, kind=SHARE, row_id=share.id)
             names = [t.document_type for t in types.get(share.id, [])] or None
-            items.append(self._out(share, names, v_number))
+            items.append(self._out(share, names, v_number, disabled))
         return items
 
     def page(

@@ -33,6 +33,8 @@ class Actor:
     id: str
     organisation: str | None = None
     processing_activity: str | None = None
+    issuer: str | None = None
+    """For a client of a trusted partner issuer, that issuer (``None``: one of the hub's own)."""
 
     @classmethod
     def client(cls, principal: Principal) -> Actor:
@@ -42,6 +44,7 @@ class Actor:
             principal.client_id,
             principal.organisation,
             principal.processing_activity,
+            principal.partner_issuer,
         )
 
 

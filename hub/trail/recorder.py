@@ -88,6 +88,7 @@ class Recorder:
             policy_rule=rule,
             source_address=context.source_address,
             detail=detail,
+            actor_issuer=actor.issuer if actor is not None else None,
         )
 
     def record(

@@ -17,10 +17,16 @@ from typing import cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audit.events import Action, Outcome
 from auth.dependencies import BearerError
+from auth.tokens import Principal
 from hub.core.errors import HubError, OAuthRequestError
+from hub.runtime import Services
+from hub.trail.context import Actor, request_context
+from hub.trail.recorder import NOTHING, Recorder
 from hub.web.limits import BodyRefused, refusal_response
 from hub.web.methods import allowed_methods
 from hub.web.problems import PROBLEM_TYPE_BASE, oauth_error_response, problem_response
@@ -150,8 +156,20 @@ async def _oauth_request_error(_request: Request, exc: Exception) -> JSONRespons
     return oauth_error_response(exc.status_code, "invalid_request", exc.description)
 
 
+def _record_refused_claim(request: Request, principal: Principal) -> None:
+    """A partner issuer's token for an organisation outside its list: who it claimed to be,
+    with the issuer, is recorded (the attempt matters to the organisation it named)."""
+    services: Services = request.app.state.services
+    recorder = Recorder(services.audit, request_context(request), Actor.client(principal))
+    recorder.record_alone(
+        Action.TOKEN_REFUSE, NOTHING, Outcome.DENIED, detail="issuer may not act for organisation"
+    )
+
+
 async def _bearer_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(BearerError, exc)  # registered for this class only
+    if exc.refused is not None:
+        await run_in_threadpool(_record_refused_claim, request, exc.refused)
     return problem_response(
         status=exc.status_code,
         title=_phrase(exc.status_code),

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from audit import checkpoints, merkle
-from audit.events import leaf_hash_of
+from audit.events import LEAF_FIELDS, leaf_hash_of
 from audit.log import AuditLog, root_at
 from audit.models import AuditEvent
 from audit.notes import Checkpoint, NoteSigner, sign_checkpoint
@@ -20,6 +20,8 @@ from tests.fixtures.audit import ORIGIN, StepClock, append_events, execute, fill
 
 SIZE = 40
 CHECKPOINTS = (16, 32, 40)
+
+_COLUMNS = ", ".join((*LEAF_FIELDS, "leaf_hash"))
 
 
 @pytest.fixture
@@ -103,10 +105,8 @@ def test_an_inserted_event_is_named(trail: Engine, signer: NoteSigner) -> None:
     execute(trail, "UPDATE audit_event SET seq = seq - 999 WHERE seq >= 1000")
     execute(
         trail,
-        "INSERT INTO audit_event SELECT 10, time, action, outcome, actor_type, actor_id, "
-        "organisation, resource_type, resource_id, trace_id, span_id, foreign_span_id, "
-        "processing_activity_id, data_subject_id, data_subject_id_type, policy_rule, "
-        "source_address, detail, leaf_hash FROM audit_event WHERE seq = 9",
+        f"INSERT INTO audit_event ({_COLUMNS}) SELECT 10, {_COLUMNS.removeprefix('seq, ')} "
+        "FROM audit_event WHERE seq = 9",
     )
     report = _verify(trail, signer)
     assert report.first_bad_seq == 10

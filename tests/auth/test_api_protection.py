@@ -21,9 +21,12 @@ import pytest
 from httpx import Response
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, RSAKey
+from sqlmodel import Session, col, select
 
+from audit.models import AuditEvent
 from auth.dependencies import AuditReader
 from auth.scopes import Scope
+from auth.tokens import TrustedIssuer
 from hub.config import TrustedIssuerSettings
 from tests.fixtures.oauth import AUDIENCE, ISSUER, Hub, hub_settings, start_hub
 
@@ -335,6 +338,35 @@ def test_a_trusted_issuer_cannot_speak_for_another_organisation(
 ) -> None:
     hub, _ = partner_hub
     _assert_401(_get(hub, _partner_token(partner_key, org_code="DTV")))
+    # Recorded, with the issuer: the attempt matters to the organisation it named (issue 11).
+    with Session(hub.services.engine) as session:
+        refused = session.exec(
+            select(AuditEvent).where(col(AuditEvent.action) == "token.refuse")
+        ).one()
+    assert (refused.outcome, refused.organisation, refused.actor_issuer) == (
+        "denied",
+        "DTV",
+        PARTNER,
+    )
+
+
+def test_a_trusted_issuers_principal_names_its_issuer(
+    partner_hub: tuple[Hub, _JwksServer], partner_key: ECKey
+) -> None:
+    hub, _ = partner_hub
+    principal = hub.services.oauth.validator.validate(_partner_token(partner_key))
+    assert principal.partner_issuer == PARTNER
+
+
+def test_a_trusted_issuer_without_organisations_cannot_be_built() -> None:
+    with pytest.raises(ValueError, match="names no organisations"):
+        TrustedIssuer(
+            issuer=PARTNER,
+            jwks_url="https://idp.kmar.example/jwks",
+            organisation_claim="org_code",
+            allowed_scopes=frozenset({Scope.DOCUMENTS_READ}),
+            organisations=frozenset(),
+        )
 
 
 def test_a_trusted_issuers_token_signed_by_another_key(

@@ -230,3 +230,23 @@ def hub(
     root = tmp_path_factory.mktemp(f"security-{request.param}")
     with start_hub(root, request.param, postgres_databases) as served:
         yield served
+
+
+@contextlib.contextmanager
+def serve_replica(primary: SecurityHub) -> Iterator[SecurityHub]:
+    """A second ``ketenhub serve`` process of ``primary``'s deployment: the same settings, data
+    dir, key ring and database (the same issuer, so each accepts the other's tokens), on a port
+    of its own. What one replica changes, the other learns only through the database."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = primary.data_dir.parent / f"serve-{port}.log"
+    command = [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        with running(
+            command, env=primary.env, log=log, ready=http_ready(f"{base}/readyz"), timeout=90
+        ) as server:
+            yield SecurityHub(primary.kind, base, primary.data_dir, server, primary.env)
+    finally:
+        if log.exists():
+            output = log.read_text(errors="replace")
+            record_command(["serve"], primary.env, stdout=output, stderr="")

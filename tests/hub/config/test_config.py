@@ -280,7 +280,7 @@ def test_trusted_issuer_needs_https_jwks_in_production(monkeypatch: pytest.Monke
     monkeypatch.setenv(
         "KETENHUB_TRUSTED_ISSUERS",
         '[{"issuer": "https://idp.kmar.example", "jwks_url": "http://idp.kmar.example/jwks",'
-        ' "allowed_scopes": ["documents:read"]}]',
+        ' "allowed_scopes": ["documents:read"], "organisations": ["KMAR"]}]',
     )
     with pytest.raises(ValidationError, match="must use https"):
         Settings()
@@ -294,6 +294,22 @@ def test_trusted_issuer_with_unknown_scopes_is_refused() -> None:
                     issuer="https://idp.example",
                     jwks_url="https://idp.example/jwks",
                     allowed_scopes=("everything",),
+                    organisations=("KMAR",),
                 ),
             )
         )
+
+
+@pytest.mark.parametrize("organisations", ['"organisations": [], ', '"organisations": [""], ', ""])
+def test_a_trusted_issuer_must_name_the_organisations_it_may_act_for(
+    monkeypatch: pytest.MonkeyPatch, organisations: str
+) -> None:
+    """No default "any organisation": an entry without its list does not start (issue 11)."""
+    monkeypatch.setenv(
+        "KETENHUB_TRUSTED_ISSUERS",
+        '[{"issuer": "https://idp.kmar.example", "jwks_url": "https://idp.kmar.example/jwks", '
+        + organisations
+        + '"allowed_scopes": ["documents:read"]}]',
+    )
+    with pytest.raises(ValidationError, match=r"idp\.kmar\.example: name the organisations"):
+        Settings()

@@ -496,16 +496,29 @@ def test_a_disabled_organisations_shares_grant_nothing_in_lists_or_reads(
     assert _listed(documents_hub, grantee, case) == {by_document, by_case}
     assert _readable(documents_hub, grantee, by_document)
 
+    assert _share_states(documents_hub, grantee) == ["active", "active"]
     assert patch(documents_hub, grantor, {"enabled": False}).status_code == 200
     assert _listed(documents_hub, grantee, case) == set()
     assert not _readable(documents_hub, grantee, by_document)
     assert not _readable(documents_hub, grantee, by_case)
+    # The grantee's list of shares says so, and state=active leaves them out (issue 11).
+    assert _share_states(documents_hub, grantee) == ["suspended", "suspended"]
+    assert _share_states(documents_hub, grantee, state="active") == []
     # DTV reads case_info by the policy, not by a share: the documents themselves stay.
     assert _readable(documents_hub, "DTV", by_case)
 
     assert patch(documents_hub, grantor, {"enabled": True}).status_code == 200
     assert _listed(documents_hub, grantee, case) == {by_document, by_case}
     assert _readable(documents_hub, grantee, by_case)
+    assert _share_states(documents_hub, grantee, state="active") == ["active", "active"]
+
+
+def _share_states(documents_hub: DocumentHub, org: str, **params: str) -> list[str]:
+    response = documents_hub.client.get(
+        f"{API}/shares", params={"role": "received", **params}, headers=documents_hub.auth(org)
+    )
+    assert response.status_code == 200, response.text
+    return [item["state"] for item in response.json()["items"]]
 
 
 def test_a_share_to_a_disabled_organisation_is_refused_naming_it(
