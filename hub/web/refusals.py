@@ -3,9 +3,10 @@
 A plain ASGI middleware, outside every layer that can refuse a request (the body limits, the
 routes, the exception handlers) and inside the telemetry, whose trace the event carries. For
 each HTTP request it opens the request's note (:mod:`hub.trail.request_note`); when the answer
-starts with a status of 400 or more, or the application raises before answering (a 500 the
-outermost handler will send), and no event already recorded stands for it, it records one
-before the answer goes out:
+starts with a status of 400 or more, or the application raises (it then answers the 500
+itself, logged once by :func:`hub.web.error_handlers.log_unexpected`, so that no traceback
+with the exception's message follows), and no event already recorded stands for it, it
+records one before the answer goes out:
 
 - ``http.refuse`` for a 4xx, ``http.error`` for a 5xx; the outcome follows from the status
   (:func:`hub.trail.refusals.outcome_of_status`); ``detail`` is the status, the method and the
@@ -41,6 +42,7 @@ from hub.trail.context import request_context
 from hub.trail.recorder import NOTHING, Recorder
 from hub.trail.refusals import RefusalGate, outcome_of_status, summary_event
 from hub.trail.request_note import RequestNote, noting
+from hub.web.error_handlers import log_unexpected, unexpected_response
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +78,17 @@ class RefusalRecording:
 
             try:
                 await self.app(scope, receive, send_recorded)
-            except Exception:
-                # The outermost handler answers 500 (or the answer had begun and is cut off).
+            except Exception as exc:  # noqa: BLE001 - answered as a 500, logged once
+                request = Request(scope)
+                reference = log_unexpected(request, exc)
                 await self._settle(scope, note, _SERVER_ERROR)
-                raise
+                if started:
+                    # The answer had begun: returning unfinished makes the server cut the
+                    # connection, which is all a client can be told now. Not raised, so the
+                    # error is logged once, by the line above, and not again with a traceback
+                    # that quotes the exception's message.
+                    return
+                await unexpected_response(request, reference)(scope, receive, send)
 
     async def _settle(self, scope: Scope, note: RequestNote, status: int) -> None:
         """Record the answer ``status`` unless an event recorded already stands for it."""
