@@ -34,7 +34,7 @@ from hub.policy.endpoints import router as policy_router
 from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.trail.context import system_context
-from hub.trail.refusals import RefusalGate, refusal_summaries
+from hub.trail.refusals import refusal_summaries
 from hub.trail.timer import checkpoint_timer
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
@@ -101,7 +101,6 @@ def quiet_credential_loggers() -> None:
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """Build the hub. ``services`` may be passed in by tests; otherwise the lifespan builds them."""
     quiet_credential_loggers()
-    refusals = RefusalGate(settings.audit_refusal_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +123,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             async with (
                 serving_metrics(settings.resolved_metrics_address, built.metrics),
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
-                refusal_summaries(refusals, built.audit),
+                refusal_summaries(built.audit),
                 periodic(
                     "retention",
                     lambda: expire_due(built, system_context("retention")),
@@ -150,7 +149,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.add_middleware(ResponseHeaders)
     # Outside every layer that can refuse a request, inside the telemetry whose trace its
     # events carry: every 4xx and 5xx no service recorded is recorded here (decision 0020).
-    app.add_middleware(RefusalRecording, gate=refusals)
+    app.add_middleware(RefusalRecording)
     # Telemetry next: every request's trace exists before the application runs.
     app.add_middleware(RequestTelemetry)
     if settings.trusted_proxies:

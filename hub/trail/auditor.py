@@ -31,6 +31,7 @@ from hub.core import db
 from hub.core.errors import AuditUnavailable
 from hub.observability.metrics import AuditMetrics
 from hub.trail.checkpoint_export import CheckpointExport
+from hub.trail.gate import RefusalGate
 from hub.trail.keys import AuditKeys, AuditKeySet
 from hub.trail.request_note import note_recorded
 
@@ -72,8 +73,11 @@ class Auditor:
         purpose_uri: Callable[[str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: AuditMetrics | None = None,
+        refusals: RefusalGate | None = None,
     ) -> None:
         self.engine = engine
+        self.refusals = refusals or RefusalGate(60.0)
+        """The process's flood gate for refusals of callers who never authenticated."""
         self.keys = keys
         self.log = AuditLog(clock=clock, observer=observer)
         self._observer = observer

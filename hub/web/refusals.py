@@ -9,14 +9,16 @@ with the exception's message follows), and no event already recorded stands for 
 records one before the answer goes out:
 
 - ``http.refuse`` for a 4xx, ``http.error`` for a 5xx; the outcome follows from the status
-  (:func:`hub.trail.refusals.outcome_of_status`); ``detail`` is the status, the method and the
+  (:func:`hub.trail.gate.outcome_of_status`); ``detail`` is the status, the method and the
   route's template (``401 GET /api/v1/documents``; ``unmatched`` for an unknown path), all the
   hub's own words: never the path as sent, a query, a header or a byte of the body;
 - for an authenticated caller (the token was accepted: :class:`hub.web.caller.Serving`), with
   the client as actor, every time;
-- for a caller who never authenticated, only when :class:`hub.trail.refusals.RefusalGate`
-  admits it (the first from its address in an interval); the rest are counted into one summary
-  (``http.refuse_summary``), written by the timer of :func:`hub.trail.refusals.refusal_summaries`.
+- for a caller who never authenticated, only when the process's gate
+  (:class:`hub.trail.gate.RefusalGate`, :attr:`hub.trail.auditor.Auditor.refusals`) admits it
+  (the first from its address in an interval); the rest are counted into one summary
+  (``http.refuse_summary``), written by the timer of
+  :func:`hub.trail.refusals.refusal_summaries`.
 
 Events are appended in worker threads of a small pool of their own, never the shared one, so a
 burst of refusals cannot take the threads the routes need. A failure to record is logged and
@@ -39,8 +41,9 @@ from hub.observability.middleware import route_template
 from hub.observability.tracing import known_method
 from hub.runtime import Services
 from hub.trail.context import request_context
+from hub.trail.gate import outcome_of_status
 from hub.trail.recorder import NOTHING, Recorder
-from hub.trail.refusals import RefusalGate, outcome_of_status, summary_event
+from hub.trail.refusals import summary_event
 from hub.trail.request_note import RequestNote, noting
 from hub.web.error_handlers import log_unexpected, unexpected_response
 
@@ -54,10 +57,9 @@ _RECORDING_THREADS: Final = 4
 class RefusalRecording:
     """Records every 4xx and 5xx answer that no service recorded (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, gate: RefusalGate) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gate = gate
-        self._threads = anyio.CapacityLimiter(_RECORDING_THREADS)
+        self._threads: anyio.CapacityLimiter | None = None  # made in the server's event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,6 +119,8 @@ class RefusalRecording:
                         type(exc).__name__,
                     )
 
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(_RECORDING_THREADS)
         with anyio.CancelScope(shield=True):  # a client that hangs up still leaves its record
             await anyio.to_thread.run_sync(write, limiter=self._threads)
 
@@ -132,6 +136,6 @@ class RefusalRecording:
         this = recorder.event(action, NOTHING, outcome, detail=detail)
         if note.actor is not None:
             return [this]
-        now, ended = self.gate.admit(context.source_address, outcome, status)
+        now, ended = services.audit.refusals.admit(context.source_address, outcome, status)
         events = [summary_event(services.audit, summary) for summary in ended]
         return [*events, this] if now else events

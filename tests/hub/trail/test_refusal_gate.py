@@ -10,7 +10,7 @@ import pytest
 
 from audit.events import ActorType, Outcome
 from hub.trail.context import Actor
-from hub.trail.refusals import RefusalGate, Summary, outcome_of_status
+from hub.trail.gate import RefusalGate, Summary, outcome_of_status
 from hub.trail.request_note import note_actor, note_recorded, noting
 
 

@@ -23,7 +23,6 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from audit.models import AuditEvent
-from hub.trail.refusals import RefusalGate
 from hub.web.refusals import RefusalRecording
 from tests.fixtures.oauth import Hub
 
@@ -42,7 +41,7 @@ def _newest_seq(hub: Hub) -> int:
     return -1 if newest is None else newest
 
 
-def _failing_app(hub: Hub, gate: RefusalGate) -> Any:
+def _failing_app(hub: Hub) -> Any:
     async def broken(_request: Request) -> PlainTextResponse:
         statement = "INSERT INTO t VALUES (?)"
         raise OperationalError(statement, [_PARAMETER], Exception("disk I/O error"))
@@ -53,7 +52,7 @@ def _failing_app(hub: Hub, gate: RefusalGate) -> Any:
     # As in the hub: inside Starlette's outermost error middleware, around the routes.
     app = Starlette(
         routes=[Route("/broken", broken), Route("/refused", refused)],
-        middleware=[Middleware(RefusalRecording, gate=gate)],
+        middleware=[Middleware(RefusalRecording)],
     )
     app.state.services = hub.services
     return app
@@ -62,9 +61,8 @@ def _failing_app(hub: Hub, gate: RefusalGate) -> Any:
 def test_an_unhandled_error_is_answered_logged_once_and_recorded(
     hub: Hub, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gate = RefusalGate(60)
     before = _newest_seq(hub)
-    client = TestClient(_failing_app(hub, gate), raise_server_exceptions=True)
+    client = TestClient(_failing_app(hub), raise_server_exceptions=True)
     with caplog.at_level(logging.ERROR):
         response = client.get("/broken")
     # Not raised to the server (which would log it again with its message): answered here.
@@ -83,9 +81,9 @@ def test_an_unhandled_error_is_answered_logged_once_and_recorded(
 
 
 def test_unauthenticated_refusals_pass_the_gate(hub: Hub) -> None:
-    gate = RefusalGate(3600)
+    gate = hub.services.audit.refusals  # the process's: 60 s by default
     before = _newest_seq(hub)
-    client = TestClient(_failing_app(hub, gate))
+    client = TestClient(_failing_app(hub))
     for _ in range(5):
         assert client.get("/refused").status_code == 401
     [event] = _events_after(hub, before)
