@@ -4,9 +4,9 @@ Finding (issue 11, medium, "audit gaps"): a 401, a 422 from validation, an unkno
 and any 500 left no event. Now an outer layer (:mod:`hub.web.refusals`) records every answer of
 4xx or 5xx that no service recorded, without the body; refusals of callers who never
 authenticated are recorded once per source address and interval, the rest as one counted
-summary (DESIGN.md "Audit trail"). OWASP API Security Top 10 (2023): API8 Security
-Misconfiguration (missing logging) and API4 Unrestricted Resource Consumption (the log flood).
-ASVS 5.0 V16 (Security Logging and Error Handling).
+summary (DESIGN.md "Audit trail"), the token endpoint's own refusals included. OWASP API
+Security Top 10 (2023): API8 Security Misconfiguration (missing logging) and API4 Unrestricted
+Resource Consumption (the log flood). ASVS 5.0 V16 (Security Logging and Error Handling).
 
 Each request carries its own W3C ``traceparent``, so its event is found by trace id; each
 unauthenticated case comes from its own loopback address (127.0.0.0/8), so each is the first
@@ -89,8 +89,9 @@ def _assert_no_body(event: dict[str, Any], *secret_texts: str) -> None:
 def test_unauthenticated_refusals_are_recorded(refusing_hub: SecurityHub) -> None:
     """401 (no token, forged token), 404 (unknown path), 405 (API and /oauth), 422 before a token
     is known: each its own event with its outcome and source address, and nothing of the body
-    or the credential. OWASP API8:2023; ASVS 5.0 V16.3.1, V16.3.2, V16.2.1, V16.2.5."""
+    or the credential. OWASP API8:2023; ASVS 5.0 V16.3.1, V16.3.2, V16.3.3, V16.2.1, V16.2.5."""
     hub = refusing_hub
+    mark = hub.log_mark()
     body = {"v_number": V_NUMBER, "document_id": "x"}
     malformed = f'{{"v_number": "{V_NUMBER}", '.encode()
     forged = {"Authorization": f"Bearer {FORGED}"}
@@ -126,13 +127,14 @@ def test_unauthenticated_refusals_are_recorded(refusing_hub: SecurityHub) -> Non
         assert "actor_id" not in event, event
         assert event["detail"].startswith(f"{answered} "), event
         _assert_no_body(event)
+    hub.assert_no_traceback_since(mark)
 
 
 def test_authenticated_refusals_each_recorded(refusing_hub: SecurityHub) -> None:
     """An authenticated caller's refusals are each their own event with its client as actor:
     three 422s on an invalid share body from one address in one interval, and a 415 on an
     upload that the upload service records itself (recorded once, not twice). OWASP API8:2023;
-    ASVS 5.0 V16.3.1, V16.3.2, V16.2.1."""
+    ASVS 5.0 V16.3.2, V16.3.3, V16.2.1, V16.2.5."""
     hub = refusing_hub
     token = hub.token("demo-iom")
     auth = {"Authorization": f"Bearer {token}"}
@@ -170,34 +172,37 @@ def test_authenticated_refusals_each_recorded(refusing_hub: SecurityHub) -> None
         _assert_no_body(event, token)
 
 
-def test_flood_gives_one_event_and_a_counted_summary(refusing_hub: SecurityHub) -> None:
-    """1,000 requests without a token from one address: the first is recorded at once, the rest
-    of its interval as one counted summary, written by the timer although no further request
-    comes; the hub keeps answering. OWASP API4:2023 (log flooding); ASVS 5.0 V16.4.2, V16.3.1."""
-    hub = refusing_hub
-    source, flood = "127.0.0.40", 1000
+def _flood(hub: SecurityHub, source: str, count: int, send: Any) -> tuple[list[int], float]:
+    """``count`` requests from ``source`` on 4 connections (``send(client)`` makes one); their
+    statuses and how long they took."""
 
-    def burst(count: int) -> list[int]:
+    def burst(share: int) -> list[int]:
         with _client(source) as client:
-            return [client.get(hub.url("/api/v1/documents")).status_code for _ in range(count)]
+            return [send(client).status_code for _ in range(share)]
 
     started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
-        statuses = [s for part in pool.map(burst, [flood // 4] * 4) for s in part]
-    elapsed = time.monotonic() - started
-    assert statuses == [401] * flood
-    assert hub.alive()
+        statuses = [s for part in pool.map(burst, [count // 4] * 4) for s in part]
+    return statuses, time.monotonic() - started
 
+
+def _assert_accounted(
+    hub: SecurityHub, source: str, count: int, elapsed: float, single_action: str
+) -> None:
+    """Every one of ``count`` refusals from ``source`` is in the trail: as its own event
+    (``single_action``) or counted in a summary; one of each per interval the flood spanned."""
     deadline = time.monotonic() + 2 * INTERVAL + 10
     while True:
         mine = [e for e in _leaves(hub) if e.get("source_address") == source]
-        single = [e for e in mine if e["action"] == "http.refuse"]
+        single = [e for e in mine if e["action"] == single_action]
         summaries = [e for e in mine if e["action"] == "http.refuse_summary"]
-        counted = sum(int(_SUMMARY_COUNT.match(e["detail"]).group(1)) for e in summaries)  # type: ignore[union-attr]
-        if len(single) + counted >= flood or time.monotonic() > deadline:
+        counts = [_SUMMARY_COUNT.match(e["detail"]) for e in summaries]
+        counted = sum(int(match.group(1)) for match in counts if match is not None)
+        if len(single) + counted >= count or time.monotonic() > deadline:
             break
         time.sleep(0.25)
-    assert len(single) + counted == flood, (len(single), counted, summaries)
+    assert len(single) + counted == count, (len(single), counted, summaries)
+    assert len(mine) == len(single) + len(summaries), mine
     windows = int(elapsed // INTERVAL) + 1
     assert len(single) <= windows, (elapsed, mine)
     assert len(summaries) <= windows, (elapsed, mine)
@@ -205,14 +210,45 @@ def test_flood_gives_one_event_and_a_counted_summary(refusing_hub: SecurityHub) 
     if elapsed < INTERVAL / 2:  # the whole flood fell into one interval
         assert len(single) == 1
         assert len(summaries) == 1
-        assert summaries[0]["detail"].startswith(f"{flood - 1} more"), summaries
+        assert summaries[0]["detail"].startswith(f"{count - 1} more"), summaries
+
+
+def test_flood_gives_one_event_and_a_counted_summary(refusing_hub: SecurityHub) -> None:
+    """1,000 requests without a token from one address: the first is recorded at once, the rest
+    of its interval as one counted summary, written by the timer although no further request
+    comes; the hub keeps answering. OWASP API4:2023 (log flooding); ASVS 5.0 V16.3.1, V16.3.3."""
+    hub = refusing_hub
+    source, flood = "127.0.0.40", 1000
+    mark = hub.log_mark()
+    statuses, elapsed = _flood(hub, source, flood, lambda c: c.get(hub.url("/api/v1/documents")))
+    assert statuses == [401] * flood
+    assert hub.alive()
+    _assert_accounted(hub, source, flood, elapsed, "http.refuse")
+    hub.assert_no_traceback_since(mark)
+
+
+def test_token_endpoint_flood_is_summarised(refusing_hub: SecurityHub) -> None:
+    """Wrong client secrets at ``/oauth/token``: the caller never authenticated, so its refusals
+    are gated like any other (the first recorded as ``token.issue``, the rest counted), not one
+    event each. OWASP API4:2023, API2:2023; ASVS 5.0 V16.3.1."""
+    hub = refusing_hub
+    source, flood = "127.0.0.41", 200
+    wrong = ("demo-iom", "not-the-secret")
+
+    def send(client: httpx.Client) -> httpx.Response:
+        form = {"grant_type": "client_credentials"}
+        return client.post(hub.url("/oauth/token"), data=form, auth=wrong)
+
+    statuses, elapsed = _flood(hub, source, flood, send)
+    assert statuses == [401] * flood
+    _assert_accounted(hub, source, flood, elapsed, "token.issue")
 
 
 def test_store_outage_error_recorded_and_trail_verifies(refusing_hub: SecurityHub) -> None:
     """The object store is taken away mid-run: an upload fails with a 5xx, which no service
     records; it is an ``error`` event with the caller and source, without the upload's fields.
     Afterwards ``ketenhub audit verify`` still passes. OWASP API8:2023; ASVS 5.0 V16.3.4,
-    V16.5.1."""
+    V16.2.5, V16.5.1."""
     hub = refusing_hub
     token = hub.token("demo-iom")
     restore = _take_store_away(hub)
