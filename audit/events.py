@@ -104,6 +104,12 @@ class Action(StrEnum):
     METRICS_READ = "metrics.read"
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
     LOGIN = "user.login"
+    HTTP_REFUSE = "http.refuse"
+    """A 4xx answer no service recorded (a missing token, validation, an unknown path ...)."""
+    HTTP_ERROR = "http.error"
+    """A 5xx answer no service recorded."""
+    HTTP_REFUSE_SUMMARY = "http.refuse_summary"
+    """The counted refusals of a caller who never authenticated, per source and interval."""
 
 
 class Outcome(StrEnum):

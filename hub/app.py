@@ -34,11 +34,13 @@ from hub.policy.endpoints import router as policy_router
 from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.trail.context import system_context
+from hub.trail.refusals import refusal_summaries
 from hub.trail.timer import checkpoint_timer
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
+from hub.web.refusals import RefusalRecording
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             async with (
                 serving_metrics(settings.resolved_metrics_address, built.metrics),
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
+                refusal_summaries(built.audit),
                 periodic(
                     "retention",
                     lambda: expire_due(built, system_context("retention")),
@@ -157,6 +160,9 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     )
     app.add_middleware(BodyLimits, pace=pace)
     app.add_middleware(ResponseHeaders)
+    # Outside every layer that can refuse a request, inside the telemetry whose trace its
+    # events carry: every 4xx and 5xx no service recorded is recorded here (decision 0020).
+    app.add_middleware(RefusalRecording)
     # Telemetry next: every request's trace exists before the application runs.
     app.add_middleware(RequestTelemetry)
     if settings.trusted_proxies:

@@ -36,6 +36,7 @@ from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
 from hub.trail.checkpoint_export import build_export
 from hub.trail.context import Context
+from hub.trail.gate import RefusalGate
 from hub.trail.keys import AuditKeys
 from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
@@ -186,6 +187,7 @@ def build_audit(
         export=build_export(settings),
         purpose_uri=settings.purpose_uri,
         observer=metrics.audit if metrics is not None else None,
+        refusals=RefusalGate(settings.audit_refusal_interval),
     )
 
 

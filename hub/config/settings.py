@@ -219,6 +219,13 @@ class Settings(BaseSettings):
     audit_checkpoint_interval: int = Field(
         default=60, ge=0, le=86_400, description="Seconds between checkpoints; 0: on demand only"
     )
+    audit_refusal_interval: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds in which refusals of an unauthenticated source address after its "
+        "first are counted into one summary event",
+    )
     audit_export_url: str | None = Field(
         default=None,
         description="Where checkpoints are exported: a directory, or s3://BUCKET[/PREFIX] with "

@@ -27,6 +27,8 @@ from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
 from hub.trail.context import Actor, Context
 from hub.trail.recorder import NOTHING, About, Recorder
+from hub.trail.refusals import summary_event
+from hub.trail.request_note import note_recorded
 from storage.keys import KeyProvider
 
 OAuthResponse = tuple[int, Any, list[tuple[str, str]]]
@@ -180,6 +182,15 @@ def _record(
         if status == 200 and error is None
         else _REFUSALS.get(str(error), Outcome.ERROR)
     )
+    if outcome is not Outcome.SUCCESS and getattr(request, "client", None) is None:
+        # A caller that never authenticated: the first refusal from its address in an interval
+        # is recorded, the rest are counted into one summary (decision 0020).
+        admitted, ended = audit.refusals.admit(context.source_address, outcome, status)
+        for summary in ended:
+            audit.record(session, summary_event(audit, summary))
+        if not admitted:
+            note_recorded(outcome)  # counted: the outer layer must not record it again
+            return
     client = _client_of(session, request)
     actor = (
         Actor(ActorType.CLIENT, client.client_id, client.organisation)

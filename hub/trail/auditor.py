@@ -2,6 +2,8 @@
 
 Everything the hub does is recorded through :meth:`Auditor.record`, in the same transaction as
 the change it records; if the audit write fails, that transaction (and so the request) fails.
+Each append is noted on the running request (:mod:`hub.trail.request_note`), so that the outer
+layer records a refusal only when no service did.
 Events are built by a :class:`hub.trail.recorder.Recorder`, never by hand. A request's refusal
 is kept by its transaction (:class:`hub.web.deps.RequestTransaction`); what happens after a
 request's transaction has ended, or outside any (a command's report), is recorded in a
@@ -29,7 +31,9 @@ from hub.core import db
 from hub.core.errors import AuditUnavailable
 from hub.observability.metrics import AuditMetrics
 from hub.trail.checkpoint_export import CheckpointExport
+from hub.trail.gate import RefusalGate
 from hub.trail.keys import AuditKeys, AuditKeySet
+from hub.trail.request_note import note_recorded
 
 logger = logging.getLogger(__name__)
 _UNAVAILABLE = "the audit trail cannot be written right now, so nothing was done; try again"
@@ -69,8 +73,11 @@ class Auditor:
         purpose_uri: Callable[[str], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: AuditMetrics | None = None,
+        refusals: RefusalGate | None = None,
     ) -> None:
         self.engine = engine
+        self.refusals = refusals or RefusalGate(60.0)
+        """The process's flood gate for refusals of callers who never authenticated."""
         self.keys = keys
         self.log = AuditLog(clock=clock, observer=observer)
         self._observer = observer
@@ -91,19 +98,23 @@ class Auditor:
         transaction is then rolled back, so nothing happens without its record.
         """
         try:
-            return self.log.append(session, event)
+            recorded = self.log.append(session, event)
         except SQLAlchemyError as exc:
             self._failed(exc)
             raise AuditUnavailable(_UNAVAILABLE) from exc
+        note_recorded(event.outcome)
+        return recorded
 
     def record_alone(self, event: Event) -> Recorded:
         """Append ``event`` in a transaction of its own and commit it."""
         try:
             with db.transaction(self.engine) as session:
-                return self.log.append(session, event)
+                recorded = self.log.append(session, event)
         except SQLAlchemyError as exc:
             self._failed(exc)
             raise AuditUnavailable(_UNAVAILABLE) from exc
+        note_recorded(event.outcome)
+        return recorded
 
     def _failed(self, exc: Exception) -> None:
         _log_failure(exc)

@@ -28,6 +28,7 @@ from hub.rules.model import Party
 from hub.runtime import Services
 from hub.trail.context import Actor, Context, ContextDep
 from hub.trail.recorder import About, Recorder
+from hub.trail.request_note import note_actor
 from hub.web.deps import ServicesDep, TransactionDep
 from hub.web.recording import Call, Caller
 
@@ -79,7 +80,9 @@ class Serving(Generic[S]):
         context: ContextDep,
         transaction: TransactionDep,
     ) -> S:
-        recorder = Recorder(services.audit, context, Actor.client(principal))
+        actor = Actor.client(principal)
+        note_actor(actor)  # from here on, every refusal of this request is the client's own
+        recorder = Recorder(services.audit, context, actor)
         if self.scope is not None and self.scope not in principal.scopes:
             raw = request.path_params.get(self.id_param) if self.id_param else None
             about = About(self.resource_type, _uuid_or_none(raw))

@@ -3,13 +3,15 @@
 Installed by :func:`install_handlers`: hub errors, request validation errors, Starlette's own
 404/405 (a 405's ``Allow`` lists every method the path supports: :mod:`hub.web.methods`), errors
 from ``storage``, and anything unexpected (500, with no detail beyond a reference the logs
-carry). Under ``/oauth/`` each is answered in OAuth's error JSON instead.
+carry: :func:`log_unexpected` writes one line, without any exception's message). Under
+``/oauth/`` each is answered in OAuth's error JSON instead.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import traceback
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import cast
@@ -24,6 +26,7 @@ from audit.events import Action, Outcome
 from auth.dependencies import BearerError
 from auth.tokens import Principal
 from hub.core.errors import HubError, OAuthRequestError
+from hub.observability.tracing import known_method
 from hub.runtime import Services
 from hub.trail.context import Actor, request_context
 from hub.trail.recorder import NOTHING, Recorder
@@ -33,6 +36,7 @@ from hub.web.problems import PROBLEM_TYPE_BASE, oauth_error_response, problem_re
 from storage.errors import IntegrityError, StorageError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
+_MAX_CAUSES = 5
 
 
 def _is_oauth(request: Request) -> bool:
@@ -181,15 +185,34 @@ async def _bearer_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def log_unexpected(request: Request, exc: BaseException) -> str:
+    """Log an unhandled error once, and return the reference its answer quotes.
+
+    The line names the route's template (not the path as sent, which may hold a v-number), the
+    exception's class and those of its causes, and the stack's frames; never an exception's
+    message, which for a database error quotes the statement's parameters, nor any of the body.
+    """
     reference = secrets.token_hex(8)
+    route = getattr(request.scope.get("route"), "path_format", None) or "unmatched"
+    causes: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(causes) < _MAX_CAUSES:
+        causes.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    frames = "".join(traceback.format_tb(exc.__traceback__))
     logger.error(
-        "unhandled error (ref %s) on %s %s",
+        "unhandled error (ref %s) on %s %s: %s\n%s",
         reference,
-        request.method,
-        request.url.path,
-        exc_info=exc,
+        known_method(request.method),
+        route,
+        " <- ".join(causes),
+        frames.rstrip(),
     )
+    return reference
+
+
+def unexpected_response(request: Request, reference: str) -> JSONResponse:
+    """The 500 answer of an unhandled error: nothing beyond the reference the log carries."""
     if _is_oauth(request):
         return oauth_error_response(
             500, "server_error", f"unexpected error (reference {reference})"
@@ -201,6 +224,11 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         type_=PROBLEM_TYPE_BASE + "internal-error",
         instance=request.url.path,
     )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Only what escapes the refusal recorder (hub.web.refusals), which answers the rest itself.
+    return unexpected_response(request, log_unexpected(request, exc))
 
 
 def install_handlers(app: FastAPI) -> None:

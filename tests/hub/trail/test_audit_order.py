@@ -233,15 +233,29 @@ def test_two_hub_processes_under_concurrent_load_keep_one_gap_free_log(
 
         seqs = _seqs(engine)
         assert seqs == list(range(len(seqs)))
-        assert len(seqs) == logged + 1  # `audit verify` records itself once it has checked
         with engine.connect() as connection:
             outcomes = Counter(
                 connection.execute(
                     select(_EVENTS.c.outcome).where(_EVENTS.c.action == Action.TOKEN_ISSUE)
                 ).scalars()
             )
+            summaries = list(
+                connection.execute(
+                    select(_EVENTS.c.seq, _EVENTS.c.detail).where(
+                        _EVENTS.c.action == Action.HTTP_REFUSE_SUMMARY
+                    )
+                )
+            )
+        # The wrong secrets come from one address that never authenticated: each process
+        # records its first and counts the rest into a summary (decision 0020), written when
+        # it stops, after the checkpoint; `audit verify` then records itself.
+        late = [seq for seq, _ in summaries if seq >= logged]
+        assert len(seqs) == logged + len(late) + 1
+        counted = sum(int(detail.split(" ", 1)[0]) for _, detail in summaries)
         assert _newest_checkpoint_size(engine) == logged
-        assert outcomes == {Outcome.SUCCESS: len(issued), Outcome.DENIED: len(refused)}
+        assert outcomes[Outcome.SUCCESS] == len(issued)
+        assert outcomes[Outcome.DENIED] + counted == len(refused)
+        assert outcomes[Outcome.DENIED] <= 2 * len(urls)  # one per process and interval
     finally:
         engine.dispose()
 
