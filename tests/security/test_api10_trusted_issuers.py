@@ -5,10 +5,9 @@ OWASP API Security Top 10 (2023): API10 Unsafe Consumption of APIs (a partner's 
 API the hub consumes), API2 Broken Authentication (a partner's token acting for an organisation
 it does not speak for).
 
-One hub of its own (SQLite), configured with five trusted issuers whose key sets a real HTTP
-server in the test process serves: well, slowly, a byte at a time, 300 MB at once, or with 500.
-SQLite only: neither finding depends on the database (the key-set fetch and the issuer check
-happen before any query, and the trail's field is the same on both).
+One hub of its own per database kind, configured with five trusted issuers whose key sets a real
+HTTP server in the test process serves: well, slowly, a byte at a time, 300 MB at once, or with
+500. Both kinds, because the trail's issuer field is a column of each database's own migration.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from tests.fixtures.cli import ketenhub_env, run_ketenhub
 from tests.fixtures.databases import PostgresDatabases
 from tests.fixtures.partner_idp import PartnerKeyServer
 from tests.fixtures.secrets import register_secret
-from tests.security.conftest import SecurityHub, start_hub
+from tests.security.conftest import DATABASE_KINDS, SecurityHub, start_hub
 
 KINDS = ("good", "slow", "drip", "huge", "error")
 JWKS_TIMEOUT = 1.0
@@ -49,8 +48,9 @@ def partner() -> Iterator[PartnerKeyServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=DATABASE_KINDS)
 def partner_hub(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_databases: PostgresDatabases,
     partner: PartnerKeyServer,
@@ -69,8 +69,8 @@ def partner_hub(
         "KETENHUB_JWKS_TIMEOUT": str(JWKS_TIMEOUT),
         "KETENHUB_JWKS_FAILURE_TTL": "60",
     }
-    root = tmp_path_factory.mktemp("security-trusted-issuers")
-    with start_hub(root, "sqlite", postgres_databases, env=env) as served:
+    root = tmp_path_factory.mktemp(f"security-trusted-issuers-{request.param}")
+    with start_hub(root, request.param, postgres_databases, env=env) as served:
         yield served
 
 
