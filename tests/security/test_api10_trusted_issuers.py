@@ -105,8 +105,8 @@ def test_an_issuer_without_organisations_does_not_start(tmp_path: Path) -> None:
     """A trusted issuer entry that names no organisations is a configuration error at start,
     with a message naming the issuer: there is no default "any organisation".
 
-    API2:2023 Broken Authentication; ASVS 5.0 V9.1.3 (trust in an issuer is pre-configured, here
-    bounded to its organisations), V10.3.3 (a caller is identified by issuer and subject)."""
+    API2:2023 Broken Authentication; ASVS 5.0 V8.4.1 (cross-tenant control: an issuer acts only
+    for the organisations configured for it, never by default for any)."""
     entry = {
         "issuer": "https://idp.partner.example",
         "jwks_url": "https://idp.partner.example/jwks",
@@ -129,8 +129,9 @@ def test_a_partner_cannot_act_for_an_organisation_outside_its_list(
     """A partner issuer's validly signed token for DTV is refused (401 invalid_token), and the
     attempt is recorded with the partner's issuer, the client id and the organisation it named.
 
-    API2:2023 Broken Authentication; ASVS 5.0 V9.1.3 (an issuer is trusted only for what it was
-    configured for), V16.3.1 (failed authentication is logged)."""
+    API2:2023 Broken Authentication; ASVS 5.0 V8.4.1 (no acting on an organisation the issuer
+    was not configured for), V6.8.1 (DTV's identity cannot be spoofed through another identity
+    provider), V16.3.1 (failed authentication is logged)."""
     mark = partner_hub.log_mark()
     refused = _get(partner_hub, _token(partner, partner_hub, "good", organisation="DTV"))
     assert refused.status_code == 401, refused.text
@@ -153,7 +154,8 @@ def test_the_trail_names_the_partners_issuer_with_its_client_id(
     trail never confuses it with the hub's own ``demo-dtv``; the hub's own clients carry none.
 
     API10:2023 Unsafe Consumption of APIs; ASVS 5.0 V10.3.3 (a caller is identified by issuer and
-    subject, never by a claim another issuer can reuse), V16.2.1 (each log entry says who)."""
+    subject, never by a claim another issuer can reuse), V6.8.1 (the issuer is the namespace of
+    the client id), V16.2.1 (each log entry says who)."""
     accepted = _get(partner_hub, _token(partner, partner_hub, "good"))
     assert accepted.status_code == 200, accepted.text
     own = httpx.get(partner_hub.url(DOCUMENTS), headers=partner_hub.auth("demo-dtv"), timeout=30)
@@ -184,8 +186,9 @@ def test_a_slow_key_server_does_not_hold_the_hub(
     meanwhile the hub's own tokens and /healthz answer at once.
 
     API10:2023 Unsafe Consumption of APIs, API4:2023 Unrestricted Resource Consumption; ASVS 5.0
-    V13.1.3 (short timeouts on synchronous calls to other services), V13.2.6, V16.5.2 (the hub
-    keeps working when an external resource fails)."""
+    V15.2.2 (a resource-demanding call bounded), V13.2.6 (the connection to another service
+    keeps its documented timeout), V16.5.2 (the hub keeps working when an external resource
+    fails)."""
     mark = partner_hub.log_mark()
     own = partner_hub.auth("demo-iom")
     before = partner.requests[f"/{kind}.json"]
@@ -228,7 +231,7 @@ def test_a_huge_key_set_is_not_read_whole(
     (256 KiB), its memory stays put, and the token is refused.
 
     API10:2023 Unsafe Consumption of APIs, API4:2023 Unrestricted Resource Consumption; ASVS 5.0
-    V13.1.3 (resource management for every external service), V16.5.2."""
+    V15.2.2 (a resource-demanding call bounded), V16.5.2."""
     before = partner_hub.rss_bytes()
     refused = _get(partner_hub, _token(partner, partner_hub, "huge"))
     assert refused.status_code == 401, refused.text
@@ -243,7 +246,9 @@ def test_a_failing_key_server_is_asked_once_not_once_per_token(
     """A key server that answers 500: 40 tokens of its issuer are refused and cause one fetch,
     not 40 (the failure is remembered).
 
-    API10:2023 Unsafe Consumption of APIs; ASVS 5.0 V13.1.3 (retries strictly limited), V16.5.2."""
+    API10:2023 Unsafe Consumption of APIs; ASVS 5.0 V13.2.6 (the documented retry strategy for
+    another service is kept), V16.5.2 (a failing key server is remembered, like a circuit
+    breaker)."""
     before = partner.requests["/error.json"]
     for _ in range(40):
         assert _get(partner_hub, _token(partner, partner_hub, "error")).status_code == 401

@@ -53,7 +53,7 @@ def test_a_hidden_document_takes_as_long_as_a_missing_one(hub: SecurityHub) -> N
     """A partner that cannot see a document learns nothing from how long POST /shares or
     POST /policy/explain take to refuse it: the fastest of 50 interleaved requests of each kind
     differ by less than 1 ms (OWASP API1:2023; ASVS 5.0 V8.2.2 object-level
-    access, V8.4.x no enumeration of objects through side channels).
+    access, here not even a document's existence told by timing).
 
     Timed on SQLite only: on PostgreSQL each refusal commits its audit event, and that commit's
     flush to a disk shared with other processes varies by several milliseconds either way, more

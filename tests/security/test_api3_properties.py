@@ -103,7 +103,7 @@ def _detail(response: httpx.Response) -> str:
 def test_text_fields_refuse_invisible_characters(hub: SecurityHub, char: str) -> None:
     """Each text field a caller sets refuses the character with 422 naming the field, and
     nothing is stored; a file name keeps none of it (OWASP API3:2023; ASVS 5.0 V2.2.1
-    positive input validation, V1.2.x output that cannot be reordered or hidden)."""
+    input validated against its expected structure)."""
     mark = hub.log_mark()
     text = f"invoice{char}fdp.exe"
     with httpx.Client(base_url=hub.base_url, timeout=30) as client:

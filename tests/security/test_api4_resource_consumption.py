@@ -144,12 +144,12 @@ def test_huge_json_body_is_refused_before_it_is_read(
 ) -> None:
     """Finding: memory exhaustion without a token (JSON routes read any body before the token).
 
-    OWASP API4:2023 Unrestricted Resource Consumption; ASVS 5.0 V13.1.3 (request size bounded
-    before processing) and V2.4.1 (anti-automation: resource limits). A 150 MB body to every
-    JSON route, declared (``Content-Length``) or streamed (chunked), is refused at once and the
-    hub's memory barely moves: without a token 401 before a byte of it is read, with a valid
-    token 413 problem+json (a declared length before a byte is read, a streamed body once it
-    passes the route's limit).
+    OWASP API4:2023 Unrestricted Resource Consumption; ASVS 5.0 V15.2.2 (defences against loss
+    of availability: the size bounded before processing) and V2.2.1 (logical limits on input).
+    A 150 MB body to every JSON route, declared (``Content-Length``) or streamed (chunked), is
+    refused at once and the hub's memory barely moves: without a token 401 before a byte of it
+    is read, with a valid token 413 problem+json (a declared length before a byte is read, a
+    streamed body once it passes the route's limit).
     """
     mark = hub.log_mark()
     headers = {"Content-Type": "application/json"}
@@ -184,10 +184,10 @@ def test_token_is_checked_before_the_body_is_read(
 ) -> None:
     """Finding: memory exhaustion without a token (the body was read before the token).
 
-    OWASP API4:2023 and API2:2023 Broken Authentication; ASVS 5.0 V13.1.3 and V8.1.1
-    (authorisation enforced before the request is processed). A JSON request within the size
-    limit whose body never comes: without a valid token it is answered 401 at once, without
-    waiting for (or reading) a byte of the body.
+    OWASP API4:2023 and API2:2023 Broken Authentication; ASVS 5.0 V15.2.2 (no resource spent
+    on a body before its caller is known). A JSON request within the size limit whose body
+    never comes: without a valid token it is answered 401 at once, without waiting for (or
+    reading) a byte of the body.
     """
     headers = {"Content-Type": "application/json", "Content-Length": "60000"}
     if authorization is not None:
@@ -204,7 +204,7 @@ def test_token_is_checked_before_the_body_is_read(
 def test_small_json_body_is_still_served(hub: SecurityHub) -> None:
     """The limit refuses only what is over it: an ordinary search is answered as before.
 
-    OWASP API4:2023; ASVS 5.0 V13.1.3 (limits leave legitimate use working).
+    OWASP API4:2023; ASVS 5.0 V15.2.2 (control: the limits leave legitimate use working).
     """
     response = httpx.post(
         hub.url("/api/v1/documents/search"),
@@ -218,7 +218,7 @@ def test_small_json_body_is_still_served(hub: SecurityHub) -> None:
 def test_huge_oauth_form_is_refused_at_once(hub: SecurityHub) -> None:
     """Finding: memory exhaustion without a token, on the token endpoint's form body.
 
-    OWASP API4:2023; ASVS 5.0 V13.1.3. A declared 150 MB form: 413 in OAuth's error JSON, at
+    OWASP API4:2023; ASVS 5.0 V15.2.2. A declared 150 MB form: 413 in OAuth's error JSON, at
     once, with hardly any of it read.
     """
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -377,7 +377,7 @@ def test_uploads_beyond_the_limits_are_refused_with_retry_after(tight_hub: Secur
 def test_stalled_upload_is_cut_off_and_its_slot_freed(tight_hub: SecurityHub) -> None:
     """Finding: a slow upload holds its resources for as long as it likes (no idle timeout).
 
-    OWASP API4:2023; ASVS 5.0 V15.2.2. An upload that sends
+    OWASP API4:2023; ASVS 5.0 V15.2.2 (an idle body holds no slot for long). An upload that sends
     nothing for the idle timeout is answered 408 problem+json, and the slot it held serves the
     client's next upload.
     """

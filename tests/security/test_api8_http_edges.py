@@ -297,7 +297,7 @@ def test_a_request_head_over_32_kib_is_answered_431(hub: SecurityHub, attack: st
     """A request line and headers over 32 KiB are answered 431 and the connection closed, before
     the app; an endless header is cut off after the first reads, never held whole. OWASP
     API4:2023 Unrestricted Resource Consumption; ASVS 5.0 V2.2.1 (logical limits on all
-    input), V15.1.3 (resource-demanding functionality bounded)."""
+    input), V15.2.2 (defences against loss of availability by resource-demanding input)."""
     mark = hub.log_mark()
     answer = _raw_exchange(hub, HEAD_ATTACKS[attack])
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
@@ -306,7 +306,8 @@ def test_a_request_head_over_32_kib_is_answered_431(hub: SecurityHub, attack: st
 
 
 def test_a_request_head_under_the_bound_is_served(hub: SecurityHub) -> None:
-    """The control: a 16 KB header (well over any real token) is served as usual."""
+    """The control: a 16 KB header (well over any real token) is served as usual. OWASP
+    API4:2023; ASVS 5.0 V2.2.1 (control)."""
     response = httpx.get(
         hub.url(f"{API}/documents"),
         headers={**hub.auth("demo-iom"), "X-Padding": "a" * 16_000},
@@ -318,7 +319,7 @@ def test_a_request_head_under_the_bound_is_served(hub: SecurityHub) -> None:
 def test_a_huge_request_header_is_refused_and_the_hub_lives(hub: SecurityHub) -> None:
     """A 1 MiB request header is refused by the HTTP server before the app (431, or the
     connection closed while the client still sends), the hub's memory does not grow by the
-    header, and the hub keeps answering. OWASP API4:2023; ASVS 5.0 V2.2.1, V15.1.3."""
+    header, and the hub keeps answering. OWASP API4:2023; ASVS 5.0 V2.2.1, V15.2.2."""
     mark = hub.log_mark()
     before = hub.rss_bytes()
     for _ in range(5):

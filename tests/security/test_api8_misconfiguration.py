@@ -233,8 +233,8 @@ def _csv_rows(text: str) -> Iterator[dict[str, str]]:
 def test_every_exported_csv_row_verifies(hub: SecurityHub) -> None:
     """Audit events are made until one's leaf hash starts with ``+`` (1 in 64); then every
     row of the CSV export rebuilds its leaf, hashes to its ``leaf_hash`` and agrees with the
-    JSON Lines export (OWASP API8:2023; ASVS 5.0 V16.4.2 logs protected from modification,
-    V1.2.10 output encoding that does not corrupt data)."""
+    JSON Lines export (OWASP API8:2023; ASVS 5.0 V1.2.10 CSV escaping by RFC 4180, with the
+    formula escape kept to text a caller chose, so that it alters no hash)."""
     auditor = hub.auth("demo-auditor")
     since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     filters = {"since": since, "action": "audit.query"}
@@ -280,7 +280,7 @@ def own_hub(
 def test_readyz_without_a_token_names_no_file_path(own_hub: SecurityHub) -> None:
     """Unauthenticated readiness shows which checks failed and the key ids, never a file path
     or other deployment detail; the reason goes to the log (OWASP API8:2023; ASVS 5.0
-    V13.4.2 no internal detail in unauthenticated operational endpoints, V16.5.1). SQLite
+    V16.5.1 a failed check answered without internal system data such as paths). SQLite
     only: what the answer shows does not depend on the database."""
     root = str(own_hub.data_dir.parent)
     ready = httpx.get(own_hub.url("/readyz"), timeout=30)

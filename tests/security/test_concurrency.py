@@ -53,8 +53,9 @@ def _events_about(hub: SecurityHub, document_id: str, action: str) -> list[str]:
 def test_concurrent_deletes_of_one_document_succeed_once(hub: SecurityHub) -> None:
     """Six simultaneous DELETEs of one document: exactly one 204 and one ``success`` event,
     every other one 404 with a ``not_found`` event (OWASP API1:2023 object-level
-    authorisation holds under concurrency; ASVS 5.0 V2.3.3 transactions so that an operation
-    succeeds once, V16.3.1 the trail says what really happened)."""
+    authorisation holds under concurrency; ASVS 5.0 V15.4.2 the check that the document is
+    live and the delete are one atomic operation, V16.3.3 the trail records the documented
+    events as they really happened)."""
     mark = hub.log_mark()
     headers = hub.auth("demo-iom")
     for _ in range(ROUNDS):
@@ -71,7 +72,7 @@ def test_concurrent_deletes_of_one_document_succeed_once(hub: SecurityHub) -> No
 def test_a_share_is_never_made_of_a_document_being_shredded(hub: SecurityHub) -> None:
     """A DELETE and five shares of the same document at once: each share either committed
     before the delete (its audit seq is lower) or answers 404 as for a missing document, never
-    a share made after the shred (OWASP API1:2023; ASVS 5.0 V2.3.3, V8.2.2 no access to a
+    a share made after the shred (OWASP API1:2023; ASVS 5.0 V15.4.2, V8.2.2 no access to a
     deleted object)."""
     mark = hub.log_mark()
     headers = hub.auth("demo-iom")

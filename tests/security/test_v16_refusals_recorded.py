@@ -89,7 +89,7 @@ def _assert_no_body(event: dict[str, Any], *secret_texts: str) -> None:
 def test_unauthenticated_refusals_are_recorded(refusing_hub: SecurityHub) -> None:
     """401 (no token, forged token), 404 (unknown path), 405 (API and /oauth), 422 before a token
     is known: each its own event with its outcome and source address, and nothing of the body
-    or the credential. OWASP API8:2023; ASVS 5.0 V16.3.1, V16.3.2, V16.3.3, V16.2.1, V16.2.5."""
+    or the credential. OWASP API8:2023; ASVS 5.0 V16.3.1, V16.3.3, V16.2.1, V16.2.5."""
     hub = refusing_hub
     mark = hub.log_mark()
     body = {"v_number": V_NUMBER, "document_id": "x"}
@@ -134,7 +134,7 @@ def test_authenticated_refusals_each_recorded(refusing_hub: SecurityHub) -> None
     """An authenticated caller's refusals are each their own event with its client as actor:
     three 422s on an invalid share body from one address in one interval, and a 415 on an
     upload that the upload service records itself (recorded once, not twice). OWASP API8:2023;
-    ASVS 5.0 V16.3.2, V16.3.3, V16.2.1, V16.2.5."""
+    ASVS 5.0 V16.3.3, V16.2.1, V16.2.5."""
     hub = refusing_hub
     token = hub.token("demo-iom")
     auth = {"Authorization": f"Bearer {token}"}
