@@ -20,6 +20,7 @@ from typing import Any, Final
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from audit.models import AuditEvent
@@ -28,7 +29,7 @@ from hub.core import db
 from hub.directory import organisations_repository as repository
 from hub.tables.organisations import Organisation, OrganisationKind
 from tests.fixtures.documents import API, DocumentHub, pdf
-from tests.fixtures.oauth import RegisteredClient
+from tests.fixtures.oauth import ISSUER, RegisteredClient, make_assertion
 
 CASEWORK: Final = "documents:read documents:write shares:write"
 _codes = count(9001)
@@ -87,6 +88,15 @@ def patch(documents_hub: DocumentHub, code: str, body: dict[str, Any]) -> httpx.
     return documents_hub.client.patch(
         f"{API}/organisations/{code}", json=body, headers=admin(documents_hub)
     )
+
+
+def assertion_form(client: RegisteredClient) -> dict[str, str]:
+    """A client credentials request authenticated by ``client``'s assertion."""
+    return {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": make_assertion(client),
+    }
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -283,10 +293,15 @@ def test_disabling_ends_the_organisations_tokens_and_enabling_lets_it_get_new_on
     disabled = patch(documents_hub, code, {"enabled": False})
     assert disabled.status_code == 200, disabled.text
     assert disabled.json()["enabled"] is False
-    refused = documents_hub.client.get(listing, headers=bearer(token))
+    # The disabled organisation's system calls from an address of its own: its first refusal
+    # in the interval is recorded at once, the rest counted into one summary (decision 0020).
+    partner = TestClient(documents_hub.client.app, base_url=ISSUER, client=("192.0.2.17", 40000))
+    assert partner.post("/oauth/token", data=assertion_form(client)).json()["error"] == (
+        "invalid_client"
+    )
+    refused = partner.get(listing, headers=bearer(token))
     assert refused.status_code == 401
     assert "organisation is unknown or disabled" in refused.json()["detail"]
-    assert documents_hub.hub.token_response(client).json()["error"] == "invalid_client"
     event, issue = events(documents_hub, since, "organisation.") + events(
         documents_hub, since, "token."
     )
