@@ -27,7 +27,7 @@ from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
 from hub.trail.context import Actor, Context
 from hub.trail.recorder import NOTHING, About, Recorder
-from hub.trail.refusals import summary_event
+from hub.trail.refusals import admit
 from hub.trail.request_note import note_recorded
 from storage.keys import KeyProvider
 
@@ -185,9 +185,9 @@ def _record(
     if outcome is not Outcome.SUCCESS and getattr(request, "client", None) is None:
         # A caller that never authenticated: the first refusal from its address in an interval
         # is recorded, the rest are counted into one summary (decision 0020).
-        admitted, ended = audit.refusals.admit(context.source_address, outcome, status)
-        for summary in ended:
-            audit.record(session, summary_event(audit, summary))
+        admitted, summaries = admit(audit, context.source_address, outcome, status)
+        for summary in summaries:
+            audit.record(session, summary)
         if not admitted:
             note_recorded(outcome)  # counted: the outer layer must not record it again
             return

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
 
-from audit.events import Action, Event
+from audit.events import Action, Event, Outcome
 from hub.core.timers import periodic
 from hub.trail.auditor import Auditor
 from hub.trail.context import Context
@@ -34,6 +34,16 @@ def summary_event(auditor: Auditor, summary: Summary) -> Event:
     return recorder.event(
         Action.HTTP_REFUSE_SUMMARY, NOTHING, summary.outcome, detail=summary.detail()
     )
+
+
+def admit(
+    auditor: Auditor, source: str | None, outcome: Outcome, status: int
+) -> tuple[bool, list[Event]]:
+    """Pass an unauthenticated caller's refusal through the gate: whether to record it now,
+    and the summary events of its address's window if that window had ended (to be recorded
+    with it, in the same transaction)."""
+    now, ended = auditor.refusals.admit(source, outcome, status)
+    return now, [summary_event(auditor, summary) for summary in ended]
 
 
 def record_summaries(auditor: Auditor, summaries: list[Summary]) -> None:

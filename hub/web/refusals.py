@@ -43,7 +43,7 @@ from hub.runtime import Services
 from hub.trail.context import request_context
 from hub.trail.gate import outcome_of_status
 from hub.trail.recorder import NOTHING, Recorder
-from hub.trail.refusals import summary_event
+from hub.trail.refusals import admit
 from hub.trail.request_note import RequestNote, noting
 from hub.web.error_handlers import log_unexpected, unexpected_response
 
@@ -136,6 +136,5 @@ class RefusalRecording:
         this = recorder.event(action, NOTHING, outcome, detail=detail)
         if note.actor is not None:
             return [this]
-        now, ended = services.audit.refusals.admit(context.source_address, outcome, status)
-        events = [summary_event(services.audit, summary) for summary in ended]
-        return [*events, this] if now else events
+        now, summaries = admit(services.audit, context.source_address, outcome, status)
+        return [*summaries, this] if now else summaries
