@@ -26,13 +26,19 @@ from audit.events import Action, Outcome
 from auth.dependencies import BearerError
 from auth.tokens import Principal
 from hub.core.errors import HubError, OAuthRequestError
+from hub.observability.middleware import route_template
 from hub.observability.tracing import known_method
 from hub.runtime import Services
 from hub.trail.context import Actor, request_context
 from hub.trail.recorder import NOTHING, Recorder
 from hub.web.limits import BodyRefused, refusal_response
 from hub.web.methods import allowed_methods
-from hub.web.problems import PROBLEM_TYPE_BASE, oauth_error_response, problem_response
+from hub.web.problems import (
+    PROBLEM_TYPE_BASE,
+    answers_oauth_errors,
+    oauth_error_response,
+    problem_response,
+)
 from storage.errors import IntegrityError, StorageError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -40,8 +46,7 @@ _MAX_CAUSES = 5
 
 
 def _is_oauth(request: Request) -> bool:
-    """``/oauth/*`` answers OAuth's error JSON (RFC 6749 §5.2), the rest problem+json."""
-    return request.url.path.startswith("/oauth/")
+    return answers_oauth_errors(request.url.path)
 
 
 def _phrase(status: int) -> str:
@@ -193,7 +198,7 @@ def log_unexpected(request: Request, exc: BaseException) -> str:
     message, which for a database error quotes the statement's parameters, nor any of the body.
     """
     reference = secrets.token_hex(8)
-    route = getattr(request.scope.get("route"), "path_format", None) or "unmatched"
+    route = route_template(request.scope) or "unmatched"
     causes: list[str] = []
     current: BaseException | None = exc
     while current is not None and len(causes) < _MAX_CAUSES:

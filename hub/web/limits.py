@@ -50,7 +50,12 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.core.errors import HubError
-from hub.web.problems import PROBLEM_TYPE_BASE, oauth_error_response, problem_response
+from hub.web.problems import (
+    PROBLEM_TYPE_BASE,
+    answers_oauth_errors,
+    oauth_error_response,
+    problem_response,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +102,7 @@ def content_too_large(limit: int) -> BodyRefused:
 
 def refusal_response(path: str, refused: BodyRefused) -> JSONResponse:
     """The answer to a refused body: OAuth's error JSON under ``/oauth/``, else a problem."""
-    if path.startswith("/oauth/"):
+    if answers_oauth_errors(path):
         return oauth_error_response(refused.status_code, "invalid_request", refused.detail)
     return problem_response(
         status=refused.status_code,

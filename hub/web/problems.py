@@ -132,3 +132,8 @@ def oauth_error_responses() -> dict[int | str, dict[str, Any]]:
             (503, "temporarily_unavailable: the audit trail cannot be written"),
         )
     }
+
+
+def answers_oauth_errors(path: str) -> bool:
+    """``/oauth/*`` answers OAuth's error JSON (RFC 6749 §5.2); the rest problem+json."""
+    return path.startswith("/oauth/")
