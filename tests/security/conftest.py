@@ -18,7 +18,6 @@ import contextlib
 import json
 import re
 import secrets
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +27,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.fixtures.cli import ketenhub_env, run_ketenhub
+from tests.fixtures.cli import ketenhub_env, run_ketenhub, serve_process
 from tests.fixtures.databases import PostgresDatabases
-from tests.fixtures.processes import Running, free_port, http_ready, running
-from tests.fixtures.secrets import record_command, register_secret
+from tests.fixtures.processes import Running, free_port
+from tests.fixtures.secrets import register_secret
 from tests.fixtures.stores import S3Server, drop_bucket, require_reachable
 
 DATABASE_KINDS = ("sqlite", "postgresql")
@@ -203,18 +202,10 @@ def start_hub(
     settings.update(env or {})
     process_env = ketenhub_env(data_dir, **settings)
     run_ketenhub(process_env, "init", "--demo")
-    base = f"http://127.0.0.1:{port}"
-    log = root / f"serve-{port}.log"
-    command = [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     try:
-        with running(
-            command, env=process_env, log=log, ready=http_ready(f"{base}/readyz"), timeout=90
-        ) as server:
-            yield SecurityHub(kind, base, data_dir, server, process_env)
+        with serve_process(process_env, port=port, timeout=90) as server:
+            yield SecurityHub(kind, f"http://127.0.0.1:{port}", data_dir, server, process_env)
     finally:
-        if log.exists():
-            output = log.read_text(errors="replace")
-            record_command(["serve"], process_env, stdout=output, stderr="")
         if s3 is not None and bucket is not None:
             with contextlib.suppress(Exception):
                 drop_bucket(s3.admin(), bucket)
@@ -238,15 +229,7 @@ def serve_replica(primary: SecurityHub) -> Iterator[SecurityHub]:
     dir, key ring and database (the same issuer, so each accepts the other's tokens), on a port
     of its own. What one replica changes, the other learns only through the database."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = primary.data_dir.parent / f"serve-{port}.log"
-    command = [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    try:
-        with running(
-            command, env=primary.env, log=log, ready=http_ready(f"{base}/readyz"), timeout=90
-        ) as server:
-            yield SecurityHub(primary.kind, base, primary.data_dir, server, primary.env)
-    finally:
-        if log.exists():
-            output = log.read_text(errors="replace")
-            record_command(["serve"], primary.env, stdout=output, stderr="")
+    with serve_process(primary.env, port=port, timeout=90) as server:
+        yield SecurityHub(
+            primary.kind, f"http://127.0.0.1:{port}", primary.data_dir, server, primary.env
+        )
