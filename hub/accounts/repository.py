@@ -136,15 +136,12 @@ def delete_action_tokens(session: Session, user_id: str) -> None:
     session.execute(delete(UserActionToken).where(col(UserActionToken.user_id) == user_id))
 
 
-def take_action_token(session: Session, token_hash: str) -> UserActionToken | None:
-    """The link with ``token_hash``, deleted in the same step so it works once."""
+def lock_action_token(session: Session, token_hash: str) -> UserActionToken | None:
+    """The link with ``token_hash``, locked until the transaction ends: a second redemption on
+    another replica waits, then finds it deleted (:func:`delete_action_tokens`)."""
     statement = (
         select(UserActionToken)
         .where(col(UserActionToken.token_hash) == token_hash)
         .with_for_update()
     )
-    row = session.exec(statement).first()
-    if row is not None:
-        session.delete(row)
-        session.flush()
-    return row
+    return session.exec(statement).first()

@@ -341,7 +341,7 @@ class Accounts:
     ) -> Person:
         """Set a password through an activation or reset link; the link then stops working.
         A password that breaks the rules leaves the link as it was."""
-        row = repository.take_action_token(session, _token_hash(token))
+        row = repository.lock_action_token(session, _token_hash(token))
         now = self._clock()
         account = repository.get(session, row.user_id) if row is not None else None
         if (
@@ -354,7 +354,8 @@ class Accounts:
         try:
             check_password_rules(new_password, username=account.username)
         except ValueError as exc:
-            raise PasswordRejected(str(exc)) from None  # the caller's rollback keeps the link
+            raise PasswordRejected(str(exc)) from None  # the link stays, for a better password
+        repository.delete_action_tokens(session, account.user_id)
         account.password_hash = self.passwords.hash(new_password)
         account.password_changed_at = now
         session.add(account)
