@@ -33,6 +33,7 @@ from hub.observability.store import ObservedStore
 from hub.rules.loader import load_policy_file
 from hub.rules.model import Policy
 from hub.subjects.keys import SubjectKeys, SubjectProtector
+from hub.tokens.people import EndedPeople, NoPeople, PersonLookup
 from hub.tokens.service import OAuthService, make_signing_keys, revocation_check
 from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
@@ -160,11 +161,16 @@ def create_key_ring(settings: Settings) -> KeyProvider:
 
 
 def build_services(
-    settings: Settings, *, keys: KeyProvider | None = None, create_database: bool = False
+    settings: Settings,
+    *,
+    keys: KeyProvider | None = None,
+    create_database: bool = False,
+    people: PersonLookup | None = None,
 ) -> Services:
     """Build everything; loads the key ring (it must exist) but opens no connection.
 
     ``keys`` is the key provider to use; by default the local key ring of the settings.
+    ``people`` answers the token service about people (see :func:`build_oauth`).
 
     Only what sets a database up (``ketenhub init``, tests) passes ``create_database``: for
     everything else a SQLite file that is not there is an error
@@ -184,7 +190,7 @@ def build_services(
     metrics = HubMetrics()
     metrics.watch_database(engine)
     organisations = OrganisationDirectory(engine)
-    oauth = build_oauth(settings, engine, keys, organisations=organisations)
+    oauth = build_oauth(settings, engine, keys, organisations=organisations, people=people)
     audit = build_audit(settings, engine, keys, metrics=metrics)
     return Services(
         settings,
@@ -220,15 +226,19 @@ def build_oauth(
     keys: KeyProvider,
     *,
     organisations: OrganisationDirectory,
+    people: PersonLookup | None = None,
 ) -> OAuthService:
     """The authorization server and the token validator; ``organisations`` is the directory
-    that tokens' organisations are checked against (the one the services share)."""
+    that tokens' organisations are checked against (the one the services share), ``people``
+    the accounts' answers about people (none: nobody logs in)."""
+    people = people if people is not None else NoPeople()
     signing = make_signing_keys(engine, keys, alg=settings.token_signing_alg)
     is_revoked = revocation_check(engine)
     standing = Standing(
         issuer=settings.issuer,
         organisations=organisations,
         disabled_clients=DisabledClients(engine),
+        ended_people=EndedPeople(engine, people),
     )
     validator = TokenValidator(
         issuer=settings.issuer,
@@ -262,6 +272,7 @@ def build_oauth(
         validator=validator,
         is_revoked=is_revoked,
         standing=standing,
+        people=people,
     )
 
 
