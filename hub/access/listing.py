@@ -82,7 +82,7 @@ def visible_to(
 def granting_shares(
     policy: Policy, party: Party, now: datetime
 ) -> CompoundSelect[tuple[uuid.UUID, uuid.UUID]] | None:
-    """``(share_id, document_id)`` for every active share to ``party`` and every live document
+    """``(share_id, document_id)`` (so labelled) for every active share to ``party`` and every live document
     it grants the party now (point 3 of the module docstring, share by share); ``None`` when no
     share can grant the party anything under the policy.
 
@@ -96,7 +96,10 @@ def granting_shares(
         now,
         receivable=receivable,
         case=None,
-        columns=lambda reached: (col(Share.id), col(reached.id)),
+        columns=lambda reached: (
+            col(Share.id).label("share_id"),
+            col(reached.id).label("document_id"),
+        ),
         live_only=True,
     )
 

@@ -7,6 +7,7 @@ importing this.
 from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
 from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
 from hub.tables.documents import Document
+from hub.tables.inbox import InboxMarker
 from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
@@ -18,6 +19,7 @@ __all__ = [
     "AuditKey",
     "AuditNode",
     "Document",
+    "InboxMarker",
     "OAuthClient",
     "Organisation",
     "RevokedToken",
