@@ -12,7 +12,7 @@ person acted through in the audit trail.
   omitted from the leaf.
 
 Revision ID: 0008
-Revises: 0006 (the merge of issue 12 chains 0007 -> 0008 -> 0009)
+Revises: 0007 (the merge of issue 12 chains 0007 -> 0008 -> 0009)
 Create Date: 2026-12-07
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
