@@ -17,8 +17,8 @@ The steps of the authorization server, each shown by ``GET /oauth/authorize`` an
 one that accepts its form (``POST /oauth/authorize`` names the step it was made for in the hidden
 field ``step``; a form of another step is stale and changes nothing)::
 
-    PASSWORD --username+password, enrolled------> FACTOR ---code (TOTP or recovery)---> code issued
-    PASSWORD --username+password, not enrolled--> ENROL ----code----> ENROLLED --continue-> code issued
+    PASSWORD --password, enrolled------> FACTOR --code (TOTP or recovery)--> code issued
+    PASSWORD --password, not enrolled--> ENROL --code--> ENROLLED --continue--> code issued
     any step --a new authorization request--> PASSWORD (nobody identified)
     any step --older than LOGIN_WINDOW------> gone (the next request starts again)
 
@@ -52,7 +52,7 @@ AUTHORIZATION_KEY: Final = "authorize"
 class Step(StrEnum):
     """A step of the authorization server's login (see the module docstring)."""
 
-    PASSWORD = "password"
+    PASSWORD = "password"  # noqa: S105  # the step's name, not a password
     FACTOR = "factor"
     ENROL = "enrol"
     ENROLLED = "enrolled"
@@ -88,6 +88,20 @@ def _time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...] | None:
+    if not isinstance(value, list):
+        return None
+    pairs: list[tuple[str, str]] = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2):  # name and value
+            return None
+        name, text = pair
+        if not (isinstance(name, str) and isinstance(text, str)):
+            return None
+        pairs.append((name, text))
+    return tuple(pairs)
 
 
 def _text(value: object) -> str | None:
@@ -158,20 +172,11 @@ class Authorization:
             step = Step(data.get("step"))
         except ValueError:
             return None
-        if started_at is None or not isinstance(request, list):
-            return None
-        pairs: list[tuple[str, str]] = []
-        for pair in request:
-            if not (isinstance(pair, list) and len(pair) == 2):
-                return None
-            name, value = pair
-            if not (isinstance(name, str) and isinstance(value, str)):
-                return None
-            pairs.append((name, value))
+        pairs = _pairs(request)
         user_id = _text(data.get("user_id"))
-        if step.identified != (user_id is not None):
+        if started_at is None or pairs is None or step.identified != (user_id is not None):
             return None
-        found = cls(tuple(pairs), step, started_at, user_id)
+        found = cls(pairs, step, started_at, user_id)
         return None if found.expired(now=now) else found
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,8 @@ REQUEST = (("response_type", "code"), ("client_id", "ketenhub-web"), ("state", "
 
 def test_password_then_factor_then_code() -> None:
     started = Authorization.begin(REQUEST, now=NOW)
-    assert started.step is Step.PASSWORD and started.user_id is None
+    assert started.step is Step.PASSWORD
+    assert started.user_id is None
     factor = started.password_accepted(user_id="u-1", enrolled=True)
     assert factor.step is Step.FACTOR
     assert factor.ready_for_code() == "u-1"
