@@ -169,7 +169,7 @@ class Authorization:
         request = data.get("request")
         started_at = _time(data.get("started_at"))
         try:
-            step = Step(data.get("step"))
+            step = Step(str(data.get("step")))
         except ValueError:
             return None
         pairs = _pairs(request)
