@@ -9,9 +9,10 @@ under its own key, and neither reads the other's:
   session (once: a second callback finds nothing) and compares ``state`` before it exchanges
   the code.
 - the authorization server's :class:`Authorization`, made by ``GET /oauth/authorize`` with an
-  authorization request: the request's parameters (validated again, client and redirect URI
-  included, before a code is issued, so a client disabled meanwhile gets none), the step, and
-  the user the password identified.
+  authorization request: the validated request (its client and redirect URI are checked again
+  when the code is issued, so a client disabled meanwhile gets none), the step, the user the
+  password identified, and while a factor is being enrolled its key (so a page reloaded shows
+  the key the person may have scanned already, not a new one).
 
 The steps of the authorization server, each shown by ``GET /oauth/authorize`` and each the only
 one that accepts its form (``POST /oauth/authorize`` names the step it was made for in the hidden
@@ -32,10 +33,12 @@ stores them (sealed); a value that does not parse is treated as absent, never as
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final, Self
+
+from auth.code_grant import AuthorizationRequest
 
 LOGIN_WINDOW: Final = timedelta(minutes=10)
 """How long one authorization may take from its request to its code, factor step included."""
@@ -90,18 +93,15 @@ def _time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _pairs(value: object) -> tuple[tuple[str, str], ...] | None:
-    if not isinstance(value, list):
+_REQUEST_FIELDS: Final = tuple(f.name for f in fields(AuthorizationRequest))
+
+
+def _request(value: object) -> AuthorizationRequest | None:
+    if not isinstance(value, Mapping) or set(value) != set(_REQUEST_FIELDS):
         return None
-    pairs: list[tuple[str, str]] = []
-    for pair in value:
-        if not (isinstance(pair, list) and len(pair) == 2):  # name and value
-            return None
-        name, text = pair
-        if not (isinstance(name, str) and isinstance(text, str)):
-            return None
-        pairs.append((name, text))
-    return tuple(pairs)
+    if not all(isinstance(value[name], str) for name in _REQUEST_FIELDS):
+        return None
+    return AuthorizationRequest(**{name: value[name] for name in _REQUEST_FIELDS})
 
 
 def _text(value: object) -> str | None:
@@ -112,14 +112,15 @@ def _text(value: object) -> str | None:
 class Authorization:
     """The authorization server's progress: which request, which step, whom the password named."""
 
-    request: tuple[tuple[str, str], ...]
-    """The authorization request's query parameters, as the client sent them."""
+    request: AuthorizationRequest
     step: Step
     started_at: datetime
     user_id: str | None = None
+    enrolment_uri: str | None = None
+    """While enrolling: the ``otpauth://`` URI of the key shown (it holds the key)."""
 
     @classmethod
-    def begin(cls, request: tuple[tuple[str, str], ...], *, now: datetime) -> Authorization:
+    def begin(cls, request: AuthorizationRequest, *, now: datetime) -> Authorization:
         """A new authorization request: back to the password, whoever was identified before."""
         return cls(request, Step.PASSWORD, now)
 
@@ -136,10 +137,15 @@ class Authorization:
         self._require(Step.PASSWORD)
         return replace(self, step=Step.FACTOR if enrolled else Step.ENROL, user_id=user_id)
 
+    def enrolling(self, uri: str) -> Authorization:
+        """The key being enrolled, kept so the page shows the same one until it is confirmed."""
+        self._require(Step.ENROL)
+        return replace(self, enrolment_uri=uri)
+
     def factor_enrolled(self) -> Authorization:
         """The first code confirmed the new factor: the recovery codes are shown, then on."""
         self._require(Step.ENROL)
-        return replace(self, step=Step.ENROLLED)
+        return replace(self, step=Step.ENROLLED, enrolment_uri=None)
 
     def ready_for_code(self) -> str:
         """The user for whom a code may be issued now; raises unless both factors are done."""
@@ -153,12 +159,14 @@ class Authorization:
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
-            "request": [list(pair) for pair in self.request],
+            "request": asdict(self.request),
             "step": self.step.value,
             "started_at": self.started_at.isoformat(),
         }
         if self.user_id is not None:
             data["user_id"] = self.user_id
+        if self.enrolment_uri is not None:
+            data["enrolment_uri"] = self.enrolment_uri
         return data
 
     @classmethod
@@ -172,11 +180,12 @@ class Authorization:
             step = Step(str(data.get("step")))
         except ValueError:
             return None
-        pairs = _pairs(request)
+        parsed = _request(request)
         user_id = _text(data.get("user_id"))
-        if started_at is None or pairs is None or step.identified != (user_id is not None):
+        if started_at is None or parsed is None or step.identified != (user_id is not None):
             return None
-        found = cls(pairs, step, started_at, user_id)
+        uri = _text(data.get("enrolment_uri")) if step is Step.ENROL else None
+        found = cls(parsed, step, started_at, user_id, uri)
         return None if found.expired(now=now) else found
 
 

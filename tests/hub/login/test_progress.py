@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from auth.code_grant import AuthorizationRequest
 from hub.login.progress import (
     LOGIN_WINDOW,
     MAX_PENDING_AGE,
@@ -16,7 +17,20 @@ from hub.login.progress import (
 )
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-REQUEST = (("response_type", "code"), ("client_id", "ketenhub-web"), ("state", "s"))
+REQUEST = AuthorizationRequest(
+    client_id="ketenhub-web",
+    redirect_uri="http://127.0.0.1:8000/login/callback",
+    scope="documents:read",
+    state="s",
+    code_challenge="c" * 43,
+)
+STORED_REQUEST = {
+    "client_id": "c",
+    "redirect_uri": "r",
+    "scope": "s",
+    "state": "t",
+    "code_challenge": "x",
+}
 
 
 def test_password_then_factor_then_code() -> None:
@@ -33,8 +47,11 @@ def test_a_new_user_enrols_before_a_code_is_issued() -> None:
     assert enrol.step is Step.ENROL
     with pytest.raises(StepMismatch):
         enrol.ready_for_code()
-    enrolled = enrol.factor_enrolled()
+    shown = enrol.enrolling("otpauth://totp/Ketenhub:x?secret=ABC")
+    assert shown.enrolment_uri is not None
+    enrolled = shown.factor_enrolled()
     assert enrolled.step is Step.ENROLLED
+    assert enrolled.enrolment_uri is None
     assert enrolled.ready_for_code() == "u-1"
 
 
@@ -70,6 +87,9 @@ def test_progress_round_trips_and_expires_with_its_window() -> None:
     stored = factor.to_json()
     assert Authorization.from_json(stored, now=NOW + LOGIN_WINDOW / 2) == factor
     assert Authorization.from_json(stored, now=NOW + LOGIN_WINDOW) is None
+    enrol = Authorization.begin(REQUEST, now=NOW).password_accepted(user_id="u", enrolled=False)
+    shown = enrol.enrolling("otpauth://totp/x")
+    assert Authorization.from_json(shown.to_json(), now=NOW) == shown
 
 
 @pytest.mark.parametrize(
@@ -78,13 +98,23 @@ def test_progress_round_trips_and_expires_with_its_window() -> None:
         None,
         "text",
         {},
-        {"request": [], "step": "factor", "started_at": NOW.isoformat()},  # factor, nobody
-        {"request": [], "step": "password", "started_at": NOW.isoformat(), "user_id": "u"},
-        {"request": [], "step": "other", "started_at": NOW.isoformat()},
+        {"request": STORED_REQUEST, "step": "factor", "started_at": NOW.isoformat()},  # nobody
+        {
+            "request": STORED_REQUEST,
+            "step": "password",
+            "started_at": NOW.isoformat(),
+            "user_id": "u",
+        },
+        {"request": STORED_REQUEST, "step": "other", "started_at": NOW.isoformat()},
         {"request": [["a"]], "step": "password", "started_at": NOW.isoformat()},
-        {"request": [[1, "b"]], "step": "password", "started_at": NOW.isoformat()},
-        {"request": [], "step": "password", "started_at": "yesterday"},
-        {"request": [], "step": "password", "started_at": "2025-03-01T12:00:00"},  # naive
+        {"request": {"client_id": "c"}, "step": "password", "started_at": NOW.isoformat()},
+        {
+            "request": {**STORED_REQUEST, "state": 1},
+            "step": "password",
+            "started_at": NOW.isoformat(),
+        },
+        {"request": STORED_REQUEST, "step": "password", "started_at": "yesterday"},
+        {"request": STORED_REQUEST, "step": "password", "started_at": "2025-03-01T12:00:00"},
     ],
 )
 def test_malformed_progress_is_absent(stored: object) -> None:
