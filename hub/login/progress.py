@@ -26,12 +26,14 @@ field ``step``; a form of another step is stale and changes nothing)::
 A refused password or code leaves the step as it was: the accounts service counts, throttles
 and records every failure. The window bounds how long a password, once accepted, waits for its
 second factor; the session's own idle and absolute limits bound everything else, since the
-progress lives and ends with the session. Both records are plain JSON values, as the session
-stores them (sealed); a value that does not parse is treated as absent, never as an error.
+progress lives and ends with the session. Both records are JSON text, as the session stores
+them (sealed, :attr:`hub.websessions.store.WebSession.progress`); a value that does not parse
+is treated as absent, never as an error.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -108,6 +110,19 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _decode(text: str | None) -> object:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _encode(data: Mapping[str, object]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True, slots=True)
 class Authorization:
     """The authorization server's progress: which request, which step, whom the password named."""
@@ -169,6 +184,14 @@ class Authorization:
             data["enrolment_uri"] = self.enrolment_uri
         return data
 
+    def encode(self) -> str:
+        return _encode(self.to_json())
+
+    @classmethod
+    def decode(cls, text: str | None, *, now: datetime) -> Self | None:
+        """The progress stored as ``text``; ``None`` when absent, malformed or expired."""
+        return cls.from_json(_decode(text), now=now)
+
     @classmethod
     def from_json(cls, data: object, *, now: datetime) -> Self | None:
         """The progress stored in ``data``; ``None`` when absent, malformed or expired."""
@@ -208,6 +231,14 @@ class PendingLogin:
             "next": self.next_path,
             "started_at": self.started_at.isoformat(),
         }
+
+    def encode(self) -> str:
+        return _encode(self.to_json())
+
+    @classmethod
+    def decode(cls, text: str | None, *, now: datetime) -> Self | None:
+        """The pending login stored as ``text``; ``None`` when absent, malformed or expired."""
+        return cls.from_json(_decode(text), now=now)
 
     @classmethod
     def from_json(cls, data: object, *, now: datetime) -> Self | None:

@@ -127,3 +127,13 @@ def test_pending_login_round_trips_and_expires() -> None:
     assert PendingLogin.from_json(pending.to_json(), now=NOW + MAX_PENDING_AGE) is None
     assert PendingLogin.from_json({"state": "s"}, now=NOW) is None
     assert PendingLogin.from_json(None, now=NOW) is None
+
+
+def test_progress_travels_as_text_and_garbage_is_absent() -> None:
+    factor = Authorization.begin(REQUEST, now=NOW).password_accepted(user_id="u", enrolled=True)
+    assert Authorization.decode(factor.encode(), now=NOW) == factor
+    pending = PendingLogin("state", "verifier", "/", NOW)
+    assert PendingLogin.decode(pending.encode(), now=NOW) == pending
+    for garbage in (None, "", "{", "[]", "null"):
+        assert Authorization.decode(garbage, now=NOW) is None
+        assert PendingLogin.decode(garbage, now=NOW) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.login.targets import local_target
+from hub.login.targets import login_target
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,7 @@ from hub.login.targets import local_target
     ],
 )
 def test_local_paths_are_kept(target: str) -> None:
-    assert local_target(target) == target
+    assert login_target(target) == target
 
 
 @pytest.mark.parametrize(
@@ -47,4 +47,4 @@ def test_local_paths_are_kept(target: str) -> None:
     ],
 )
 def test_anything_else_is_the_home_page(target: str | None) -> None:
-    assert local_target(target) == "/"
+    assert login_target(target) == "/"
