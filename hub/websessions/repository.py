@@ -28,8 +28,7 @@ def remove_ended(session: Session, *, now: datetime, idle_since: datetime) -> in
     """Delete every row past its absolute end or idle since before ``idle_since``."""
     result = session.execute(
         delete(WebSessionRow).where(
-            (col(WebSessionRow.expires_at) <= now)
-            | (col(WebSessionRow.last_seen_at) <= idle_since)
+            (col(WebSessionRow.expires_at) <= now) | (col(WebSessionRow.last_seen_at) <= idle_since)
         )
     )
     session.flush()

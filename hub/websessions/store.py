@@ -59,7 +59,7 @@ def _hash(session_id: str) -> str:
 def csrf_token_for(session_id: str) -> str:
     """The synchronizer token of the session whose id is ``session_id`` (:mod:`hub.ui.csrf`)::
 
-        base64url(HMAC-SHA256(key = session id, msg = "ketenhub-csrf/1"))
+    base64url(HMAC-SHA256(key = session id, msg = "ketenhub-csrf/1"))
     """
     digest = hmac.new(session_id.encode("ascii"), _CSRF_LABEL, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -27,6 +27,7 @@ from hub.accounts.service import person_of
 from hub.clients.web import ensure_web_client
 from hub.core import db
 from hub.directory.clients import Ended
+from hub.runtime import Services
 from hub.trail.context import Context
 from hub.ui.sessions import COOKIE
 from tests.fixtures.oauth import ISSUER, Hub, hub_settings, start_hub
@@ -60,7 +61,7 @@ class LoginHub:
     browser: TestClient
 
     @property
-    def services(self):  # noqa: ANN201  # the hub's Services
+    def services(self) -> Services:
         return self.hub.services
 
     def person(
@@ -158,7 +159,8 @@ def login_hub(tmp_path: Path, fresh_database_url: str) -> Iterator[LoginHub]:
         browser = TestClient(
             hub.client.app,
             base_url=BROWSER_BASE,
+            headers={"Accept": "text/html,application/xhtml+xml"},  # as a browser navigates
             follow_redirects=False,
-            raise_server_exceptions=True,
+            raise_server_exceptions=False,
         )
         yield LoginHub(hub, browser)
