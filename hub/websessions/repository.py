@@ -14,6 +14,11 @@ def get(session: Session, id_hash: str) -> WebSessionRow | None:
     return session.get(WebSessionRow, id_hash)
 
 
+def get_for_update(session: Session, id_hash: str) -> WebSessionRow | None:
+    """The row, locked until the transaction ends (PostgreSQL; SQLite serialises writers)."""
+    return session.get(WebSessionRow, id_hash, with_for_update=True, populate_existing=True)
+
+
 def add(session: Session, row: WebSessionRow) -> None:
     session.add(row)
     session.flush()
