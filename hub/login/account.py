@@ -1,4 +1,10 @@
-"""The account care pages: ``/account/activate/{token}`` and ``/account/reset/{token}``.
+"""The account care pages: ``/account``, ``/account/activate/{token}``, ``/account/reset/{token}``.
+
+``/account`` is a logged-in person's own page: they change their password with the old one and
+a current code (TOTP or a recovery code), each wrong one counting as a failed login
+(:meth:`hub.accounts.service.Accounts.change_password`); CSRF and the person are checked by
+:data:`hub.ui.person.CurrentPerson`. A refusal is one message for a wrong password or code
+(400, or 429 with ``Retry-After`` when the accounts service says to wait).
 
 An administrator's ``ketenhub user add`` or ``user reset-password`` prints a one-time link;
 opening it shows a form to choose a password, which posts back to the link (CSRF-checked, in a
@@ -13,15 +19,17 @@ answers the form again (422) and leaves the link usable. The password is never w
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from hub.accounts.service import LinkInvalid, PasswordRejected
+from hub.accounts.service import LinkInvalid, LoginRefused, PasswordRejected
 from hub.login.progress import utcnow
 from hub.trail.context import ContextDep
 from hub.ui.csrf import check_origin, check_token
+from hub.ui.person import CurrentPerson
 from hub.ui.rendering import render, show_csrf_token, translator
 from hub.ui.sessions import WebSession, cookie_value, load_or_start, set_cookie
 from hub.web.deps import ServicesDep, SessionDep
@@ -30,6 +38,64 @@ _LINKS: Final = ("activate", "reset")
 _MAX_TOKEN: Final = 128
 
 router = APIRouter(include_in_schema=False)
+
+
+def _rule(request: Request) -> str:
+    gettext = translator(request)
+    return gettext(
+        "Choose a password of at least 12 and at most 256 characters that is not your username."
+    )
+
+
+@router.get("/account")
+def account(request: Request, _person: CurrentPerson) -> HTMLResponse:
+    return render(
+        request, "account/change_password.html", {"errors": (), "retry_after": None, "done": False}
+    )
+
+
+@router.post("/account")
+def change_password(  # the person and the form's three fields
+    request: Request,
+    person: CurrentPerson,
+    *,
+    services: ServicesDep,
+    session: SessionDep,
+    context: ContextDep,
+    old_password: Annotated[str | None, Form()] = None,
+    new_password: Annotated[str | None, Form()] = None,
+    code: Annotated[str | None, Form()] = None,
+) -> HTMLResponse:
+    # A page's person always has a user id; without one (never), no account matches "".
+    user_id = person.principal.user_id or ""
+    errors: tuple[str, ...] = ()
+    retry_after: int | None = None
+    status = 200
+    try:
+        services.accounts.change_password(
+            session,
+            user_id=user_id,
+            old_password=old_password or "",
+            new_password=new_password or "",
+            code=code or "",
+            context=context,
+        )
+    except LoginRefused as refused:
+        gettext = translator(request)
+        errors = (gettext("The current password or the code is not right."),)
+        retry_after = math.ceil(refused.retry_after) if refused.retry_after else None
+        status = 429 if retry_after else 400
+    except PasswordRejected:
+        errors, status = (_rule(request),), 422
+    response = render(
+        request,
+        "account/change_password.html",
+        {"errors": errors, "retry_after": retry_after, "done": not errors},
+        status_code=status,
+    )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _title(request: Request, purpose: str) -> str:
@@ -116,12 +182,7 @@ def _link_route(purpose: str) -> None:
         except LinkInvalid:
             return _link_invalid(request)
         except PasswordRejected:
-            gettext = translator(request)
-            rule = gettext(
-                "Choose a password of at least 12 and at most 256 characters that is not your "
-                "username."
-            )
-            return _form(request, web, purpose, errors=(rule,), status_code=422)
+            return _form(request, web, purpose, errors=(_rule(request),), status_code=422)
         return _form(request, web, purpose, done=True)
 
 

@@ -243,3 +243,30 @@ def test_a_throttled_attempt_says_when_to_try_again(login_hub: LoginHub) -> None
     assert seconds >= 1
     assert f"{seconds} " in answer.text
     assert 'name="password"' in answer.text  # the form page itself
+
+
+def test_a_person_changes_their_password_with_the_old_one_and_a_code(
+    login_hub: LoginHub,
+) -> None:
+    assert login_hub.browser.get("/account").headers["location"].startswith("/login?next=")
+    person, password, secret = login_hub.person("nidos.medewerker", organisation="NIDOS")
+    login_hub.login(person.username, password, secret)
+    page = login_hub.browser.get("/account")
+    assert page.status_code == 200, page.text
+    new_password = "a new and even longer password"
+    register_secret(new_password, "a person's password")
+    fields = {"csrf_token": csrf_of(page), "new_password": new_password}
+    no_token = {"new_password": new_password, "old_password": password, "code": "123456"}
+    assert login_hub.browser.post("/account", data=no_token).status_code == 403
+    wrong = login_hub.browser.post(
+        "/account", data={**fields, "old_password": "not it", "code": "123456"}
+    )
+    assert wrong.status_code == 400
+    assert "not it" not in wrong.text
+    # A code of the next step: the login above used this step's code once already.
+    code = pyotp.TOTP(secret).at(utcnow().timestamp() + 30)
+    done = login_hub.browser.post(
+        "/account", data={**fields, "old_password": password, "code": code}
+    )
+    assert done.status_code == 200, done.text
+    assert "user.password_change" in _actions(login_hub)
