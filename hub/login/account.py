@@ -26,6 +26,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hub.accounts.service import LinkInvalid, LoginRefused, PasswordRejected
+from hub.login.problems import problem_page
 from hub.login.progress import utcnow
 from hub.trail.context import ContextDep
 from hub.ui.csrf import check_origin, check_token
@@ -128,18 +129,16 @@ def _form(
 
 def _link_invalid(request: Request) -> HTMLResponse:
     gettext = translator(request)
-    return render(
+    return problem_page(
         request,
-        "login/problem.html",
-        {
-            "title": gettext("This link does not work"),
-            "explanation": gettext(
-                "The link is not known, was used already or has expired. Ask your administrator "
-                "for a new one."
-            ),
-            "restart": False,
-        },
+        None,
+        title=gettext("This link does not work"),
+        explanation=gettext(
+            "The link is not known, was used already or has expired. Ask your administrator "
+            "for a new one."
+        ),
         status_code=404,
+        restart=False,
     )
 
 

@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from hub.accounts.service import LoginRefused
 from hub.core.errors import Conflict, NotFound
+from hub.login.problems import problem_page
 from hub.login.progress import AUTHORIZATION_KEY, Authorization, Step, StepMismatch, utcnow
 from hub.login.steps import AuthorizeError, LoginSteps, ShownKey
 from hub.runtime import Services
@@ -243,8 +244,6 @@ def _groups(secret: str) -> str:
 def _problem(request: Request, web: WebSession | None, kind: str) -> HTMLResponse:
     """A login that cannot go on, as a page (400); the person can start again."""
     gettext = translator(request)
-    if web is not None:
-        show_csrf_token(request, web.csrf_token)
     title, explanation = {
         "request": (
             gettext("This login link is not valid"),
@@ -262,9 +261,4 @@ def _problem(request: Request, web: WebSession | None, kind: str) -> HTMLRespons
             gettext("Logging in took too long, or was started in another window. Start again."),
         ),
     }[kind]
-    return render(
-        request,
-        "login/problem.html",
-        {"title": title, "explanation": explanation, "restart": True},
-        status_code=400,
-    )
+    return problem_page(request, web, title=title, explanation=explanation)

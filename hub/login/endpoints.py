@@ -36,6 +36,7 @@ from audit.events import Action, ActorType
 from auth.people import WEB_CLIENT_ID
 from auth.tokens import InvalidToken
 from hub.login.authorize import AUTHORIZE_PATH
+from hub.login.problems import problem_page
 from hub.login.progress import PENDING_KEY, PendingLogin, utcnow
 from hub.login.targets import login_target
 from hub.runtime import Services
@@ -43,7 +44,7 @@ from hub.tokens.service import GrantRefused
 from hub.trail.context import Actor, ContextDep
 from hub.trail.recorder import About, Recorder
 from hub.ui.csrf import check_origin, check_token
-from hub.ui.rendering import render, show_csrf_token, translator
+from hub.ui.rendering import render, translator
 from hub.ui.sessions import WebSession, clear_cookie, cookie_value, load_or_start, set_cookie
 from hub.web.deps import ServicesDep, SessionDep
 
@@ -213,8 +214,6 @@ def logged_out(request: Request) -> HTMLResponse:
 
 def _problem(request: Request, web: WebSession | None, kind: str) -> HTMLResponse:
     gettext = translator(request)
-    if web is not None:
-        show_csrf_token(request, web.csrf_token)
     title, explanation = {
         "mismatch": (
             gettext("This login was not started here"),
@@ -232,9 +231,5 @@ def _problem(request: Request, web: WebSession | None, kind: str) -> HTMLRespons
             gettext("The login could not be completed. Start again."),
         ),
     }[kind]
-    return render(
-        request,
-        "login/problem.html",
-        {"title": title, "explanation": explanation, "restart": True},
-        status_code=403 if kind == "denied" else 400,
-    )
+    status = 403 if kind == "denied" else 400
+    return problem_page(request, web, title=title, explanation=explanation, status_code=status)

@@ -110,21 +110,35 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _decode(text: str | None) -> object:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+class _Stored:
+    """A record the web session keeps as JSON text (``progress`` holds strings only)."""
 
+    __slots__ = ()
 
-def _encode(data: Mapping[str, object]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    def to_json(self) -> dict[str, object]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, data: object, *, now: datetime) -> Self | None:
+        raise NotImplementedError
+
+    def encode(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str | None, *, now: datetime) -> Self | None:
+        """The record stored as ``text``; ``None`` when absent, malformed or expired."""
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return cls.from_json(data, now=now)
 
 
 @dataclass(frozen=True, slots=True)
-class Authorization:
+class Authorization(_Stored):
     """The authorization server's progress: which request, which step, whom the password named."""
 
     request: AuthorizationRequest
@@ -190,14 +204,6 @@ class Authorization:
             data["enrolment_uri"] = self.enrolment_uri
         return data
 
-    def encode(self) -> str:
-        return _encode(self.to_json())
-
-    @classmethod
-    def decode(cls, text: str | None, *, now: datetime) -> Self | None:
-        """The progress stored as ``text``; ``None`` when absent, malformed or expired."""
-        return cls.from_json(_decode(text), now=now)
-
     @classmethod
     def from_json(cls, data: object, *, now: datetime) -> Self | None:
         """The progress stored in ``data``; ``None`` when absent, malformed or expired."""
@@ -219,7 +225,7 @@ class Authorization:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingLogin:
+class PendingLogin(_Stored):
     """The BFF's side: what it sent to the authorization server and where the person goes next."""
 
     state: str
@@ -237,14 +243,6 @@ class PendingLogin:
             "next": self.next_path,
             "started_at": self.started_at.isoformat(),
         }
-
-    def encode(self) -> str:
-        return _encode(self.to_json())
-
-    @classmethod
-    def decode(cls, text: str | None, *, now: datetime) -> Self | None:
-        """The pending login stored as ``text``; ``None`` when absent, malformed or expired."""
-        return cls.from_json(_decode(text), now=now)
 
     @classmethod
     def from_json(cls, data: object, *, now: datetime) -> Self | None:
