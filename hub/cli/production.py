@@ -27,6 +27,7 @@ from typing import Final
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from auth.models import OAuthClient, UserAccount
 from hub.accounts.demo import DEMO_USERNAMES
@@ -85,32 +86,35 @@ def _check_database_role(engine: Engine) -> None:
 
 
 def _check_no_demo_clients(engine: Engine) -> None:
-    with Session(engine) as session:
-        enabled = session.exec(
-            select(OAuthClient.client_id)
-            .where(col(OAuthClient.client_id).in_(DEMO_CLIENT_IDS), col(OAuthClient.enabled))
-            .order_by(col(OAuthClient.client_id))
-        ).all()
-    if enabled:
-        raise CommandError(
-            f"refusing to serve in production with {len(enabled)} demo clients enabled "
-            f"({', '.join(enabled)}): their secrets are in demo-credentials.json; disable "
-            "them (`ketenhub client disable CLIENT_ID`), or set KETENHUB_ENVIRONMENT=demo",
-            status=2,
-        )
+    _refuse_enabled(
+        engine,
+        select(OAuthClient.client_id).where(
+            col(OAuthClient.client_id).in_(DEMO_CLIENT_IDS), col(OAuthClient.enabled)
+        ),
+        "demo clients enabled ({names}): their secrets are in demo-credentials.json; disable "
+        "them (`ketenhub client disable CLIENT_ID`), or set KETENHUB_ENVIRONMENT=demo",
+    )
 
 
 def _check_no_demo_users(engine: Engine) -> None:
+    _refuse_enabled(
+        engine,
+        select(UserAccount.username).where(
+            col(UserAccount.username).in_(DEMO_USERNAMES), col(UserAccount.enabled)
+        ),
+        "demo users enabled ({names}): their passwords and factors are in "
+        "demo-credentials.json; disable them (`ketenhub user disable USERNAME`), or set "
+        "KETENHUB_ENVIRONMENT=demo",
+    )
+
+
+def _refuse_enabled(engine: Engine, names: SelectOfScalar[str], what: str) -> None:
+    """Refuse to serve when ``names`` finds any: ``what`` says what they are and what to do."""
     with Session(engine) as session:
-        enabled = session.exec(
-            select(UserAccount.username)
-            .where(col(UserAccount.username).in_(DEMO_USERNAMES), col(UserAccount.enabled))
-            .order_by(col(UserAccount.username))
-        ).all()
+        enabled = sorted(session.exec(names).all())
     if enabled:
         raise CommandError(
-            f"refusing to serve in production with {len(enabled)} demo users enabled "
-            f"({', '.join(enabled)}): their passwords and factors are in demo-credentials.json; "
-            "disable them (`ketenhub user disable USERNAME`), or set KETENHUB_ENVIRONMENT=demo",
+            f"refusing to serve in production with {len(enabled)} "
+            + what.format(names=", ".join(enabled)),
             status=2,
         )
