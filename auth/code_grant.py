@@ -30,20 +30,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from sqlmodel import Session
 
 from auth import families
 from auth.client_auth import Client, is_vschar
 from auth.models import AuthorizationCode
 from auth.people import Person
-from auth.server_config import CLIENT_SECRET_BASIC, IN_PROCESS, PRIVATE_KEY_JWT
-
-if TYPE_CHECKING:
-    from auth.server import HubAuthorizationServer
+from auth.server_config import CLIENT_SECRET_BASIC, IN_PROCESS, PRIVATE_KEY_JWT, ServerConfig
 
 CODE_LIFETIME: Final = 60
 """Seconds a code may wait for its exchange: the browser's redirect, then one server call."""
@@ -101,6 +99,17 @@ People = Callable[[str], Grantee | None]
 or of a disabled organisation. The hub answers it from its accounts."""
 
 
+class GrantServer(Protocol):
+    """What the people's grants use of the server they run in (:class:`auth.server.
+    HubAuthorizationServer`): its request's session, its deployment, its people, its clock."""
+
+    session: Session
+    config: ServerConfig
+    people: People
+
+    def now(self) -> datetime: ...
+
+
 class S256Challenge(CodeChallenge):
     """PKCE with ``S256`` only, and mandatory (authlib lets a request without PKCE through, and
     takes a missing method for ``plain``)."""
@@ -126,7 +135,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     """authlib's grant on the hub's tables; every rule above that is not PKCE's is here."""
 
     TOKEN_ENDPOINT_AUTH_METHODS: Final = [CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT, IN_PROCESS]
-    server: HubAuthorizationServer
+    server: GrantServer
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: Client) -> str:
@@ -170,7 +179,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_token(self, token: dict[str, Any]) -> None:
         """Start the login's refresh-token family, and note on the code what it issued."""
         code: AuthorizationCode = self.request.authorization_code
-        claims = self.server.issued_claims(token)
+        claims = families.issued_claims(str(token["access_token"]))
         code.access_jti = claims.jti
         code.access_expires_at = claims.expires_at
         refresh_token = token.get("refresh_token")

@@ -17,9 +17,12 @@ exactly one changes the row (:func:`claim`). Services only flush: nothing here c
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -104,9 +107,7 @@ def add_member(
 def revoke_family(session: Session, family: str, *, now: datetime) -> None:
     """End a login: every refresh token of ``family``, and the access tokens issued with them
     that have not expired yet."""
-    members = session.exec(
-        select(RefreshToken).where(RefreshToken.family == family)
-    ).all()
+    members = session.exec(select(RefreshToken).where(RefreshToken.family == family)).all()
     session.execute(
         update(RefreshToken)
         .where(
@@ -151,3 +152,19 @@ def deny(session: Session, tokens: Iterable[tuple[str, str, datetime]], *, now: 
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every time the hub stores is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedClaims:
+    """What the hub records about an access token it has just signed."""
+
+    jti: str
+    expires_at: datetime
+
+
+def issued_claims(access_token: str) -> IssuedClaims:
+    """``jti`` and ``exp`` of a token the hub has just signed itself (so its payload needs no
+    verifying); never for a token someone presented."""
+    payload = access_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return IssuedClaims(str(claims["jti"]), datetime.fromtimestamp(claims["exp"], UTC))

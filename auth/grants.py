@@ -16,12 +16,8 @@ registration and to the person's roles now. The person's roles keep the duties a
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749 import InvalidScopeError, grants
@@ -118,19 +114,3 @@ class AccessTokenIssuer:
         if include_refresh_token and isinstance(user, Grantee):
             issued["refresh_token"] = families.new_token()
         return issued
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedClaims:
-    """What the hub records about an access token it has just signed."""
-
-    jti: str
-    expires_at: datetime
-
-
-def issued_claims(access_token: str) -> IssuedClaims:
-    """``jti`` and ``exp`` of a token the hub has just signed itself (so its payload needs no
-    verifying); never for a token someone presented."""
-    payload = access_token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return IssuedClaims(str(claims["jti"]), datetime.fromtimestamp(claims["exp"], UTC))

@@ -11,23 +11,20 @@ so the whole family is revoked, with its live access tokens, and the refresh is 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from authlib.oauth2.rfc6749 import grants
 
 from auth import families
-from auth.code_grant import Grantee
+from auth.code_grant import Grantee, GrantServer
 from auth.models import RefreshToken
 from auth.server_config import CLIENT_SECRET_BASIC, IN_PROCESS, PRIVATE_KEY_JWT
-
-if TYPE_CHECKING:
-    from auth.server import HubAuthorizationServer
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS: Final = [CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT, IN_PROCESS]
     INCLUDE_NEW_REFRESH_TOKEN: Final = True
-    server: HubAuthorizationServer
+    server: GrantServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshToken | None:
         """The token's row, now used; ``None`` for an unknown, expired or revoked token, one of
@@ -56,7 +53,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def save_token(self, token: dict[str, Any]) -> None:
         """The family's next member, with the access token issued beside it."""
         previous: RefreshToken = self.request.refresh_token
-        claims = self.server.issued_claims(token)
+        claims = families.issued_claims(str(token["access_token"]))
         families.add_member(
             self.server.session,
             refresh_token=str(token["refresh_token"]),

@@ -67,7 +67,7 @@ from auth.code_grant import (
     S256Challenge,
     redirect_with,
 )
-from auth.grants import AccessTokenIssuer, ClientCredentialsGrant, IssuedClaims, issued_claims
+from auth.grants import AccessTokenIssuer, ClientCredentialsGrant
 from auth.models import AuthorizationCode, OAuthClient, RefreshToken, RevokedToken, UsedAssertion
 from auth.people import Person
 from auth.refresh_grant import RefreshTokenGrant
@@ -185,9 +185,6 @@ class HubAuthorizationServer(AuthorizationServer):
         if row is None or not row.enabled or not self._organisation_enabled(row.organisation):
             return None
         return Client(row, allow_client_secret=self.config.allow_client_secret)
-
-    def issued_claims(self, token: Mapping[str, Any]) -> IssuedClaims:
-        return issued_claims(str(token["access_token"]))
 
     # -- the authorization endpoint's protocol (RFC 6749 §4.1.1-4.1.2) -------------------------
 

@@ -28,7 +28,6 @@ from audit.events import Action, ActorType, Outcome
 from auth import families
 from auth.client_auth import basic_credentials, decoy_keys, is_client_id
 from auth.code_grant import AuthorizationRequest, Grantee
-from auth.grants import issued_claims
 from auth.models import OAuthClient, RefreshToken, RevokedToken
 from auth.people import WEB_CLIENT_ID, Person
 from auth.server import FormRequest, HubAuthorizationServer, Pruner
@@ -218,7 +217,7 @@ class OAuthService:
         return IssuedTokens(
             access_token=body["access_token"],
             refresh_token=body["refresh_token"],
-            expires_at=issued_claims(body["access_token"]).expires_at,
+            expires_at=families.issued_claims(body["access_token"]).expires_at,
             scope=body["scope"],
         )
 
@@ -387,7 +386,7 @@ def _token_id(token: object) -> str | None:
     """The ``jti`` of a token the hub has just signed (so its payload needs no verifying)."""
     if not isinstance(token, str) or token.count(".") != 2:
         return None
-    return issued_claims(token).jti
+    return families.issued_claims(token).jti
 
 
 def make_signing_keys(engine: Engine, keys: KeyProvider, *, alg: str) -> SigningKeys:
