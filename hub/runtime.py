@@ -22,6 +22,7 @@ from auth.scopes import parse_scopes
 from auth.server_config import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
 from hub.accounts.factors import SealedFactorSecrets
+from hub.accounts.people import AccountPeople
 from hub.accounts.service import Accounts
 from hub.config import Settings
 from hub.core import db
@@ -181,7 +182,8 @@ def build_services(
     """Build everything; loads the key ring (it must exist) but opens no connection.
 
     ``keys`` is the key provider to use; by default the local key ring of the settings.
-    ``people`` answers the token service about people (see :func:`build_oauth`).
+    ``people`` answers the token service about people (see :func:`build_oauth`); by default
+    the accounts (:class:`hub.accounts.people.AccountPeople`).
 
     Only what sets a database up (``ketenhub init``, tests) passes ``create_database``: for
     everything else a SQLite file that is not there is an error
@@ -201,7 +203,13 @@ def build_services(
     metrics = HubMetrics()
     metrics.watch_database(engine)
     organisations = OrganisationDirectory(engine)
-    oauth = build_oauth(settings, engine, keys, organisations=organisations, people=people)
+    oauth = build_oauth(
+        settings,
+        engine,
+        keys,
+        organisations=organisations,
+        people=people if people is not None else AccountPeople(),
+    )
     audit = build_audit(settings, engine, keys, metrics=metrics)
     return Services(
         settings,

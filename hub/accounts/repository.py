@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from auth.models import UserAccount, UserActionToken, UserLoginThrottle, UserRecoveryCode
 
@@ -145,3 +145,15 @@ def lock_action_token(session: Session, token_hash: str) -> UserActionToken | No
         .with_for_update()
     )
     return session.exec(statement).first()
+
+
+def ended(session: Session, *, since: datetime) -> Sequence[UserAccount]:
+    """Accounts whose tokens ended: the disabled, and those reset or disabled after ``since``."""
+    return session.exec(
+        select(UserAccount).where(
+            or_(
+                col(UserAccount.enabled).is_(False),
+                col(UserAccount.tokens_valid_after) > since,
+            )
+        )
+    ).all()

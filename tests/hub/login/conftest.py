@@ -8,9 +8,8 @@ seen; the hub is the real one (:func:`tests.fixtures.oauth.start_hub`), on both 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,15 +17,10 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlmodel import Session
 
-from auth.code_grant import Grantee
 from auth.people import Person, Role
-from hub.accounts import repository
-from hub.accounts.service import person_of
 from hub.clients.web import ensure_web_client
 from hub.core import db
-from hub.directory.clients import Ended
 from hub.runtime import Services
 from hub.trail.context import Context
 from hub.ui.sessions import COOKIE
@@ -35,24 +29,6 @@ from tests.fixtures.secrets import register_secret
 
 BROWSER_BASE = "https://127.0.0.1:8000"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class AccountPeople:
-    """The accounts' answers to the token service, from the user tables.
-
-    (The accounts branch implements :class:`hub.tokens.people.PersonLookup` itself; until it
-    lands in this branch, this is the same lookup, so the code grant sees real accounts.)
-    """
-
-    def grantee(self, session: Session, user_id: str) -> Grantee | None:
-        account = repository.get(session, user_id)
-        if account is None or not account.enabled:
-            return None
-        after = account.tokens_valid_after
-        return Grantee(person_of(account), db.as_utc(after) if after is not None else None)
-
-    def ended(self, session: Session, *, since: datetime) -> Mapping[str, Ended]:
-        return {}
 
 
 @dataclass
@@ -153,7 +129,7 @@ def csrf_of(page: Response) -> str:
 @pytest.fixture
 def login_hub(tmp_path: Path, fresh_database_url: str) -> Iterator[LoginHub]:
     settings = hub_settings(tmp_path, fresh_database_url)
-    for hub in start_hub(settings, people=AccountPeople()):
+    for hub in start_hub(settings):
         with db.transaction(hub.services.engine) as session:
             ensure_web_client(session, issuer=ISSUER)
         browser = TestClient(
