@@ -10,12 +10,17 @@
   refused with a ``403`` page and does nothing; a form on another site posting to the hub does
   nothing either.
 
+- Throttling: after the free attempts a wrong password makes the name wait, and the right
+  password sent at once is refused too.
+
 Each test logs in a person of its own, so no test waits for a fresh TOTP step.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Final
 
 import pytest
 from playwright.sync_api import Browser, Page, Response
@@ -35,7 +40,9 @@ from tests.ui.harness import (
     submit,
 )
 
-ATTACKER = "http://attacker.invalid"
+ATTACKER: Final = "http://attacker.invalid"
+# Wrong passwords a name may send before it waits (hub.accounts.throttle.ThrottlePolicy).
+FREE_ATTEMPTS: Final = 3
 
 
 def set_cookie_headers(answers: list[Response]) -> list[str]:
@@ -235,3 +242,26 @@ def test_the_watch_saw_the_whole_flow(ui_hub: UiHub, browser: Browser) -> None:
     assert isinstance(watch, Watch)
     assert any("/oauth/authorize" in url for url in watch.requests), watch.requests
     assert any("/login/callback" in url for url in watch.requests), watch.requests
+
+
+def test_wrong_passwords_make_the_next_attempt_wait(ui_hub: UiHub, browser: Browser) -> None:
+    """After the free attempts, a wrong password makes the name wait: the right password sent
+    at once is refused as well, and the page says how long to wait. (The waits grow and the
+    name is locked at last; the accounts tests cover that without a browser's pace.)"""
+    user = "nidos.medewerker"
+    context, watch = ui_hub.context(browser)
+    page = context.new_page()
+    open_login_form(page)
+    for _ in range(FREE_ATTEMPTS + 1):
+        fill_password(page, user, "not the password at all")
+        page.locator("input[name=password]").wait_for()
+        assert page.locator("input[name=code]").count() == 0
+    shoot(page, "login-throttled")
+    refused = main_text(page)
+
+    # At once, the right password: refused too, before it is looked at.
+    fill_password(page, user, ui_hub.password(user))
+    page.locator("input[name=password]").wait_for()
+    assert page.locator("input[name=code]").count() == 0
+    assert re.search(r"\d", refused), refused  # the wait, in seconds
+    assert watch.answers[-1].status in {200, 401, 429}, watch.answers[-1].status
