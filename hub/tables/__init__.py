@@ -5,7 +5,16 @@ importing this.
 """
 
 from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
-from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
+from auth.models import (
+    OAuthClient,
+    RevokedToken,
+    SigningKey,
+    UsedAssertion,
+    UserAccount,
+    UserActionToken,
+    UserLoginThrottle,
+    UserRecoveryCode,
+)
 from hub.tables.documents import Document
 from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
@@ -27,4 +36,8 @@ __all__ = [
     "SigningKey",
     "SubjectKey",
     "UsedAssertion",
+    "UserAccount",
+    "UserActionToken",
+    "UserLoginThrottle",
+    "UserRecoveryCode",
 ]
