@@ -33,6 +33,7 @@ from hub.observability.store import ObservedStore
 from hub.rules.loader import load_policy_file
 from hub.rules.model import Policy
 from hub.subjects.keys import SubjectKeys, SubjectProtector
+from hub.tokens.people import EndedPeople, NoPeople, PersonLookup
 from hub.tokens.service import OAuthService, make_signing_keys, revocation_check
 from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
@@ -220,15 +221,19 @@ def build_oauth(
     keys: KeyProvider,
     *,
     organisations: OrganisationDirectory,
+    people: PersonLookup | None = None,
 ) -> OAuthService:
     """The authorization server and the token validator; ``organisations`` is the directory
-    that tokens' organisations are checked against (the one the services share)."""
+    that tokens' organisations are checked against (the one the services share), ``people``
+    the accounts' answers about people (none: nobody logs in)."""
+    people = people if people is not None else NoPeople()
     signing = make_signing_keys(engine, keys, alg=settings.token_signing_alg)
     is_revoked = revocation_check(engine)
     standing = Standing(
         issuer=settings.issuer,
         organisations=organisations,
         disabled_clients=DisabledClients(engine),
+        ended_people=EndedPeople(engine, people),
     )
     validator = TokenValidator(
         issuer=settings.issuer,
@@ -262,6 +267,7 @@ def build_oauth(
         validator=validator,
         is_revoked=is_revoked,
         standing=standing,
+        people=people,
     )
 
 

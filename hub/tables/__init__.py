@@ -6,7 +6,9 @@ importing this.
 
 from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
 from auth.models import (
+    AuthorizationCode,
     OAuthClient,
+    RefreshToken,
     RevokedToken,
     SigningKey,
     UsedAssertion,
@@ -26,9 +28,11 @@ __all__ = [
     "AuditEvent",
     "AuditKey",
     "AuditNode",
+    "AuthorizationCode",
     "Document",
     "OAuthClient",
     "Organisation",
+    "RefreshToken",
     "RevokedToken",
     "SealedObject",
     "Share",
