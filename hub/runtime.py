@@ -12,6 +12,7 @@ so another provider (a KMS) is passed to :func:`build_services` without a change
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -44,6 +45,7 @@ from hub.trail.keys import AuditKeys
 from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
+from hub.websessions.store import WebSessions
 from storage.keys import KeyProvider, LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
 
@@ -123,6 +125,15 @@ class Services:
                 self.subjects,
                 SealedFactorSecrets(self.keys),
             ),
+        )
+
+    @property
+    def web_sessions(self) -> WebSessions:
+        """The web UI's sessions (stateless beyond its settings: the rows are the state)."""
+        return WebSessions(
+            keys=self.keys,
+            idle=timedelta(seconds=self.settings.session_idle),
+            lifetime=timedelta(seconds=self.settings.session_lifetime),
         )
 
     def protector(self) -> SubjectProtector:
