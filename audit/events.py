@@ -105,6 +105,9 @@ class Action(StrEnum):
     STORAGE_SWEEP = "storage.sweep"
     METRICS_READ = "metrics.read"
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
+    INBOX_READ = "inbox.read"
+    """A read of the feed of what became visible to an organisation (the web UI's home page,
+    later ``GET /api/v1/inbox``): one event per page read, its size in ``detail``."""
     LOGIN = "user.login"
     USER_LOGOUT = "user.logout"
     USER_LOCK = "user.lock"

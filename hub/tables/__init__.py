@@ -18,6 +18,7 @@ from auth.models import (
     UserRecoveryCode,
 )
 from hub.tables.documents import Document
+from hub.tables.inbox import InboxMarker
 from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
@@ -31,6 +32,7 @@ __all__ = [
     "AuditNode",
     "AuthorizationCode",
     "Document",
+    "InboxMarker",
     "OAuthClient",
     "Organisation",
     "RefreshToken",
