@@ -27,6 +27,8 @@ that the Merkle log hashes, ``leaf_hash = SHA-256(0x00 || JCS(leaf))``:
 ``actor_issuer``            the trusted partner issuer whose token the actor presented; absent
                             for the hub's own clients. A partner's client ids are its own, so
                             ``actor_id`` alone may name one of the hub's clients
+``actor_client``            for a person (``actor_type`` ``user``), the client they acted
+                            through, such as the web UI's ``ketenhub-web``; absent otherwise
 ==========================  =================================================================
 
 Absent values are omitted from the leaf, never ``null``. The leaf is exactly what is stored, so
@@ -165,6 +167,7 @@ class Event:
     source_address: str | None = None
     detail: str | None = None
     actor_issuer: str | None = None
+    actor_client: str | None = None
 
     def __post_init__(self) -> None:
         if self.trace_id is not None and not _HEX32.fullmatch(self.trace_id):

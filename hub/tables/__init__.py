@@ -5,7 +5,14 @@ importing this.
 """
 
 from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
-from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
+from auth.models import (
+    AuthorizationCode,
+    OAuthClient,
+    RefreshToken,
+    RevokedToken,
+    SigningKey,
+    UsedAssertion,
+)
 from hub.tables.documents import Document
 from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
@@ -17,9 +24,11 @@ __all__ = [
     "AuditEvent",
     "AuditKey",
     "AuditNode",
+    "AuthorizationCode",
     "Document",
     "OAuthClient",
     "Organisation",
+    "RefreshToken",
     "RevokedToken",
     "SealedObject",
     "Share",

@@ -80,7 +80,7 @@ class Serving(Generic[S]):
         context: ContextDep,
         transaction: TransactionDep,
     ) -> S:
-        actor = Actor.client(principal)
+        actor = Actor.of(principal)
         note_actor(actor)  # from here on, every refusal of this request is the client's own
         recorder = Recorder(services.audit, context, actor)
         if self.scope is not None and self.scope not in principal.scopes:

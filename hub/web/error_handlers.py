@@ -169,7 +169,7 @@ def _record_refused_claim(request: Request, principal: Principal) -> None:
     """A partner issuer's token for an organisation outside its list: who it claimed to be,
     with the issuer, is recorded (the attempt matters to the organisation it named)."""
     services: Services = request.app.state.services
-    recorder = Recorder(services.audit, request_context(request), Actor.client(principal))
+    recorder = Recorder(services.audit, request_context(request), Actor.of(principal))
     recorder.record_alone(
         Action.TOKEN_REFUSE, NOTHING, Outcome.DENIED, detail="issuer may not act for organisation"
     )
