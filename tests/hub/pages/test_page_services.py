@@ -93,16 +93,25 @@ def test_the_page_lists_its_own_downloads_with_their_receipts(
     assert documents_hub.content("IOM", document["id"]).content == content
     receipts = []
     for _ in range(2):
-        with page_call(services, _pages, "IOM") as pages:
+        with page_call(services, _pages, "IOM", username="iom.medewerker") as pages:
             opened = pages.open_content(document_id, conditions=Conditions(), head=False)
         assert opened.chunks is not None
         assert b"".join(opened.chunks) == content
         receipts.append(opened.receipt)
-    with page_call(services, _pages, "IOM") as pages:
+    with page_call(services, _pages, "IOM", username="iom.medewerker") as pages:
         shown = pages.view(document_id).receipts
     assert [(r.seq, r.leaf_hash) for r in shown] == [
         (r.seq, r.leaf_hash) for r in reversed(receipts)
     ]
     assert shown[0].time >= shown[1].time
-    with page_call(services, _pages, "IOM", client_id="pages-someone-else") as pages:
+    # Another person of IOM, through the same web client, has no receipts of theirs.
+    with page_call(services, _pages, "IOM", username="iom.collega") as pages:
         assert pages.own_receipts(document_id) == []
+    [event] = [
+        e for e in _events(services, document["id"], "document.download") if e.seq == shown[0].seq
+    ]
+    assert (event.actor_type, event.actor_id, event.actor_client) == (
+        "user",
+        "iom.medewerker",
+        "pages-iom",
+    )
