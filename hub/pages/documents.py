@@ -20,13 +20,14 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from auth.scopes import Scope
 from hub.core.errors import HubError, Unprocessable
 from hub.directory import organisations_repository
 from hub.documents.endpoints import body_chunks
 from hub.documents.repository import DocumentFilter
 from hub.documents.responses import conditions_of, content_response
 from hub.documents.service import Shown
-from hub.pages.choices import ZONE, share_choices, share_expiry, upload_choices
+from hub.pages.choices import ZONE, UploadChoices, share_choices, share_expiry, upload_choices
 from hub.pages.dependencies import (
     DocumentDownloader,
     DocumentLister,
@@ -35,6 +36,7 @@ from hub.pages.dependencies import (
     PageUploader,
     check_form,
 )
+from hub.pages.display import options, page_context
 from hub.subjects.keys import check_v_number
 from hub.ui import csrf
 from hub.ui.person import CurrentPerson
@@ -73,14 +75,14 @@ def _list_page(
     return render(
         request,
         "pages/documents.html",
-        {
-            "items": items,
-            "next_cursor": next_cursor,
-            "document_types": document_types,
-            "filters": filters,
-            "search": search,
-            "errors": errors,
-        },
+        page_context(
+            items=items,
+            next_cursor=next_cursor,
+            type_options=options(document_types),
+            filters=filters,
+            search=search,
+            errors=errors,
+        ),
         status_code=status_code,
     )
 
@@ -170,13 +172,21 @@ async def search(request: Request, service: DocumentSearcher, person: CurrentPer
     )
 
 
+def _upload_context(choices: UploadChoices, errors: list[str]) -> dict[str, object]:
+    return {
+        "choices": choices,
+        "errors": errors,
+        "upload_options": options(o.document_type for o in choices.options),
+    }
+
+
 @router.get("/documents/new", response_class=HTMLResponse)
 def new_document(request: Request, service: PageUploader) -> HTMLResponse:
     choices = upload_choices(service.deps.policy, service.caller.party)
     return render(
         request,
         "pages/upload.html",
-        {"choices": choices, "errors": [], "values": {}},
+        _upload_context(choices, []),
         status_code=200 if choices.allowed else 403,
     )
 
@@ -201,7 +211,7 @@ async def upload(
         with slots.hold(f"user {who}"):
             chunks = body_chunks(request)
             content_type = request.headers.get("content-type")
-            shown, receipt = await anyio.to_thread.run_sync(
+            created, receipt = await anyio.to_thread.run_sync(
                 lambda: service.upload(
                     chunks, content_type=content_type, extra_fields=(csrf.FIELD,), admit=admit
                 ),
@@ -213,13 +223,13 @@ async def upload(
         return render(
             request,
             "pages/upload.html",
-            {"choices": choices, "errors": [str(exc)], "values": {}},
+            _upload_context(choices, [str(exc)]),
             status_code=exc.status_code,
         )
     return render(
         request,
         "pages/uploaded.html",
-        {"document": shown.document, "v_number": shown.v_number, "receipt": receipt},
+        {"document": created.document, "v_number": created.v_number, "receipt": receipt},
         status_code=201,
     )
 
@@ -230,26 +240,29 @@ def document(request: Request, service: DocumentReader, document_id: DocumentId)
     organisations = organisations_repository.list_all(service.session)
     names = {o.code: o.name for o in organisations}
     party = service.caller.party
-    shown = view.shown.document
-    may_share = share_choices(
-        service.deps.policy,
-        party,
-        organisations,
-        document_type=shown.document_type,
-        uploader=shown.uploader,
-    ).allowed
+    document = view.shown.document
+    may_share = (
+        Scope.SHARES_WRITE in service.caller.principal.scopes
+        and share_choices(
+            service.deps.policy,
+            party,
+            organisations,
+            document_type=document.document_type,
+            uploader=document.uploader,
+        ).allowed
+    )
     return render(
         request,
         "pages/document.html",
-        {
-            "document": shown,
-            "v_number": view.shown.v_number,
-            "provenance": view.provenance,
-            "purposes": service.deps.policy.purposes,
-            "names": names,
-            "receipts": view.receipts,
-            "may_share": may_share,
-        },
+        page_context(
+            document=document,
+            v_number=view.shown.v_number,
+            provenance=view.provenance,
+            purposes=service.deps.policy.purposes,
+            names=names,
+            receipts=view.receipts,
+            may_share=may_share,
+        ),
     )
 
 

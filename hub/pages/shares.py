@@ -31,6 +31,7 @@ from hub.pages.dependencies import (
     ShareRevoker,
     check_form,
 )
+from hub.pages.display import page_context
 from hub.shares.schemas import ShareIn
 from hub.ui.person import CurrentPerson
 from hub.ui.rendering import render, translator
@@ -53,13 +54,12 @@ def shares(
     return render(
         request,
         "pages/shares.html",
-        {
-            "items": items,
-            "next_cursor": next_cursor,
-            "names": names,
-            "own": service.caller.party.code,
-            "purposes": service.deps.policy.purposes,
-        },
+        page_context(
+            items=items,
+            next_cursor=next_cursor,
+            names=names,
+            own=service.caller.party.code,
+        ),
     )
 
 
@@ -108,14 +108,16 @@ def _form_page(
     return render(
         request,
         "pages/share_new.html",
-        {
-            "choices": choices,
-            "document": document,
-            "values": values,
-            "errors": errors,
-            "first_day": today(now).isoformat(),
-            "last_day": latest_day(now, max_days).isoformat() if max_days else "",
-        },
+        page_context(
+            choices=choices,
+            document=document,
+            values=values,
+            errors=errors,
+            grantee_options=[(g.code, f"{g.name} ({g.code})") for g in choices.grantees],
+            purpose_options=[(code, f"{code}: {text}") for code, text in choices.purposes.items()],
+            first_day=today(now).isoformat(),
+            last_day=latest_day(now, max_days).isoformat() if max_days else "",
+        ),
         status_code=status_code if choices.allowed else 403,
     )
 
@@ -202,7 +204,7 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
     return render(
         request,
         "pages/share_created.html",
-        {"share": share, "receipt": receipt, "document": shown},
+        page_context(share=share, receipt=receipt, document=shown),
         status_code=201,
     )
 
