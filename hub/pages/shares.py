@@ -146,7 +146,6 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
         "v_number": text.get("v_number", ""),
         "document_types": types,
     }
-    errors: list[str] = []
     document_id: uuid.UUID | None = None
     if text.get("document_id"):
         try:
@@ -154,12 +153,8 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
         except ValueError:
             raise NotFound("no such document") from None
     choices, shown = _choices(pages, document_id)
-    try:
-        until = date.fromisoformat(text.get("until", ""))
-    except ValueError:
-        errors.append(_("Give the last day of the share as a date."))
-        until = None
-    if errors or until is None:
+
+    def again(errors: list[str], status_code: int) -> HTMLResponse:
         return _form_page(
             request,
             pages,
@@ -167,8 +162,13 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
             document=shown,
             values=values,
             errors=errors,
-            status_code=422,
+            status_code=status_code,
         )
+
+    try:
+        until = date.fromisoformat(text.get("until", ""))
+    except ValueError:
+        return again([_("Give the last day of the share as a date.")], 422)
     try:
         request_body = ShareIn(
             grantee=text.get("grantee", ""),
@@ -179,28 +179,12 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
             expires_at=share_expiry(until).astimezone(UTC),
         )
     except ValidationError as exc:
-        errors = [_field_error(_, error) for error in exc.errors()]
-        return _form_page(
-            request,
-            pages,
-            choices=choices,
-            document=shown,
-            values=values,
-            errors=errors,
-            status_code=422,
-        )
+        return again([_field_error(_, error) for error in exc.errors()], 422)
     try:
         share, receipt = pages.shares.create(request_body)
     except (Unprocessable, Forbidden) as exc:
-        return _form_page(
-            request,
-            pages,
-            choices=choices,
-            document=shown,
-            values=values,
-            errors=[str(exc)],
-            status_code=exc.status_code,
-        )
+        # Recorded by the service; the form again, with its reason.
+        return again([str(exc)], exc.status_code)
     return render(
         request,
         "pages/share_created.html",
