@@ -36,6 +36,9 @@ from hub.shares.endpoints import router as shares_router
 from hub.trail.context import system_context
 from hub.trail.refusals import refusal_summaries
 from hub.trail.timer import checkpoint_timer
+from hub.ui.endpoints import router as ui_router
+from hub.ui.errors import ErrorPages
+from hub.ui.rendering import PAGE_CSP
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
@@ -53,8 +56,20 @@ _SECURITY_HEADERS = (
 )
 
 
+_CSP = b"content-security-policy"
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        n.lower() == b"content-type" and v.lower().startswith(b"text/html") for n, v in headers
+    )
+
+
 class ResponseHeaders:
-    """Adds ``API-Version`` and baseline security headers to every response, streamed or not.
+    """Adds ``API-Version`` and baseline security headers to every response, streamed or not,
+    and the pages' Content-Security-Policy (:data:`hub.ui.rendering.PAGE_CSP`) to every HTML
+    answer that sets no policy of its own (the API docs set one with a nonce), so no page, an
+    error page included, goes out without it.
 
     A plain ASGI middleware rather than ``BaseHTTPMiddleware``, which would buffer streamed
     bodies and break constant-memory downloads.
@@ -70,8 +85,11 @@ class ResponseHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
+                headers = message.get("headers", [])
+                present = {name.lower() for name, _ in headers}
                 extra = [(n, v) for n, v in _SECURITY_HEADERS if n not in present]
+                if _CSP not in present and _is_html(headers):
+                    extra.append((_CSP, PAGE_CSP.encode("ascii")))
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
@@ -171,7 +189,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         app.add_middleware(
             ForwardedFor, trusted=settings.trusted_proxies, header=settings.forwarded_header
         )
-    install_handlers(app)
+    install_handlers(app, pages=ErrorPages())
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(oauth_router)
@@ -182,4 +200,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(audit_router)
     app.include_router(apidocs_router)
     app.include_router(assets_router)
+    app.include_router(ui_router)
     return app
