@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import DateTime, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
@@ -124,6 +125,13 @@ class AuthorizationCode(SQLModel, table=True):
     access_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     refresh_family: str | None = Field(default=None, max_length=64)
 
+    # authlib's AuthorizationCodeMixin, which its grant calls.
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
 
 class RefreshToken(SQLModel, table=True):
     """A refresh token of a person's login; only its SHA-256 is stored.
@@ -151,3 +159,10 @@ class RefreshToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     access_jti: str = Field(max_length=255, description="The access token issued with it")
     access_expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+    # authlib's TokenMixin, as far as its refresh grant calls it.
+    def get_scope(self) -> str:
+        return self.scope
+
+    def check_client(self, client: ClientMixin) -> bool:
+        return bool(self.client_id == client.get_client_id())

@@ -12,6 +12,7 @@ so another provider (a KMS) is passed to :func:`build_services` without a change
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -31,6 +32,7 @@ from hub.observability.store import ObservedStore
 from hub.rules.loader import load_policy_file
 from hub.rules.model import Policy
 from hub.subjects.keys import SubjectKeys, SubjectProtector
+from hub.tokens.people import EndedPeople, NoPeople, PersonLookup
 from hub.tokens.service import OAuthService, make_signing_keys, revocation_check
 from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
@@ -41,6 +43,7 @@ from hub.trail.keys import AuditKeys
 from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
+from hub.websessions.store import WebSessions
 from storage.keys import KeyProvider, LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
 
@@ -99,6 +102,15 @@ class Services:
             audit_keys=self.audit.keys,
             # Each kind of secret the hub seals under a KEK, in the order `keys rewrap` reports.
             secrets=(SealedSigningKeys(self.keys), self.audit.keys, self.subjects),
+        )
+
+    @property
+    def web_sessions(self) -> WebSessions:
+        """The web UI's sessions (stateless beyond its settings: the rows are the state)."""
+        return WebSessions(
+            keys=self.keys,
+            idle=timedelta(seconds=self.settings.session_idle),
+            lifetime=timedelta(seconds=self.settings.session_lifetime),
         )
 
     def protector(self) -> SubjectProtector:
@@ -197,15 +209,19 @@ def build_oauth(
     keys: KeyProvider,
     *,
     organisations: OrganisationDirectory,
+    people: PersonLookup | None = None,
 ) -> OAuthService:
     """The authorization server and the token validator; ``organisations`` is the directory
-    that tokens' organisations are checked against (the one the services share)."""
+    that tokens' organisations are checked against (the one the services share), ``people``
+    the accounts' answers about people (none: nobody logs in)."""
+    people = people if people is not None else NoPeople()
     signing = make_signing_keys(engine, keys, alg=settings.token_signing_alg)
     is_revoked = revocation_check(engine)
     standing = Standing(
         issuer=settings.issuer,
         organisations=organisations,
         disabled_clients=DisabledClients(engine),
+        ended_people=EndedPeople(engine, people),
     )
     validator = TokenValidator(
         issuer=settings.issuer,
@@ -239,6 +255,7 @@ def build_oauth(
         validator=validator,
         is_revoked=is_revoked,
         standing=standing,
+        people=people,
     )
 
 

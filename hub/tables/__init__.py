@@ -18,6 +18,7 @@ from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
 from hub.tables.vault import SealedObject
+from hub.tables.web_sessions import WebSession
 
 __all__ = [
     "AuditCheckpoint",
@@ -36,4 +37,5 @@ __all__ = [
     "SigningKey",
     "SubjectKey",
     "UsedAssertion",
+    "WebSession",
 ]

@@ -8,7 +8,8 @@ Two checks, both on every POST (and any other unsafe method) of a page route:
    a request without either (an old browser, a program) is judged by the token alone.
 2. **The synchronizer token** (:func:`check_token`): the form's ``csrf_token`` field, the first
    field of every form (before ``file`` in a multipart one, so an upload is refused before a
-   byte of the file is read), must equal :func:`token_for` the session's id::
+   byte of the file is read), must equal the session's token
+   (:func:`hub.websessions.store.csrf_token_for` of its id)::
 
        csrf_token = base64url(HMAC-SHA256(key = session id, msg = "ketenhub-csrf/1"))
 
@@ -25,8 +26,6 @@ the person as actor when the request is theirs.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from typing import Final
 from urllib.parse import urlsplit
@@ -34,9 +33,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from hub.core.errors import Forbidden
+from hub.websessions.store import WebSession
 
 FIELD: Final = "csrf_token"
-_LABEL: Final = b"ketenhub-csrf/1"
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -44,12 +43,6 @@ class CsrfRefused(Forbidden):
     """An unsafe page request that did not prove it came from the hub's own pages."""
 
     slug = "csrf"
-
-
-def token_for(session_id: str) -> str:
-    """The synchronizer token of the session whose id (the cookie's value) is ``session_id``."""
-    digest = hmac.new(session_id.encode("ascii"), _LABEL, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _origin(url: str) -> str | None:
@@ -72,9 +65,9 @@ def check_origin(request: Request, *, issuer: str) -> None:
         raise CsrfRefused("the request did not come from a page of the hub (Origin)")
 
 
-def check_token(session_id: str, submitted: str | None) -> None:
-    """Refuse a form whose ``csrf_token`` is missing or is not the session's."""
+def check_token(web: WebSession, submitted: str | None) -> None:
+    """Refuse a form whose ``csrf_token`` is missing or is not ``web``'s."""
     if not submitted:
         raise CsrfRefused("the form has no csrf_token")
-    if not hmac.compare_digest(token_for(session_id).encode(), submitted.encode("utf-8")):
+    if not hmac.compare_digest(web.csrf_token.encode(), submitted.encode("utf-8")):
         raise CsrfRefused("the form's csrf_token is not this session's")

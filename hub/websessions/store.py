@@ -1,0 +1,241 @@
+"""Web sessions: a random id in the browser's cookie, everything else on the server.
+
+Wire and storage format:
+
+- **The id** is 256 random bits, base64url without padding (43 characters): the cookie's whole
+  value. The table keeps only ``SHA-256(id)`` (hex), so neither a copy of the table nor a log
+  of it opens a session; a value of any other shape is not looked up at all.
+- **The data** (:class:`WebSession`: the logged-in person's user id and tokens, and the login
+  flow's progress) is one JSON document sealed under the KEK ring with the purpose
+  ``web-session:<id hash>``: a row's data unseals only in its own row, and only the master key
+  file unseals it. It is sealed again only when it changed, so an ordinary page view writes
+  one timestamp, not a new ciphertext (and spends none of the KEK's wrap budget).
+- **Expiry**: a session ends ``idle`` seconds after its last use and ``lifetime`` seconds after
+  it started, whichever comes first (settings ``KETENHUB_SESSION_IDLE``, 15 minutes, and
+  ``KETENHUB_SESSION_LIFETIME``, 8 hours). An ended session is deleted when met; the rest by
+  :meth:`WebSessions.purge`. The clock is always passed in.
+- **Rotation** (:meth:`WebSessions.rotate`, at login): a new id with the same data; the old
+  row is deleted in the same transaction, so the id a page held before login (and the CSRF
+  token derived from it) is dead. The absolute lifetime starts again: login is when the
+  person's session starts, and the refresh token issued with it lives as long.
+
+A session before login exists only for the login flow (its CSRF token and progress); nothing
+else is kept for a visitor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlmodel import Session
+
+from hub.core.db import as_utc
+from hub.tables.web_sessions import WebSession as WebSessionRow
+from hub.websessions import repository
+from storage.errors import IntegrityError
+from storage.keys import KeyProvider, WrappedKey
+
+_ID_BYTES: Final = 32
+_ID_SHAPE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
+_PURPOSE: Final = "web-session:"
+_FORMAT: Final = 1
+
+
+_CSRF_LABEL: Final = b"ketenhub-csrf/1"
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+def csrf_token_for(session_id: str) -> str:
+    """The synchronizer token of the session whose id is ``session_id`` (:mod:`hub.ui.csrf`)::
+
+        base64url(HMAC-SHA256(key = session id, msg = "ketenhub-csrf/1"))
+    """
+    digest = hmac.new(session_id.encode("ascii"), _CSRF_LABEL, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass(slots=True)
+class WebSession:
+    """One browser's session, as a request sees it. Change the fields, then
+    :meth:`WebSessions.save`.
+
+    ``progress`` is the login flow's own (pending OAuth ``state``, PKCE verifier, target path,
+    the user id whose password was verified and who owes the second factor): string keys and
+    values that the flow names. ``csrf_token`` is derived from the id (:mod:`hub.ui.csrf`) and
+    never stored.
+    """
+
+    id_hash: str
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    user_id: str | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    progress: dict[str, str] = field(default_factory=dict)
+    _sealed_as: bytes = field(default=b"", repr=False)
+
+    def _document(self) -> bytes:
+        return json.dumps(
+            {
+                "v": _FORMAT,
+                "user_id": self.user_id,
+                "access_token": self.access_token,
+                "refresh_token": self.refresh_token,
+                "progress": self.progress,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode("utf-8")
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user_id is not None and self.access_token is not None
+
+
+class WebSessions:
+    """The sessions of every replica, in the database (``services.web_sessions``)."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeyProvider,
+        idle: timedelta,
+        lifetime: timedelta,
+    ) -> None:
+        self._keys = keys
+        self.idle = idle
+        self.lifetime = lifetime
+
+    # -- the lifecycle -----------------------------------------------------------------------
+
+    def load(
+        self, session: Session, cookie_value: str | None, *, now: datetime
+    ) -> WebSession | None:
+        """The live session the cookie names; ``None`` for no cookie, a value of the wrong
+        shape, an unknown id, or an ended session (which is deleted)."""
+        if cookie_value is None or not _ID_SHAPE.fullmatch(cookie_value):
+            return None
+        id_hash = _hash(cookie_value)
+        row = repository.get(session, id_hash)
+        if row is None:
+            return None
+        if self._ended(row, now):
+            repository.remove(session, id_hash)
+            return None
+        try:
+            document = self._keys.unseal(
+                WrappedKey(row.kek_id, row.sealed_data), purpose=_PURPOSE + id_hash
+            )
+        except IntegrityError:
+            # A row that does not unseal (moved, edited) opens nothing.
+            return None
+        data = json.loads(document)
+        web = WebSession(
+            id_hash=id_hash,
+            csrf_token=csrf_token_for(cookie_value),
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at),
+            last_seen_at=as_utc(row.last_seen_at),
+            user_id=data.get("user_id"),
+            access_token=data.get("access_token"),
+            refresh_token=data.get("refresh_token"),
+            progress=dict(data.get("progress") or {}),
+        )
+        web._sealed_as = document
+        return web
+
+    def start(self, session: Session, *, now: datetime) -> tuple[WebSession, str]:
+        """A new, empty session (before login); returns it and the cookie's value."""
+        cookie_value = _new_id()
+        web = WebSession(
+            id_hash=_hash(cookie_value),
+            csrf_token=csrf_token_for(cookie_value),
+            created_at=now,
+            expires_at=now + self.lifetime,
+            last_seen_at=now,
+        )
+        self._insert(session, web)
+        return web, cookie_value
+
+    def rotate(self, session: Session, web: WebSession, *, now: datetime) -> tuple[WebSession, str]:
+        """The same data under a new id (at login); the old id ends now."""
+        repository.remove(session, web.id_hash)
+        cookie_value = _new_id()
+        rotated = WebSession(
+            id_hash=_hash(cookie_value),
+            csrf_token=csrf_token_for(cookie_value),
+            created_at=now,
+            expires_at=now + self.lifetime,
+            last_seen_at=now,
+            user_id=web.user_id,
+            access_token=web.access_token,
+            refresh_token=web.refresh_token,
+            progress=dict(web.progress),
+        )
+        self._insert(session, rotated)
+        return rotated, cookie_value
+
+    def save(self, session: Session, web: WebSession, *, now: datetime) -> None:
+        """Record the session's use at ``now`` and its data, sealed again if it changed."""
+        row = repository.get(session, web.id_hash)
+        if row is None:
+            raise LookupError("the session ended while the request used it")
+        row.last_seen_at = web.last_seen_at = now
+        row.user_id = web.user_id
+        document = web._document()
+        if document != web._sealed_as:
+            sealed = self._seal(web.id_hash, document)
+            row.kek_id, row.sealed_data = sealed.kek_id, sealed.blob
+            web._sealed_as = document
+        session.add(row)
+        session.flush()
+
+    def end(self, session: Session, web: WebSession) -> None:
+        """End the session server-side: its id opens nothing from now on."""
+        repository.remove(session, web.id_hash)
+
+    def purge(self, session: Session, *, now: datetime) -> int:
+        """Delete every ended session; returns how many."""
+        return repository.remove_ended(session, now=now, idle_since=now - self.idle)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _ended(self, row: WebSessionRow, now: datetime) -> bool:
+        return now >= as_utc(row.expires_at) or now >= as_utc(row.last_seen_at) + self.idle
+
+    def _seal(self, id_hash: str, document: bytes) -> WrappedKey:
+        return self._keys.seal(document, purpose=_PURPOSE + id_hash)
+
+    def _insert(self, session: Session, web: WebSession) -> None:
+        document = web._document()
+        sealed = self._seal(web.id_hash, document)
+        web._sealed_as = document
+        repository.add(
+            session,
+            WebSessionRow(
+                id_hash=web.id_hash,
+                created_at=web.created_at,
+                last_seen_at=web.last_seen_at,
+                expires_at=web.expires_at,
+                user_id=web.user_id,
+                kek_id=sealed.kek_id,
+                sealed_data=sealed.blob,
+            ),
+        )
+
+
+def _new_id() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(_ID_BYTES)).rstrip(b"=").decode("ascii")
