@@ -211,6 +211,24 @@ def enter_code(page: Page, code: str) -> None:
     submit(page, "code")
 
 
+def send_upload(page: Page) -> Response:
+    """Send the filled-in upload form and wait until the page shows the answer; the answer.
+
+    The form's script sends it with XMLHttpRequest (for the progress bar) and puts the answer
+    page in place of the form: no navigation. The answer is shown once the form is gone (the
+    receipt) or back with its button enabled again (what went wrong)."""
+    with page.expect_response(
+        lambda answer: (
+            answer.request.method == "POST" and urlsplit(answer.url).path == "/documents/new"
+        )
+    ) as answered:
+        submit(page, "file")
+    page.locator(
+        "main:not(:has(#hub-upload)), #hub-upload button[type=submit]:enabled"
+    ).first.wait_for()
+    return answered.value
+
+
 def log_out(page: Page) -> None:
     """The logout button every page's header has (a POST form, with its CSRF token)."""
     page.locator("form[action='/logout']").locator("button, input[type=submit]").first.click()

@@ -36,6 +36,7 @@ from tests.ui.harness import (
     document_id_on,
     fill,
     main_text,
+    send_upload,
     serve_ui_hub,
     shoot,
     submit,
@@ -135,9 +136,7 @@ def test_iom_uploads_a_pdf(story: Story, tmp_path_factory: pytest.TempPathFactor
             "file": str(file),
         },
     )
-    with page.expect_navigation():
-        submit(page, "file")
-
+    assert send_upload(page).status == 201
     story.document_id = document_id_on(page)
     assert story.title in main_text(page)
     shoot(page, f"story-{story.hub.served.kind}-upload-done")
@@ -163,7 +162,7 @@ def test_dtv_shares_the_case_with_gm0363(story: Story) -> None:
             "v_number": story.v_number,
             "document_types": ["travel_document"],
             "purpose": "terugkeer",
-            "expires_at": expires,
+            "until": expires,
         },
     )
     with page.expect_navigation():
@@ -198,6 +197,8 @@ def test_gm0363_sees_it_as_new_opens_and_downloads_it(story: Story) -> None:
     download = started.value
     assert download.failure() is None
     assert download.path().read_bytes() == story.content
+    # The page shows the download's audit receipt (its seq and leaf hash) afterwards.
+    page.locator("#hub-receipts tbody tr").first.wait_for()
     shoot(page, f"story-{story.hub.served.kind}-document-gm0363")
 
 
