@@ -160,7 +160,10 @@ def methods(client: OAuthClient) -> list[str]:
 
 def separation_problem(client: OAuthClient) -> str | None:
     """Why the client's scopes break the separation of duties (a registration from before the
-    rule), or ``None``; such a client gets no token (:mod:`auth.grants`)."""
+    rule), or ``None``; such a client gets no token (:mod:`auth.grants`). A people's client
+    (with redirect URIs) gets no token of its own: its people's roles keep the duties apart."""
+    if client.redirect_uris:
+        return None
     try:
         check_separation(parse_scopes(client.scopes))
     except ValueError as exc:
