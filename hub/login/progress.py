@@ -162,6 +162,12 @@ class Authorization:
         self._require(Step.ENROL)
         return replace(self, step=Step.ENROLLED, enrolment_uri=None)
 
+    def ready_to_enrol(self) -> str:
+        """The user whose factor is being enrolled; raises unless at that step."""
+        if self.step is not Step.ENROL or self.user_id is None:
+            raise StepMismatch(f"no factor is enrolled at step {self.step.value!r}")
+        return self.user_id
+
     def ready_for_code(self) -> str:
         """The user for whom a code may be issued now; raises unless both factors are done."""
         if self.step not in (Step.FACTOR, Step.ENROLLED) or self.user_id is None:

@@ -45,6 +45,7 @@ def test_password_then_factor_then_code() -> None:
 def test_a_new_user_enrols_before_a_code_is_issued() -> None:
     enrol = Authorization.begin(REQUEST, now=NOW).password_accepted(user_id="u-1", enrolled=False)
     assert enrol.step is Step.ENROL
+    assert enrol.ready_to_enrol() == "u-1"
     with pytest.raises(StepMismatch):
         enrol.ready_for_code()
     shown = enrol.enrolling("otpauth://totp/Ketenhub:x?secret=ABC")
@@ -66,6 +67,8 @@ def test_a_step_refuses_another_steps_transition() -> None:
         factor.password_accepted(user_id="someone-else", enrolled=True)
     with pytest.raises(StepMismatch):
         factor.factor_enrolled()
+    with pytest.raises(StepMismatch):
+        factor.ready_to_enrol()
 
 
 def test_a_form_of_another_step_is_stale() -> None:
