@@ -34,6 +34,7 @@ from tests.fixtures.secrets import register_secret
 from tests.fixtures.served import SecurityHub, start_hub
 
 COOKIE: Final = "__Host-ketenhub"
+TIMEOUT_MS: Final = 15_000
 STEP: Final = 30
 DOCUMENT_PATH: Final = re.compile(
     r"/documents/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
@@ -114,6 +115,9 @@ class UiHub:
     ) -> tuple[BrowserContext, Watch]:
         """A fresh profile (no cookies) for one person, watched from its first request."""
         context = browser.new_context(base_url=self.base_url, bypass_csp=bypass_csp)
+        # A page of this hub answers within a second or two; waiting longer only delays the
+        # failure of a test whose page never came.
+        context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
         return context, Watch.context(context)
 

@@ -120,7 +120,8 @@ def test_a_planted_session_id_is_not_the_one_logged_in(ui_hub: UiHub, browser: B
             {
                 "name": COOKIE,
                 "value": planted,
-                "url": ui_hub.base_url,
+                "domain": ui_hub.served.host,
+                "path": "/",
                 "secure": True,
                 "httpOnly": True,
                 "sameSite": "Lax",
