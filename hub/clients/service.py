@@ -30,7 +30,7 @@ from sqlmodel import Session
 from auth.client_auth import hash_secret, new_secret
 from auth.models import OAuthClient
 from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
-from auth.server_config import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT
+from auth.server_config import CLIENT_SECRET_BASIC, IN_PROCESS, PRIVATE_KEY_JWT
 from hub.core.errors import NotFound, Unprocessable
 from hub.core.names import clean_name
 from hub.core.purposes import PROCESSING_ACTIVITIES
@@ -155,6 +155,8 @@ def methods(client: OAuthClient) -> list[str]:
         registered.append(PRIVATE_KEY_JWT)
     if client.secret_hash:
         registered.append(CLIENT_SECRET_BASIC)
+    if client.redirect_uris and not registered:
+        registered.append(IN_PROCESS)  # the web UI's own client (decision 0023)
     return registered
 
 
