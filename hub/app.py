@@ -26,6 +26,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
 from hub.login.endpoints import router as login_router
 from hub.oauth.endpoints import router as oauth_router
@@ -219,4 +220,5 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(ui_router)
     app.include_router(login_router)
     app.include_router(authorize_router)
+    app.include_router(account_router)
     return app
