@@ -52,8 +52,8 @@ def documents_hub(module_documents_hub: DocumentHub) -> DocumentHub:
 def inbox(
     documents_hub: DocumentHub, organisation: str, *, now: datetime | None = None
 ) -> Iterator[InboxService]:
-    """The inbox service of ``organisation`` in one committed transaction, as a request of a
-    caseworker of that organisation gets it."""
+    """The inbox service of ``organisation`` in one committed transaction, as a page request of
+    a caseworker of that organisation gets it (a person's token through the web client)."""
     services = documents_hub.hub.services
     moment = now or datetime.now(UTC)
     principal = Principal(
@@ -64,6 +64,8 @@ def inbox(
         issuer="https://hub.test",
         token_id=str(uuid.uuid4()),
         expires_at=moment + timedelta(minutes=5),
+        user_id=str(uuid.uuid4()),
+        username=f"{organisation.lower()}.medewerker",
     )
     context = Context.new(source_address="127.0.0.1")
     with Session(services.engine, expire_on_commit=False) as session:
@@ -71,7 +73,7 @@ def inbox(
         call = Call(
             transaction,
             caller_of(principal, services.organisations, context),
-            Recorder(services.audit, context, Actor.client(principal)),
+            Recorder(services.audit, context, Actor.of(principal)),
             moment,
         )
         yield InboxService(call, InboxDeps(services.policy, services.protector))
@@ -359,4 +361,9 @@ def test_reading_the_feed_is_recorded(documents_hub: DocumentHub) -> None:
             .limit(1)
         ).one()
     assert (last.organisation, last.outcome, last.resource_type) == ("BUZA", "success", "inbox")
+    assert (last.actor_type, last.actor_id, last.actor_client) == (
+        "user",
+        "buza.medewerker",
+        "ketenhub-web",
+    )
     assert last.detail == f"{len(page.items)} items"
