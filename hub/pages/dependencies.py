@@ -4,7 +4,6 @@ want of it recorded as the route's action), and the CSRF check of their forms.""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
@@ -134,6 +133,4 @@ def check_form(request: Request, person: PagePerson, fields: Mapping[str, object
     submitted = fields.get(csrf.FIELD)
     if first != csrf.FIELD or not isinstance(submitted, str):
         raise csrf.CsrfRefused("the form's first field must be its csrf_token")
-    # The person's token is the session's (hub.ui.csrf.token_for); compared in constant time.
-    if not hmac.compare_digest(person.csrf_token.encode(), submitted.encode("utf-8")):
-        raise csrf.CsrfRefused("the form's csrf_token is not this session's")
+    person.check_csrf(submitted)
