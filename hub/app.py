@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -38,6 +39,7 @@ from hub.trail.refusals import refusal_summaries
 from hub.trail.timer import checkpoint_timer
 from hub.ui.endpoints import router as ui_router
 from hub.ui.errors import ErrorPages
+from hub.ui.person import LoginRequired, login_redirect
 from hub.ui.rendering import PAGE_CSP
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
@@ -96,6 +98,12 @@ class ResponseHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def purge_web_sessions(services: Services) -> int:
+    """Delete the web sessions that ended without being met again (every idle period)."""
+    with db.transaction(services.engine) as session:
+        return services.web_sessions.purge(session, now=datetime.now(UTC))
+
+
 class SchemaNotCurrentError(RuntimeError):
     """The database schema is not at the revision this code expects."""
 
@@ -144,6 +152,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
                 refusal_summaries(built.audit),
                 periodic(
+                    "web-sessions",
+                    lambda: purge_web_sessions(built),
+                    settings.session_idle,
+                ),
+                periodic(
                     "retention",
                     lambda: expire_due(built, system_context("retention")),
                     settings.retention_interval,
@@ -190,6 +203,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             ForwardedFor, trusted=settings.trusted_proxies, header=settings.forwarded_header
         )
     install_handlers(app, pages=ErrorPages())
+    app.add_exception_handler(LoginRequired, login_redirect)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(oauth_router)

@@ -11,15 +11,17 @@ between another site and a changed language, which is all such a request could c
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from hub.ui.csrf import check_origin
+from hub.ui.csrf import FIELD, check_origin, check_token
 from hub.ui.i18n import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE, parse_language
 from hub.ui.navigation import local_path
-from hub.web.deps import ServicesDep
+from hub.ui.sessions import cookie_value
+from hub.web.deps import ServicesDep, SessionDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,11 +29,17 @@ router = APIRouter(include_in_schema=False)
 @router.post("/language")
 def switch_language(
     request: Request,
+    *,
     services: ServicesDep,
     lang: Annotated[str, Form()],
+    session: SessionDep,
     next_path: Annotated[str, Form(alias="next")] = "/",
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
 ) -> RedirectResponse:
     check_origin(request, issuer=services.settings.issuer)
+    web = services.web_sessions.load(session, cookie_value(request), now=datetime.now(UTC))
+    if web is not None:
+        check_token(web, csrf_token)
     response = RedirectResponse(local_path(next_path), status_code=303)
     language = parse_language(lang)
     if language is not None:

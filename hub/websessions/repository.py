@@ -14,6 +14,11 @@ def get(session: Session, id_hash: str) -> WebSessionRow | None:
     return session.get(WebSessionRow, id_hash)
 
 
+def get_for_update(session: Session, id_hash: str) -> WebSessionRow | None:
+    """The row, locked until the transaction ends (PostgreSQL; SQLite serialises writers)."""
+    return session.get(WebSessionRow, id_hash, with_for_update=True, populate_existing=True)
+
+
 def add(session: Session, row: WebSessionRow) -> None:
     session.add(row)
     session.flush()
@@ -28,8 +33,7 @@ def remove_ended(session: Session, *, now: datetime, idle_since: datetime) -> in
     """Delete every row past its absolute end or idle since before ``idle_since``."""
     result = session.execute(
         delete(WebSessionRow).where(
-            (col(WebSessionRow.expires_at) <= now)
-            | (col(WebSessionRow.last_seen_at) <= idle_since)
+            (col(WebSessionRow.expires_at) <= now) | (col(WebSessionRow.last_seen_at) <= idle_since)
         )
     )
     session.flush()

@@ -33,7 +33,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlmodel import Session
 
@@ -59,7 +59,7 @@ def _hash(session_id: str) -> str:
 def csrf_token_for(session_id: str) -> str:
     """The synchronizer token of the session whose id is ``session_id`` (:mod:`hub.ui.csrf`)::
 
-        base64url(HMAC-SHA256(key = session id, msg = "ketenhub-csrf/1"))
+    base64url(HMAC-SHA256(key = session id, msg = "ketenhub-csrf/1"))
     """
     digest = hmac.new(session_id.encode("ascii"), _CSRF_LABEL, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
@@ -71,8 +71,8 @@ class WebSession:
     :meth:`WebSessions.save`.
 
     ``progress`` is the login flow's own (pending OAuth ``state``, PKCE verifier, target path,
-    the user id whose password was verified and who owes the second factor): string keys and
-    values that the flow names. ``csrf_token`` is derived from the id (:mod:`hub.ui.csrf`) and
+    the user id whose password was verified and who owes the second factor): JSON values under
+    keys the flow names. ``csrf_token`` is derived from the id (:mod:`hub.ui.csrf`) and
     never stored.
     """
 
@@ -84,7 +84,7 @@ class WebSession:
     user_id: str | None = None
     access_token: str | None = None
     refresh_token: str | None = None
-    progress: dict[str, str] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
     _sealed_as: bytes = field(default=b"", repr=False)
 
     def _document(self) -> bytes:
@@ -135,27 +135,16 @@ class WebSessions:
         if self._ended(row, now):
             repository.remove(session, id_hash)
             return None
-        try:
-            document = self._keys.unseal(
-                WrappedKey(row.kek_id, row.sealed_data), purpose=_PURPOSE + id_hash
-            )
-        except IntegrityError:
-            # A row that does not unseal (moved, edited) opens nothing.
+        return self._from_row(row, csrf_token_for(cookie_value))
+
+    def locked(self, session: Session, web: WebSession, *, now: datetime) -> WebSession | None:
+        """``web`` as stored now, its row locked for the rest of ``session``'s transaction (for
+        a token refresh: a second request of the same browser waits, then finds the new
+        tokens instead of spending the rotated refresh token again); ``None`` if it ended."""
+        row = repository.get_for_update(session, web.id_hash)
+        if row is None or self._ended(row, now):
             return None
-        data = json.loads(document)
-        web = WebSession(
-            id_hash=id_hash,
-            csrf_token=csrf_token_for(cookie_value),
-            created_at=as_utc(row.created_at),
-            expires_at=as_utc(row.expires_at),
-            last_seen_at=as_utc(row.last_seen_at),
-            user_id=data.get("user_id"),
-            access_token=data.get("access_token"),
-            refresh_token=data.get("refresh_token"),
-            progress=dict(data.get("progress") or {}),
-        )
-        web._sealed_as = document
-        return web
+        return self._from_row(row, web.csrf_token)
 
     def start(self, session: Session, *, now: datetime) -> tuple[WebSession, str]:
         """A new, empty session (before login); returns it and the cookie's value."""
@@ -212,6 +201,29 @@ class WebSessions:
         return repository.remove_ended(session, now=now, idle_since=now - self.idle)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _from_row(self, row: WebSessionRow, csrf_token: str) -> WebSession | None:
+        try:
+            document = self._keys.unseal(
+                WrappedKey(row.kek_id, row.sealed_data), purpose=_PURPOSE + row.id_hash
+            )
+        except IntegrityError:
+            # A row that does not unseal (moved to another id, edited) opens nothing.
+            return None
+        data = json.loads(document)
+        web = WebSession(
+            id_hash=row.id_hash,
+            csrf_token=csrf_token,
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at),
+            last_seen_at=as_utc(row.last_seen_at),
+            user_id=data.get("user_id"),
+            access_token=data.get("access_token"),
+            refresh_token=data.get("refresh_token"),
+            progress=dict(data.get("progress") or {}),
+        )
+        web._sealed_as = document
+        return web
 
     def _ended(self, row: WebSessionRow, now: datetime) -> bool:
         return now >= as_utc(row.expires_at) or now >= as_utc(row.last_seen_at) + self.idle

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from hub.core.errors import HubError
+from hub.ui.person import CurrentPerson
 from hub.ui.rendering import render
 from tests.fixtures.oauth import Hub, hub_settings, start_hub
 
@@ -49,8 +50,22 @@ def busy() -> None:
     raise TooMany("slow down", headers={"Retry-After": "7"})
 
 
+@demo.get("/_test/person")
+def person_page(request: Request, person: CurrentPerson) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        {"title": "Person", "explanation": person.principal.organisation, "reference": None},
+    )
+
+
+@demo.post("/_test/person")
+def person_form(request: Request, person: CurrentPerson) -> HTMLResponse:
+    return person_page(request, person)
+
+
 @pytest.fixture
 def ui_hub(tmp_path: Path, fresh_sqlite_url: str) -> Iterator[Hub]:
-    for hub in start_hub(hub_settings(tmp_path, fresh_sqlite_url)):
+    for hub in start_hub(hub_settings(tmp_path, fresh_sqlite_url, client_secret_auth=True)):
         hub.client.app.include_router(demo)  # type: ignore[attr-defined]
         yield hub
