@@ -106,6 +106,17 @@ class Action(StrEnum):
     METRICS_READ = "metrics.read"
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
     LOGIN = "user.login"
+    USER_LOGOUT = "user.logout"
+    USER_LOCK = "user.lock"
+    USER_UNLOCK = "user.unlock"
+    USER_FACTOR_ENROL = "user.factor_enrol"
+    USER_FACTOR_RESET = "user.factor_reset"
+    USER_PASSWORD_CHANGE = "user.password_change"  # noqa: S105 - an event tag, not a password
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an event tag, not a password
+    USER_ADD = "user.add"
+    USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
+    USER_RECOVERY_USE = "user.recovery_use"
     HTTP_REFUSE = "http.refuse"
     """A 4xx answer no service recorded (a missing token, validation, an unknown path ...)."""
     HTTP_ERROR = "http.error"

@@ -1,4 +1,5 @@
 """Tables of the authorization server: clients, token signing keys, replay and deny lists, and
+the people who log in (their accounts, recovery codes, login throttles and one-time links), and
 the authorization codes and refresh tokens of people's logins.
 
 The hub's Alembic migrations create these tables; this package only declares them.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from sqlalchemy import DateTime, LargeBinary, String, Text
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -96,6 +97,82 @@ class RevokedToken(SQLModel, table=True):
     client_id: str = Field(max_length=64)
     expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     revoked_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who logs in to the web UI (see :mod:`auth.people`).
+
+    The password is an argon2id PHC string (:mod:`auth.passwords`); ``NULL`` until the person
+    sets one through their activation link. The TOTP secret is sealed under the KEK ring with
+    the purpose ``user-totp:<user_id>`` (the key custodian counts and re-seals it); a secret
+    being enrolled waits in the ``pending_`` columns until the person confirms a code.
+    """
+
+    __tablename__ = "user_account"
+
+    user_id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(max_length=64, unique=True)
+    organisation: str = Field(foreign_key="organisation.code", max_length=16, index=True)
+    roles: str = Field(max_length=100, description="Space-separated roles")
+    processing_activity: str = Field(max_length=64)
+    password_hash: str | None = Field(default=None, max_length=255)
+    enabled: bool = Field(default=True)
+    totp_kek_id: str | None = Field(default=None, max_length=64)
+    totp_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    totp_last_step: int | None = Field(
+        default=None, sa_type=Integer, description="The RFC 6238 step of the last accepted code"
+    )
+    pending_totp_kek_id: str | None = Field(default=None, max_length=64)
+    pending_totp_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    password_changed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    disabled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    tokens_valid_after: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),
+        description="Tokens issued before then never act (disabled, factor or password reset)",
+    )
+
+
+class UserRecoveryCode(SQLModel, table=True):
+    """One of a person's recovery codes: only its keyed hash, until it is used."""
+
+    __tablename__ = "user_recovery_code"
+
+    user_id: str = Field(foreign_key="user_account.user_id", primary_key=True, max_length=36)
+    code_hash: str = Field(primary_key=True, max_length=64)
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class UserLoginThrottle(SQLModel, table=True):
+    """Consecutive failed logins of one name or one source address, shared by every replica.
+
+    ``subject`` is ``name:<SHA-256 of the typed username>`` or ``address:<IP address>``: a
+    typed name is hashed because it may be a password typed in the wrong field, and names that
+    have no account are throttled (and locked) exactly like those that do, so the answers do not
+    tell them apart.
+    """
+
+    __tablename__ = "user_login_throttle"
+
+    subject: str = Field(primary_key=True, max_length=80)
+    failures: int = Field(default=0)
+    last_failure_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    blocked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    locked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class UserActionToken(SQLModel, table=True):
+    """A one-time link: activating an account or resetting its password. Only the SHA-256 of the
+    token is kept (it is 256 random bits the hub made, so a slow hash would add nothing)."""
+
+    __tablename__ = "user_action_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="user_account.user_id", max_length=36, index=True)
+    purpose: str = Field(max_length=16, description="activate or reset")
+    created_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
 
 
 class AuthorizationCode(SQLModel, table=True):

@@ -21,6 +21,8 @@ from audit.events import Action
 from auth.scopes import parse_scopes
 from auth.server_config import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
+from hub.accounts.factors import SealedFactorSecrets
+from hub.accounts.service import Accounts
 from hub.config import Settings
 from hub.core import db
 from hub.directory.clients import DisabledClients
@@ -56,6 +58,14 @@ class PolicyHolder:
     policy: Policy | None = None
 
 
+@dataclass(slots=True)
+class AccountsHolder:
+    """The accounts service, built on first use: its password hasher makes a dummy hash when
+    built, which commands that never touch accounts need not pay for."""
+
+    accounts: Accounts | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
@@ -69,6 +79,7 @@ class Services:
     subjects: SubjectKeys
     metrics: HubMetrics = field(default_factory=HubMetrics)
     _policy: PolicyHolder = field(default_factory=PolicyHolder)
+    _accounts: AccountsHolder = field(default_factory=AccountsHolder)
 
     def close(self) -> None:
         db.dispose(self.engine)
@@ -93,6 +104,13 @@ class Services:
         return policy
 
     @property
+    def accounts(self) -> Accounts:
+        """People's accounts: passwords, second factors, throttling (one per process)."""
+        if self._accounts.accounts is None:
+            self._accounts.accounts = Accounts(keys=self.keys, auditor=self.audit)
+        return self._accounts.accounts
+
+    @property
     def custodian(self) -> KeyCustodian:
         """The owner of the key lifecycle, with every kind of sealed secret registered."""
         return KeyCustodian(
@@ -101,7 +119,12 @@ class Services:
             signing=self.oauth.signing,
             audit_keys=self.audit.keys,
             # Each kind of secret the hub seals under a KEK, in the order `keys rewrap` reports.
-            secrets=(SealedSigningKeys(self.keys), self.audit.keys, self.subjects),
+            secrets=(
+                SealedSigningKeys(self.keys),
+                self.audit.keys,
+                self.subjects,
+                SealedFactorSecrets(self.keys),
+            ),
         )
 
     @property

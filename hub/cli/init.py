@@ -9,6 +9,7 @@ from typing import Any, Final
 from sqlalchemy.engine import make_url
 
 from audit.events import Action
+from hub.accounts.demo import DEMO_USERS, ensure_demo_users
 from hub.cli import production
 from hub.cli.console import CommandError, load_settings, operator_recorder
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
@@ -83,6 +84,11 @@ def cmd_init(args: argparse.Namespace) -> None:
                     ),
                 )
             print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
+            with db.transaction(services.engine) as session:
+                issued = ensure_demo_users(
+                    session, services.accounts, credentials, context=recorder.context
+                )
+            print(f"demo users    {len(DEMO_USERS)} ({issued} issued) -> {credentials}")
         services.store.ensure_ready()
         if services.audit.export is not None:
             services.audit.export.ensure_ready()

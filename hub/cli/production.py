@@ -12,8 +12,9 @@ the default); see ``docs/decisions/0014-deployment-and-production-checks.md``:
   owner) of the schema or a table, or a role that holds UPDATE, DELETE or TRUNCATE on an audit
   table through any grant. ``serve`` refuses it; the hub may only INSERT and SELECT there
   (decision 0006).
-- **Serving with demo credentials**: the demo clients of ``ketenhub init --demo`` have
-  secrets written to a file in the data dir. ``serve`` refuses while any of them is enabled.
+- **Serving with demo credentials**: the demo clients and demo users of ``ketenhub init --demo``
+  have secrets (and passwords and TOTP secrets) written to a file in the data dir. ``serve``
+  refuses while any of them is enabled.
 
 Each refusal is a :class:`~hub.cli.console.CommandError` with exit status 2 and one line that names
 the setting or the objects at fault.
@@ -27,7 +28,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from auth.models import OAuthClient
+from auth.models import OAuthClient, UserAccount
+from hub.accounts.demo import DEMO_USERNAMES
 from hub.cli.console import CommandError
 from hub.clients.demo import DEMO_CLIENTS
 from hub.config import Settings
@@ -60,6 +62,7 @@ def check_serving(settings: Settings, engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         _check_database_role(engine)
     _check_no_demo_clients(engine)
+    _check_no_demo_users(engine)
 
 
 def _check_database_role(engine: Engine) -> None:
@@ -93,5 +96,21 @@ def _check_no_demo_clients(engine: Engine) -> None:
             f"refusing to serve in production with {len(enabled)} demo clients enabled "
             f"({', '.join(enabled)}): their secrets are in demo-credentials.json; disable "
             "them (`ketenhub client disable CLIENT_ID`), or set KETENHUB_ENVIRONMENT=demo",
+            status=2,
+        )
+
+
+def _check_no_demo_users(engine: Engine) -> None:
+    with Session(engine) as session:
+        enabled = session.exec(
+            select(UserAccount.username)
+            .where(col(UserAccount.username).in_(DEMO_USERNAMES), col(UserAccount.enabled))
+            .order_by(col(UserAccount.username))
+        ).all()
+    if enabled:
+        raise CommandError(
+            f"refusing to serve in production with {len(enabled)} demo users enabled "
+            f"({', '.join(enabled)}): their passwords and factors are in demo-credentials.json; "
+            "disable them (`ketenhub user disable USERNAME`), or set KETENHUB_ENVIRONMENT=demo",
             status=2,
         )

@@ -12,6 +12,10 @@ from auth.models import (
     RevokedToken,
     SigningKey,
     UsedAssertion,
+    UserAccount,
+    UserActionToken,
+    UserLoginThrottle,
+    UserRecoveryCode,
 )
 from hub.tables.documents import Document
 from hub.tables.organisations import Organisation
@@ -37,5 +41,9 @@ __all__ = [
     "SigningKey",
     "SubjectKey",
     "UsedAssertion",
+    "UserAccount",
+    "UserActionToken",
+    "UserLoginThrottle",
+    "UserRecoveryCode",
     "WebSession",
 ]

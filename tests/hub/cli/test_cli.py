@@ -11,6 +11,7 @@ import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import text
 
+from hub.accounts.demo import DEMO_USERS
 from hub.core import db
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
@@ -97,7 +98,7 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> None:
-    run_ketenhub(env, "init")
+    run_ketenhub(env, "init", "--demo")  # the demo users' factors are sealed secrets too
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     first = ring["keks"][0]["id"]
 
@@ -112,7 +113,10 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
     assert "(current)" in listing.splitlines()[2]
 
     rewrapped = run_ketenhub(env, "keys", "rewrap").stdout
-    assert "re-wrapped 0 data keys, 1 signing keys, 2 audit keys and 2 v-number keys" in rewrapped
+    assert (
+        "re-wrapped 0 data keys, 1 signing keys, 2 audit keys, 2 v-number keys and "
+        f"{len(DEMO_USERS)} user factor secrets"
+    ) in rewrapped
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     assert [k["id"] for k in ring["keks"]] == [second]

@@ -24,15 +24,62 @@ from sqlmodel import Session, col, select
 
 from audit.events import Action
 from audit.models import AuditEvent
+from auth import totp
+from auth.people import Role
 from hub.cli.console import operator_recorder
 from hub.core import db
 from hub.keys.custodian import RetireRefused
 from hub.runtime import Services
+from hub.trail.context import Context
 from storage.errors import IntegrityError, KeyRingError, KeyUsageExhausted, UnknownKeyId
 from storage.keys import KekInfo, KeyProvider, LocalKeyRing, WrappedKey
 from tests.fixtures.documents import DOCUMENT_BACKENDS, DocumentHub, pdf, running_documents_hub
+from tests.fixtures.secrets import register_secret
 
-SECRET_KINDS = {"signing keys": 1, "audit keys": 2, "v-number keys": 2}
+SECRET_KINDS = {
+    "signing keys": 1,
+    "audit keys": 2,
+    "v-number keys": 2,
+    "user factor secrets": 2,  # one enrolled, one pending (see _people)
+}
+PASSWORD = "a passphrase for the custodian"
+
+
+def _people(services: Services) -> str:
+    """An enrolled person (returns their TOTP secret) and one whose enrolment waits."""
+    context = Context.operator()
+    with db.transaction(services.engine) as session:
+        services.accounts.ensure_demo_user(
+            session,
+            organisation="IOM",
+            username="iom.enrolled",
+            roles=[Role.CASEWORKER],
+            processing_activity="terugkeer",
+            password=PASSWORD,
+            totp_secret=(secret := totp.new_secret()),
+            context=context,
+        )
+        pending = services.accounts.add_user(
+            session,
+            organisation="IOM",
+            username="iom.pending",
+            roles=[Role.CASEWORKER],
+            processing_activity="terugkeer",
+            context=context,
+        )
+        services.accounts.begin_enrolment(session, user_id=pending.person.user_id)
+    register_secret(secret, "TOTP secret")
+    return secret
+
+
+def _logs_in(services: Services, secret: str) -> None:
+    context = Context.new()
+    with db.transaction(services.engine) as session:
+        ok = services.accounts.check_password(
+            session, username="iom.enrolled", password=PASSWORD, context=context
+        )
+        code = totp.code_at(secret, totp.step_at(datetime.now(UTC)))
+        services.accounts.check_code(session, user_id=ok.person.user_id, code=code, context=context)
 
 
 class AesGcmProvider:
@@ -172,6 +219,7 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     first = provider.current_kek_id()
     content = pdf(300_000)
     document = custodian_hub.uploaded("IOM", content)
+    secret = _people(services)
 
     with db.transaction(services.engine) as session:
         (usage,) = services.custodian.inventory(session)
@@ -210,6 +258,7 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     # signing key issues a new token, the audit keys record, the v-number keys index and seal.
     for cached in (services.oauth.signing, services.audit.keys, services.subjects):
         cached.invalidate()
+    _logs_in(services, secret)  # the re-sealed factor still opens
     served = custodian_hub.content("IOM", document["id"])
     assert served.status_code == 200
     assert served.content == content
@@ -262,4 +311,9 @@ def test_rotating_the_signing_and_audit_keys_is_recorded(custodian_hub: Document
     with db.transaction(services.engine) as session:
         (usage,) = services.custodian.inventory(session)
     # Both signing keys are live (the previous one stays published); one more audit key.
-    assert usage.secrets == {"signing keys": 2, "audit keys": 3, "v-number keys": 2}
+    assert usage.secrets == {
+        "signing keys": 2,
+        "audit keys": 3,
+        "v-number keys": 2,
+        "user factor secrets": 0,
+    }
