@@ -172,11 +172,16 @@ def create_key_ring(settings: Settings) -> KeyProvider:
 
 
 def build_services(
-    settings: Settings, *, keys: KeyProvider | None = None, create_database: bool = False
+    settings: Settings,
+    *,
+    keys: KeyProvider | None = None,
+    create_database: bool = False,
+    people: PersonLookup | None = None,
 ) -> Services:
     """Build everything; loads the key ring (it must exist) but opens no connection.
 
     ``keys`` is the key provider to use; by default the local key ring of the settings.
+    ``people`` answers the token service about people (see :func:`build_oauth`).
 
     Only what sets a database up (``ketenhub init``, tests) passes ``create_database``: for
     everything else a SQLite file that is not there is an error
@@ -196,7 +201,7 @@ def build_services(
     metrics = HubMetrics()
     metrics.watch_database(engine)
     organisations = OrganisationDirectory(engine)
-    oauth = build_oauth(settings, engine, keys, organisations=organisations)
+    oauth = build_oauth(settings, engine, keys, organisations=organisations, people=people)
     audit = build_audit(settings, engine, keys, metrics=metrics)
     return Services(
         settings,

@@ -13,6 +13,7 @@ from hub.accounts.demo import DEMO_USERS, ensure_demo_users
 from hub.cli import production
 from hub.cli.console import CommandError, load_settings, operator_recorder
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
+from hub.clients.web import callback_uri, ensure_web_client
 from hub.config import Settings
 from hub.core import db, db_roles
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
@@ -69,6 +70,7 @@ def cmd_init(args: argparse.Namespace) -> None:
             audit_keys = services.audit.keys.ensure(session)
         print(f"audit keys    {'created ' + ', '.join(audit_keys) if audit_keys else 'exist'}")
         _init_policy(services, demo=args.demo)
+        _init_web_client(services)
         if args.demo:
             credentials = settings.data_dir / "demo-credentials.json"
             recorder = operator_recorder(services)
@@ -112,6 +114,22 @@ def _init_policy(services: Services, *, demo: bool) -> None:
     except PolicyError as exc:
         raise CommandError(str(exc)) from None
     print(f"policy        {path} ({'written' if written else 'exists'}; {policy.hash})")
+
+
+def _init_web_client(services: Services) -> None:
+    """The web UI's own OAuth client (decision 0023), with its redirect URI from the issuer."""
+    recorder = operator_recorder(services)
+    with db.transaction(services.engine) as session:
+        added = ensure_web_client(session, issuer=services.settings.issuer)
+        if added is not None:
+            recorder.record(
+                session,
+                Action.CLIENT_ADD,
+                About("client", added.client_id),
+                organisation=added.organisation,
+            )
+    state = "created" if added is not None else "exists"
+    print(f"web client    {state} (redirect {callback_uri(services.settings.issuer)})")
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:

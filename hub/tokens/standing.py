@@ -33,7 +33,7 @@ from datetime import datetime
 
 from auth.scopes import check_separation
 from auth.tokens import Principal
-from hub.directory.clients import DisabledClients
+from hub.directory.clients import DisabledClients, Ended
 from hub.directory.organisations import OrganisationDirectory
 from hub.tokens.people import EndedPeople
 
@@ -42,6 +42,17 @@ def _issued_before(principal: Principal, moment: datetime | None) -> bool:
     if moment is None:
         return False
     return principal.issued_at is None or principal.issued_at <= moment
+
+
+def _ended_refusal(principal: Principal, ended: Ended | None, whose: str, when: str) -> str | None:
+    """Why a client's or person's ``ended`` tokens include this one, or ``None``."""
+    if ended is None:
+        return None
+    if not ended.enabled:
+        return f"the token's {whose} is disabled"
+    if _issued_before(principal, ended.disabled_at):
+        return f"the token was issued before its {whose} {when}"
+    return None
 
 
 class Standing:
@@ -80,30 +91,16 @@ class Standing:
         return None
 
     def _client_refusal(self, principal: Principal) -> str | None:
-        ended = (
-            self._disabled_clients.get(principal.client_id)
-            if principal.issuer == self._issuer
-            else None
-        )
-        if ended is None:
+        if principal.issuer != self._issuer:
             return None
-        if not ended.enabled:
-            return "the token's client is disabled"
-        if _issued_before(principal, ended.disabled_at):
-            return "the token was issued before its client was last disabled"
-        return None
+        ended = self._disabled_clients.get(principal.client_id)
+        return _ended_refusal(principal, ended, "client", "was last disabled")
 
     def _person_refusal(self, principal: Principal) -> str | None:
         if principal.user_id is None or principal.issuer != self._issuer:
             return None
         ended = self._ended_people.get(principal.user_id)
-        if ended is None:
-            return None
-        if not ended.enabled:
-            return "the token's person is disabled"
-        if _issued_before(principal, ended.disabled_at):
-            return "the token was issued before its person was disabled or reset"
-        return None
+        return _ended_refusal(principal, ended, "person", "was disabled or reset")
 
     def invalidate(self) -> None:
         """Read organisations, clients and people afresh on the next request, as

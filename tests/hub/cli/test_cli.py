@@ -66,6 +66,20 @@ def test_init_twice_is_safe(env: dict[str, str], tmp_path: Path) -> None:
     assert "exists" in second.stdout
 
 
+def test_init_registers_the_web_client_with_no_credential(env: dict[str, str]) -> None:
+    first = run_ketenhub(env, "init").stdout
+    assert "web client    created" in first
+    assert "/login/callback)" in first
+    assert "web client    exists" in run_ketenhub(env, "init").stdout
+    listing = run_ketenhub(env, "client", "list").stdout
+    line = next(row for row in listing.splitlines() if row.startswith("ketenhub-web"))
+    assert "DTV" in line
+    assert "enabled" in line  # a people's client: its scopes are cut per person, never held
+    assert "in_process" in line
+    assert "private_key_jwt" not in line
+    assert "client_secret_basic" not in line
+
+
 def test_init_demo_is_refused_in_production(env: dict[str, str], tmp_path: Path) -> None:
     env["KETENHUB_ENVIRONMENT"] = "production"
     env["KETENHUB_ISSUER"] = "https://hub.example.nl"
