@@ -4,10 +4,9 @@ want of it recorded as the route's action), and the CSRF check of their forms.""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -56,70 +55,44 @@ def _shares(call: Call, services: Services) -> SharePages:
 _DOCUMENT, _SHARE, _ID = "document", "share", "document_id"
 _READ, _WRITE = Scope.DOCUMENTS_READ, Scope.DOCUMENTS_WRITE
 
-DocumentLister = Annotated[
-    DocumentPages,
-    Depends(
-        PageServing(_documents, scope=_READ, action=Action.DOCUMENT_LIST, resource_type=_DOCUMENT)
-    ),
-]
-DocumentSearcher = Annotated[
-    DocumentPages,
-    Depends(
-        PageServing(_documents, scope=_READ, action=Action.DOCUMENT_SEARCH, resource_type=_DOCUMENT)
-    ),
-]
-DocumentReader = Annotated[
-    DocumentPages,
-    Depends(
+
+def _page(
+    build: Callable[[Call, Services], object],
+    scope: Scope,
+    action: Action,
+    *,
+    resource_type: str = _DOCUMENT,
+    id_param: str | None = None,
+) -> Any:
+    """The dependency of a page that needs ``scope``; a refusal is recorded as ``action``."""
+    return Depends(
         PageServing(
-            _documents,
-            scope=_READ,
-            action=Action.DOCUMENT_READ,
-            resource_type=_DOCUMENT,
-            id_param=_ID,
+            build, scope=scope, action=action, resource_type=resource_type, id_param=id_param
         )
-    ),
+    )
+
+
+DocumentLister = Annotated[DocumentPages, _page(_documents, _READ, Action.DOCUMENT_LIST)]
+DocumentSearcher = Annotated[DocumentPages, _page(_documents, _READ, Action.DOCUMENT_SEARCH)]
+DocumentReader = Annotated[
+    DocumentPages, _page(_documents, _READ, Action.DOCUMENT_READ, id_param=_ID)
 ]
 DocumentDownloader = Annotated[
-    DocumentPages,
-    Depends(
-        PageServing(
-            _documents,
-            scope=_READ,
-            action=Action.DOCUMENT_DOWNLOAD,
-            resource_type=_DOCUMENT,
-            id_param=_ID,
-        )
-    ),
+    DocumentPages, _page(_documents, _READ, Action.DOCUMENT_DOWNLOAD, id_param=_ID)
 ]
-PageUploader = Annotated[
-    UploadService,
-    Depends(
-        PageServing(_uploads, scope=_WRITE, action=Action.DOCUMENT_UPLOAD, resource_type=_DOCUMENT)
-    ),
-]
-ShareLister = Annotated[
-    SharePages,
-    Depends(PageServing(_shares, scope=_READ, action=Action.SHARE_LIST, resource_type=_SHARE)),
-]
+PageUploader = Annotated[UploadService, _page(_uploads, _WRITE, Action.DOCUMENT_UPLOAD)]
+ShareLister = Annotated[SharePages, _page(_shares, _READ, Action.SHARE_LIST, resource_type=_SHARE)]
 ShareGranter = Annotated[
-    SharePages,
-    Depends(
-        PageServing(
-            _shares, scope=Scope.SHARES_WRITE, action=Action.SHARE_CREATE, resource_type=_SHARE
-        )
-    ),
+    SharePages, _page(_shares, Scope.SHARES_WRITE, Action.SHARE_CREATE, resource_type=_SHARE)
 ]
 ShareRevoker = Annotated[
     SharePages,
-    Depends(
-        PageServing(
-            _shares,
-            scope=Scope.SHARES_WRITE,
-            action=Action.SHARE_REVOKE,
-            resource_type=_SHARE,
-            id_param="share_id",
-        )
+    _page(
+        _shares,
+        Scope.SHARES_WRITE,
+        Action.SHARE_REVOKE,
+        resource_type=_SHARE,
+        id_param="share_id",
     ),
 ]
 
@@ -134,6 +107,4 @@ def check_form(request: Request, person: PagePerson, fields: Mapping[str, object
     submitted = fields.get(csrf.FIELD)
     if first != csrf.FIELD or not isinstance(submitted, str):
         raise csrf.CsrfRefused("the form's first field must be its csrf_token")
-    # The person's token is the session's (hub.ui.csrf.token_for); compared in constant time.
-    if not hmac.compare_digest(person.csrf_token.encode(), submitted.encode("utf-8")):
-        raise csrf.CsrfRefused("the form's csrf_token is not this session's")
+    person.check_csrf(submitted)
