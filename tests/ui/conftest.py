@@ -18,7 +18,9 @@ def ui_hub(
     tmp_path_factory: pytest.TempPathFactory,
     postgres_databases: PostgresDatabases,
 ) -> Iterator[UiHub]:
-    """The module's hub, on SQLite and the filesystem store."""
-    root = tmp_path_factory.mktemp(f"ui-{request.module.__name__.rsplit('.', 1)[-1]}")
-    with serve_ui_hub(root, "sqlite", postgres_databases) as hub:
+    """The module's hub: on SQLite and the filesystem store, or on the database kind a module
+    parametrises it with (``indirect``)."""
+    kind = getattr(request, "param", "sqlite")
+    root = tmp_path_factory.mktemp(f"ui-{request.module.__name__.rsplit('.', 1)[-1]}-{kind}")
+    with serve_ui_hub(root, kind, postgres_databases) as hub:
         yield hub

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +28,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.fixtures.browser import Watch
-from tests.fixtures.databases import PostgresDatabases
 from tests.fixtures.served import DATABASE_KINDS
 from tests.ui.harness import (
     UiHub,
@@ -37,10 +35,13 @@ from tests.ui.harness import (
     fill,
     main_text,
     send_upload,
-    serve_ui_hub,
     shoot,
     submit,
 )
+
+# The story on both databases: one hub of each kind (``ui_hub`` in conftest.py), one after the
+# other.
+pytestmark = pytest.mark.parametrize("ui_hub", DATABASE_KINDS, indirect=True, scope="module")
 
 
 def pdf(text: str) -> bytes:
@@ -103,17 +104,6 @@ class Story:
         if not self.shared:
             pytest.fail("the story's share (test_dtv_shares_the_case_with_gm0363) did not happen")
         return document_id
-
-
-@pytest.fixture(scope="module", params=DATABASE_KINDS)
-def ui_hub(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_databases: PostgresDatabases,
-) -> Iterator[UiHub]:
-    root = tmp_path_factory.mktemp(f"ui-story-{request.param}")
-    with serve_ui_hub(root, request.param, postgres_databases) as hub:
-        yield hub
 
 
 @pytest.fixture(scope="module")
