@@ -12,7 +12,7 @@ person acted through in the audit trail.
   omitted from the leaf.
 
 Revision ID: 0008
-Revises: 0007 (the merge of issue 12 chains 0007 -> 0008 -> 0009)
+Revises: 0007
 Create Date: 2026-12-07
 """
 
