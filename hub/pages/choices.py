@@ -124,8 +124,9 @@ def share_choices(
     and ``uploader``: then only that type is considered, decided for that uploader.
 
     A case share offers a type the party may share all of (``ALL``) or only its own uploads of
-    (``OWN``, :meth:`~hub.rules.model.Policy.share_scope`); a type no organisation may receive
-    is refused by its ``share_to`` rule.
+    (``OWN``, :meth:`~hub.rules.model.Policy.share_scope`) and may upload; a type it may share
+    only its own of but not upload is refused by its ``upload`` rule, a type no organisation
+    may receive by its ``share_to`` rule.
     """
     others = [o for o in organisations if o.enabled and o.code != party.code]
     parties = {o.code: Party(o.code, o.kind) for o in others}
@@ -142,6 +143,12 @@ def share_choices(
         if found is None or found.max_share_duration is None or scope is ShareScope.NONE:
             refused.append(Refused(name, decision.rule))
             continue
+        if uploader is None and scope is ShareScope.OWN:
+            # Only its own uploads, and it may upload none: nothing it could ever share.
+            upload = policy.decide(party, PolicyAction.UPLOAD, name)
+            if not upload.allowed:
+                refused.append(Refused(name, upload.rule))
+                continue
         receivers = tuple(
             code for code, other in parties.items() if policy.may_receive(other, name).allowed
         )

@@ -61,6 +61,16 @@ def _filter(document_type: str | None, since: date | None, until: date | None) -
     )
 
 
+def _day(text: str | None) -> date | None:
+    """A filter's day; the filter form sends an empty field for "any day"."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Unprocessable("a day is written YYYY-MM-DD") from None
+
+
 def _list_page(
     request: Request,
     *,
@@ -92,21 +102,22 @@ def documents(  # noqa: PLR0917 - FastAPI reads query parameters from the signat
     request: Request,
     service: DocumentLister,
     document_type: Annotated[str | None, Query(max_length=64)] = None,
-    created_since: Annotated[date | None, Query()] = None,
-    created_until: Annotated[date | None, Query()] = None,
+    created_since: Annotated[str | None, Query(max_length=10)] = None,
+    created_until: Annotated[str | None, Query(max_length=10)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     types = list(service.deps.policy.document_types)
     document_type = document_type or None
+    since, until = _day(created_since), _day(created_until)
     filters = {
         "document_type": document_type or "",
-        "created_since": created_since.isoformat() if created_since else "",
-        "created_until": created_until.isoformat() if created_until else "",
+        "created_since": since.isoformat() if since else "",
+        "created_until": until.isoformat() if until else "",
     }
     if document_type is not None and document_type not in types:
         raise Unprocessable("unknown document type")
-    where = _filter(document_type, created_since, created_until)
-    items, next_cursor = service.page(where, cursor=cursor, limit=PAGE_SIZE)
+    where = _filter(document_type, since, until)
+    items, next_cursor = service.page(where, cursor=cursor or None, limit=PAGE_SIZE)
     return _list_page(
         request,
         items=items,
@@ -206,7 +217,7 @@ async def upload(
 
     # The person's own slot: every person uploads through the one web client, so a slot per
     # client would let one person's uploads hold everyone's.
-    who = getattr(principal, "user_id", None) or principal.client_id
+    who = principal.user_id or principal.client_id
     try:
         with slots.hold(f"user {who}"):
             chunks = body_chunks(request)
@@ -220,12 +231,14 @@ async def upload(
     except csrf.CsrfRefused:
         raise
     except HubError as exc:
-        return render(
+        refused = render(
             request,
             "pages/upload.html",
             _upload_context(choices, [str(exc)]),
             status_code=exc.status_code,
         )
+        refused.headers.update(exc.headers)  # a busy slot's Retry-After, as the API's
+        return refused
     return render(
         request,
         "pages/uploaded.html",
@@ -276,4 +289,5 @@ def content(request: Request, service: DocumentDownloader, document_id: Document
 def receipts(request: Request, service: DocumentReader, document_id: DocumentId) -> HTMLResponse:
     """The person's own download receipts of the document, as a fragment the document page's
     script puts in place after a download (no event: see :meth:`DocumentPages.own_receipts`)."""
-    return render(request, "pages/receipts.html", {"receipts": service.own_receipts(document_id)})
+    receipts = service.own_receipts(document_id)
+    return render(request, "pages/receipts.html", page_context(receipts=receipts))

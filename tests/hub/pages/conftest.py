@@ -39,16 +39,3 @@ def pages_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PagesH
     for api in running_documents_hub(request, tmp_path, people=people):
         people.services = api.hub.services
         yield PagesHub(api)
-
-
-@pytest.fixture
-def sqlite_pages_hub(tmp_path: Path) -> Iterator[PagesHub]:
-    """:func:`pages_hub` on SQLite only, for what no database changes."""
-
-    class _Param:
-        param = "sqlite+filesystem"
-
-    people = AccountPeople()
-    for api in running_documents_hub(_Param(), tmp_path, people=people):  # type: ignore[arg-type]
-        people.services = api.hub.services
-        yield PagesHub(api)

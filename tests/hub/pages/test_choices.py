@@ -9,7 +9,7 @@ import pytest
 
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from hub.pages.choices import ZONE, latest_day, share_choices, share_expiry, today, upload_choices
-from hub.rules.install import demo_policy_bytes
+from hub.rules import demo_policy_bytes
 from hub.rules.loader import load_policy
 from hub.rules.model import Party, Policy, ShareScope
 from hub.tables.organisations import Organisation
@@ -73,9 +73,12 @@ def test_an_uploader_shares_only_its_own_and_is_told_why_not_the_rest(policy: Po
     choices = share_choices(policy, party("IOM"), organisations())
     assert [(o.document_type, o.scope) for o in choices.options] == [
         ("travel_document", ShareScope.OWN),
-        ("case_info", ShareScope.OWN),
     ]
-    assert [(r.document_type, r.rule) for r in choices.refused] == [("decision", "default-deny")]
+    # It may share its own case information, but may upload none: nothing to offer.
+    assert [(r.document_type, r.rule) for r in choices.refused] == [
+        ("decision", "default-deny"),
+        ("case_info", "default-deny"),
+    ]
 
 
 def test_one_document_is_decided_for_its_uploader(policy: Policy) -> None:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
@@ -68,9 +69,13 @@ def test_every_dutch_translation_keeps_its_placeholders() -> None:
             assert sorted(re.findall(r"%\(\w+\)s", str(message.string))) == wanted, message.id
 
 
-def _key(message_id: object) -> object:
-    """A message's id as a dict key: a plural message's (singular, plural) is a list."""
-    return tuple(message_id) if isinstance(message_id, list) else message_id
+def _messages(catalog: Catalog) -> dict[object, object]:
+    """id -> translation; a plural message's (ngettext) forms are lists, kept as tuples."""
+
+    def key(value: object) -> object:
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    return {key(m.id): key(m.string) for m in catalog if m.id}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -78,8 +83,8 @@ def test_the_compiled_catalog_is_its_source_compiled(language: str) -> None:
     compiled = io.BytesIO()
     write_mo(compiled, _catalog(language))
     shipped = (LOCALE / language / "LC_MESSAGES" / "messages.mo").read_bytes()
-    in_source = {_key(m.id): m.string for m in read_mo(io.BytesIO(compiled.getvalue())) if m.id}
-    in_shipped = {_key(m.id): m.string for m in read_mo(io.BytesIO(shipped)) if m.id}
+    in_source = _messages(read_mo(io.BytesIO(compiled.getvalue())))
+    in_shipped = _messages(read_mo(io.BytesIO(shipped)))
     assert in_shipped == in_source, (
         "messages.mo is behind messages.po: run scripts/messages compile"
     )
