@@ -35,6 +35,7 @@ from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
 from hub.pages.documents import router as document_pages_router
+from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
 from hub.policy.endpoints import router as policy_router
 from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
@@ -223,6 +224,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(login_router)
     app.include_router(authorize_router)
     app.include_router(account_router)
+    app.include_router(home_page_router)
     app.include_router(document_pages_router)
     app.include_router(share_pages_router)
     return app

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 from collections import Counter
 from typing import Final
 
@@ -45,8 +46,12 @@ def recovery_key(secret: str) -> bytes:
 
 
 def qr_svg(uri: str) -> str:
-    """The provisioning URI as an inline SVG: a path with attributes, no style or script."""
-    return str(segno.make(uri, error="m").svg_inline(scale=4, omitsize=False))
+    """The provisioning URI as a standalone SVG document: a path with attributes, no style or
+    script. It keeps its ``xmlns``: the page shows it as an image (a ``data:`` URI), and an
+    image without the SVG namespace is not drawn (segno's ``svg_inline`` leaves it out)."""
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False, scale=4)
+    return out.getvalue().decode("ascii")
 
 
 class SealedFactorSecrets:

@@ -165,12 +165,14 @@ def logout(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> Response:
     now = utcnow()
+    # The origin first: a form on another site arrives without the cookie (SameSite=Lax), and
+    # must not even clear it.
+    check_origin(request, issuer=services.settings.issuer)
     web = services.web_sessions.load(session, cookie_value(request), now=now)
     response = RedirectResponse(LOGGED_OUT_PATH, status_code=303)
     if web is None:  # nothing left to end
         clear_cookie(response)
         return response
-    check_origin(request, issuer=services.settings.issuer)
     check_token(web, csrf_token)
     if web.refresh_token is not None:
         services.oauth.end_login(session, refresh_token=web.refresh_token)

@@ -39,10 +39,11 @@ from hub.web.assets import vendored
 
 # The policy of every page (decision 0024): nothing but the hub's own scripts, styles and
 # images (data: for the icons the NL Design System CSS inlines), forms post only to the hub,
-# no framing, no <base>. The API docs set a policy of their own (with a nonce) and keep it.
+# no framing, no <base>; scripts fetch only from the hub (the upload's progress, the
+# receipts after a download). The API docs set a policy of their own (with a nonce) and keep it.
 PAGE_CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
 )
 PAGE_HEADERS: Final[Mapping[str, str]] = {
     "Content-Security-Policy": PAGE_CSP,

@@ -42,7 +42,7 @@ DOCUMENT_PATH: Final = re.compile(
 # The policy every page sends (CONTRACT.md, "Security headers on every page").
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
 )
 
 

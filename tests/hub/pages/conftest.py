@@ -11,7 +11,7 @@ import pytest
 
 from auth.people import Role
 from tests.fixtures.documents import DOCUMENT_BACKENDS, DocumentHub, running_documents_hub
-from tests.fixtures.people import AccountPeople, Browser, add_person, log_in
+from tests.fixtures.people import Browser, add_person, log_in
 
 
 @dataclass
@@ -35,7 +35,5 @@ class PagesHub:
 
 @pytest.fixture(params=DOCUMENT_BACKENDS)
 def pages_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PagesHub]:
-    people = AccountPeople()
-    for api in running_documents_hub(request, tmp_path, people=people):
-        people.services = api.hub.services
+    for api in running_documents_hub(request, tmp_path):
         yield PagesHub(api)

@@ -25,7 +25,7 @@ from hub.ui.i18n import LANGUAGE_COOKIE
 from hub.ui.sessions import COOKIE
 from hub.web.limits import UploadSlots
 from tests.fixtures.documents import jpeg, pdf, running_documents_hub, tiff
-from tests.fixtures.people import AccountPeople, Browser
+from tests.fixtures.people import Browser
 from tests.hub.pages.conftest import PagesHub
 from tests.hub.pages.pagetools import no_number_in_addresses, parsed
 
@@ -312,14 +312,11 @@ def small_pages_hub(tmp_path: Path) -> Iterator[PagesHub]:
     class _Param:
         param = "sqlite+filesystem"
 
-    people = AccountPeople()
     for api in running_documents_hub(
         _Param(),  # type: ignore[arg-type]
         tmp_path,
-        people=people,
         policy_file=policy_file,
     ):
-        people.services = api.hub.services
         yield PagesHub(api)
 
 

@@ -17,7 +17,7 @@ from tests.hub.ui.conftest import HTML
 PAGE_ROUTERS = [ui_router]
 EXACT_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
 )
 
 
