@@ -83,8 +83,8 @@ def granting_shares(
     policy: Policy, party: Party, now: datetime
 ) -> CompoundSelect[tuple[uuid.UUID, uuid.UUID]] | None:
     """``(share_id, document_id)`` (so labelled) for every active share to ``party`` and every
-    live document it grants the party now (point 3 of the module docstring, share by share); ``None`` when no
-    share can grant the party anything under the policy.
+    live document it grants the party now (point 3 of the module docstring, share by share);
+    ``None`` when no share can grant the party anything under the policy.
 
     A document reached by several shares appears once per share, so a caller can tell which
     shares grant it; its other ways in (points 1 and 2) are not considered here.
