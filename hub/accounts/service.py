@@ -41,7 +41,7 @@ from audit.events import Action, ActorType, Outcome
 from auth import totp
 from auth.models import UserAccount, UserActionToken
 from auth.passwords import Passwords, check_password_rules
-from auth.people import Person, Role, check_roles
+from auth.people import WEB_CLIENT_ID, Person, Role, check_roles
 from hub.accounts import repository
 from hub.accounts import throttle as throttling
 from hub.accounts.factors import FactorSealer, qr_svg, recovery_key
@@ -641,12 +641,14 @@ class Accounts:
         return self._person_actor(person_of(account))
 
     def _person_actor(self, person: Person) -> Actor:
-        # With the oauth-code work, ``client=WEB_CLIENT_ID`` joins these fields.
+        # A person reaches these steps only through the hub's login pages, which are the web
+        # client's: it is the means, as it is for everything the person does afterwards.
         return Actor(
             ActorType.USER,
             person.username,
             person.organisation,
             self._auditor.purpose_uri(person.processing_activity),
+            client=WEB_CLIENT_ID,
         )
 
     def _recorder(self, context: Context, person: Person) -> Recorder:

@@ -22,7 +22,7 @@ from audit.models import AuditEvent
 from auth import totp
 from auth.models import UserAccount, UserLoginThrottle, UserRecoveryCode
 from auth.passwords import Argon2Parameters, Passwords
-from auth.people import Role
+from auth.people import WEB_CLIENT_ID, Role
 from hub.accounts.service import (
     Accounts,
     LinkInvalid,
@@ -172,6 +172,8 @@ def test_a_login_with_password_and_code_records_the_person(hub: Hub) -> None:
     ]
     assert logins[-1].processing_activity_id.endswith("opvang")
     assert logins[-1].source_address == "192.0.2.7"
+    # The login pages are the web client's: it is the means, as for the person's later calls.
+    assert {e.actor_client for e in logins} == {WEB_CLIENT_ID}
 
 
 def test_the_hash_keeps_its_parameters_and_old_ones_are_replaced_at_login(hub: Hub) -> None:
