@@ -20,6 +20,7 @@ fix is owed for.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -29,7 +30,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Response
 
-from tests.fixtures.browser import Watch, violations
+from tests.fixtures.browser import Watch, screenshot_dir, violations
 from tests.fixtures.cli import run_ketenhub
 from tests.ui.harness import (
     CSP,
@@ -80,6 +81,8 @@ class Scans:
 
     def __init__(self) -> None:
         self.found: dict[str, list[str]] = {}
+        self.passed: dict[str, int] = {}
+        self.engine = "axe-core"
 
     def __call__(self, page: Page, state: str) -> None:
         page.wait_for_load_state()
@@ -91,6 +94,9 @@ class Scans:
             f"{v['id']} ({v['impact']}): {v['help']}; {[n['target'] for n in v['nodes']][:5]}"
             for v in result.response["violations"]
         ]
+        self.passed[state] = len(result.response["passes"])
+        engine = result.response["testEngine"]
+        self.engine = f"{engine['name']} {engine['version']}"
         # An image that did not load is no violation to axe (its alt text stands in), but a
         # person sees a broken page: the enrolment's QR code, for one.
         broken = page.evaluate(
@@ -104,6 +110,22 @@ class Scans:
         return "\n".join(
             f"{state}: {finding}" for state, found in self.found.items() for finding in found
         )
+
+    def write(self) -> Path:
+        """Each state's verdict as JSON beside the screenshots (``axe.json``), for the record:
+        the violations (none, when the test passes) and how many rules passed."""
+        record = {
+            "engine": self.engine,
+            "tags": WCAG,
+            "pages": {
+                state: {"violations": self.found[state], "rules_passed": self.passed.get(state)}
+                for state in sorted(self.found)
+            },
+        }
+        path = screenshot_dir("ui") / "axe.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return path
 
 
 @pytest.fixture(scope="module")
@@ -246,6 +268,7 @@ def test_the_scan_bites(ui_hub: UiHub, browser: Browser) -> None:
 def test_no_page_has_an_axe_violation(scans: Scans) -> None:
     """The verdict over the scans above (run after them), every page named at once."""
     assert scans.found, "no page was scanned"
+    scans.write()
     assert STATES - set(scans.found) == set(), "pages not scanned (their test failed first)"
     assert scans.report() == ""
 
