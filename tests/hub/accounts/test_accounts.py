@@ -7,6 +7,8 @@ the secret as an app would, a clock the tests move.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from audit.events import Action, Outcome
@@ -504,3 +506,55 @@ def test_an_auditor_may_also_administer(hub: Hub) -> None:
         person = hub.accounts.person(session, hub.account("dtv.toezicht").user_id)
     assert person is not None
     assert {str(s) for s in person.scopes} == {"audit:read", "admin"}
+
+
+# -- concurrency: two replicas, one code -------------------------------------------------------
+
+
+def _blocked(engine: Engine, thread: threading.Thread) -> bool:
+    """Whether ``thread``'s transaction waits for a lock another transaction holds (PostgreSQL:
+    a backend waiting on a lock; SQLite: its BEGIN IMMEDIATE waits for the writer)."""
+    if not thread.is_alive():
+        return False
+    if engine.dialect.name != "postgresql":
+        return True
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
+
+
+def test_one_totp_code_sent_to_two_replicas_at_once_logs_in_once(hub: Hub) -> None:
+    """RFC 6238 §5.2: a code is accepted at most once, also when two replicas check it at the
+    same moment. The second check reads the account while the first holds the name's throttle
+    row; it must not accept the code on the step it read before the first committed."""
+    secret = hub.add()
+    user_id = hub.login("coa.piet")
+    code = hub.code(secret)
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            hub.code_step(user_id, code)
+        except BaseException as exc:  # noqa: BLE001 - the outcome is the assertion
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=second)
+    with hub.request() as first:
+        hub.accounts.check_code(first, user_id=user_id, code=code, context=hub.context())
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _blocked(hub.engine, thread) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _blocked(hub.engine, thread), "the second check never waited for the first"
+    thread.join(timeout=30)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], LoginRefused), outcome
+    accepted = [e for e in hub.events(Action.LOGIN) if e.detail == "totp"]
+    assert len(accepted) == 1
