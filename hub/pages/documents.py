@@ -27,7 +27,14 @@ from hub.documents.endpoints import body_chunks
 from hub.documents.repository import DocumentFilter
 from hub.documents.responses import conditions_of, content_response
 from hub.documents.service import Shown
-from hub.pages.choices import ZONE, UploadChoices, share_choices, share_expiry, upload_choices
+from hub.pages.choices import (
+    ZONE,
+    UploadChoices,
+    form_day,
+    share_choices,
+    share_expiry,
+    upload_choices,
+)
 from hub.pages.dependencies import (
     DocumentDownloader,
     DocumentLister,
@@ -66,7 +73,7 @@ def _day(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        return form_day(text)
     except ValueError:
         raise Unprocessable("a day is written YYYY-MM-DD") from None
 
