@@ -211,6 +211,7 @@ def new_document(request: Request, service: PageUploader) -> HTMLResponse:
 
 @router.post("/documents/new", response_class=HTMLResponse)
 @body_limit(None)  # streamed: the document type's maximum size bounds it
+@csrf.checks_first_field  # `admit` checks csrf_token, the first field, before the file
 async def upload(
     request: Request, service: PageUploader, person: CurrentPerson, slots: UploadSlotsDep
 ) -> HTMLResponse:
