@@ -71,6 +71,12 @@ class Hub:
         self, username: str = "coa.piet", *, roles: tuple[Role, ...] = (Role.CASEWORKER,)
     ) -> str:
         """A user with PASSWORD and an enrolled factor; returns the TOTP secret."""
+        return self.enrolled(username, roles=roles)[0]
+
+    def enrolled(
+        self, username: str = "coa.piet", *, roles: tuple[Role, ...] = (Role.CASEWORKER,)
+    ) -> tuple[str, list[str]]:
+        """A user with PASSWORD and an enrolled factor: the TOTP secret and recovery codes."""
         with db.transaction(self.engine) as session:
             new = self.accounts.add_user(
                 session,
@@ -85,14 +91,16 @@ class Hub:
             )
             enrolment = self.accounts.begin_enrolment(session, user_id=new.person.user_id)
             register_secret(enrolment.secret_base32, "TOTP secret")
-            self.accounts.confirm_enrolment(
+            codes = self.accounts.confirm_enrolment(
                 session,
                 user_id=new.person.user_id,
                 code=self.code(enrolment.secret_base32),
                 context=self.context(),
             )
+        for code in codes:
+            register_secret(code, "recovery code")
         self.clock.advance(90)  # the enrolment used this step's code; the next ones are free
-        return enrolment.secret_base32
+        return enrolment.secret_base32, codes
 
     def code(self, secret: str, *, offset: int = 0) -> str:
         return totp.code_at(secret, totp.step_at(self.clock.now) + offset)
@@ -528,40 +536,14 @@ def _blocked(engine: Engine, thread: threading.Thread) -> bool:
     return bool(waiting)
 
 
-def _recovery_codes(hub: Hub, username: str) -> list[str]:
-    """A new person enrolled just now; returns their recovery codes."""
-    with db.transaction(hub.engine) as session:
-        new = hub.accounts.add_user(
-            session,
-            organisation="COA",
-            username=username,
-            roles=[Role.CASEWORKER],
-            processing_activity="opvang",
-            context=Context.operator(),
-        )
-        hub.accounts.redeem_action_token(
-            session, token=new.link_token, new_password=PASSWORD, context=hub.context()
-        )
-        enrolment = hub.accounts.begin_enrolment(session, user_id=new.person.user_id)
-        register_secret(enrolment.secret_base32, "TOTP secret")
-        codes = hub.accounts.confirm_enrolment(
-            session,
-            user_id=new.person.user_id,
-            code=hub.code(enrolment.secret_base32),
-            context=hub.context(),
-        )
-    for code in codes:
-        register_secret(code, "recovery code")
-    return codes
-
-
 @pytest.mark.parametrize("kind", ["totp", "recovery code"])
 def test_one_code_sent_to_two_replicas_at_once_logs_in_once(hub: Hub, kind: str) -> None:
     """RFC 6238 §5.2: a TOTP code is accepted at most once, and a recovery code is single-use,
     also when two replicas check it at the same moment. The second check reads the account
     while the first holds the name's throttle row; it must not accept the code on what it read
     before the first committed."""
-    code = hub.code(hub.add()) if kind == "totp" else _recovery_codes(hub, "coa.piet")[0]
+    secret, recovery_codes = hub.enrolled()
+    code = hub.code(secret) if kind == "totp" else recovery_codes[0]
     user_id = hub.login("coa.piet")
     outcome: list[BaseException | None] = []
 
