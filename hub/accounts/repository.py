@@ -16,6 +16,14 @@ def get(session: Session, user_id: str) -> UserAccount | None:
     return session.get(UserAccount, user_id)
 
 
+def lock(session: Session, user_id: str) -> UserAccount | None:
+    """The account, read afresh and locked until the transaction ends (``SELECT ... FOR
+    UPDATE``; SQLite's writer lock serialises anyway): what a check read before it waited for
+    the throttle's lock may have been changed meanwhile by an attempt on another replica (the
+    last TOTP step used, the factor enrolled)."""
+    return session.get(UserAccount, user_id, with_for_update=True, populate_existing=True)
+
+
 def get_by_username(session: Session, username: str) -> UserAccount | None:
     return session.exec(select(UserAccount).where(col(UserAccount.username) == username)).first()
 

@@ -5,7 +5,8 @@ Every method works in the caller's session and only flushes. What a refused atte
 behind, its count on the throttles and its audit event, is written through
 :func:`hub.core.db.keep_refusal`, so it is kept although the caller then fails (a request's
 transaction rolls its own work back and keeps the refusal). Each attempt locks its throttle rows
-first, so attempts on one name take turns on every replica.
+first, so attempts on one name take turns on every replica, and a check of a code then reads the
+account again under its row lock (never what it read before it waited).
 
 Exception tree (all :class:`~hub.core.errors.HubError`)::
 
@@ -198,6 +199,7 @@ class Accounts:
         account = self._account_or_refuse(session, user_id, context)
         subjects = self._subjects(account.username, context)
         self._wait_or_refuse(session, subjects, account, context, now=now)
+        account = self._locked(session, account)
         if not self._usable(session, account):
             raise self._refuse(
                 session, subjects, account, context, detail="account disabled", now=now
@@ -269,6 +271,7 @@ class Accounts:
         account = self._account_or_refuse(session, user_id, context)
         subjects = self._subjects(account.username, context)
         self._wait_or_refuse(session, subjects, account, context, now=now)
+        account = self._locked(session, account)
         pending_kek, pending = account.pending_totp_kek_id, account.pending_totp_sealed
         if pending_kek is None or pending is None or account.totp_sealed is not None:
             raise self._refuse(session, subjects, account, context, detail="no enrolment", now=now)
@@ -322,6 +325,7 @@ class Accounts:
         now = self._clock()
         subjects = self._subjects(account.username, context)
         self._wait_or_refuse(session, subjects, account, context, now=now)
+        account = self._locked(session, account)
         if not self.passwords.verify(account.password_hash, old_password):
             raise self._refuse(
                 session, subjects, account, context, detail="wrong password", now=now
@@ -559,6 +563,17 @@ class Accounts:
 
     def _usable(self, session: Session, account: UserAccount) -> bool:
         return account.enabled and organisations.is_enabled(session, account.organisation)
+
+    @staticmethod
+    def _locked(session: Session, account: UserAccount) -> UserAccount:
+        """``account`` read again under its row lock, taken after the throttle rows (the one
+        order every attempt locks in). Without it, two replicas checking one TOTP code at once
+        both compare it with the last step they read before either committed, and both accept
+        it (RFC 6238 §5.2: once)."""
+        locked = repository.lock(session, account.user_id)
+        if locked is None:  # deleted meanwhile: accounts are never deleted, but never a 500
+            raise LoginRefused
+        return locked
 
     def _account_or_refuse(self, session: Session, user_id: str, context: Context) -> UserAccount:
         account = repository.get(session, user_id)

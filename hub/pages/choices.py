@@ -161,6 +161,16 @@ def share_choices(
     return ShareChoices(tuple(options), tuple(refused), grantees, policy.purposes)
 
 
+def form_day(text: str) -> date:
+    """A day as a form sends it (``YYYY-MM-DD``); ``ValueError`` for anything else, the
+    calendar's last day included: a filter or a share ends at the start of the day after
+    (:func:`share_expiry`), which ``datetime`` cannot hold for 9999-12-31."""
+    day = date.fromisoformat(text)
+    if day >= date.max:
+        raise ValueError("a day before 9999-12-31")
+    return day
+
+
 def share_expiry(day: date) -> datetime:
     """The moment a share "until ``day``" ends: the start of the next day, in :data:`ZONE`."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=ZONE)

@@ -27,7 +27,14 @@ from hub.documents.endpoints import body_chunks
 from hub.documents.repository import DocumentFilter
 from hub.documents.responses import conditions_of, content_response
 from hub.documents.service import Shown
-from hub.pages.choices import ZONE, UploadChoices, share_choices, share_expiry, upload_choices
+from hub.pages.choices import (
+    ZONE,
+    UploadChoices,
+    form_day,
+    share_choices,
+    share_expiry,
+    upload_choices,
+)
 from hub.pages.dependencies import (
     DocumentDownloader,
     DocumentLister,
@@ -66,7 +73,7 @@ def _day(text: str | None) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        return form_day(text)
     except ValueError:
         raise Unprocessable("a day is written YYYY-MM-DD") from None
 
@@ -204,6 +211,7 @@ def new_document(request: Request, service: PageUploader) -> HTMLResponse:
 
 @router.post("/documents/new", response_class=HTMLResponse)
 @body_limit(None)  # streamed: the document type's maximum size bounds it
+@csrf.checks_first_field  # `admit` checks csrf_token, the first field, before the file
 async def upload(
     request: Request, service: PageUploader, person: CurrentPerson, slots: UploadSlotsDep
 ) -> HTMLResponse:

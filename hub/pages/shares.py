@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, date
+from datetime import UTC
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -23,7 +23,14 @@ from pydantic import ValidationError
 from hub.core.errors import Forbidden, NotFound, Unprocessable
 from hub.directory import organisations_repository
 from hub.documents.service import Shown
-from hub.pages.choices import ShareChoices, latest_day, share_choices, share_expiry, today
+from hub.pages.choices import (
+    ShareChoices,
+    form_day,
+    latest_day,
+    share_choices,
+    share_expiry,
+    today,
+)
 from hub.pages.dependencies import (
     ShareGranter,
     ShareLister,
@@ -166,7 +173,7 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
         )
 
     try:
-        until = date.fromisoformat(text.get("until", ""))
+        until = form_day(text.get("until", ""))
     except ValueError:
         return again([_("Give the last day of the share as a date.")], 422)
     try:

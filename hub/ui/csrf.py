@@ -27,7 +27,8 @@ the person as actor when the request is theirs.
 from __future__ import annotations
 
 import hmac
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -37,6 +38,9 @@ from hub.websessions.store import WebSession
 
 FIELD: Final = "csrf_token"
 UNSAFE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_CHECKS_FIRST_FIELD: Final = "__hub_checks_csrf_first_field__"
+
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class CsrfRefused(Forbidden):
@@ -76,3 +80,19 @@ def check_token(web: WebSession, submitted: str | None) -> None:
         raise CsrfRefused("the form has no csrf_token")
     if not hmac.compare_digest(web.csrf_token.encode(), submitted.encode("utf-8")):
         raise CsrfRefused("the form's csrf_token is not this session's")
+
+
+def checks_first_field(endpoint: F) -> F:
+    """Declare that a page route reads its ``multipart/form-data`` body as a stream and checks
+    the ``csrf_token`` itself, as the form's first field, before it reads the rest (the upload,
+    :meth:`hub.ui.person.PagePerson.check_csrf`). Every other page route's multipart form is
+    read and checked before the route runs, as a urlencoded one is: a route that forgot to
+    check would otherwise take a form without a token. Goes below the ``@router`` decorator."""
+    setattr(endpoint, _CHECKS_FIRST_FIELD, True)
+    return endpoint
+
+
+def route_checks_first_field(request: Request) -> bool:
+    """Whether the route ``request`` reached was declared with :func:`checks_first_field`."""
+    endpoint = getattr(request.scope.get("route"), "endpoint", None)
+    return bool(getattr(endpoint, _CHECKS_FIRST_FIELD, False))

@@ -14,8 +14,9 @@ dependency, before the route runs:
    (reuse, the login's 8 hours over, a disabled person) ends the session: to the login page;
 4. records the use (the idle clock restarts), and for an unsafe method checks CSRF
    (:mod:`hub.ui.csrf`): the browser's ``Origin``/``Sec-Fetch-Site`` always, and the form's
-   ``csrf_token`` when the body is a urlencoded form. A multipart form (an upload) is not read
-   here, so as not to buffer its file: its route checks the first field with
+   ``csrf_token`` when the body is a form, urlencoded or multipart. Only a route declared with
+   :func:`hub.ui.csrf.checks_first_field` (the upload) has its multipart form left unread
+   here, so as not to buffer its file: it checks the first field with
    :meth:`PagePerson.check_csrf` before it reads ``file``;
 5. makes the person the request's actor, so a refusal from here on is recorded as theirs.
 
@@ -48,7 +49,13 @@ from hub.tokens.service import GrantRefused
 from hub.trail.context import Actor, Context, ContextDep
 from hub.trail.recorder import About, Recorder
 from hub.trail.request_note import note_actor
-from hub.ui.csrf import FIELD, UNSAFE_METHODS, check_origin, check_token
+from hub.ui.csrf import (
+    FIELD,
+    UNSAFE_METHODS,
+    check_origin,
+    check_token,
+    route_checks_first_field,
+)
 from hub.ui.navigation import local_path
 from hub.ui.rendering import show_csrf_token, show_person
 from hub.ui.sessions import cookie_value
@@ -63,6 +70,7 @@ REFRESH_MARGIN: Final = timedelta(seconds=60)
 """A token that ends sooner is refreshed first, so no page fails halfway for an expired token."""
 
 _FORM: Final = "application/x-www-form-urlencoded"
+_MULTIPART: Final = "multipart/form-data"
 
 
 class LoginRequired(Exception):
@@ -180,11 +188,13 @@ async def current_person(
     note_actor(Actor.of(principal))  # from here on, every refusal is the person's own
     person = PagePerson(principal, web, web.csrf_token)
     if request.method in UNSAFE_METHODS:
-        content_type = request.headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() == _FORM:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media == _MULTIPART and route_checks_first_field(request):
+            pass  # the upload: its route checks the first field before it reads the file
+        elif media in {_FORM, _MULTIPART}:
             submitted = (await request.form()).get(FIELD)
             person.check_csrf(submitted if isinstance(submitted, str) else None)
-        elif not content_type.lower().startswith("multipart/form-data"):
+        else:
             # Neither form a page sends: nothing could carry the token.
             person.check_csrf(None)
     show_person(request, principal)

@@ -7,6 +7,8 @@ the secret as an app would, a clock the tests move.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from audit.events import Action, Outcome
@@ -69,6 +71,12 @@ class Hub:
         self, username: str = "coa.piet", *, roles: tuple[Role, ...] = (Role.CASEWORKER,)
     ) -> str:
         """A user with PASSWORD and an enrolled factor; returns the TOTP secret."""
+        return self.enrolled(username, roles=roles)[0]
+
+    def enrolled(
+        self, username: str = "coa.piet", *, roles: tuple[Role, ...] = (Role.CASEWORKER,)
+    ) -> tuple[str, list[str]]:
+        """A user with PASSWORD and an enrolled factor: the TOTP secret and recovery codes."""
         with db.transaction(self.engine) as session:
             new = self.accounts.add_user(
                 session,
@@ -83,14 +91,16 @@ class Hub:
             )
             enrolment = self.accounts.begin_enrolment(session, user_id=new.person.user_id)
             register_secret(enrolment.secret_base32, "TOTP secret")
-            self.accounts.confirm_enrolment(
+            codes = self.accounts.confirm_enrolment(
                 session,
                 user_id=new.person.user_id,
                 code=self.code(enrolment.secret_base32),
                 context=self.context(),
             )
+        for code in codes:
+            register_secret(code, "recovery code")
         self.clock.advance(90)  # the enrolment used this step's code; the next ones are free
-        return enrolment.secret_base32
+        return enrolment.secret_base32, codes
 
     def code(self, secret: str, *, offset: int = 0) -> str:
         return totp.code_at(secret, totp.step_at(self.clock.now) + offset)
@@ -506,3 +516,57 @@ def test_an_auditor_may_also_administer(hub: Hub) -> None:
         person = hub.accounts.person(session, hub.account("dtv.toezicht").user_id)
     assert person is not None
     assert {str(s) for s in person.scopes} == {"audit:read", "admin"}
+
+
+# -- concurrency: two replicas, one code -------------------------------------------------------
+
+
+def _blocked(engine: Engine, thread: threading.Thread) -> bool:
+    """Whether ``thread``'s transaction waits for a lock another transaction holds (PostgreSQL:
+    a backend waiting on a lock; SQLite: its BEGIN IMMEDIATE waits for the writer)."""
+    if not thread.is_alive():
+        return False
+    if engine.dialect.name != "postgresql":
+        return True
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
+
+
+@pytest.mark.parametrize("kind", ["totp", "recovery code"])
+def test_one_code_sent_to_two_replicas_at_once_logs_in_once(hub: Hub, kind: str) -> None:
+    """RFC 6238 §5.2: a TOTP code is accepted at most once, and a recovery code is single-use,
+    also when two replicas check it at the same moment. The second check reads the account
+    while the first holds the name's throttle row; it must not accept the code on what it read
+    before the first committed."""
+    secret, recovery_codes = hub.enrolled()
+    code = hub.code(secret) if kind == "totp" else recovery_codes[0]
+    user_id = hub.login("coa.piet")
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        try:
+            hub.code_step(user_id, code)
+        except BaseException as exc:  # noqa: BLE001 - the outcome is the assertion
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=second)
+    with hub.request() as first:
+        hub.accounts.check_code(first, user_id=user_id, code=code, context=hub.context())
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _blocked(hub.engine, thread) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _blocked(hub.engine, thread), "the second check never waited for the first"
+    thread.join(timeout=30)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], LoginRefused), outcome
+    accepted = [e for e in hub.events(Action.LOGIN) if e.detail == kind]
+    assert len(accepted) == 1
