@@ -341,15 +341,24 @@ class Accounts:
         )
 
     def redeem_action_token(
-        self, session: Session, *, token: str, new_password: str, context: Context
+        self,
+        session: Session,
+        *,
+        token: str,
+        new_password: str,
+        context: Context,
+        purpose: str | None = None,
     ) -> Person:
         """Set a password through an activation or reset link; the link then stops working.
-        A password that breaks the rules leaves the link as it was."""
+        A password that breaks the rules leaves the link as it was. ``purpose`` (``activate``
+        or ``reset``), when given, is the kind of link the token must be: an activation token
+        does not work at a reset address, nor the other way round."""
         row = repository.lock_action_token(session, _token_hash(token))
         now = self._clock()
         account = repository.get(session, row.user_id) if row is not None else None
         if (
             row is None
+            or (purpose is not None and row.purpose != purpose)
             or account is None
             or as_utc(row.expires_at) <= now
             or not self._usable(session, account)

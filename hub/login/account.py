@@ -176,7 +176,11 @@ def _link_route(purpose: str) -> None:
             return _link_invalid(request)
         try:
             services.accounts.redeem_action_token(
-                session, token=token, new_password=new_password or "", context=context
+                session,
+                token=token,
+                new_password=new_password or "",
+                context=context,
+                purpose=purpose,
             )
         except LinkInvalid:
             return _link_invalid(request)

@@ -125,7 +125,7 @@ def callback(  # the callback's four parameters (RFC 6749 §4.1.2, RFC 9207)
         pending is None
         or state is None
         or not hmac.compare_digest(state.encode("utf-8"), pending.state.encode("ascii"))
-        or (iss is not None and iss != services.oauth.config.issuer)
+        or iss != services.oauth.config.issuer  # RFC 9207: the hub always sends it
     ):
         return _problem(request, web, "mismatch")
     if error is not None or code is None:

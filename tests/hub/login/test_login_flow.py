@@ -4,7 +4,7 @@ id, logout, and every way the flow refuses (wrong state, foreign next, CSRF, thr
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pyotp
 import pytest
@@ -62,6 +62,11 @@ def test_a_new_person_activates_sets_a_password_enrols_and_gets_recovery_codes(
     assert form.status_code == 200
     password = "my own long password, chosen"
     register_secret(password, "a person's password")
+    # A link works only at its own kind of address: an activation token is no reset link.
+    elsewhere = login_hub.browser.post(
+        f"/account/reset/{token}", data={"csrf_token": csrf_of(form), "new_password": password}
+    )
+    assert elsewhere.status_code == 404
     too_short = login_hub.browser.post(
         link, data={"csrf_token": csrf_of(form), "new_password": "short"}
     )
@@ -174,6 +179,24 @@ def test_a_callback_with_another_state_is_refused_and_exchanges_nothing(
     assert not web.logged_in
     # The pending login is gone: the genuine answer, after a forged one, is refused too.
     assert login_hub.browser.get(f"{location.path}?{location.query}").status_code == 400
+
+
+@pytest.mark.parametrize("change", ["drop", "other"])
+def test_a_callback_without_the_hubs_iss_is_refused(login_hub: LoginHub, change: str) -> None:
+    """RFC 9207: the hub always names itself in the answer, so an answer that does not (a mix-up
+    with another authorization server) is refused before any code is exchanged."""
+    person, password, secret = login_hub.person("kmar.medewerker", organisation="KMAR")
+    factor = login_hub.password_step(login_hub.start(), person.username, password)
+    answer = login_hub.post_step(factor, "factor", code=pyotp.TOTP(secret).now())
+    location = urlsplit(answer.headers["location"])
+    kept = [(k, v) for k, v in parse_qsl(location.query) if k != "iss"]
+    if change == "other":
+        kept.append(("iss", "https://as.example"))
+    refused = login_hub.browser.get(f"{location.path}?{urlencode(kept)}")
+    assert refused.status_code == 400
+    web = _session_of(login_hub, login_hub.cookie())
+    assert web is not None
+    assert not web.logged_in
 
 
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
