@@ -184,10 +184,13 @@ def test_the_installed_command_initialises_and_serves(installed_hub: InstalledHu
     assert httpx.get(f"{url}/docs").status_code == 200
     # Both commands say where to go: the address to open, and where the demo people's
     # passwords and TOTP secrets are (the file, never a secret itself).
-    for said in (installed_hub.init_output, installed_hub.log.read_text(errors="replace")):
-        assert f"open {url}/ and log in" in said
-        assert 'var/demo-credentials.json, under "users"' in said
-        assert "pyotp.TOTP(" in said
+    init = installed_hub.init_output
+    assert f"web UI        {url}/ once `ketenhub serve` runs" in init
+    assert "passwords and TOTP secrets are in var/demo-credentials.json" in init
+    served = installed_hub.log.read_text(errors="replace")
+    assert f"open {url}/ and log in" in served
+    assert 'var/demo-credentials.json, under "users"' in served
+    assert "pyotp.TOTP(" in served
 
 
 # -- the web UI of the installed hub, as a browser without JavaScript takes it ----------------

@@ -1,5 +1,6 @@
 """What ``init --demo`` and ``serve`` tell a person about where to go next: the web UI's
-address, and where the demo people's passwords and TOTP secrets are.
+address, and where the demo people's passwords and TOTP secrets are (``init`` in a line,
+``serve`` in full right before it starts, so ``./scripts/demo`` does not say it twice over).
 
 A new user's first question after ``./scripts/demo`` is which address to open and how to log
 in. The answer names the credentials file and how to compute a code, never a password or a
@@ -39,6 +40,16 @@ def _shown(path: Path) -> str:
     except ValueError:  # another drive (Windows)
         return str(path)
     return str(path) if relative.startswith("..") else relative
+
+
+def demo_pointer(settings: Settings) -> str:
+    """One line for ``init --demo``: where the web UI will be, and where the people are
+    (``serve`` then says how to log in, right before it starts)."""
+    credentials = _shown(settings.data_dir / DEMO_CREDENTIALS)
+    return (
+        f"web UI        {web_ui_url(settings)} once `ketenhub serve` runs; the demo people's "
+        f"passwords and TOTP secrets are in {credentials}"
+    )
 
 
 def demo_directions(settings: Settings) -> list[str]:

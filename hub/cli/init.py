@@ -12,7 +12,7 @@ from audit.events import Action
 from hub.accounts.demo import DEMO_USERS, ensure_demo_users
 from hub.cli import production
 from hub.cli.console import CommandError, load_settings, operator_recorder
-from hub.cli.directions import DEMO_CREDENTIALS, demo_directions
+from hub.cli.directions import DEMO_CREDENTIALS, demo_pointer
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.clients.web import callback_uri, ensure_web_client
 from hub.config import Settings
@@ -84,7 +84,7 @@ def cmd_init(args: argparse.Namespace) -> None:
     finally:
         services.close()
     if args.demo:
-        print(*demo_directions(settings), sep="\n")
+        print(demo_pointer(settings))
 
 
 def _init_policy(services: Services, *, demo: bool) -> None:
