@@ -12,6 +12,7 @@ from audit.events import Action
 from hub.accounts.demo import DEMO_USERS, ensure_demo_users
 from hub.cli import production
 from hub.cli.console import CommandError, load_settings, operator_recorder
+from hub.cli.directions import DEMO_CREDENTIALS, demo_pointer
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
 from hub.clients.web import callback_uri, ensure_web_client
 from hub.config import Settings
@@ -72,25 +73,7 @@ def cmd_init(args: argparse.Namespace) -> None:
         _init_policy(services, demo=args.demo)
         _init_web_client(services)
         if args.demo:
-            credentials = settings.data_dir / "demo-credentials.json"
-            recorder = operator_recorder(services)
-            with db.transaction(services.engine) as session:
-                issued = ensure_demo_clients(
-                    session,
-                    credentials,
-                    on_added=lambda client: recorder.record(
-                        session,
-                        Action.CLIENT_ADD,
-                        About("client", client.client_id),
-                        organisation=client.organisation,
-                    ),
-                )
-            print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
-            with db.transaction(services.engine) as session:
-                issued = ensure_demo_users(
-                    session, services.accounts, credentials, context=recorder.context
-                )
-            print(f"demo users    {len(DEMO_USERS)} ({issued} issued) -> {credentials}")
+            _init_demo_people(services)
         services.store.ensure_ready()
         if services.audit.export is not None:
             services.audit.export.ensure_ready()
@@ -100,6 +83,8 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"object store  {where} (ready)")
     finally:
         services.close()
+    if args.demo:
+        print(demo_pointer(settings))
 
 
 def _init_policy(services: Services, *, demo: bool) -> None:
@@ -114,6 +99,29 @@ def _init_policy(services: Services, *, demo: bool) -> None:
     except PolicyError as exc:
         raise CommandError(str(exc)) from None
     print(f"policy        {path} ({'written' if written else 'exists'}; {policy.hash})")
+
+
+def _init_demo_people(services: Services) -> None:
+    """The demo clients and people, their credentials in ``<data dir>/demo-credentials.json``."""
+    credentials = services.settings.data_dir / DEMO_CREDENTIALS
+    recorder = operator_recorder(services)
+    with db.transaction(services.engine) as session:
+        issued = ensure_demo_clients(
+            session,
+            credentials,
+            on_added=lambda client: recorder.record(
+                session,
+                Action.CLIENT_ADD,
+                About("client", client.client_id),
+                organisation=client.organisation,
+            ),
+        )
+    print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
+    with db.transaction(services.engine) as session:
+        issued = ensure_demo_users(
+            session, services.accounts, credentials, context=recorder.context
+        )
+    print(f"demo users    {len(DEMO_USERS)} ({issued} issued) -> {credentials}")
 
 
 def _init_web_client(services: Services) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 import uvicorn
@@ -10,8 +11,10 @@ import uvicorn
 from hub.app import SchemaNotCurrentError, check_schema, create_app
 from hub.cli import preflight, production
 from hub.cli.console import CommandError, load_settings
+from hub.cli.directions import demo_directions, issuer_mismatch
 from hub.cli.http_server import BoundedHttpToolsProtocol
 from hub.cli.running import storage_status
+from hub.config import Environment
 from hub.rules import PolicyError
 from hub.runtime import build_services
 from storage.errors import StorageError
@@ -41,6 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         services.close()
         raise
     app = create_app(settings, services=services)
+    mismatch = issuer_mismatch(settings, port=args.port)
+    if mismatch is not None:
+        print(f"ketenhub: warning: {mismatch}", file=sys.stderr, flush=True)
+    if settings.environment is Environment.DEMO:
+        # Before uvicorn's lines, so a person sees where to go before the log starts.
+        print(*demo_directions(settings), sep="\n", flush=True)
     try:
         uvicorn.run(
             app,

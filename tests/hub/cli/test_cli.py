@@ -205,6 +205,9 @@ def test_serve_runs_the_hub(env: dict[str, str], tmp_path: Path) -> None:
         assert refused.status_code == 401
         port = base.rsplit(":", 1)[1]
     output = (tmp_path / f"serve-{port}.log").read_text()
+    # The default issuer is port 8000, not this one: serve says where logins would go.
+    assert f"KETENHUB_ISSUER is http://127.0.0.1:8000, but this hub serves port {port}" in output
+    assert "open http://127.0.0.1:8000/ and log in" in output  # demo: where to log in
     assert "GET /api/v1/organisations?… HTTP/1.1" in output
     assert misplaced not in output
     assert "1234567890" not in output
