@@ -69,6 +69,9 @@ def cmd_init(args: argparse.Namespace) -> None:
         with db.transaction(services.engine) as session:
             audit_keys = services.audit.keys.ensure(session)
         print(f"audit keys    {'created ' + ', '.join(audit_keys) if audit_keys else 'exist'}")
+        with db.transaction(services.engine) as session:
+            session_key = services.session_keys.ensure(session)
+        print(f"session key   {'created ' + session_key if session_key else 'exists'}")
         _init_policy(services, demo=args.demo)
         _init_web_client(services)
         if args.demo:
