@@ -91,9 +91,7 @@ def add_parser(commands: Any) -> None:
     which.add_argument(
         "--audit", action="store_true", help="rotate the audit checkpoint key instead"
     )
-    which.add_argument(
-        "--sessions", action="store_true", help="rotate the web-session key instead"
-    )
+    which.add_argument("--sessions", action="store_true", help="rotate the web-session key instead")
     rotate.set_defaults(func=cmd_rotate)
     rewrap = key_commands.add_parser("rewrap", help="move every data key to the current KEK")
     rewrap.add_argument("--batch-size", type=int, default=500)

@@ -149,11 +149,13 @@ class WebSessionKeys(SealedKeys[SessionKeySet]):
             seconds=self.cache_seconds
         ):
             return 0
-        named = exists().where(col(WebSessionRow.key_id) == col(WebSessionKey.key_id))
+        named = (
+            exists()
+            .where(col(WebSessionRow.key_id) == col(WebSessionKey.key_id))
+            .correlate(WebSessionKey)  # the row being deleted, not a second copy of the table
+        )
         result = session.execute(
-            delete(WebSessionKey).where(
-                col(WebSessionKey.generation) < newest.generation, ~named
-            )
+            delete(WebSessionKey).where(col(WebSessionKey.generation) < newest.generation, ~named)
         )
         session.flush()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -183,9 +185,7 @@ class WebSessionKeys(SealedKeys[SessionKeySet]):
             loaded_at=self._monotonic(),
         )
 
-    def for_sealing(
-        self, session: Session, committed: Callable[[], Session]
-    ) -> tuple[str, bytes]:
+    def for_sealing(self, session: Session, committed: Callable[[], Session]) -> tuple[str, bytes]:
         """The key in force, as ``(key id, secret)``: from the cache of committed keys
         (read through ``committed``), else from ``session``, created there if there is none."""
         known = self.current(committed)

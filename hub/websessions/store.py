@@ -215,9 +215,7 @@ class WebSessions:
     def _committed(self) -> Session:
         return Session(db.read_only(self._engine))
 
-    def _from_row(
-        self, session: Session, row: WebSessionRow, csrf_token: str
-    ) -> WebSession | None:
+    def _from_row(self, session: Session, row: WebSessionRow, csrf_token: str) -> WebSession | None:
         secret = self._keys.for_opening(session, self._committed, row.key_id)
         if secret is None:
             return None
