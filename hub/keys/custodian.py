@@ -7,8 +7,9 @@ Two families of secret live under the provider's KEKs:
   are also what the per-KEK wrap count is made of; and the vault guards their destruction itself
   (:func:`hub.vault.service.retire_kek` refuses a KEK that a live data key still needs);
 - the hub's **own sealed secrets**, a handful of rows each: the token signing keys, the audit
-  keys, the v-number keys, the user-login secrets and the web-session keys. Each is a :class:`SealedKind`
-  registered with the custodian, which counts and re-seals them without knowing their tables.
+  keys, the v-number keys, the user-login secrets and the web-session keys. Each is a
+  :class:`SealedKind` registered with the custodian, which counts and re-seals them without
+  knowing their tables.
 
 The invariant the custodian keeps: a KEK's material is destroyed only when nothing that is still
 needed is sealed under it, and every change to the key hierarchy is recorded in the audit trail

@@ -6,14 +6,14 @@ file and its own cache of the web-session keys, on one database: as two hub proc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.core import db
 from hub.tables.web_sessions import WebSession as Row
@@ -66,7 +66,7 @@ def _progress(replica: Replica, engine: Engine, cookie: str) -> dict[str, object
 
 def _key_ids(engine: Engine) -> list[str]:
     with Session(engine) as session:
-        rows = session.exec(select(WebSessionKey).order_by(WebSessionKey.generation)).all()
+        rows = session.exec(select(WebSessionKey).order_by(col(WebSessionKey.generation))).all()
         return [row.key_id for row in rows]
 
 
@@ -171,35 +171,24 @@ def test_two_replicas_creating_the_first_key_at_once_make_one(
     unique generation; SQLite: the writer lock) and then uses that key, not one of its own."""
     one = Replica(key_file, migrated_engine, clock=lambda: T0)
     two = Replica(key_file, migrated_engine, clock=lambda: T0)
-    cookies: dict[str, str] = {}
-    failures: list[BaseException] = []
-
-    def second() -> None:
-        try:
-            cookies["two"] = _started(two, migrated_engine, step="two")
-        except BaseException as exc:  # reported below, in the test's own thread
-            failures.append(exc)
-
-    with db.transaction(migrated_engine) as session:
-        web, cookies["one"] = one.sessions.start(session, now=T0)
-        web.progress["step"] = "one"
-        one.sessions.save(session, web, now=T0)
-        waiting = threading.Thread(target=second)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        assert waiting.is_alive(), "the second replica did not wait for the first one's key"
-    waiting.join(timeout=30)
-    assert not failures, failures
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with db.transaction(migrated_engine) as session:
+            web, first = one.sessions.start(session, now=T0)
+            web.progress["step"] = "one"
+            one.sessions.save(session, web, now=T0)
+            waiting = pool.submit(_started, two, migrated_engine, step="two")
+            done, _ = wait([waiting], timeout=1.0)
+            assert not done, "the second replica did not wait for the first one's key"
+        second = waiting.result(timeout=30)
     assert _key_ids(migrated_engine) == ["web-session-1"]
-    assert _progress(one, migrated_engine, cookies["two"]) == {"step": "two"}
-    assert _progress(two, migrated_engine, cookies["one"]) == {"step": "one"}
+    assert _progress(one, migrated_engine, second) == {"step": "two"}
+    assert _progress(two, migrated_engine, first) == {"step": "one"}
 
 
 def test_a_rotated_key_serves_new_sessions_and_the_old_one_ends_with_its_sessions(
     key_file: Path, migrated_engine: Engine
 ) -> None:
-    now = [T0]
-    replica = Replica(key_file, migrated_engine, clock=lambda: now[0])
+    replica = Replica(key_file, migrated_engine, clock=lambda: T0)
     old = _started(replica, migrated_engine, step="old")
     with db.transaction(migrated_engine) as session:
         assert replica.keys.rotate(session) == "web-session-2"
