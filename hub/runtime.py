@@ -46,6 +46,7 @@ from hub.trail.keys import AuditKeys
 from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
+from hub.websessions.keys import WebSessionKeys
 from hub.websessions.store import WebSessions
 from storage.keys import KeyProvider, LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
@@ -67,6 +68,13 @@ class AccountsHolder:
     accounts: Accounts | None = None
 
 
+@dataclass(slots=True)
+class SessionKeysHolder:
+    """The web-session keys, built on first use: one per process, since it caches them."""
+
+    keys: WebSessionKeys | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     settings: Settings
@@ -81,6 +89,7 @@ class Services:
     metrics: HubMetrics = field(default_factory=HubMetrics)
     _policy: PolicyHolder = field(default_factory=PolicyHolder)
     _accounts: AccountsHolder = field(default_factory=AccountsHolder)
+    _session_keys: SessionKeysHolder = field(default_factory=SessionKeysHolder)
 
     def close(self) -> None:
         db.dispose(self.engine)
@@ -112,6 +121,13 @@ class Services:
         return self._accounts.accounts
 
     @property
+    def session_keys(self) -> WebSessionKeys:
+        """The web-session keys (sealed under the KEK ring; decision 0024), cached."""
+        if self._session_keys.keys is None:
+            self._session_keys.keys = WebSessionKeys(keys=self.keys)
+        return self._session_keys.keys
+
+    @property
     def custodian(self) -> KeyCustodian:
         """The owner of the key lifecycle, with every kind of sealed secret registered."""
         return KeyCustodian(
@@ -119,20 +135,24 @@ class Services:
             vault=self.vault,
             signing=self.oauth.signing,
             audit_keys=self.audit.keys,
+            session_keys=self.session_keys,
             # Each kind of secret the hub seals under a KEK, in the order `keys rewrap` reports.
             secrets=(
                 SealedSigningKeys(self.keys),
                 self.audit.keys,
                 self.subjects,
                 SealedFactorSecrets(self.keys),
+                self.session_keys,
             ),
         )
 
     @property
     def web_sessions(self) -> WebSessions:
-        """The web UI's sessions (stateless beyond its settings: the rows are the state)."""
+        """The web UI's sessions (stateless beyond its settings and the cached web-session keys:
+        the rows are the state)."""
         return WebSessions(
-            keys=self.keys,
+            keys=self.session_keys,
+            engine=self.engine,
             idle=timedelta(seconds=self.settings.session_idle),
             lifetime=timedelta(seconds=self.settings.session_lifetime),
         )

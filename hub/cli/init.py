@@ -70,6 +70,7 @@ def cmd_init(args: argparse.Namespace) -> None:
         with db.transaction(services.engine) as session:
             audit_keys = services.audit.keys.ensure(session)
         print(f"audit keys    {'created ' + ', '.join(audit_keys) if audit_keys else 'exist'}")
+        _init_session_key(services)
         _init_policy(services, demo=args.demo)
         _init_web_client(services)
         if args.demo:
@@ -85,6 +86,14 @@ def cmd_init(args: argparse.Namespace) -> None:
         services.close()
     if args.demo:
         print(demo_pointer(settings))
+
+
+def _init_session_key(services: Services) -> None:
+    """The web-session key (decision 0024); the first session would make it, but set up here
+    it is in place before any replica serves."""
+    with db.transaction(services.engine) as session:
+        key_id = services.session_keys.ensure(session)
+    print(f"session key   {'created ' + key_id if key_id else 'exists'}")
 
 
 def _init_policy(services: Services, *, demo: bool) -> None:

@@ -23,7 +23,7 @@ from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
 from hub.tables.vault import SealedObject
-from hub.tables.web_sessions import WebSession
+from hub.tables.web_sessions import WebSession, WebSessionKey
 
 __all__ = [
     "AuditCheckpoint",
@@ -48,4 +48,5 @@ __all__ = [
     "UserLoginThrottle",
     "UserRecoveryCode",
     "WebSession",
+    "WebSessionKey",
 ]

@@ -6,10 +6,11 @@ Wire and storage format:
   value. The table keeps only ``SHA-256(id)`` (hex), so neither a copy of the table nor a log
   of it opens a session; a value of any other shape is not looked up at all.
 - **The data** (:class:`WebSession`: the logged-in person's user id and tokens, and the login
-  flow's progress) is one JSON document sealed under the KEK ring with the purpose
-  ``web-session:<id hash>``: a row's data unseals only in its own row, and only the master key
-  file unseals it. It is sealed again only when it changed, so an ordinary page view writes
-  one timestamp, not a new ciphertext (and spends none of the KEK's wrap budget).
+  flow's progress) is one JSON document encrypted under the session's own key, derived from the
+  web-session key the row names (:mod:`hub.websessions.keys`): a row's data opens only in its
+  own row, and only with the web-session key, which only the master key file unseals. The KEK
+  ring is not used per session, so no visitor spends its nonce budget. The data is encrypted
+  again only when it changed, so an ordinary page view writes one timestamp.
 - **Expiry**: a session ends ``idle`` seconds after its last use and ``lifetime`` seconds after
   it started, whichever comes first (settings ``KETENHUB_SESSION_IDLE``, 15 minutes, and
   ``KETENHUB_SESSION_LIFETIME``, 8 hours). An ended session is deleted when met; the rest by
@@ -35,17 +36,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from hub.core import db
 from hub.core.db import as_utc
 from hub.tables.web_sessions import WebSession as WebSessionRow
 from hub.websessions import repository
+from hub.websessions.keys import WebSessionKeys, open_data, seal_data
 from storage.errors import IntegrityError
-from storage.keys import KeyProvider, WrappedKey
 
 _ID_BYTES: Final = 32
 _ID_SHAPE: Final = re.compile(r"[A-Za-z0-9_-]{43}")
-_PURPOSE: Final = "web-session:"
 _FORMAT: Final = 1
 
 
@@ -106,16 +108,22 @@ class WebSession:
 
 
 class WebSessions:
-    """The sessions of every replica, in the database (``services.web_sessions``)."""
+    """The sessions of every replica, in the database (``services.web_sessions``).
+
+    ``keys`` are the web-session keys (one per process: it caches them); ``engine`` is the
+    database they are read from, through its read-only pool, when the cache is stale.
+    """
 
     def __init__(
         self,
         *,
-        keys: KeyProvider,
+        keys: WebSessionKeys,
+        engine: Engine,
         idle: timedelta,
         lifetime: timedelta,
     ) -> None:
         self._keys = keys
+        self._engine = engine
         self.idle = idle
         self.lifetime = lifetime
 
@@ -135,7 +143,7 @@ class WebSessions:
         if self._ended(row, now):
             repository.remove(session, id_hash)
             return None
-        return self._from_row(row, csrf_token_for(cookie_value))
+        return self._from_row(session, row, csrf_token_for(cookie_value))
 
     def locked(self, session: Session, web: WebSession, *, now: datetime) -> WebSession | None:
         """``web`` as stored now, its row locked for the rest of ``session``'s transaction (for
@@ -144,7 +152,7 @@ class WebSessions:
         row = repository.get_for_update(session, web.id_hash)
         if row is None or self._ended(row, now):
             return None
-        return self._from_row(row, web.csrf_token)
+        return self._from_row(session, row, web.csrf_token)
 
     def start(self, session: Session, *, now: datetime) -> tuple[WebSession, str]:
         """A new, empty session (before login); returns it and the cookie's value."""
@@ -186,8 +194,7 @@ class WebSessions:
         row.user_id = web.user_id
         document = web._document()
         if document != web._sealed_as:
-            sealed = self._seal(web.id_hash, document)
-            row.kek_id, row.sealed_data = sealed.kek_id, sealed.blob
+            row.key_id, row.sealed_data = self._seal(session, web.id_hash, document)
             web._sealed_as = document
         session.add(row)
         session.flush()
@@ -197,18 +204,25 @@ class WebSessions:
         repository.remove(session, web.id_hash)
 
     def purge(self, session: Session, *, now: datetime) -> int:
-        """Delete every ended session; returns how many."""
-        return repository.remove_ended(session, now=now, idle_since=now - self.idle)
+        """Delete every ended session, then every rotated-out web-session key no session
+        needs any more; returns how many sessions."""
+        ended = repository.remove_ended(session, now=now, idle_since=now - self.idle)
+        self._keys.prune(session, now=now)
+        return ended
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _from_row(self, row: WebSessionRow, csrf_token: str) -> WebSession | None:
+    def _committed(self) -> Session:
+        return Session(db.read_only(self._engine))
+
+    def _from_row(self, session: Session, row: WebSessionRow, csrf_token: str) -> WebSession | None:
+        secret = self._keys.for_opening(session, self._committed, row.key_id)
+        if secret is None:
+            return None
         try:
-            document = self._keys.unseal(
-                WrappedKey(row.kek_id, row.sealed_data), purpose=_PURPOSE + row.id_hash
-            )
+            document = open_data(secret, row.key_id, row.id_hash, row.sealed_data)
         except IntegrityError:
-            # A row that does not unseal (moved to another id, edited) opens nothing.
+            # A row that does not open (moved to another id, edited) opens nothing.
             return None
         data = json.loads(document)
         web = WebSession(
@@ -228,12 +242,13 @@ class WebSessions:
     def _ended(self, row: WebSessionRow, now: datetime) -> bool:
         return now >= as_utc(row.expires_at) or now >= as_utc(row.last_seen_at) + self.idle
 
-    def _seal(self, id_hash: str, document: bytes) -> WrappedKey:
-        return self._keys.seal(document, purpose=_PURPOSE + id_hash)
+    def _seal(self, session: Session, id_hash: str, document: bytes) -> tuple[str, bytes]:
+        key_id, secret = self._keys.for_sealing(session, self._committed)
+        return key_id, seal_data(secret, key_id, id_hash, document)
 
     def _insert(self, session: Session, web: WebSession) -> None:
         document = web._document()
-        sealed = self._seal(web.id_hash, document)
+        key_id, sealed = self._seal(session, web.id_hash, document)
         web._sealed_as = document
         repository.add(
             session,
@@ -243,8 +258,8 @@ class WebSessions:
                 last_seen_at=web.last_seen_at,
                 expires_at=web.expires_at,
                 user_id=web.user_id,
-                kek_id=sealed.kek_id,
-                sealed_data=sealed.blob,
+                key_id=key_id,
+                sealed_data=sealed,
             ),
         )
 

@@ -128,8 +128,8 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
 
     rewrapped = run_ketenhub(env, "keys", "rewrap").stdout
     assert (
-        "re-wrapped 0 data keys, 1 signing keys, 2 audit keys, 2 v-number keys and "
-        f"{len(DEMO_USERS)} user factor secrets"
+        "re-wrapped 0 data keys, 1 signing keys, 2 audit keys, 2 v-number keys, "
+        f"{len(DEMO_USERS)} user factor secrets and 1 web-session keys"
     ) in rewrapped
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
@@ -326,6 +326,15 @@ def test_client_add_refuses_a_private_jwks(env: dict[str, str], tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode == 2
     assert "private key" in result.stderr
+
+
+def test_init_makes_the_session_key_and_keys_rotate_sessions_adds_one(
+    env: dict[str, str],
+) -> None:
+    assert "session key   created web-session-1" in run_ketenhub(env, "init").stdout
+    assert "session key   exists" in run_ketenhub(env, "init").stdout
+    output = run_ketenhub(env, "keys", "rotate", "--sessions").stdout
+    assert "web-session data is now encrypted under web-session-2" in output
 
 
 def test_keys_rotate_signing(env: dict[str, str]) -> None:

@@ -1,4 +1,7 @@
-"""Web sessions on both databases, with a fixed clock: ids, expiry, rotation, end, sealing."""
+"""Web sessions on both databases, with a fixed clock: ids, expiry, rotation, end, sealing.
+
+The web-session keys (derivation, the KEK's budget, replicas, rotation): ``test_keys.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hub.tables.web_sessions import WebSession as Row
+from hub.websessions.keys import WebSessionKeys
 from hub.websessions.store import WebSessions, csrf_token_for
 from storage.keys import LocalKeyRing
 
@@ -19,9 +24,11 @@ LIFETIME = timedelta(hours=8)
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> WebSessions:
+def sessions(tmp_path: Path, migrated_engine: Engine) -> WebSessions:
     keys = LocalKeyRing.create(tmp_path / "keys" / "keyring.json")
-    return WebSessions(keys=keys, idle=IDLE, lifetime=LIFETIME)
+    return WebSessions(
+        keys=WebSessionKeys(keys=keys), engine=migrated_engine, idle=IDLE, lifetime=LIFETIME
+    )
 
 
 def _logged_in(sessions: WebSessions, session: Session) -> str:
@@ -70,7 +77,7 @@ def test_sealed_data_moved_to_another_session_opens_nothing(
     rows = session.exec(select(Row)).all()
     full = next(r for r in rows if r.user_id == "u-1")
     empty = next(r for r in rows if r.user_id is None)
-    empty.sealed_data, empty.kek_id = full.sealed_data, full.kek_id
+    empty.sealed_data, empty.key_id = full.sealed_data, full.key_id
     session.add(empty)
     session.flush()
     assert sessions.load(session, empty_cookie, now=T0) is None
