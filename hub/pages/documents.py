@@ -36,7 +36,7 @@ from hub.pages.dependencies import (
     PageUploader,
     check_form,
 )
-from hub.pages.display import options, page_context
+from hub.pages.display import display, options, page_context
 from hub.subjects.keys import check_v_number
 from hub.ui import csrf
 from hub.ui.person import CurrentPerson
@@ -86,9 +86,10 @@ def _list_page(
         request,
         "pages/documents.html",
         page_context(
+            request,
             items=items,
             next_cursor=next_cursor,
-            type_options=options(document_types),
+            type_options=options(document_types, display(request).document_type),
             filters=filters,
             search=search,
             errors=errors,
@@ -183,12 +184,16 @@ async def search(request: Request, service: DocumentSearcher, person: CurrentPer
     )
 
 
-def _upload_context(choices: UploadChoices, errors: list[str]) -> dict[str, object]:
-    return {
-        "choices": choices,
-        "errors": errors,
-        "upload_options": options(o.document_type for o in choices.options),
-    }
+def _upload_context(
+    request: Request, choices: UploadChoices, errors: list[str]
+) -> dict[str, object]:
+    shown = display(request)
+    return page_context(
+        request,
+        choices=choices,
+        errors=errors,
+        upload_options=options((o.document_type for o in choices.options), shown.document_type),
+    )
 
 
 @router.get("/documents/new", response_class=HTMLResponse)
@@ -197,7 +202,7 @@ def new_document(request: Request, service: PageUploader) -> HTMLResponse:
     return render(
         request,
         "pages/upload.html",
-        _upload_context(choices, []),
+        _upload_context(request, choices, []),
         status_code=200 if choices.allowed else 403,
     )
 
@@ -234,7 +239,7 @@ async def upload(
         refused = render(
             request,
             "pages/upload.html",
-            _upload_context(choices, [str(exc)]),
+            _upload_context(request, choices, [str(exc)]),
             status_code=exc.status_code,
         )
         refused.headers.update(exc.headers)  # a busy slot's Retry-After, as the API's
@@ -242,7 +247,9 @@ async def upload(
     return render(
         request,
         "pages/uploaded.html",
-        {"document": created.document, "v_number": created.v_number, "receipt": receipt},
+        page_context(
+            request, document=created.document, v_number=created.v_number, receipt=receipt
+        ),
         status_code=201,
     )
 
@@ -268,6 +275,7 @@ def document(request: Request, service: DocumentReader, document_id: DocumentId)
         request,
         "pages/document.html",
         page_context(
+            request,
             document=document,
             v_number=view.shown.v_number,
             provenance=view.provenance,
@@ -290,4 +298,4 @@ def receipts(request: Request, service: DocumentReader, document_id: DocumentId)
     """The person's own download receipts of the document, as a fragment the document page's
     script puts in place after a download (no event: see :meth:`DocumentPages.own_receipts`)."""
     receipts = service.own_receipts(document_id)
-    return render(request, "pages/receipts.html", page_context(receipts=receipts))
+    return render(request, "pages/receipts.html", page_context(request, receipts=receipts))

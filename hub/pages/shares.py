@@ -31,7 +31,7 @@ from hub.pages.dependencies import (
     ShareRevoker,
     check_form,
 )
-from hub.pages.display import page_context
+from hub.pages.display import display, page_context
 from hub.shares.schemas import ShareIn
 from hub.ui.person import CurrentPerson
 from hub.ui.rendering import render, translator
@@ -55,9 +55,11 @@ def shares(
         request,
         "pages/shares.html",
         page_context(
+            request,
             items=items,
             next_cursor=next_cursor,
             names=names,
+            purposes=service.deps.policy.purposes,
             own=service.caller.party.code,
         ),
     )
@@ -105,18 +107,26 @@ def _form_page(
     now = pages.shares.now
     wanted = values.get("document_types")
     max_days = choices.max_days(wanted if isinstance(wanted, list) else [])
+    shown = display(request)
+    last = latest_day(now, max_days) if max_days else None
     return render(
         request,
         "pages/share_new.html",
         page_context(
+            request,
             choices=choices,
             document=document,
             values=values,
             errors=errors,
             grantee_options=[(g.code, f"{g.name} ({g.code})") for g in choices.grantees],
-            purpose_options=[(code, f"{code}: {text}") for code, text in choices.purposes.items()],
+            purpose_options=[
+                (code, shown.purpose(code, text)) for code, text in choices.purposes.items()
+            ],
+            # The date field's min and max (ISO, as the field takes them) and the last day as
+            # the description reads it.
             first_day=today(now).isoformat(),
-            last_day=latest_day(now, max_days).isoformat() if max_days else "",
+            last_day=last.isoformat() if last else "",
+            last_day_shown=shown.day(last) if last else "",
         ),
         status_code=status_code if choices.allowed else 403,
     )
@@ -188,7 +198,14 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
     return render(
         request,
         "pages/share_created.html",
-        page_context(share=share, receipt=receipt, document=shown),
+        page_context(
+            request,
+            share=share,
+            receipt=receipt,
+            document=shown,
+            names={g.code: g.name for g in choices.grantees},
+            purposes=choices.purposes,
+        ),
         status_code=201,
     )
 

@@ -262,8 +262,9 @@ def test_the_upload_form_offers_only_allowed_types_and_says_why_not(pages_hub: P
         "file",
     ]
     assert [o for o in page.options["hub-upload/document_type"] if o] == ["case_info"]
-    assert "travel_document.upload" in form.text or "travel_document" in form.text
-    assert re.search(r"travel_document: .*\S", form.text)
+    # The types it may not upload, by their Dutch names, with the rule that refused them.
+    assert re.search(r"Reisdocument: geweigerd door de beleidsregel \S+", form.text)
+    assert "travel_document" not in form.text
 
     # COA may upload case information only; an auditor nothing at all (no documents:write).
     auditor = pages_hub.browser("DTV", Role.AUDITOR)
