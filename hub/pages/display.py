@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Final
 
 from babel.dates import format_date, format_datetime
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
@@ -59,6 +60,12 @@ a policy's description is translated when it is one of these."""
 _LOCALES: Final = {Language.NL: "nl_NL", Language.EN: "en_GB"}
 _MOMENT: Final = {Language.NL: "dd-MM-yyyy HH:mm", Language.EN: "d MMM yyyy, HH:mm"}
 _UNITS: Final = (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10))
+_FILE_KINDS: Final = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/tiff": "TIFF",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,11 @@ class Display:
 
     def document_types(self, names: Iterable[str]) -> str:
         return ", ".join(self.document_type(name) for name in names)
+
+    def content_types(self, content_types: Iterable[str]) -> str:
+        """``PDF, JPEG of PNG``: the kinds of file a type takes, as a person names them."""
+        kinds = [_FILE_KINDS.get(c, c) for c in content_types]
+        return format_list(kinds, style="or", locale=_LOCALES[self.language])
 
     def purpose(self, code: str, description: str | None) -> str:
         """``terugkeer: vertrek voorbereiden en uitvoeren``: the code (the register's word,
@@ -127,6 +139,7 @@ def page_context(request: Request, **context: object) -> dict[str, object]:
         "size": shown.size,
         "type_name": shown.document_type,
         "type_names": shown.document_types,
+        "file_kinds": shown.content_types,
         "purpose_name": shown.purpose,
         "state_names": STATE_NAMES,
         **context,

@@ -37,6 +37,7 @@ from hub.pages.dependencies import (
     check_form,
 )
 from hub.pages.display import display, options, page_context
+from hub.pages.refusals import upload_refusal
 from hub.subjects.keys import check_v_number
 from hub.ui import csrf
 from hub.ui.person import CurrentPerson
@@ -217,8 +218,11 @@ async def upload(
     settings = request.app.state.services.settings
     csrf.check_origin(request, issuer=settings.issuer)  # before a byte of the body is read
 
+    chosen: dict[str, str] = {}
+
     def admit(fields: Mapping[str, str]) -> None:
         check_form(request, person, fields)
+        chosen["document_type"] = fields.get("document_type", "")
 
     # The person's own slot: every person uploads through the one web client, so a slot per
     # client would let one person's uploads hold everyone's.
@@ -236,10 +240,18 @@ async def upload(
     except csrf.CsrfRefused:
         raise
     except HubError as exc:
+        # The API's English refusal, as the page says it (hub.pages.refusals).
+        said = upload_refusal(
+            exc,
+            document_type=chosen.get("document_type") or None,
+            choices=choices,
+            shown=display(request),
+            _=translator(request),
+        )
         refused = render(
             request,
             "pages/upload.html",
-            _upload_context(request, choices, [str(exc)]),
+            _upload_context(request, choices, [said]),
             status_code=exc.status_code,
         )
         refused.headers.update(exc.headers)  # a busy slot's Retry-After, as the API's

@@ -32,7 +32,9 @@ from hub.pages.dependencies import (
     check_form,
 )
 from hub.pages.display import display, page_context
+from hub.pages.refusals import share_refusal
 from hub.shares.schemas import ShareIn
+from hub.ui.i18n import language_of, translations
 from hub.ui.person import CurrentPerson
 from hub.ui.rendering import render, translator
 
@@ -193,8 +195,17 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
     try:
         share, receipt = pages.shares.create(request_body)
     except (Unprocessable, Forbidden) as exc:
-        # Recorded by the service; the form again, with its reason.
-        return again([str(exc)], exc.status_code)
+        # Recorded by the service; the form again, with its reason as the page says it.
+        max_days = choices.max_days(types)
+        said = share_refusal(
+            exc,
+            last_day=latest_day(pages.shares.now, max_days) if max_days else None,
+            max_days=max_days,
+            shown=display(request),
+            _=_,
+            ngettext=translations(language_of(request)).ngettext,
+        )
+        return again([said], exc.status_code)
     return render(
         request,
         "pages/share_created.html",

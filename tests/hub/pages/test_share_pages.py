@@ -73,8 +73,15 @@ def test_share_list_and_revoke_with_the_maximum_enforced(pages_hub: PagesHub) ->
     too_long = gemeente.post(
         "/shares/new", data={**form, "until": (today + timedelta(days=95)).isoformat()}
     )
-    assert too_long.status_code in {403, 422}, too_long.text
-    assert "hub-share" in too_long.text  # the form again, with why
+    assert too_long.status_code == 422, too_long.text
+    assert "hub-share" in too_long.text  # the form again, with why, in Dutch
+    last = latest_day(datetime.now(UTC), 90)
+    assert re.search(
+        rf"Deze deling mag ten hoogste 90 dagen duren: tot en met uiterlijk {last.day} \w+ "
+        rf"{last.year}\.",
+        too_long.text,
+    ), too_long.text
+    assert "may last at most" not in too_long.text
     assert _shares(pages_hub) == []
 
     case = gemeente.post(
