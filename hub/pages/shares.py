@@ -108,7 +108,9 @@ def _form_page(
 ) -> HTMLResponse:
     now = pages.shares.now
     wanted = values.get("document_types")
-    max_days = choices.max_days(wanted if isinstance(wanted, list) else [])
+    # The date field's bounds hold for every choice of types the form offers; each type says
+    # its own maximum, and the service decides on the ticked ones.
+    max_days = choices.longest_days(wanted if isinstance(wanted, list) else [])
     shown = display(request)
     last = latest_day(now, max_days) if max_days else None
     return render(
