@@ -111,6 +111,14 @@ class ShareChoices:
         days = [o.max_days for o in self.options if not wanted or o.document_type in wanted]
         return min(days, default=0)
 
+    def longest_days(self, document_types: Iterable[str]) -> int:
+        """The most lenient maximum of the offered ``document_types`` (of all offered, if
+        none): the latest day the form's date field may take, whichever types are ticked
+        (the service refuses a day beyond the strictest of those ticked)."""
+        wanted = set(document_types)
+        days = [o.max_days for o in self.options if not wanted or o.document_type in wanted]
+        return max(days, default=0)
+
 
 def share_choices(
     policy: Policy,

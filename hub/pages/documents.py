@@ -43,7 +43,8 @@ from hub.pages.dependencies import (
     PageUploader,
     check_form,
 )
-from hub.pages.display import options, page_context
+from hub.pages.display import display, options, page_context
+from hub.pages.refusals import upload_refusal
 from hub.subjects.keys import check_v_number
 from hub.ui import csrf
 from hub.ui.person import CurrentPerson
@@ -93,9 +94,10 @@ def _list_page(
         request,
         "pages/documents.html",
         page_context(
+            request,
             items=items,
             next_cursor=next_cursor,
-            type_options=options(document_types),
+            type_options=options(document_types, display(request).document_type),
             filters=filters,
             search=search,
             errors=errors,
@@ -190,12 +192,16 @@ async def search(request: Request, service: DocumentSearcher, person: CurrentPer
     )
 
 
-def _upload_context(choices: UploadChoices, errors: list[str]) -> dict[str, object]:
-    return {
-        "choices": choices,
-        "errors": errors,
-        "upload_options": options(o.document_type for o in choices.options),
-    }
+def _upload_context(
+    request: Request, choices: UploadChoices, errors: list[str]
+) -> dict[str, object]:
+    shown = display(request)
+    return page_context(
+        request,
+        choices=choices,
+        errors=errors,
+        upload_options=options((o.document_type for o in choices.options), shown.document_type),
+    )
 
 
 @router.get("/documents/new", response_class=HTMLResponse)
@@ -204,7 +210,7 @@ def new_document(request: Request, service: PageUploader) -> HTMLResponse:
     return render(
         request,
         "pages/upload.html",
-        _upload_context(choices, []),
+        _upload_context(request, choices, []),
         status_code=200 if choices.allowed else 403,
     )
 
@@ -220,8 +226,11 @@ async def upload(
     settings = request.app.state.services.settings
     csrf.check_origin(request, issuer=settings.issuer)  # before a byte of the body is read
 
+    chosen: dict[str, str] = {}
+
     def admit(fields: Mapping[str, str]) -> None:
         check_form(request, person, fields)
+        chosen["document_type"] = fields.get("document_type", "")
 
     # The person's own slot: every person uploads through the one web client, so a slot per
     # client would let one person's uploads hold everyone's.
@@ -239,10 +248,18 @@ async def upload(
     except csrf.CsrfRefused:
         raise
     except HubError as exc:
+        # The API's English refusal, as the page says it (hub.pages.refusals).
+        said = upload_refusal(
+            exc,
+            document_type=chosen.get("document_type") or None,
+            choices=choices,
+            shown=display(request),
+            _=translator(request),
+        )
         refused = render(
             request,
             "pages/upload.html",
-            _upload_context(choices, [str(exc)]),
+            _upload_context(request, choices, [said]),
             status_code=exc.status_code,
         )
         refused.headers.update(exc.headers)  # a busy slot's Retry-After, as the API's
@@ -250,7 +267,9 @@ async def upload(
     return render(
         request,
         "pages/uploaded.html",
-        {"document": created.document, "v_number": created.v_number, "receipt": receipt},
+        page_context(
+            request, document=created.document, v_number=created.v_number, receipt=receipt
+        ),
         status_code=201,
     )
 
@@ -276,6 +295,7 @@ def document(request: Request, service: DocumentReader, document_id: DocumentId)
         request,
         "pages/document.html",
         page_context(
+            request,
             document=document,
             v_number=view.shown.v_number,
             provenance=view.provenance,
@@ -298,4 +318,4 @@ def receipts(request: Request, service: DocumentReader, document_id: DocumentId)
     """The person's own download receipts of the document, as a fragment the document page's
     script puts in place after a download (no event: see :meth:`DocumentPages.own_receipts`)."""
     receipts = service.own_receipts(document_id)
-    return render(request, "pages/receipts.html", page_context(receipts=receipts))
+    return render(request, "pages/receipts.html", page_context(request, receipts=receipts))

@@ -15,15 +15,14 @@ audited read: ``inbox.read`` and ``share.list``, with the person as the actor.
 from __future__ import annotations
 
 from typing import Annotated, Final
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.core.db import as_utc
 from hub.inbox.service import EXPIRING_WITHIN, InboxDeps, InboxService
+from hub.pages.display import page_context
 from hub.runtime import Services
 from hub.ui.person import CurrentPerson, PageServing
 from hub.ui.rendering import render
@@ -33,9 +32,6 @@ router = APIRouter(include_in_schema=False)
 
 NEW_SHOWN: Final = 25
 """How many new items the page shows at most; the rest stay new for the next visit."""
-_AMSTERDAM: Final = ZoneInfo("Europe/Amsterdam")
-"""Moments are shown as a person in the Netherlands reads them."""
-_ZONE_FORMAT: Final = "%Y-%m-%d %H:%M"
 
 
 def _inbox(call: Call, services: Services) -> InboxService:
@@ -65,12 +61,13 @@ def home(request: Request, person: CurrentPerson, inbox: HomeInbox) -> HTMLRespo
     return render(
         request,
         "pages/home.html",
-        {
-            "new": new,
-            "expiring": inbox.expiring(),
-            "expiring_days": EXPIRING_WITHIN.days,
-            "may_write": Scope.DOCUMENTS_WRITE in scopes,
-            "may_share": Scope.SHARES_WRITE in scopes,
-            "moment": lambda value: as_utc(value).astimezone(_AMSTERDAM).strftime(_ZONE_FORMAT),
-        },
+        page_context(
+            request,
+            new=new,
+            expiring=inbox.expiring(),
+            expiring_days=EXPIRING_WITHIN.days,
+            may_write=Scope.DOCUMENTS_WRITE in scopes,
+            may_share=Scope.SHARES_WRITE in scopes,
+            purposes=inbox.deps.policy.purposes,
+        ),
     )

@@ -38,8 +38,10 @@ from hub.pages.dependencies import (
     ShareRevoker,
     check_form,
 )
-from hub.pages.display import page_context
+from hub.pages.display import display, page_context
+from hub.pages.refusals import share_refusal
 from hub.shares.schemas import ShareIn
+from hub.ui.i18n import language_of, translations
 from hub.ui.person import CurrentPerson
 from hub.ui.rendering import render, translator
 
@@ -62,9 +64,11 @@ def shares(
         request,
         "pages/shares.html",
         page_context(
+            request,
             items=items,
             next_cursor=next_cursor,
             names=names,
+            purposes=service.deps.policy.purposes,
             own=service.caller.party.code,
         ),
     )
@@ -111,19 +115,29 @@ def _form_page(
 ) -> HTMLResponse:
     now = pages.shares.now
     wanted = values.get("document_types")
-    max_days = choices.max_days(wanted if isinstance(wanted, list) else [])
+    # The date field's bounds hold for every choice of types the form offers; each type says
+    # its own maximum, and the service decides on the ticked ones.
+    max_days = choices.longest_days(wanted if isinstance(wanted, list) else [])
+    shown = display(request)
+    last = latest_day(now, max_days) if max_days else None
     return render(
         request,
         "pages/share_new.html",
         page_context(
+            request,
             choices=choices,
             document=document,
             values=values,
             errors=errors,
             grantee_options=[(g.code, f"{g.name} ({g.code})") for g in choices.grantees],
-            purpose_options=[(code, f"{code}: {text}") for code, text in choices.purposes.items()],
+            purpose_options=[
+                (code, shown.purpose(code, text)) for code, text in choices.purposes.items()
+            ],
+            # The date field's min and max (ISO, as the field takes them) and the last day as
+            # the description reads it.
             first_day=today(now).isoformat(),
-            last_day=latest_day(now, max_days).isoformat() if max_days else "",
+            last_day=last.isoformat() if last else "",
+            last_day_shown=shown.day(last) if last else "",
         ),
         status_code=status_code if choices.allowed else 403,
     )
@@ -190,12 +204,28 @@ async def create_share(request: Request, pages: ShareGranter, person: CurrentPer
     try:
         share, receipt = pages.shares.create(request_body)
     except (Unprocessable, Forbidden) as exc:
-        # Recorded by the service; the form again, with its reason.
-        return again([str(exc)], exc.status_code)
+        # Recorded by the service; the form again, with its reason as the page says it.
+        max_days = choices.max_days(types)
+        said = share_refusal(
+            exc,
+            last_day=latest_day(pages.shares.now, max_days) if max_days else None,
+            max_days=max_days,
+            shown=display(request),
+            _=_,
+            ngettext=translations(language_of(request)).ngettext,
+        )
+        return again([said], exc.status_code)
     return render(
         request,
         "pages/share_created.html",
-        page_context(share=share, receipt=receipt, document=shown),
+        page_context(
+            request,
+            share=share,
+            receipt=receipt,
+            document=shown,
+            names={g.code: g.name for g in choices.grantees},
+            purposes=choices.purposes,
+        ),
         status_code=201,
     )
 

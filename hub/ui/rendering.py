@@ -69,6 +69,15 @@ class NavItem:
     label: str
     scope: Scope | None
 
+    def current(self, path: str) -> str | None:
+        """The link's ``aria-current`` on the page at ``path``: ``page`` on its own page,
+        ``true`` on a page under it (a document under Documents), none elsewhere."""
+        if path == self.path:
+            return "page"
+        if self.path != "/" and path.startswith(f"{self.path}/"):
+            return "true"
+        return None
+
 
 # The pages of issue 12. The auditor's and the administrator's pages join this list when they
 # exist; a link to a page that is not there would be a dead end.

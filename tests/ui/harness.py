@@ -114,7 +114,13 @@ class UiHub:
         self, browser: Browser, *, bypass_csp: bool = False
     ) -> tuple[BrowserContext, Watch]:
         """A fresh profile (no cookies) for one person, watched from its first request."""
-        context = browser.new_context(base_url=self.base_url, bypass_csp=bypass_csp)
+        # As a Dutch caseworker's browser: date fields read dd-mm-jjjj, times are the chain's.
+        context = browser.new_context(
+            base_url=self.base_url,
+            bypass_csp=bypass_csp,
+            locale="nl-NL",
+            timezone_id="Europe/Amsterdam",
+        )
         # A page of this hub answers within a second or two; waiting longer only delays the
         # failure of a test whose page never came.
         context.set_default_timeout(TIMEOUT_MS)

@@ -9,18 +9,16 @@ The route itself (``hub/pages/home.py``) needs the logged-in person of a page re
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 
-from hub.core.db import as_utc
+from hub.core.purposes import PROCESSING_ACTIVITIES
+from hub.pages.display import page_context
 from hub.ui.rendering import render, show_person
 from tests.fixtures.documents import DocumentHub
 from tests.hub.inbox.test_inbox import case_share, documents_hub, inbox, new_case, upload
 
 __all__ = ["documents_hub"]  # the module's hub, shared with the inbox tests' fixture
-
-_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def _request(language: str = "nl") -> Request:
@@ -38,10 +36,6 @@ def _request(language: str = "nl") -> Request:
     )
 
 
-def _moment(value: datetime) -> str:
-    return as_utc(value).astimezone(_AMSTERDAM).strftime("%Y-%m-%d %H:%M")
-
-
 def test_the_caseworkers_home_shows_what_is_new_and_what_ends_soon(
     documents_hub: DocumentHub,
 ) -> None:
@@ -57,14 +51,15 @@ def test_the_caseworkers_home_shows_what_is_new_and_what_ends_soon(
     response = render(
         request,
         "pages/home.html",
-        {
-            "new": new,
-            "expiring": expiring,
-            "expiring_days": 7,
-            "may_write": True,
-            "may_share": True,
-            "moment": _moment,
-        },
+        page_context(
+            request,
+            new=new,
+            expiring=expiring,
+            expiring_days=7,
+            may_write=True,
+            may_share=True,
+            purposes=PROCESSING_ACTIVITIES,
+        ),
     )
     page = response.body.decode()
     assert response.headers["cache-control"] == "no-store"
@@ -76,6 +71,10 @@ def test_the_caseworkers_home_shows_what_is_new_and_what_ends_soon(
     assert f"/{case}" not in page  # never in a link
     assert f"={case}" not in page
     assert 'href="/shares/new"' in page
+    # The case's types and the share's purpose by their Dutch names, never as codes.
+    assert "(Reisdocument)" in page
+    assert "travel_document" not in page
+    assert "terugkeer: vertrek voorbereiden en uitvoeren" in page
 
 
 def test_a_home_with_nothing_new_says_so_in_english(documents_hub: DocumentHub) -> None:
@@ -83,17 +82,19 @@ def test_a_home_with_nothing_new_says_so_in_english(documents_hub: DocumentHub) 
         new = service.since_last_visit(user_id="u-empty", visit="v", limit=25)
         expiring = service.expiring()
     assert (new.items, expiring) == ([], [])
+    request = _request("en")
     response = render(
-        _request("en"),
+        request,
         "pages/home.html",
-        {
-            "new": new,
-            "expiring": expiring,
-            "expiring_days": 7,
-            "may_write": False,
-            "may_share": False,
-            "moment": _moment,
-        },
+        page_context(
+            request,
+            new=new,
+            expiring=expiring,
+            expiring_days=7,
+            may_write=False,
+            may_share=False,
+            purposes=PROCESSING_ACTIVITIES,
+        ),
     )
     page = response.body.decode()
     assert "Nothing new has been shared with your organisation" in page

@@ -66,6 +66,10 @@ def test_dtv_shares_every_type_of_a_case_with_everyone_enabled(policy: Policy) -
     assert "NIDOS" not in codes, "never to a disabled organisation"
     assert "GM0363" in codes
     assert choices.max_days(["travel_document", "decision"]) == 30
+    # The case form's date field takes the most lenient of them: a share of travel documents
+    # alone may run 90 days; the service refuses a day beyond the strictest ticked type.
+    assert choices.longest_days([]) == 90
+    assert choices.longest_days(["decision"]) == 30
     assert set(choices.purposes) >= {"terugkeer", "opvang"}
 
 

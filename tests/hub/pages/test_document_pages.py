@@ -262,8 +262,11 @@ def test_the_upload_form_offers_only_allowed_types_and_says_why_not(pages_hub: P
         "file",
     ]
     assert [o for o in page.options["hub-upload/document_type"] if o] == ["case_info"]
-    assert "travel_document.upload" in form.text or "travel_document" in form.text
-    assert re.search(r"travel_document: .*\S", form.text)
+    # The types it may not upload, by their Dutch names, with the rule that refused them.
+    assert re.search(r"Reisdocument: geweigerd door de beleidsregel \S+", form.text)
+    assert "travel_document" not in form.text
+    # What each type it may upload takes, and how large.
+    assert "Zaakinformatie: PDF, JPEG of PNG, ten hoogste 2,0 GB" in form.text
 
     # COA may upload case information only; an auditor nothing at all (no documents:write).
     auditor = pages_hub.browser("DTV", Role.AUDITOR)
@@ -298,7 +301,19 @@ def test_upload_refusals_are_the_apis_shown_on_the_form(pages_hub: PagesHub) -> 
     assert bad_number.status_code == 422
     for refused in (not_allowed, wrong_content, bad_number):
         assert refused.headers["content-type"].startswith("text/html")
-        assert 'class="utrecht-alert' in refused.text or "error" in refused.text
+        assert 'class="utrecht-alert' in refused.text
+    # Said in Dutch on the Dutch page, about the type by its name: never the API's English.
+    assert "Uw organisatie mag geen documenten van het type Reisdocument uploaden." in (
+        not_allowed.text
+    )
+    assert "may not upload" not in not_allowed.text
+    assert (
+        "Voor Zaakinformatie kunt u alleen PDF, JPEG of PNG uploaden; dit bestand is van een "
+        "andere soort." in wrong_content.text
+    )
+    assert "this document type takes" not in wrong_content.text
+    assert "Een v-nummer bestaat uit precies 10 cijfers." in bad_number.text
+    assert "v_number:" not in bad_number.text
     assert _documents(pages_hub) == before
 
 
@@ -326,7 +341,9 @@ def test_an_upload_over_the_types_size_is_413_on_the_form(small_pages_hub: Pages
     assert at_limit.status_code == 201
     over = _upload(gemeente, pdf(4097, seed=2))
     assert over.status_code == 413
-    assert "limit of 4096 bytes" in over.text  # the API's own reason
+    # The page's own words, with the type's maximum as a person reads a size.
+    assert "Het bestand is groter dan het maximum van 4,0 KB voor Zaakinformatie." in over.text
+    assert "limit of" not in over.text
     assert _documents(small_pages_hub) == 1
 
 

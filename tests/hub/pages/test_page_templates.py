@@ -71,7 +71,7 @@ def rendered(template: str, language: str = "nl", **context: object) -> tuple[st
         }
     )
     request.state.ui_csrf_token = "the-csrf-token"
-    answer = render(request, template, page_context(**context))
+    answer = render(request, template, page_context(request, **context))
     html = bytes(answer.body).decode()
     page = Page()
     page.feed(html)
@@ -122,8 +122,19 @@ def test_the_document_page_names_its_download_link_and_where_it_came_from(
     assert download["href"] == f"/documents/{shown.id}/content"
     assert re.search(rf">\s*{link}\s*</a>", html)
     assert "Dienst Terugkeer en Vertrek" in html
-    assert "terugkeer" in html
-    assert "2026-04-11 11:30" in html, "the share's end, in the Netherlands' time"
+    # The purpose and the type by name, the share's end in the Netherlands' time, written as
+    # the language writes a date; the size as a person reads it.
+    shown_as = {
+        "nl": ("terugkeer: vertrek voorbereiden", "11-04-2026 11:30", "Reisdocument", "4,0 KB"),
+        "en": ("terugkeer: preparing and carrying", "11 Apr 2026, 11:30", "Travel", "4.0 KB"),
+    }
+    purpose, end, type_name, size = shown_as[language]
+    assert size in html
+    assert purpose in html
+    assert end in html, "the share's end, in the Netherlands' time"
+    assert type_name in html
+    assert "travel_document" not in html
+    assert "2026-04-11" not in html
     assert shown.sha256 in html
     assert "bGVhZg==" in html
     assert ">17<" in html
@@ -165,7 +176,7 @@ def test_the_upload_form_has_its_fields_in_the_order_the_stream_is_read() -> Non
         upload_options=options(["travel_document"]),
     )
     assert page.fields("hub-upload") == ["csrf_token", "document_type", "v_number", "title", "file"]
-    assert "decision: geweigerd door de beleidsregel default-deny" in html
+    assert "Beschikking: geweigerd door de beleidsregel default-deny" in html
 
 
 def test_the_share_form_offers_only_what_the_policy_allows_and_says_why_not() -> None:
@@ -185,6 +196,7 @@ def test_the_share_form_offers_only_what_the_policy_allows_and_says_why_not() ->
         purpose_options=[("terugkeer", "terugkeer: departure")],
         first_day="2026-03-12",
         last_day="2026-06-09",
+        last_day_shown="9 juni 2026",
     )
     assert page.fields("hub-share") == [
         "csrf_token",
@@ -197,5 +209,9 @@ def test_the_share_form_offers_only_what_the_policy_allows_and_says_why_not() ->
     values = [a.get("value") for tag, a in page.elements if tag == "option"]
     assert values == ["GM0363", "terugkeer"]
     assert "Alleen de documenten die uw organisatie heeft geüpload." in html
-    assert "decision: geweigerd door de beleidsregel default-deny" in html
+    assert "Beschikking: geweigerd door de beleidsregel default-deny" in html
+    # The date field cannot be set outside what the policy allows.
+    [until] = [a for tag, a in page.elements if tag == "input" and a.get("name") == "until"]
+    assert (until["min"], until["max"]) == ("2026-03-12", "2026-06-09")
+    assert "Uiterlijk 9 juni 2026" in html
     assert "2026-06-09" in html
