@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import Any
 
 import uvicorn
@@ -15,9 +15,12 @@ from hub.cli.directions import demo_directions, issuer_mismatch
 from hub.cli.http_server import BoundedHttpToolsProtocol
 from hub.cli.running import storage_status
 from hub.config import Environment
+from hub.config.logs import LogFormat
 from hub.rules import PolicyError
 from hub.runtime import build_services
 from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -46,10 +49,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
     app = create_app(settings, services=services)
     mismatch = issuer_mismatch(settings, port=args.port)
     if mismatch is not None:
-        print(f"ketenhub: warning: {mismatch}", file=sys.stderr, flush=True)
+        # Through the log, in its configured format: a deployment that reads JSON lines gets one.
+        logger.warning("%s", mismatch)
     if settings.environment is Environment.DEMO:
-        # Before uvicorn's lines, so a person sees where to go before the log starts.
-        print(*demo_directions(settings), sep="\n", flush=True)
+        directions = demo_directions(settings)
+        if settings.log_format is LogFormat.TEXT:
+            # Before uvicorn's lines, so a person sees where to go before the log starts.
+            print(*directions, sep="\n", flush=True)
+        else:  # every line on the output is a JSON log record
+            for line in directions:
+                logger.info("%s", line)
     try:
         uvicorn.run(
             app,
