@@ -27,6 +27,8 @@ that the Merkle log hashes, ``leaf_hash = SHA-256(0x00 || JCS(leaf))``:
 ``actor_issuer``            the trusted partner issuer whose token the actor presented; absent
                             for the hub's own clients. A partner's client ids are its own, so
                             ``actor_id`` alone may name one of the hub's clients
+``actor_client``            for a person (``actor_type`` ``user``), the client they acted
+                            through, such as the web UI's ``ketenhub-web``; absent otherwise
 ==========================  =================================================================
 
 Absent values are omitted from the leaf, never ``null``. The leaf is exactly what is stored, so
@@ -103,7 +105,21 @@ class Action(StrEnum):
     STORAGE_SWEEP = "storage.sweep"
     METRICS_READ = "metrics.read"
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
+    INBOX_READ = "inbox.read"
+    """A read of the feed of what became visible to an organisation (the web UI's home page,
+    later ``GET /api/v1/inbox``): one event per page read, its size in ``detail``."""
     LOGIN = "user.login"
+    USER_LOGOUT = "user.logout"
+    USER_LOCK = "user.lock"
+    USER_UNLOCK = "user.unlock"
+    USER_FACTOR_ENROL = "user.factor_enrol"
+    USER_FACTOR_RESET = "user.factor_reset"
+    USER_PASSWORD_CHANGE = "user.password_change"  # noqa: S105 - an event tag, not a password
+    USER_PASSWORD_RESET = "user.password_reset"  # noqa: S105 - an event tag, not a password
+    USER_ADD = "user.add"
+    USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
+    USER_RECOVERY_USE = "user.recovery_use"
     HTTP_REFUSE = "http.refuse"
     """A 4xx answer no service recorded (a missing token, validation, an unknown path ...)."""
     HTTP_ERROR = "http.error"
@@ -165,6 +181,7 @@ class Event:
     source_address: str | None = None
     detail: str | None = None
     actor_issuer: str | None = None
+    actor_client: str | None = None
 
     def __post_init__(self) -> None:
         if self.trace_id is not None and not _HEX32.fullmatch(self.trace_id):

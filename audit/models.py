@@ -51,6 +51,8 @@ class AuditEvent(SQLModel, table=True):
     leaf_hash: bytes = Field(sa_type=LargeBinary(32))
     actor_issuer: str | None = Field(default=None, max_length=_TEXT)
     """Last, where migration 0006 added it (see :data:`audit.events.LEAF_FIELDS` for the leaf)."""
+    actor_client: str | None = Field(default=None, max_length=_TEXT)
+    """After it, where migration 0008 added it: the client a person acted through."""
 
 
 class AuditNode(SQLModel, table=True):

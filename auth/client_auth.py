@@ -41,6 +41,7 @@ from auth.models import OAuthClient, UsedAssertion
 from auth.scopes import format_scopes, parse_scopes
 from auth.server_config import (
     CLIENT_SECRET_BASIC,
+    IN_PROCESS,
     MAX_PARAMETER_LENGTH,
     PRIVATE_KEY_JWT,
     ServerConfig,
@@ -101,6 +102,18 @@ def authenticate_client_secret_basic(
     return client if client.check_client_secret(secret) else None
 
 
+def authenticate_in_process(
+    query_client: Callable[[str], Client | None], request: Any
+) -> Client | None:
+    """The web UI's own client, called from inside the hub's process (decision 0023): the
+    request object names it (:attr:`auth.server.FormRequest.in_process_client`), which only the
+    hub's code can set; no HTTP request ever does."""
+    client_id = getattr(request, "in_process_client", None)
+    return (
+        query_client(client_id) if isinstance(client_id, str) and is_client_id(client_id) else None
+    )
+
+
 def hash_secret(secret: str) -> str:
     """SHA-256 of a hub-generated 256-bit secret; no salt or stretching is needed for those."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -111,12 +124,23 @@ def new_secret() -> str:
 
 
 class Client(ClientMixin):
-    """authlib's view of an :class:`OAuthClient` row."""
+    """authlib's view of an :class:`OAuthClient` row.
+
+    A client is a system (client credentials) or, with registered redirect URIs, a people's
+    client (authorization code and refresh tokens), never both: a people's client registers
+    the scopes its people may be given, and only a person's roles make a token, so its
+    registration need not keep the duties apart, and must never yield a token of its own.
+    """
 
     def __init__(self, row: OAuthClient, *, allow_client_secret: bool) -> None:
         self.row = row
         self._allow_secret = allow_client_secret
         self.scopes = parse_scopes(row.scopes)
+        self.redirect_uris = tuple((row.redirect_uris or "").split())
+
+    @property
+    def for_people(self) -> bool:
+        return bool(self.redirect_uris)
 
     def get_client_id(self) -> str:
         return self.row.client_id
@@ -130,7 +154,8 @@ class Client(ClientMixin):
         return format_scopes({s for s in parse_scopes(scope) if s in self.scopes})
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return False
+        # Exact string comparison (RFC 9700 §4.1.3): no prefixes, no normalisation.
+        return any(hmac.compare_digest(redirect_uri, uri) for uri in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         if self.row.secret_hash is None:
@@ -142,12 +167,17 @@ class Client(ClientMixin):
             return self.row.jwks is not None
         if method == CLIENT_SECRET_BASIC:
             return self._allow_secret and self.row.secret_hash is not None
+        if method == IN_PROCESS:
+            # A people's client with no credential of its own: the web UI's (decision 0023).
+            return self.for_people and self.row.jwks is None and self.row.secret_hash is None
         return False
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return self.for_people and response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
+        if self.for_people:
+            return grant_type in ("authorization_code", "refresh_token")
         return grant_type == "client_credentials"
 
 

@@ -92,6 +92,16 @@ class Principal:
     partner_issuer: str | None = None
     """The trusted partner issuer that signed the token; ``None`` for the hub's own. A partner's
     ``client_id`` is its own namespace: it may equal one of the hub's client ids."""
+    user_id: str | None = None
+    """For a person's token (authorization code grant, RFC 9068 ``sub``): the person's stable
+    id; ``None`` when a client acts for itself. Only the hub's own tokens name persons."""
+    username: str | None = None
+    """For a person's token: the person's user name, which the audit trail names as actor."""
+
+    @property
+    def is_person(self) -> bool:
+        """Whether a person acts through the client (``client_id`` is then only the means)."""
+        return self.user_id is not None
 
 
 Standing = Callable[[Principal], str | None]
@@ -389,6 +399,7 @@ class TokenValidator:
             raise InvalidToken("the token names no organisation")
         if activity is not None and not isinstance(activity, str):
             raise InvalidToken("the token's processing_activity is malformed")
+        user_id, username = _person(claims) if trusted is None else (None, None)
         principal = Principal(
             client_id=client_id,
             organisation=organisation,
@@ -401,10 +412,28 @@ class TokenValidator:
             if "iat" in claims
             else None,
             partner_issuer=trusted.issuer if trusted is not None else None,
+            user_id=user_id,
+            username=username,
         )
         if trusted is not None and organisation not in trusted.organisations:
             raise UnvouchedOrganisation(principal)
         return principal
+
+
+def _person(claims: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(user_id, username)`` of a hub token issued to a person, or ``(None, None)``.
+
+    A person's token carries ``username`` and has the person's id as ``sub`` (a client's has its
+    own client id there). A partner's tokens never make a person here: the hub knows only its
+    own users.
+    """
+    username = claims.get("username")
+    if username is None:
+        return None, None
+    subject = claims["sub"]
+    if not isinstance(username, str) or not username or subject == claims.get("client_id"):
+        raise InvalidToken("the token's username or sub is malformed")
+    return str(subject), username
 
 
 def _number(value: object) -> float:

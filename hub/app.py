@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -25,17 +26,27 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.login.account import router as account_router
+from hub.login.authorize import router as authorize_router
+from hub.login.endpoints import router as login_router
 from hub.oauth.endpoints import router as oauth_router
 from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.documents import router as document_pages_router
+from hub.pages.home import router as home_page_router
+from hub.pages.shares import router as share_pages_router
 from hub.policy.endpoints import router as policy_router
 from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.trail.context import system_context
 from hub.trail.refusals import refusal_summaries
 from hub.trail.timer import checkpoint_timer
+from hub.ui.endpoints import router as ui_router
+from hub.ui.errors import ErrorPages
+from hub.ui.person import LoginRequired, login_redirect
+from hub.ui.rendering import PAGE_CSP
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
@@ -53,8 +64,20 @@ _SECURITY_HEADERS = (
 )
 
 
+_CSP = b"content-security-policy"
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        n.lower() == b"content-type" and v.lower().startswith(b"text/html") for n, v in headers
+    )
+
+
 class ResponseHeaders:
-    """Adds ``API-Version`` and baseline security headers to every response, streamed or not.
+    """Adds ``API-Version`` and baseline security headers to every response, streamed or not,
+    and the pages' Content-Security-Policy (:data:`hub.ui.rendering.PAGE_CSP`) to every HTML
+    answer that sets no policy of its own (the API docs set one with a nonce), so no page, an
+    error page included, goes out without it.
 
     A plain ASGI middleware rather than ``BaseHTTPMiddleware``, which would buffer streamed
     bodies and break constant-memory downloads.
@@ -70,12 +93,21 @@ class ResponseHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
+                headers = message.get("headers", [])
+                present = {name.lower() for name, _ in headers}
                 extra = [(n, v) for n, v in _SECURITY_HEADERS if n not in present]
+                if _CSP not in present and _is_html(headers):
+                    extra.append((_CSP, PAGE_CSP.encode("ascii")))
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def purge_web_sessions(services: Services) -> int:
+    """Delete the web sessions that ended without being met again (every idle period)."""
+    with db.transaction(services.engine) as session:
+        return services.web_sessions.purge(session, now=datetime.now(UTC))
 
 
 class SchemaNotCurrentError(RuntimeError):
@@ -126,6 +158,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
                 refusal_summaries(built.audit),
                 periodic(
+                    "web-sessions",
+                    lambda: purge_web_sessions(built),
+                    settings.session_idle,
+                ),
+                periodic(
                     "retention",
                     lambda: expire_due(built, system_context("retention")),
                     settings.retention_interval,
@@ -171,7 +208,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         app.add_middleware(
             ForwardedFor, trusted=settings.trusted_proxies, header=settings.forwarded_header
         )
-    install_handlers(app)
+    install_handlers(app, pages=ErrorPages())
+    app.add_exception_handler(LoginRequired, login_redirect)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(oauth_router)
@@ -182,4 +220,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(audit_router)
     app.include_router(apidocs_router)
     app.include_router(assets_router)
+    app.include_router(ui_router)
+    app.include_router(login_router)
+    app.include_router(authorize_router)
+    app.include_router(account_router)
+    app.include_router(home_page_router)
+    app.include_router(document_pages_router)
+    app.include_router(share_pages_router)
     return app

@@ -12,6 +12,7 @@ so another provider (a KMS) is passed to :func:`build_services` without a change
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -20,6 +21,9 @@ from audit.events import Action
 from auth.scopes import parse_scopes
 from auth.server_config import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
+from hub.accounts.factors import SealedFactorSecrets
+from hub.accounts.people import AccountPeople
+from hub.accounts.service import Accounts
 from hub.config import Settings
 from hub.core import db
 from hub.directory.clients import DisabledClients
@@ -31,6 +35,7 @@ from hub.observability.store import ObservedStore
 from hub.rules.loader import load_policy_file
 from hub.rules.model import Policy
 from hub.subjects.keys import SubjectKeys, SubjectProtector
+from hub.tokens.people import EndedPeople, NoPeople, PersonLookup
 from hub.tokens.service import OAuthService, make_signing_keys, revocation_check
 from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
@@ -41,6 +46,8 @@ from hub.trail.keys import AuditKeys
 from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault.service import Vault
+from hub.websessions.keys import WebSessionKeys
+from hub.websessions.store import WebSessions
 from storage.keys import KeyProvider, LocalKeyRing
 from storage.objects import FilesystemStore, ObjectStore, S3Store
 
@@ -51,6 +58,21 @@ class PolicyHolder:
     :meth:`Services.load_policy`)."""
 
     policy: Policy | None = None
+
+
+@dataclass(slots=True)
+class AccountsHolder:
+    """The accounts service, built on first use: its password hasher makes a dummy hash when
+    built, which commands that never touch accounts need not pay for."""
+
+    accounts: Accounts | None = None
+
+
+@dataclass(slots=True)
+class SessionKeysHolder:
+    """The web-session keys, built on first use: one per process, since it caches them."""
+
+    keys: WebSessionKeys | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +88,8 @@ class Services:
     subjects: SubjectKeys
     metrics: HubMetrics = field(default_factory=HubMetrics)
     _policy: PolicyHolder = field(default_factory=PolicyHolder)
+    _accounts: AccountsHolder = field(default_factory=AccountsHolder)
+    _session_keys: SessionKeysHolder = field(default_factory=SessionKeysHolder)
 
     def close(self) -> None:
         db.dispose(self.engine)
@@ -90,6 +114,20 @@ class Services:
         return policy
 
     @property
+    def accounts(self) -> Accounts:
+        """People's accounts: passwords, second factors, throttling (one per process)."""
+        if self._accounts.accounts is None:
+            self._accounts.accounts = Accounts(keys=self.keys, auditor=self.audit)
+        return self._accounts.accounts
+
+    @property
+    def session_keys(self) -> WebSessionKeys:
+        """The web-session keys (sealed under the KEK ring; decision 0024), cached."""
+        if self._session_keys.keys is None:
+            self._session_keys.keys = WebSessionKeys(keys=self.keys)
+        return self._session_keys.keys
+
+    @property
     def custodian(self) -> KeyCustodian:
         """The owner of the key lifecycle, with every kind of sealed secret registered."""
         return KeyCustodian(
@@ -97,8 +135,26 @@ class Services:
             vault=self.vault,
             signing=self.oauth.signing,
             audit_keys=self.audit.keys,
+            session_keys=self.session_keys,
             # Each kind of secret the hub seals under a KEK, in the order `keys rewrap` reports.
-            secrets=(SealedSigningKeys(self.keys), self.audit.keys, self.subjects),
+            secrets=(
+                SealedSigningKeys(self.keys),
+                self.audit.keys,
+                self.subjects,
+                SealedFactorSecrets(self.keys),
+                self.session_keys,
+            ),
+        )
+
+    @property
+    def web_sessions(self) -> WebSessions:
+        """The web UI's sessions (stateless beyond its settings and the cached web-session keys:
+        the rows are the state)."""
+        return WebSessions(
+            keys=self.session_keys,
+            engine=self.engine,
+            idle=timedelta(seconds=self.settings.session_idle),
+            lifetime=timedelta(seconds=self.settings.session_lifetime),
         )
 
     def protector(self) -> SubjectProtector:
@@ -137,11 +193,17 @@ def create_key_ring(settings: Settings) -> KeyProvider:
 
 
 def build_services(
-    settings: Settings, *, keys: KeyProvider | None = None, create_database: bool = False
+    settings: Settings,
+    *,
+    keys: KeyProvider | None = None,
+    create_database: bool = False,
+    people: PersonLookup | None = None,
 ) -> Services:
     """Build everything; loads the key ring (it must exist) but opens no connection.
 
     ``keys`` is the key provider to use; by default the local key ring of the settings.
+    ``people`` answers the token service about people (see :func:`build_oauth`); by default
+    the accounts (:class:`hub.accounts.people.AccountPeople`).
 
     Only what sets a database up (``ketenhub init``, tests) passes ``create_database``: for
     everything else a SQLite file that is not there is an error
@@ -161,7 +223,13 @@ def build_services(
     metrics = HubMetrics()
     metrics.watch_database(engine)
     organisations = OrganisationDirectory(engine)
-    oauth = build_oauth(settings, engine, keys, organisations=organisations)
+    oauth = build_oauth(
+        settings,
+        engine,
+        keys,
+        organisations=organisations,
+        people=people if people is not None else AccountPeople(),
+    )
     audit = build_audit(settings, engine, keys, metrics=metrics)
     return Services(
         settings,
@@ -197,15 +265,19 @@ def build_oauth(
     keys: KeyProvider,
     *,
     organisations: OrganisationDirectory,
+    people: PersonLookup | None = None,
 ) -> OAuthService:
     """The authorization server and the token validator; ``organisations`` is the directory
-    that tokens' organisations are checked against (the one the services share)."""
+    that tokens' organisations are checked against (the one the services share), ``people``
+    the accounts' answers about people (none: nobody logs in)."""
+    people = people if people is not None else NoPeople()
     signing = make_signing_keys(engine, keys, alg=settings.token_signing_alg)
     is_revoked = revocation_check(engine)
     standing = Standing(
         issuer=settings.issuer,
         organisations=organisations,
         disabled_clients=DisabledClients(engine),
+        ended_people=EndedPeople(engine, people),
     )
     validator = TokenValidator(
         issuer=settings.issuer,
@@ -239,6 +311,7 @@ def build_oauth(
         validator=validator,
         is_revoked=is_revoked,
         standing=standing,
+        people=people,
     )
 
 

@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.oauth",
     "tests.fixtures.documents",
     "tests.fixtures.served",
+    "tests.fixtures.browser",
 ]

@@ -22,13 +22,19 @@ grantors) is left to SQL. Types whose grantors are granted alike share one claus
 statement grows with the number of distinct ``share`` lists, not with the number of types.
 The property test (``tests/hub/access/test_access.py``) checks that this filter and the rule
 agree on random policies, organisations, documents and shares.
+
+:func:`granting_shares` is point 3 kept per share: which active share grants which live document
+to the party. It is built from the very clauses the filter uses, so a feed of what shares made
+visible (:mod:`hub.inbox`) cannot disagree with the list; the property test checks it against
+the rule's own loop over the covering shares.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, CompoundSelect, and_, false, or_, true, union
 from sqlalchemy.orm import aliased
@@ -73,6 +79,31 @@ def visible_to(
     return and_(col(Document.deleted_at).is_(None), or_(*ways) if ways else false())
 
 
+def granting_shares(
+    policy: Policy, party: Party, now: datetime
+) -> CompoundSelect[tuple[uuid.UUID, uuid.UUID]] | None:
+    """``(share_id, document_id)`` (so labelled) for every active share to ``party`` and every
+    live document it grants the party now (point 3 of the module docstring, share by share);
+    ``None`` when no share can grant the party anything under the policy.
+
+    A document reached by several shares appears once per share, so a caller can tell which
+    shares grant it; its other ways in (points 1 and 2) are not considered here.
+    """
+    receivable = [n for n in policy.document_types if policy.may_receive(party, n).allowed]
+    return _reach(
+        policy,
+        party,
+        now,
+        receivable=receivable,
+        case=None,
+        columns=lambda reached: (
+            col(Share.id).label("share_id"),
+            col(reached.id).label("document_id"),
+        ),
+        live_only=True,
+    )
+
+
 def _shared_ids(
     policy: Policy, party: Party, now: datetime, receivable: list[str], case: str | None
 ) -> CompoundSelect[tuple[uuid.UUID]] | None:
@@ -83,6 +114,30 @@ def _shared_ids(
     list: the database runs it once per list (as a hashed set), not once per candidate row,
     which matters most for a party that sees few documents among many.
     """
+    return _reach(
+        policy,
+        party,
+        now,
+        receivable=receivable,
+        case=case,
+        columns=lambda reached: (col(reached.id),),
+        live_only=False,
+    )
+
+
+def _reach(
+    policy: Policy,
+    party: Party,
+    now: datetime,
+    *,
+    receivable: list[str],
+    case: str | None,
+    columns: Callable[[type[Document]], tuple[Any, ...]],
+    live_only: bool,
+) -> CompoundSelect[Any] | None:
+    """``columns`` of every (active share to ``party``, document it reaches) pair whose grantor
+    may share the document's type, one of ``receivable``; ``None`` when no grantor may.
+    ``live_only`` leaves out shredded documents (a list's own filter already does)."""
     reached = _REACHED
     granted = _grantor_may_share(policy, receivable, reached)
     if granted is None:
@@ -90,10 +145,12 @@ def _shared_ids(
     by_share = and_(
         col(Share.grantee) == party.code, grantor_is_share_grantor(), active(now), granted
     )
+    if live_only:
+        by_share = and_(by_share, col(reached.deleted_at).is_(None))
     if case is not None:
         by_share = and_(by_share, col(reached.v_index) == case)
-    by_document = select(col(reached.id)).where(by_share, shares_document(col(reached.id)))
-    by_case = select(col(reached.id)).where(
+    by_document = select(*columns(reached)).where(by_share, shares_document(col(reached.id)))
+    by_case = select(*columns(reached)).where(
         by_share,
         shares_case(
             v_index=col(reached.v_index),

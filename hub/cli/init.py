@@ -9,9 +9,12 @@ from typing import Any, Final
 from sqlalchemy.engine import make_url
 
 from audit.events import Action
+from hub.accounts.demo import DEMO_USERS, ensure_demo_users
 from hub.cli import production
 from hub.cli.console import CommandError, load_settings, operator_recorder
+from hub.cli.directions import DEMO_CREDENTIALS, demo_pointer
 from hub.clients.demo import DEMO_CLIENTS, ensure_demo_clients
+from hub.clients.web import callback_uri, ensure_web_client
 from hub.config import Settings
 from hub.core import db, db_roles
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN, ensure_organisations
@@ -67,22 +70,11 @@ def cmd_init(args: argparse.Namespace) -> None:
         with db.transaction(services.engine) as session:
             audit_keys = services.audit.keys.ensure(session)
         print(f"audit keys    {'created ' + ', '.join(audit_keys) if audit_keys else 'exist'}")
+        _init_session_key(services)
         _init_policy(services, demo=args.demo)
+        _init_web_client(services)
         if args.demo:
-            credentials = settings.data_dir / "demo-credentials.json"
-            recorder = operator_recorder(services)
-            with db.transaction(services.engine) as session:
-                issued = ensure_demo_clients(
-                    session,
-                    credentials,
-                    on_added=lambda client: recorder.record(
-                        session,
-                        Action.CLIENT_ADD,
-                        About("client", client.client_id),
-                        organisation=client.organisation,
-                    ),
-                )
-            print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
+            _init_demo_people(services)
         services.store.ensure_ready()
         if services.audit.export is not None:
             services.audit.export.ensure_ready()
@@ -92,6 +84,16 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"object store  {where} (ready)")
     finally:
         services.close()
+    if args.demo:
+        print(demo_pointer(settings))
+
+
+def _init_session_key(services: Services) -> None:
+    """The web-session key (decision 0024); the first session would make it, but set up here
+    it is in place before any replica serves."""
+    with db.transaction(services.engine) as session:
+        key_id = services.session_keys.ensure(session)
+    print(f"session key   {'created ' + key_id if key_id else 'exists'}")
 
 
 def _init_policy(services: Services, *, demo: bool) -> None:
@@ -106,6 +108,45 @@ def _init_policy(services: Services, *, demo: bool) -> None:
     except PolicyError as exc:
         raise CommandError(str(exc)) from None
     print(f"policy        {path} ({'written' if written else 'exists'}; {policy.hash})")
+
+
+def _init_demo_people(services: Services) -> None:
+    """The demo clients and people, their credentials in ``<data dir>/demo-credentials.json``."""
+    credentials = services.settings.data_dir / DEMO_CREDENTIALS
+    recorder = operator_recorder(services)
+    with db.transaction(services.engine) as session:
+        issued = ensure_demo_clients(
+            session,
+            credentials,
+            on_added=lambda client: recorder.record(
+                session,
+                Action.CLIENT_ADD,
+                About("client", client.client_id),
+                organisation=client.organisation,
+            ),
+        )
+    print(f"demo clients  {len(DEMO_CLIENTS)} ({issued} issued) -> {credentials}")
+    with db.transaction(services.engine) as session:
+        issued = ensure_demo_users(
+            session, services.accounts, credentials, context=recorder.context
+        )
+    print(f"demo users    {len(DEMO_USERS)} ({issued} issued) -> {credentials}")
+
+
+def _init_web_client(services: Services) -> None:
+    """The web UI's own OAuth client (decision 0023), with its redirect URI from the issuer."""
+    recorder = operator_recorder(services)
+    with db.transaction(services.engine) as session:
+        added = ensure_web_client(session, issuer=services.settings.issuer)
+        if added is not None:
+            recorder.record(
+                session,
+                Action.CLIENT_ADD,
+                About("client", added.client_id),
+                organisation=added.organisation,
+            )
+    state = "created" if added is not None else "exists"
+    print(f"web client    {state} (redirect {callback_uri(services.settings.issuer)})")
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:

@@ -41,6 +41,10 @@ def cmd_rotate(args: argparse.Namespace) -> None:
             verifier = custodian.rotate_audit_key(session, recorder=record_as_operator)
             print(f"rotated: checkpoints and receipts are now signed by {verifier.encoded()}")
             print("earlier audit keys stay published for what they signed")
+        elif args.sessions:
+            key_id = custodian.rotate_session_key(session, recorder=record_as_operator)
+            print(f"rotated: web-session data is now encrypted under {key_id}")
+            print("sessions under the previous key stay readable until they end")
         else:
             old, new = custodian.rotate_kek(session, recorder=record_as_operator)
             print(f"rotated: new data keys now use {new} (was {old})")
@@ -87,6 +91,7 @@ def add_parser(commands: Any) -> None:
     which.add_argument(
         "--audit", action="store_true", help="rotate the audit checkpoint key instead"
     )
+    which.add_argument("--sessions", action="store_true", help="rotate the web-session key instead")
     rotate.set_defaults(func=cmd_rotate)
     rewrap = key_commands.add_parser("rewrap", help="move every data key to the current KEK")
     rewrap.add_argument("--batch-size", type=int, default=500)

@@ -55,6 +55,12 @@ def _audit() -> AddParser:
     return add_parser
 
 
+def _users() -> AddParser:
+    from hub.cli.users import add_parser  # noqa: PLC0415 - imported when its command runs
+
+    return add_parser
+
+
 def _documents() -> AddParser:
     from hub.cli.documents import add_parser  # noqa: PLC0415 - imported when its command runs
 
@@ -69,6 +75,7 @@ COMMANDS: Final[tuple[tuple[str, str, Callable[[], AddParser]], ...]] = (
     ("keys", "manage key-encryption keys", _keys),
     ("client", "manage OAuth clients (partner systems)", _clients),
     ("org", "manage the chain's organisations", _organisations),
+    ("user", "manage the people who log in to the web UI", _users),
     ("audit", "verify and checkpoint the audit trail", _audit),
     ("storage", "compare the object store with the database; remove orphan objects", _documents),
     ("documents", "documents' lifecycle", _documents),

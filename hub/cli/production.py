@@ -12,8 +12,9 @@ the default); see ``docs/decisions/0014-deployment-and-production-checks.md``:
   owner) of the schema or a table, or a role that holds UPDATE, DELETE or TRUNCATE on an audit
   table through any grant. ``serve`` refuses it; the hub may only INSERT and SELECT there
   (decision 0006).
-- **Serving with demo credentials**: the demo clients of ``ketenhub init --demo`` have
-  secrets written to a file in the data dir. ``serve`` refuses while any of them is enabled.
+- **Serving with demo credentials**: the demo clients and demo users of ``ketenhub init --demo``
+  have secrets (and passwords and TOTP secrets) written to a file in the data dir. ``serve``
+  refuses while any of them is enabled.
 
 Each refusal is a :class:`~hub.cli.console.CommandError` with exit status 2 and one line that names
 the setting or the objects at fault.
@@ -26,8 +27,10 @@ from typing import Final
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from auth.models import OAuthClient
+from auth.models import OAuthClient, UserAccount
+from hub.accounts.demo import DEMO_USERNAMES
 from hub.cli.console import CommandError
 from hub.clients.demo import DEMO_CLIENTS
 from hub.config import Settings
@@ -60,6 +63,7 @@ def check_serving(settings: Settings, engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         _check_database_role(engine)
     _check_no_demo_clients(engine)
+    _check_no_demo_users(engine)
 
 
 def _check_database_role(engine: Engine) -> None:
@@ -82,16 +86,35 @@ def _check_database_role(engine: Engine) -> None:
 
 
 def _check_no_demo_clients(engine: Engine) -> None:
+    _refuse_enabled(
+        engine,
+        select(OAuthClient.client_id).where(
+            col(OAuthClient.client_id).in_(DEMO_CLIENT_IDS), col(OAuthClient.enabled)
+        ),
+        "demo clients enabled ({names}): their secrets are in demo-credentials.json; disable "
+        "them (`ketenhub client disable CLIENT_ID`), or set KETENHUB_ENVIRONMENT=demo",
+    )
+
+
+def _check_no_demo_users(engine: Engine) -> None:
+    _refuse_enabled(
+        engine,
+        select(UserAccount.username).where(
+            col(UserAccount.username).in_(DEMO_USERNAMES), col(UserAccount.enabled)
+        ),
+        "demo users enabled ({names}): their passwords and factors are in "
+        "demo-credentials.json; disable them (`ketenhub user disable USERNAME`), or set "
+        "KETENHUB_ENVIRONMENT=demo",
+    )
+
+
+def _refuse_enabled(engine: Engine, names: SelectOfScalar[str], what: str) -> None:
+    """Refuse to serve when ``names`` finds any: ``what`` says what they are and what to do."""
     with Session(engine) as session:
-        enabled = session.exec(
-            select(OAuthClient.client_id)
-            .where(col(OAuthClient.client_id).in_(DEMO_CLIENT_IDS), col(OAuthClient.enabled))
-            .order_by(col(OAuthClient.client_id))
-        ).all()
+        enabled = sorted(session.exec(names).all())
     if enabled:
         raise CommandError(
-            f"refusing to serve in production with {len(enabled)} demo clients enabled "
-            f"({', '.join(enabled)}): their secrets are in demo-credentials.json; disable "
-            "them (`ketenhub client disable CLIENT_ID`), or set KETENHUB_ENVIRONMENT=demo",
+            f"refusing to serve in production with {len(enabled)} "
+            + what.format(names=", ".join(enabled)),
             status=2,
         )

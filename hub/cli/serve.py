@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 import uvicorn
@@ -10,11 +11,16 @@ import uvicorn
 from hub.app import SchemaNotCurrentError, check_schema, create_app
 from hub.cli import preflight, production
 from hub.cli.console import CommandError, load_settings
+from hub.cli.directions import demo_directions, issuer_mismatch
 from hub.cli.http_server import BoundedHttpToolsProtocol
 from hub.cli.running import storage_status
+from hub.config import Environment
+from hub.config.logs import LogFormat
 from hub.rules import PolicyError
 from hub.runtime import build_services
 from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -41,6 +47,18 @@ def cmd_serve(args: argparse.Namespace) -> None:
         services.close()
         raise
     app = create_app(settings, services=services)
+    mismatch = issuer_mismatch(settings, port=args.port)
+    if mismatch is not None:
+        # Through the log, in its configured format: a deployment that reads JSON lines gets one.
+        logger.warning("%s", mismatch)
+    if settings.environment is Environment.DEMO:
+        directions = demo_directions(settings)
+        if settings.log_format is LogFormat.TEXT:
+            # Before uvicorn's lines, so a person sees where to go before the log starts.
+            print(*directions, sep="\n", flush=True)
+        else:  # every line on the output is a JSON log record
+            for line in directions:
+                logger.info("%s", line)
     try:
         uvicorn.run(
             app,

@@ -63,12 +63,16 @@ def _entry(new: NewClient) -> dict[str, Any]:
     }
 
 
-def _read(path: Path) -> dict[str, dict[str, Any]]:
+def _read(path: Path) -> tuple[dict[str, dict[str, Any]], list[Any]]:
+    """The file's clients by id, and its users (kept as they are: hub.accounts.demo's)."""
     try:
         document = json.loads(path.read_text("utf-8"))
-        return {c["client_id"]: c for c in document.get("clients", [])}
+        users = document.get("users", [])
+        return {c["client_id"]: c for c in document.get("clients", [])}, (
+            users if isinstance(users, list) else []
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        return {}, []
 
 
 def ensure_demo_clients(
@@ -81,7 +85,7 @@ def ensure_demo_clients(
 
     ``on_added`` is called for each client created, in the session's transaction (the CLI
     records it in the audit trail)."""
-    known = _read(credentials_file)
+    known, users = _read(credentials_file)
     entries: list[dict[str, Any]] = []
     issued = 0
     for spec in DEMO_CLIENTS:
@@ -105,6 +109,6 @@ def ensure_demo_clients(
             new = reset_credentials(session, row)
         entries.append(_entry(new))
         issued += 1
-    document = {"clients": entries, "users": []}
+    document = {"clients": entries, "users": users}
     atomic_write_private(credentials_file, (json.dumps(document, indent=2) + "\n").encode())
     return issued

@@ -30,7 +30,7 @@ from sqlmodel import Session
 from auth.client_auth import hash_secret, new_secret
 from auth.models import OAuthClient
 from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
-from auth.server_config import CLIENT_SECRET_BASIC, PRIVATE_KEY_JWT
+from auth.server_config import CLIENT_SECRET_BASIC, IN_PROCESS, PRIVATE_KEY_JWT
 from hub.core.errors import NotFound, Unprocessable
 from hub.core.names import clean_name
 from hub.core.purposes import PROCESSING_ACTIVITIES
@@ -155,12 +155,17 @@ def methods(client: OAuthClient) -> list[str]:
         registered.append(PRIVATE_KEY_JWT)
     if client.secret_hash:
         registered.append(CLIENT_SECRET_BASIC)
+    if client.redirect_uris and not registered:
+        registered.append(IN_PROCESS)  # the web UI's own client (decision 0023)
     return registered
 
 
 def separation_problem(client: OAuthClient) -> str | None:
     """Why the client's scopes break the separation of duties (a registration from before the
-    rule), or ``None``; such a client gets no token (:mod:`auth.grants`)."""
+    rule), or ``None``; such a client gets no token (:mod:`auth.grants`). A people's client
+    (with redirect URIs) gets no token of its own: its people's roles keep the duties apart."""
+    if client.redirect_uris:
+        return None
     try:
         check_separation(parse_scopes(client.scopes))
     except ValueError as exc:

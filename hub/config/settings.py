@@ -182,6 +182,19 @@ class Settings(BaseSettings):
         default=None,
         description="The sharing policy (YAML); default <data dir>/policy.yaml, written by init",
     )
+    # -- the web UI's sessions (hub/websessions, decision 0024) ------------------------------------
+    session_idle: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="Seconds a web session lives without use (15 minutes)",
+    )
+    session_lifetime: int = Field(
+        default=8 * 3600,
+        ge=900,
+        le=24 * 3600,
+        description="Seconds a web session lives at most from login, however used (8 hours)",
+    )
     retention_interval: int = Field(
         default=3600,
         ge=0,

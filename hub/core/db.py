@@ -174,6 +174,33 @@ def transaction(engine: Engine) -> Iterator[Session]:
             raise
 
 
+# -- refusals that must outlive the request ---------------------------------------------------
+
+_KEEP_REFUSAL = "ketenhub.keep_refusal"
+
+
+def on_refusal(session: Session, keep: Callable[[Callable[[Session], object]], None]) -> None:
+    """Make ``keep`` what :func:`keep_refusal` calls for ``session``: a request's transaction
+    (:class:`hub.web.deps.RequestTransaction`) registers its ``refuse``."""
+    session.info[_KEEP_REFUSAL] = keep
+
+
+def keep_refusal(session: Session, record: Callable[[Session], object]) -> None:
+    """Write ``record`` so that it is kept even if the caller then fails: a failed login's count
+    and audit event, which must not vanish with the error the caller raises.
+
+    In a request's transaction this is its refusal (the request's work so far is rolled back and
+    ``record`` runs where the work cannot reach it); in any other session (a command, a test)
+    ``record`` runs in a savepoint of the session, committed with it.
+    """
+    keep = session.info.get(_KEEP_REFUSAL)
+    if keep is not None:
+        keep(record)
+        return
+    with session.begin_nested():
+        record(session)
+
+
 # -- work that must follow the transaction's outcome -----------------------------------------
 
 

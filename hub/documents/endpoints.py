@@ -22,10 +22,10 @@ from starlette.requests import ClientDisconnect
 from hub.core.db import as_utc
 from hub.core.errors import BadRequest, Unprocessable
 from hub.core.rfc3339 import Timestamp
-from hub.documents.content import Conditions, content_disposition, etag, repr_digest
 from hub.documents.dependencies import Deleter, Downloader, Lister, Reader, Searcher, Uploader
 from hub.documents.downloads import DownloadService
 from hub.documents.repository import DocumentFilter
+from hub.documents.responses import conditions_of, content_response, receipt_headers
 from hub.documents.schemas import (
     DocumentOut,
     DocumentPage,
@@ -35,12 +35,10 @@ from hub.documents.schemas import (
 )
 from hub.documents.service import Shown
 from hub.documents.sniff import SNIFFED_TYPES
-from hub.trail.auditor import Receipt
 from hub.web.deps import StrictQuery, UploadSlotsDep
 from hub.web.limits import body_limit
 from hub.web.links import CREATE_SHARE, DELETE_DOCUMENT, document_links, link
 from hub.web.pagination import Cursor, Limit
-from hub.web.preconditions import joined
 from hub.web.problems import problem, problem_responses
 from hub.web.routes import TokenFirstRoute
 from hub.web.schemas import DocumentTypeName
@@ -75,11 +73,6 @@ def _out(shown: Shown) -> DocumentOut:
         created_at=as_utc(document.created_at),
         retain_until=as_utc(document.retain_until),
     )
-
-
-def _receipt_headers(receipt: Receipt) -> dict[str, str]:
-    """The audit receipt of an answer without a JSON body: its seq and leaf hash."""
-    return {"Audit-Seq": str(receipt.seq), "Audit-Leaf-Hash": receipt.leaf_hash}
 
 
 def body_chunks(request: Request) -> Iterator[bytes]:
@@ -306,52 +299,11 @@ def head_content(request: Request, service: Reader, document_id: DocumentId) -> 
     return _content(request, service, document_id, head=True)
 
 
-def _conditions(request: Request) -> Conditions:
-    headers = request.headers
-    return Conditions(
-        if_match=joined(headers.getlist("if-match")),
-        if_none_match=joined(headers.getlist("if-none-match")),
-        range=headers.get("range"),
-        if_range=headers.get("if-range"),
-    )
-
-
 def _content(
     request: Request, service: DownloadService, document_id: uuid.UUID, *, head: bool
 ) -> Response:
-    content = service.open_content(document_id, conditions=_conditions(request), head=head)
-    document = content.document
-    # Personal data: no shared cache, no copy kept by the browser either.
-    cache_control = "private, no-store"
-    if content.not_modified:
-        # RFC 9110 §15.4.5: the validator and the cache directives a 200 would carry; no
-        # representation metadata (the length, type and digest describe no content here).
-        return Response(
-            status_code=304,
-            headers={
-                "ETag": etag(document.sha256),
-                "Cache-Control": cache_control,
-                **_receipt_headers(content.receipt),
-            },
-        )
-    headers = {
-        "Content-Length": str(content.length),
-        "ETag": etag(document.sha256),
-        "Repr-Digest": repr_digest(document.sha256),
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": content_disposition(document.filename, fallback=f"{document.id}"),
-        "Cache-Control": cache_control,
-        **_receipt_headers(content.receipt),
-    }
-    status = 200
-    if content.byte_range is not None:
-        status = 206
-        headers["Content-Range"] = content.byte_range.content_range(document.size)
-    if content.chunks is None:
-        return Response(status_code=status, headers=headers, media_type=document.content_type)
-    return StreamingResponse(
-        content.chunks, status_code=status, headers=headers, media_type=document.content_type
-    )
+    content = service.open_content(document_id, conditions=conditions_of(request), head=head)
+    return content_response(content)
 
 
 @router.delete(
@@ -362,4 +314,4 @@ def _content(
 )
 def delete_document(service: Deleter, document_id: DocumentId) -> Response:
     receipt = service.delete(document_id)
-    return Response(status_code=204, headers=_receipt_headers(receipt))
+    return Response(status_code=204, headers=receipt_headers(receipt))

@@ -85,6 +85,8 @@ class FormReader:
 
     ``read_fields()`` must be called first and once; ``file_chunks()`` once after it. The
     iterator is not read past the closing boundary, so an epilogue is never pulled in.
+    ``extra_fields`` are text fields a form takes besides the upload's own (the web UI's
+    ``csrf_token``); they are bounded and checked as those are, and read before the file too.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class FormReader:
         *,
         max_field_bytes: int = 1024,
         max_header_bytes: int = 8192,
+        extra_fields: tuple[str, ...] = (),
     ) -> None:
         if content_type is None or media_type(content_type) != "multipart/form-data":
             raise UnsupportedMediaType("the request body must be multipart/form-data")
@@ -105,10 +108,13 @@ class FormReader:
         if boundary is None or not _BOUNDARY.fullmatch(boundary):
             raise BadRequest("the multipart boundary is missing or invalid")
         self._chunks = chunks
+        self._text_fields = (*extra_fields, *TEXT_FIELDS)
         self._max_field_bytes = max_field_bytes
         self._max_header_bytes = max_header_bytes
-        # Everything but file content: four parts' headers and values, their boundary lines.
-        self._framing_limit = (len(TEXT_FIELDS) + 1) * (max_header_bytes + max_field_bytes) + 1024
+        # Everything but file content: the fields' and the file's headers, the fields' values
+        # and their boundary lines.
+        per_part = max_header_bytes + max_field_bytes
+        self._framing_limit = (len(self._text_fields) + 1) * per_part + 1024
         self._parser = MultipartParser(
             boundary.encode("ascii"),
             {
@@ -280,7 +286,7 @@ class FormReader:
             raise Unprocessable("a Content-Transfer-Encoding other than binary is not supported")
         if name == FILE_FIELD:
             self._begin_file(params)
-        elif name in TEXT_FIELDS:
+        elif name in self._text_fields:
             if "filename" in params or "filename*" in params:
                 raise Unprocessable(f"the field {name} must be text, not a file")
             if name in self._fields:
@@ -289,9 +295,8 @@ class FormReader:
             self._field_value = bytearray()
         else:
             shown = f"'{name}'" if _SHOWABLE_NAME.fullmatch(name) else "(name not shown)"
-            raise Unprocessable(
-                f"unknown form field {shown}; the form takes {', '.join(TEXT_FIELDS)} and file"
-            )
+            takes = ", ".join(self._text_fields)
+            raise Unprocessable(f"unknown form field {shown}; the form takes {takes} and file")
 
     def _begin_file(self, params: dict[str, str]) -> None:
         missing = [field for field in REQUIRED_FIELDS if field not in self._fields]

@@ -126,6 +126,11 @@ class DocumentService(RecordingService):
         )
 
     def get(self, document_id: uuid.UUID) -> Shown:
+        return self.read(document_id)[0]
+
+    def read(self, document_id: uuid.UUID) -> tuple[Shown, Access]:
+        """:meth:`get`, and the decision that let the caller see it (for a share: which one),
+        so a page can say where a document came from. Recorded as one metadata read."""
         document, access = self._resolve(document_id, Action.DOCUMENT_READ)
         shown = self._shown(document)
         self.record(
@@ -134,7 +139,7 @@ class DocumentService(RecordingService):
             rule=access.rule,
             purpose=access.purpose,
         )
-        return shown
+        return shown, access
 
     def page(
         self, where: DocumentFilter, *, cursor: str | None, limit: int, v_number: str | None = None

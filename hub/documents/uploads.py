@@ -10,7 +10,7 @@ once the fields are read, the rule once the policy has decided.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 from audit.events import Action
@@ -33,11 +33,25 @@ _UPLOAD: Final = Action.DOCUMENT_UPLOAD
 class UploadService(DocumentService):
     """One caller's upload."""
 
-    def upload(self, chunks: Iterator[bytes], *, content_type: str | None) -> tuple[Shown, Receipt]:
-        """Read the form, decide, seal the file, record. See the module docstring for order."""
+    def upload(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        content_type: str | None,
+        extra_fields: tuple[str, ...] = (),
+        admit: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> tuple[Shown, Receipt]:
+        """Read the form, decide, seal the file, record. See the module docstring for order.
+
+        A form with ``extra_fields`` (the web UI's ``csrf_token``) is first shown to ``admit``,
+        which raises a :class:`HubError` to refuse it: after the fields are read, before the
+        policy is decided and before a byte of the file is.
+        """
         try:
-            form = FormReader(chunks, content_type)
+            form = FormReader(chunks, content_type, extra_fields=extra_fields)
             fields = form.read_fields()
+            if admit is not None:
+                admit(fields)
         except HubError as exc:
             raise self.refuse(exc, _UPLOAD, About(DOCUMENT), detail=exc.slug) from None
         type_name, v_number, title = self._upload_fields(fields)

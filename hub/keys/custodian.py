@@ -7,8 +7,9 @@ Two families of secret live under the provider's KEKs:
   are also what the per-KEK wrap count is made of; and the vault guards their destruction itself
   (:func:`hub.vault.service.retire_kek` refuses a KEK that a live data key still needs);
 - the hub's **own sealed secrets**, a handful of rows each: the token signing keys, the audit
-  keys and the v-number keys, and later the user-login secrets. Each is a :class:`SealedKind`
-  registered with the custodian, which counts and re-seals them without knowing their tables.
+  keys, the v-number keys, the user-login secrets and the web-session keys. Each is a
+  :class:`SealedKind` registered with the custodian, which counts and re-seals them without
+  knowing their tables.
 
 The invariant the custodian keeps: a KEK's material is destroyed only when nothing that is still
 needed is sealed under it, and every change to the key hierarchy is recorded in the audit trail
@@ -33,6 +34,7 @@ from hub.trail.keys import AuditKeys
 from hub.trail.recorder import About, Recorder
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault_service
+from hub.websessions.keys import WebSessionKeys
 from storage.keys import KekInfo, KeyProvider
 
 
@@ -98,6 +100,7 @@ class KeyCustodian:
         vault: vault_service.Vault,
         signing: SigningKeys,
         audit_keys: AuditKeys,
+        session_keys: WebSessionKeys,
         secrets: Sequence[SealedKind],
     ) -> None:
         nouns = [kind.noun for kind in secrets]
@@ -107,6 +110,7 @@ class KeyCustodian:
         self._vault = vault
         self._signing = signing
         self._audit_keys = audit_keys
+        self._session_keys = session_keys
         self.secrets: tuple[SealedKind, ...] = tuple(secrets)
 
     # -- inventory ---------------------------------------------------------------------------
@@ -149,6 +153,13 @@ class KeyCustodian:
         verifier = self._audit_keys.rotate(session)
         recorder.record(session, Action.KEY_ROTATE, About("audit_key", verifier.encoded()))
         return verifier
+
+    def rotate_session_key(self, session: Session, *, recorder: Recorder) -> str:
+        """A new web-session key encrypts session data from now on; returns its id. Sessions
+        under the previous one stay readable; it is deleted once none needs it."""
+        key_id = self._session_keys.rotate(session)
+        recorder.record(session, Action.KEY_ROTATE, About("web_session_key", key_id))
+        return key_id
 
     # -- re-wrapping and retiring -------------------------------------------------------------
 

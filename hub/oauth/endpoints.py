@@ -42,6 +42,10 @@ _OAUTH_PARAMETERS: Final = frozenset(
         "client_assertion_type",
         "token",
         "token_type_hint",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
     }
 )
 
@@ -130,7 +134,7 @@ def jwks(services: ServicesDep) -> JWKSetResponse:
 
 @router.post(
     "/oauth/token",
-    summary="Token endpoint (client credentials)",
+    summary="Token endpoint (client credentials, authorization code with PKCE, refresh token)",
     openapi_extra=_FORM_BODY,
     responses=oauth_error_responses(),
 )

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
+from hub.observability.secret_paths import hides_path
 from hub.observability.tracing import RequestTrace
 
 logger = logging.getLogger("hub.access")
@@ -59,9 +60,12 @@ class Exchange:
 
 
 def shown_path(exchange: Exchange) -> str | None:
-    """The path to log: none for an unmatched one, cut short when very long."""
+    """The path to log: none for an unmatched one, the template for one that holds a secret
+    (:mod:`hub.observability.secret_paths`), cut short when very long."""
     if exchange.route == UNMATCHED:
         return None
+    if hides_path(exchange.route):
+        return exchange.route
     path = exchange.path
     return path if len(path) <= MAX_PATH else path[:MAX_PATH] + "…"
 

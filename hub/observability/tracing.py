@@ -52,6 +52,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from starlette.types import Scope
 
 from hub.config import API_VERSION
+from hub.observability.secret_paths import hides_path
 
 _TRACEPARENT: Final = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 _INVALID_TRACE: Final = "0" * 32
@@ -250,6 +251,8 @@ class Tracing:
         if route is not None:
             span.set_attribute("http.route", route)
             span.update_name(f"{known_method(method)} {route}")
+            if hides_path(route):  # a one-time link's token: never exported
+                span.set_attribute("url.path", route)
         else:
             # No route vouches for this path: it is whatever the client sent (see access_log).
             span.set_attribute("url.path", "/…")

@@ -5,21 +5,37 @@ importing this.
 """
 
 from audit.models import AuditCheckpoint, AuditEvent, AuditKey, AuditNode
-from auth.models import OAuthClient, RevokedToken, SigningKey, UsedAssertion
+from auth.models import (
+    AuthorizationCode,
+    OAuthClient,
+    RefreshToken,
+    RevokedToken,
+    SigningKey,
+    UsedAssertion,
+    UserAccount,
+    UserActionToken,
+    UserLoginThrottle,
+    UserRecoveryCode,
+)
 from hub.tables.documents import Document
+from hub.tables.inbox import InboxMarker
 from hub.tables.organisations import Organisation
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
 from hub.tables.vault import SealedObject
+from hub.tables.web_sessions import WebSession, WebSessionKey
 
 __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditKey",
     "AuditNode",
+    "AuthorizationCode",
     "Document",
+    "InboxMarker",
     "OAuthClient",
     "Organisation",
+    "RefreshToken",
     "RevokedToken",
     "SealedObject",
     "Share",
@@ -27,4 +43,10 @@ __all__ = [
     "SigningKey",
     "SubjectKey",
     "UsedAssertion",
+    "UserAccount",
+    "UserActionToken",
+    "UserLoginThrottle",
+    "UserRecoveryCode",
+    "WebSession",
+    "WebSessionKey",
 ]

@@ -1,4 +1,14 @@
-"""Wiring the authorization server to the hub: keys, revocation list, per-request servers."""
+"""Wiring the authorization server to the hub: keys, revocation list, per-request servers, and
+the web UI's in-process calls.
+
+The web UI is a backend-for-frontend (decision 0023): the browser holds only a session cookie,
+and the hub's own pages are the OAuth client ``ketenhub-web``. The login pages call
+:meth:`OAuthService.validate_authorization` and :meth:`OAuthService.issue_code` (the
+authorization endpoint's protocol), then :meth:`OAuthService.exchange_code`; the pages call
+:meth:`OAuthService.refresh` and, at logout, :meth:`OAuthService.end_login`. The exchange and
+the refresh run the same authlib grants as ``POST /oauth/token``, and are recorded as it is; the
+client authenticates by being called in-process, so it has no credential to keep or steal.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +16,30 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, Final
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audit.events import Action, ActorType, Outcome
+from auth import families
 from auth.client_auth import basic_credentials, decoy_keys, is_client_id
-from auth.models import OAuthClient, RevokedToken
+from auth.code_grant import AuthorizationRequest, Grantee
+from auth.models import OAuthClient, RefreshToken, RevokedToken
+from auth.people import WEB_CLIENT_ID, Person
 from auth.server import FormRequest, HubAuthorizationServer, Pruner
 from auth.server_config import ServerConfig
 from auth.signing import SigningKeys
 from auth.tokens import TokenValidator
 from hub.core import db
+from hub.core.errors import HubError
 from hub.directory import organisations_repository as organisations
 from hub.directory.clients_repository import record_use
 from hub.keys.signing import KeyRingSealer
+from hub.tokens.people import PersonLookup
 from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
 from hub.trail.context import Actor, Context
@@ -60,6 +77,31 @@ def revocation_check(engine: Engine) -> Callable[[str], bool]:
     return is_revoked
 
 
+class GrantRefused(HubError):
+    """The web UI's in-process exchange or refresh was refused; ``error`` is the RFC 6749 §5.2
+    code. Raised after the refusal's work is flushed: a replayed code or reused refresh token
+    revokes what it issued, which is kept only when the caller's transaction commits (a page
+    that answers the refusal does)."""
+
+    default_status = HTTPStatus.BAD_REQUEST
+    slug = "grant-refused"
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedTokens:
+    """What the web UI keeps (sealed, in its session) after an exchange or a refresh."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime
+    scope: str
+    """Kept out of ``repr``: the tokens are secrets, and never belong in a log line."""
+
+
 class OAuthService:
     """Builds an authorization server for each request around the request's session."""
 
@@ -71,12 +113,14 @@ class OAuthService:
         validator: TokenValidator,
         is_revoked: Callable[[str], bool],
         standing: Standing,
+        people: PersonLookup,
     ) -> None:
         self.config = config
         self.signing = signing
         self.validator = validator
         self.standing = standing
         self._is_revoked = is_revoked
+        self._people = people
         self._pruner = Pruner()
         decoy_keys()  # made now, not while the first unknown client waits
 
@@ -88,7 +132,96 @@ class OAuthService:
             validator=self.validator,
             is_revoked=self._is_revoked,
             organisation_enabled=lambda code: organisations.is_enabled(session, code),
+            people=lambda user_id: self._people.grantee(session, user_id),
         )
+
+    # -- the authorization endpoint, for the login pages ---------------------------------------
+
+    def authorization_request(
+        self, query: Sequence[tuple[str, str]], headers: Mapping[str, str]
+    ) -> FormRequest:
+        """``GET /oauth/authorize``'s query, parsed strictly by the caller, as authlib's request."""
+        return FormRequest(
+            method="GET", uri=self.config.authorization_endpoint, headers=headers, form=query
+        )
+
+    def validate_authorization(
+        self, session: Session, request: FormRequest
+    ) -> AuthorizationRequest:
+        """The request checked before anyone logs in; raises
+        :class:`~auth.code_grant.AuthorizeError` (show it when its ``location`` is ``None``,
+        else redirect there)."""
+        return self._server(session).validate_authorization(request)
+
+    def issue_code(self, session: Session, request: AuthorizationRequest, person: Person) -> str:
+        """The URL to send ``person``'s browser to, with a fresh code; raises
+        :class:`~auth.code_grant.AuthorizeError`."""
+        return self._server(session).issue_code(request, person)
+
+    # -- the web UI's own token calls (in-process, decision 0023) ------------------------------
+
+    def exchange_code(
+        self,
+        session: Session,
+        *,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str,
+        audit: Auditor,
+        context: Context,
+    ) -> IssuedTokens:
+        """The login's tokens for the code the browser brought back; raises
+        :class:`GrantRefused`."""
+        form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", code_verifier),
+        ]
+        return self._in_process(session, form, audit=audit, context=context)
+
+    def refresh(
+        self, session: Session, *, refresh_token: str, audit: Auditor, context: Context
+    ) -> IssuedTokens:
+        """New tokens for the login (the refresh token rotates); raises :class:`GrantRefused`."""
+        form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)]
+        return self._in_process(session, form, audit=audit, context=context)
+
+    def end_login(self, session: Session, *, refresh_token: str) -> None:
+        """Logout: the login's refresh tokens and live access tokens end, on every replica."""
+        if not 0 < len(refresh_token) <= families.MAX_PRESENTED_LENGTH:
+            return
+        row = session.get(RefreshToken, families.hash_token(refresh_token))
+        if row is not None:
+            families.revoke_family(session, row.family, now=datetime.now(UTC))
+            session.flush()
+
+    def _in_process(
+        self,
+        session: Session,
+        form: Sequence[tuple[str, str]],
+        *,
+        audit: Auditor,
+        context: Context,
+    ) -> IssuedTokens:
+        request = FormRequest(
+            method="POST",
+            uri=self.config.token_endpoint,
+            headers={},
+            form=form,
+            in_process_client=WEB_CLIENT_ID,
+        )
+        status, body, _ = self._token(session, request, audit=audit, context=context)
+        if status != HTTPStatus.OK:
+            raise GrantRefused(str(body.get("error")), str(body.get("error_description", "")))
+        return IssuedTokens(
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=families.issued_claims(body["access_token"]).expires_at,
+            scope=body["scope"],
+        )
+
+    # -- the HTTP endpoints --------------------------------------------------------------------
 
     def _request(
         self, path: str, headers: Mapping[str, str], form: Sequence[tuple[str, str]]
@@ -102,9 +235,14 @@ class OAuthService:
     ) -> OAuthResponse:
         """Issue a token, or refuse; either way the outcome is recorded in the same transaction,
         and an issued token is the client's use (``last_used_at``) in it too."""
+        oauth_request = self._request("/oauth/token", request.headers, request.form)
+        return self._token(session, oauth_request, audit=audit, context=context)
+
+    def _token(
+        self, session: Session, oauth_request: FormRequest, *, audit: Auditor, context: Context
+    ) -> OAuthResponse:
         now = datetime.now(UTC)
         self._pruner.maybe_prune(session, now=now)
-        oauth_request = self._request("/oauth/token", request.headers, request.form)
         response: OAuthResponse = self._server(session).create_token_response(oauth_request)
         status, body, _ = response
         token_id = _token_id(body.get("access_token")) if status == 200 else None
@@ -192,17 +330,22 @@ def _record(
             note_recorded(outcome)  # counted: the outer layer must not record it again
             return
     client = _client_of(session, request)
-    actor = (
-        Actor(ActorType.CLIENT, client.client_id, client.organisation)
-        if client is not None
-        else None
-    )
+    grantee = getattr(request, "user", None)
+    actor: Actor | None = None
+    purpose = client.processing_activity if client is not None else None
+    if isinstance(grantee, Grantee) and client is not None:
+        # A person's token: the person acts, through the client (decision 0023).
+        person = grantee.person
+        actor = Actor(ActorType.USER, person.username, person.organisation, client=client.client_id)
+        purpose = person.processing_activity
+    elif client is not None:
+        actor = Actor(ActorType.CLIENT, client.client_id, client.organisation)
     Recorder(audit, context, actor).record(
         session,
         action,
         About("access_token", token_id) if token_id else NOTHING,
         outcome,
-        purpose=client.processing_activity if client else None,
+        purpose=purpose,
         detail=str(error) if error in _REFUSALS else None,
     )
 
@@ -243,10 +386,7 @@ def _token_id(token: object) -> str | None:
     """The ``jti`` of a token the hub has just signed (so its payload needs no verifying)."""
     if not isinstance(token, str) or token.count(".") != 2:
         return None
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    jti = claims.get("jti")
-    return jti if isinstance(jti, str) else None
+    return families.issued_claims(token).jti
 
 
 def make_signing_keys(engine: Engine, keys: KeyProvider, *, alg: str) -> SigningKeys:

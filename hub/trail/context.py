@@ -35,10 +35,26 @@ class Actor:
     processing_activity: str | None = None
     issuer: str | None = None
     """For a client of a trusted partner issuer, that issuer (``None``: one of the hub's own)."""
+    client: str | None = None
+    """For a person, the client they act through (the web UI's ``ketenhub-web``): the means,
+    recorded as ``actor_client``. ``None`` for a client acting for itself."""
 
     @classmethod
-    def client(cls, principal: Principal) -> Actor:
-        """The client a token speaks for."""
+    def of(cls, principal: Principal) -> Actor:
+        """Who a token speaks for: the person it was issued to (by user name, with the client
+        as the means), or else the client itself.
+
+        Named ``of``, not ``client``: a class attribute of that name would clash with the
+        ``client`` field of this slotted dataclass.
+        """
+        if principal.username is not None:
+            return cls(
+                ActorType.USER,
+                principal.username,
+                principal.organisation,
+                principal.processing_activity,
+                client=principal.client_id,
+            )
         return cls(
             ActorType.CLIENT,
             principal.client_id,

@@ -89,6 +89,7 @@ class Recorder:
             source_address=context.source_address,
             detail=detail,
             actor_issuer=actor.issuer if actor is not None else None,
+            actor_client=actor.client if actor is not None else None,
         )
 
     def record(

@@ -80,12 +80,12 @@ class Serving(Generic[S]):
         context: ContextDep,
         transaction: TransactionDep,
     ) -> S:
-        actor = Actor.client(principal)
+        actor = Actor.of(principal)
         note_actor(actor)  # from here on, every refusal of this request is the client's own
         recorder = Recorder(services.audit, context, actor)
         if self.scope is not None and self.scope not in principal.scopes:
             raw = request.path_params.get(self.id_param) if self.id_param else None
-            about = About(self.resource_type, _uuid_or_none(raw))
+            about = About(self.resource_type, uuid_or_none(raw))
 
             def record(session: Session) -> None:
                 recorder.record(
@@ -101,7 +101,7 @@ class Serving(Generic[S]):
         return self._build(Call(transaction, caller, recorder, self._clock()), services)
 
 
-def _uuid_or_none(value: object) -> str | None:
+def uuid_or_none(value: object) -> str | None:
     """The path's id if it is one the hub could have issued. Anything else is not recorded: the
     path is not validated yet, and a confused client may have put personal data there."""
     if value is None:

@@ -50,6 +50,8 @@ class RequestTransaction:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # What lower layers call for a refusal they must keep (a failed login, hub.accounts).
+        db.on_refusal(session, self.refuse)
         self._begin_work()
 
     def _begin_work(self) -> None:

@@ -5,6 +5,12 @@ Installed by :func:`install_handlers`: hub errors, request validation errors, St
 from ``storage``, and anything unexpected (500, with no detail beyond a reference the logs
 carry: :func:`log_unexpected` writes one line, without any exception's message). Under
 ``/oauth/`` each is answered in OAuth's error JSON instead.
+
+A browser that asks for a page may be shown an HTML error page instead of the JSON answer: the
+app passes :func:`install_handlers` the web UI's :class:`ErrorPages`, which each handler asks
+first, with the status and headers of the answer it would give (the web UI decides which
+requests get pages; the API never does). A page that cannot be rendered is logged and the JSON
+answer goes out: an error page must not turn into a second error.
 """
 
 from __future__ import annotations
@@ -12,15 +18,16 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
-from typing import cast
+from typing import Protocol, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from audit.events import Action, Outcome
 from auth.dependencies import BearerError
@@ -43,6 +50,44 @@ from storage.errors import IntegrityError, StorageError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 _MAX_CAUSES = 5
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class ErrorPages(Protocol):
+    """Answers an error with a page when ``request`` should see one; ``None``: the JSON answer
+    stands. ``reference`` is the log line's, for a server error."""
+
+    def __call__(
+        self,
+        request: Request,
+        *,
+        status: int,
+        headers: Mapping[str, str],
+        reference: str | None = None,
+    ) -> Response | None: ...
+
+
+def _as_page(request: Request, answer: Response, reference: str | None = None) -> Response:
+    """``answer``, or the error page the app's :class:`ErrorPages` gives for it."""
+    pages: ErrorPages | None = getattr(request.app.state, "error_pages", None)
+    if pages is None:
+        return answer
+    try:
+        page = pages(
+            request, status=answer.status_code, headers=answer.headers, reference=reference
+        )
+    except Exception as exc:  # noqa: BLE001 - the JSON answer goes out instead, logged once
+        log_unexpected(request, exc)
+        return answer
+    return answer if page is None else page
+
+
+def _paged(handler: Handler) -> Handler:
+    async def answer(request: Request, exc: Exception) -> Response:
+        return _as_page(request, await handler(request, exc))
+
+    return answer
 
 
 def _is_oauth(request: Request) -> bool:
@@ -169,7 +214,7 @@ def _record_refused_claim(request: Request, principal: Principal) -> None:
     """A partner issuer's token for an organisation outside its list: who it claimed to be,
     with the issuer, is recorded (the attempt matters to the organisation it named)."""
     services: Services = request.app.state.services
-    recorder = Recorder(services.audit, request_context(request), Actor.client(principal))
+    recorder = Recorder(services.audit, request_context(request), Actor.of(principal))
     recorder.record_alone(
         Action.TOKEN_REFUSE, NOTHING, Outcome.DENIED, detail="issuer may not act for organisation"
     )
@@ -216,32 +261,35 @@ def log_unexpected(request: Request, exc: BaseException) -> str:
     return reference
 
 
-def unexpected_response(request: Request, reference: str) -> JSONResponse:
+def unexpected_response(request: Request, reference: str) -> Response:
     """The 500 answer of an unhandled error: nothing beyond the reference the log carries."""
     if _is_oauth(request):
         return oauth_error_response(
             500, "server_error", f"unexpected error (reference {reference})"
         )
-    return problem_response(
+    answer = problem_response(
         status=HTTPStatus.INTERNAL_SERVER_ERROR,
         title="Internal Server Error",
         detail=f"an unexpected error occurred (reference {reference})",
         type_=PROBLEM_TYPE_BASE + "internal-error",
         instance=request.url.path,
     )
+    return _as_page(request, answer, reference)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     # Only what escapes the refusal recorder (hub.web.refusals), which answers the rest itself.
     return unexpected_response(request, log_unexpected(request, exc))
 
 
-def install_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(HubError, _hub_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(BodyRefused, _body_refused)
-    app.add_exception_handler(StorageError, _storage_error)
-    app.add_exception_handler(BearerError, _bearer_error)
+def install_handlers(app: FastAPI, *, pages: ErrorPages | None = None) -> None:
+    """Install every handler; ``pages`` (the web UI's) may answer a browser with a page."""
+    app.state.error_pages = pages
+    app.add_exception_handler(HubError, _paged(_hub_error))
+    app.add_exception_handler(RequestValidationError, _paged(_validation_error))
+    app.add_exception_handler(StarletteHTTPException, _paged(_http_error))
+    app.add_exception_handler(BodyRefused, _paged(_body_refused))
+    app.add_exception_handler(StorageError, _paged(_storage_error))
+    app.add_exception_handler(BearerError, _paged(_bearer_error))
     app.add_exception_handler(OAuthRequestError, _oauth_request_error)
     app.add_exception_handler(Exception, _unexpected)

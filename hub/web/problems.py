@@ -135,5 +135,7 @@ def oauth_error_responses() -> dict[int | str, dict[str, Any]]:
 
 
 def answers_oauth_errors(path: str) -> bool:
-    """``/oauth/*`` answers OAuth's error JSON (RFC 6749 §5.2); the rest problem+json."""
-    return path.startswith("/oauth/")
+    """``/oauth/*`` answers OAuth's error JSON (RFC 6749 §5.2); the rest problem+json. Not the
+    authorization endpoint: a browser visits it, and its errors are pages or redirects to the
+    client (RFC 6749 §4.1.2.1), never the token endpoint's JSON."""
+    return path.startswith("/oauth/") and path != "/oauth/authorize"

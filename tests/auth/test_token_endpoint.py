@@ -273,7 +273,7 @@ def test_metadata_has_the_rfc8414_fields(hub: Hub) -> None:
     assert metadata["token_endpoint"] == TOKEN_URL
     assert metadata["jwks_uri"] == f"{ISSUER}/oauth/jwks"
     assert "response_types_supported" in metadata
-    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert "client_credentials" in metadata["grant_types_supported"]
     assert "private_key_jwt" in metadata["token_endpoint_auth_methods_supported"]
     assert set(metadata["token_endpoint_auth_signing_alg_values_supported"]) == {
         "RS256",

@@ -5,8 +5,9 @@ organisations of every kind with some disabled, documents of several types and u
 deleted and some of a type the policy no longer knows, and shares in every state) and checks,
 for every organisation, that a document is in its list (the SQL filter, through the documents
 repository), and in its search by case, if and only if the rule for one document allows
-reading it, and that :func:`~hub.access.rule.resolve_visible` finds exactly those. It runs on
-SQLite and PostgreSQL.
+reading it, that :func:`~hub.access.rule.resolve_visible` finds exactly those, and that
+:func:`~hub.access.listing.granting_shares` names exactly the (share, document) pairs the rule's
+loop over covering shares would grant. It runs on SQLite and PostgreSQL.
 
 The regression tests go through the API: a document shared to a gemeente leaves both its list
 and its reads when a policy reload takes the right to receive from the gemeente or the right to
@@ -31,6 +32,7 @@ from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
 from hub.access import repository
+from hub.access.listing import granting_shares
 from hub.access.rule import read_access, resolve_visible
 from hub.clients.service import disable_client
 from hub.core import db
@@ -313,6 +315,9 @@ def test_a_list_shows_exactly_what_reads_allow(engine: Engine, world: World) -> 
                     ):
                         # Only the policy in force keeps this one out of the list.
                         withheld_by_policy += 1
+                assert _granting_pairs(session, policy, party) == _pairs_by_rule(
+                    session, policy, party, rows
+                ), org
                 for row in rows:
                     resolved = resolve_visible(
                         session, policy=policy, party=party, document_id=row.id, now=NOW
@@ -331,6 +336,35 @@ def test_a_list_shows_exactly_what_reads_allow(engine: Engine, world: World) -> 
             event(f"active shares the policy withholds: {_bucket(withheld_by_policy)}")
         finally:
             session.rollback()
+
+
+def _granting_pairs(session: Session, policy: Policy, party: Party) -> set[tuple[Any, Any]]:
+    """(share, document) pairs by the per-share SQL form of the rule."""
+    statement = granting_shares(policy, party, NOW)
+    if statement is None:
+        return set()
+    return {(share_id, document_id) for share_id, document_id in session.execute(statement)}
+
+
+def _pairs_by_rule(
+    session: Session, policy: Policy, party: Party, rows: Sequence[Document]
+) -> set[tuple[Any, Any]]:
+    """The same pairs by the rule's own loop (:func:`~hub.access.rule.read_access`): each
+    active covering share of a live document whose type the party may receive and whose grantor
+    may share it."""
+    pairs = set()
+    for row in rows:
+        if row.deleted_at is not None or not policy.may_receive(party, row.document_type).allowed:
+            continue
+        for share, kind in repository.covering_shares(
+            session, grantee=party.code, document=row, now=NOW
+        ):
+            grantor = Party(share.grantor, kind)
+            if policy.decide(
+                grantor, PolicyAction.SHARE, row.document_type, uploader=row.uploader
+            ).allowed:
+                pairs.add((share.id, row.id))
+    return pairs
 
 
 def test_grantees_name_whom_a_list_grants_as_decide_does() -> None:

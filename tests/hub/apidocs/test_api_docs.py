@@ -29,12 +29,20 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
 
 
 def test_the_vendored_files_are_those_the_manifest_records() -> None:
-    assert set(MANIFEST) == {"swagger-ui-dist", "redoc"}
+    assert set(MANIFEST) == {
+        "swagger-ui-dist",
+        "redoc",
+        "@rijkshuisstijl-community/components-css",
+        "@rijkshuisstijl-community/design-tokens",
+    }
     for package, entry in MANIFEST.items():
         directory = VENDOR.joinpath(entry["directory"])
-        assert entry["directory"] == f"{package}-{entry['version']}"
+        # A scoped name (@scope/name) is one directory: scope-name-version.
+        flat = package.removeprefix("@").replace("/", "-")
+        assert entry["directory"] == f"{flat}-{entry['version']}"
         assert entry["integrity"].startswith("sha512-")
-        assert "LICENSE" in entry["files"], package  # the licence travels with the code
+        # the licence travels with the code
+        assert {"LICENSE", "LICENSE.md"} & set(entry["files"]), package
         on_disk = {item.name for item in directory.iterdir()}
         assert on_disk == set(entry["files"]), package
         for name, sha256 in entry["files"].items():

@@ -10,65 +10,22 @@ runs in a worker), and raise no Content-Security-Policy violation, console error
 under the strict policy the hub sends. Screenshots of both go to ``KETENHUB_SCREENSHOT_DIR``
 (default ``test-artifacts/screenshots/`` in the repository), for the record.
 
-One browser serves the module; each page gets a fresh context.
+One browser serves the module (``tests.fixtures.browser``); each page gets a fresh context.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Final
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route
 
+from tests.fixtures.browser import VIOLATIONS, screenshot, violations
 from tests.fixtures.served import ServedHub
-
-CHROMIUM: Final = os.environ.get("KETENHUB_TEST_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS: Final = Path(
-    os.environ.get(
-        "KETENHUB_SCREENSHOT_DIR",
-        Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots",
-    )
-)
-# As root Chromium needs --no-sandbox. The rest keep it from calling home on its own (updates,
-# sync, metrics, safe browsing), which would otherwise show up as off-origin requests.
-FLAGS: Final = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--disable-domain-reliability",
-    "--disable-client-side-phishing-detection",
-    "--metrics-recording-only",
-    "--no-first-run",
-    "--no-pings",
-]
-# Collects the CSP violations the page reports, whether or not they reach the console.
-VIOLATIONS: Final = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__violations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}`);
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @dataclass
@@ -81,14 +38,10 @@ class Visit:
     failed: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
 
-    def violations(self) -> list[str]:
-        found: list[str] = self.page.evaluate("window.__violations")
-        return found
-
     def assert_clean(self) -> None:
         assert self.off_origin == [], "requests off the hub's origin were attempted"
         assert self.failed == []
-        assert self.violations() == []
+        assert violations(self.page) == []
         assert self.console == []
 
 
@@ -145,14 +98,6 @@ def open_page(visit: Visit, hub: ServedHub, path: str) -> None:
     assert response is not None
     assert response.status == 200
     visit.csp = response.headers["content-security-policy"]
-
-
-def screenshot(page: Page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    page.screenshot(path=path)
-    print(f"screenshot: {path}")
-    return path
 
 
 def directives(policy: str) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import text
 
+from hub.accounts.demo import DEMO_USERS
 from hub.core import db
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
@@ -65,6 +66,20 @@ def test_init_twice_is_safe(env: dict[str, str], tmp_path: Path) -> None:
     assert "exists" in second.stdout
 
 
+def test_init_registers_the_web_client_with_no_credential(env: dict[str, str]) -> None:
+    first = run_ketenhub(env, "init").stdout
+    assert "web client    created" in first
+    assert "/login/callback)" in first
+    assert "web client    exists" in run_ketenhub(env, "init").stdout
+    listing = run_ketenhub(env, "client", "list").stdout
+    line = next(row for row in listing.splitlines() if row.startswith("ketenhub-web"))
+    assert "DTV" in line
+    assert "enabled" in line  # a people's client: its scopes are cut per person, never held
+    assert "in_process" in line
+    assert "private_key_jwt" not in line
+    assert "client_secret_basic" not in line
+
+
 def test_init_demo_is_refused_in_production(env: dict[str, str], tmp_path: Path) -> None:
     env["KETENHUB_ENVIRONMENT"] = "production"
     env["KETENHUB_ISSUER"] = "https://hub.example.nl"
@@ -97,7 +112,7 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
 
 
 def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> None:
-    run_ketenhub(env, "init")
+    run_ketenhub(env, "init", "--demo")  # the demo users' factors are sealed secrets too
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     first = ring["keks"][0]["id"]
 
@@ -112,7 +127,10 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
     assert "(current)" in listing.splitlines()[2]
 
     rewrapped = run_ketenhub(env, "keys", "rewrap").stdout
-    assert "re-wrapped 0 data keys, 1 signing keys, 2 audit keys and 2 v-number keys" in rewrapped
+    assert (
+        "re-wrapped 0 data keys, 1 signing keys, 2 audit keys, 2 v-number keys, "
+        f"{len(DEMO_USERS)} user factor secrets and 1 web-session keys"
+    ) in rewrapped
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())
     assert [k["id"] for k in ring["keks"]] == [second]
@@ -187,6 +205,9 @@ def test_serve_runs_the_hub(env: dict[str, str], tmp_path: Path) -> None:
         assert refused.status_code == 401
         port = base.rsplit(":", 1)[1]
     output = (tmp_path / f"serve-{port}.log").read_text()
+    # The default issuer is port 8000, not this one: serve says where logins would go.
+    assert f"KETENHUB_ISSUER is http://127.0.0.1:8000, but this hub serves port {port}" in output
+    assert "open http://127.0.0.1:8000/ and log in" in output  # demo: where to log in
     assert "GET /api/v1/organisations?… HTTP/1.1" in output
     assert misplaced not in output
     assert "1234567890" not in output
@@ -305,6 +326,15 @@ def test_client_add_refuses_a_private_jwks(env: dict[str, str], tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode == 2
     assert "private key" in result.stderr
+
+
+def test_init_makes_the_session_key_and_keys_rotate_sessions_adds_one(
+    env: dict[str, str],
+) -> None:
+    assert "session key   created web-session-1" in run_ketenhub(env, "init").stdout
+    assert "session key   exists" in run_ketenhub(env, "init").stdout
+    output = run_ketenhub(env, "keys", "rotate", "--sessions").stdout
+    assert "web-session data is now encrypted under web-session-2" in output
 
 
 def test_keys_rotate_signing(env: dict[str, str]) -> None:

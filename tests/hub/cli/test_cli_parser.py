@@ -51,6 +51,7 @@ def _minimal(name: str) -> list[str]:
         "keys": ["list"],
         "client": ["list"],
         "org": ["list"],
+        "user": ["list"],
         "audit": ["checkpoint"],
         "storage": ["check"],
         "documents": ["expire"],

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from hub.accounts.demo import DEMO_USERS
 from hub.clients.demo import DEMO_CLIENTS
 from tests.fixtures.cli import ketenhub_env, run_ketenhub, serving
 from tests.fixtures.databases import ADMIN_URL
@@ -184,7 +185,7 @@ def demo_data_dir(tmp_path: Path) -> Path:
     return data_dir
 
 
-def test_serving_with_demo_clients_enabled_is_refused(demo_data_dir: Path) -> None:
+def test_serving_with_demo_clients_or_users_enabled_is_refused(demo_data_dir: Path) -> None:
     env = _production(demo_data_dir, KETENHUB_AUDIT_ORIGIN=ORIGIN)
     everyone = sorted(client.client_id for client in DEMO_CLIENTS)
     refusal = _refused(run_ketenhub(env, "serve", check=False))
@@ -199,6 +200,15 @@ def test_serving_with_demo_clients_enabled_is_refused(demo_data_dir: Path) -> No
         run_ketenhub(env, "serve", check=False)
     )
     run_ketenhub(env, "client", "disable", everyone[0])
+    # Then the demo users, whose passwords and factors sit in the same file.
+    people = sorted(user.username for user in DEMO_USERS)
+    assert _refused(run_ketenhub(env, "serve", check=False)) == (
+        f"refusing to serve in production with {len(people)} demo users enabled "
+        f"({', '.join(people)}): their passwords and factors are in demo-credentials.json; "
+        "disable them (`ketenhub user disable USERNAME`), or set KETENHUB_ENVIRONMENT=demo"
+    )
+    for username in people:
+        run_ketenhub(env, "user", "disable", username)
     with serving(env) as base:
         assert httpx.get(f"{base}/readyz").status_code == 200
 

@@ -258,7 +258,10 @@ def test_an_owner_edit_is_caught_by_verify(scratch: Scratch, tmp_path: Path) -> 
     made = _deploy(scratch, tmp_path / "var")
     made.record(3)
     with connect(made.owner_url) as conn:
-        conn.execute("UPDATE audit_event SET outcome = 'success' WHERE seq = 1")
+        conn.execute(  # whatever seq 1 says, it says otherwise now
+            "UPDATE audit_event SET outcome = CASE outcome WHEN 'success' THEN 'denied' "
+            "ELSE 'success' END WHERE seq = 1"
+        )
     result = run_ketenhub(made.env(), "audit", "verify", check=False)
     assert result.returncode == 1
     assert "first bad seq 1" in result.stderr

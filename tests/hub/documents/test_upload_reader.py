@@ -169,6 +169,15 @@ def test_title_is_optional() -> None:
     assert read(form(*fields(**FIELDS), file_part(b"%PDF-1.4")))[0] == FIELDS
 
 
+def test_a_form_may_take_extra_fields_such_as_the_web_ui_csrf_token() -> None:
+    body = form(*fields(csrf_token="abc", **FIELDS), file_part(b"%PDF-1.4"))
+    reader = FormReader(chunked(body, 7), CONTENT_TYPE, extra_fields=("csrf_token",))
+    assert reader.read_fields() == {"csrf_token": "abc", **FIELDS}
+    assert b"".join(reader.file_chunks()) == b"%PDF-1.4"
+    # Without it declared, the API's form refuses the field as any unknown one.
+    assert status_of(body) == 422
+
+
 def test_empty_file_part_yields_no_bytes() -> None:
     # Refusing an empty file is guarded()'s job, with the content rules.
     assert read(form(*fields(**FIELDS), file_part(b""))) == (FIELDS, b"")

@@ -4,8 +4,8 @@ The hub must depend on the ``KeyProvider`` protocol only, so that a KMS-backed p
 replace the key file. :class:`AesGcmProvider` is such a provider: another implementation, with
 its own blob layout and its keys in memory, doing real AES-256-GCM with ``cryptography``. A hub
 built on it uploads and serves documents, and its custodian rotates, re-wraps and retires KEKs
-with everything sealed under them (data keys, signing keys, audit keys, v-number keys), on both
-backend pairs.
+with everything sealed under them (data keys, signing keys, audit keys, v-number keys,
+web-session keys), on both backend pairs.
 """
 
 from __future__ import annotations
@@ -24,15 +24,78 @@ from sqlmodel import Session, col, select
 
 from audit.events import Action
 from audit.models import AuditEvent
+from auth import totp
+from auth.people import Role
 from hub.cli.console import operator_recorder
 from hub.core import db
 from hub.keys.custodian import RetireRefused
 from hub.runtime import Services
+from hub.trail.context import Context
 from storage.errors import IntegrityError, KeyRingError, KeyUsageExhausted, UnknownKeyId
 from storage.keys import KekInfo, KeyProvider, LocalKeyRing, WrappedKey
 from tests.fixtures.documents import DOCUMENT_BACKENDS, DocumentHub, pdf, running_documents_hub
+from tests.fixtures.secrets import register_secret
 
-SECRET_KINDS = {"signing keys": 1, "audit keys": 2, "v-number keys": 2}
+SECRET_KINDS = {
+    "signing keys": 1,
+    "audit keys": 2,
+    "v-number keys": 2,
+    "user factor secrets": 2,  # one enrolled, one pending (see _people)
+    "web-session keys": 1,  # made by the first web session (see _web_session)
+}
+PASSWORD = "a passphrase for the custodian"
+
+
+def _people(services: Services) -> str:
+    """An enrolled person (returns their TOTP secret) and one whose enrolment waits."""
+    context = Context.operator()
+    with db.transaction(services.engine) as session:
+        services.accounts.ensure_demo_user(
+            session,
+            organisation="IOM",
+            username="iom.enrolled",
+            roles=[Role.CASEWORKER],
+            processing_activity="terugkeer",
+            password=PASSWORD,
+            totp_secret=(secret := totp.new_secret()),
+            context=context,
+        )
+        pending = services.accounts.add_user(
+            session,
+            organisation="IOM",
+            username="iom.pending",
+            roles=[Role.CASEWORKER],
+            processing_activity="terugkeer",
+            context=context,
+        )
+        services.accounts.begin_enrolment(session, user_id=pending.person.user_id)
+    register_secret(secret, "TOTP secret")
+    return secret
+
+
+def _web_session(services: Services) -> str:
+    """A visitor's web session (its cookie), as ``GET /login`` starts one."""
+    with db.transaction(services.engine) as session:
+        web, cookie = services.web_sessions.start(session, now=datetime.now(UTC))
+        web.progress["next"] = "/documents"
+        services.web_sessions.save(session, web, now=datetime.now(UTC))
+    return cookie
+
+
+def _web_progress(services: Services, cookie: str) -> object:
+    with db.transaction(services.engine) as session:
+        web = services.web_sessions.load(session, cookie, now=datetime.now(UTC))
+        return None if web is None else web.progress
+
+
+def _logs_in(services: Services, secret: str) -> None:
+    context = Context.new()
+    with db.transaction(services.engine) as session:
+        ok = services.accounts.check_password(
+            session, username="iom.enrolled", password=PASSWORD, context=context
+        )
+        code = totp.code_at(secret, totp.step_at(datetime.now(UTC)))
+        services.accounts.check_code(session, user_id=ok.person.user_id, code=code, context=context)
 
 
 class AesGcmProvider:
@@ -172,6 +235,8 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     first = provider.current_kek_id()
     content = pdf(300_000)
     document = custodian_hub.uploaded("IOM", content)
+    secret = _people(services)
+    cookie = _web_session(services)
 
     with db.transaction(services.engine) as session:
         (usage,) = services.custodian.inventory(session)
@@ -208,8 +273,15 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     assert [k.kek_id for k in provider.keks()] == [second]
     # Every cached key is read again, as a replica does when its cache expires: the re-sealed
     # signing key issues a new token, the audit keys record, the v-number keys index and seal.
-    for cached in (services.oauth.signing, services.audit.keys, services.subjects):
+    for cached in (
+        services.oauth.signing,
+        services.audit.keys,
+        services.subjects,
+        services.session_keys,
+    ):
         cached.invalidate()
+    _logs_in(services, secret)  # the re-sealed factor still opens
+    assert _web_progress(services, cookie) == {"next": "/documents"}  # and the session key
     served = custodian_hub.content("IOM", document["id"])
     assert served.status_code == 200
     assert served.content == content
@@ -255,11 +327,19 @@ def test_rotating_the_signing_and_audit_keys_is_recorded(custodian_hub: Document
             session, recorder=operator_recorder(services)
         )
         audit = services.custodian.rotate_audit_key(session, recorder=operator_recorder(services))
+        web = services.custodian.rotate_session_key(session, recorder=operator_recorder(services))
     assert _key_events(services) == [
         (Action.KEY_ROTATE, signing.kid),
         (Action.KEY_ROTATE, audit.encoded()),
+        (Action.KEY_ROTATE, web),
     ]
     with db.transaction(services.engine) as session:
         (usage,) = services.custodian.inventory(session)
     # Both signing keys are live (the previous one stays published); one more audit key.
-    assert usage.secrets == {"signing keys": 2, "audit keys": 3, "v-number keys": 2}
+    assert usage.secrets == {
+        "signing keys": 2,
+        "audit keys": 3,
+        "v-number keys": 2,
+        "user factor secrets": 0,
+        "web-session keys": 1,
+    }

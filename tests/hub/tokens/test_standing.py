@@ -22,6 +22,7 @@ from hub.directory.clients import DisabledClients
 from hub.directory.organisations import OrganisationDirectory
 from hub.organisations.service import CHAIN, ensure_organisations, set_enabled
 from hub.tables.organisations import Organisation, OrganisationKind
+from hub.tokens.people import EndedPeople, NoPeople
 from hub.tokens.standing import Standing
 
 ISSUER = "http://127.0.0.1:8000"
@@ -136,6 +137,7 @@ def _standing(engine: Engine) -> Standing:
         issuer=ISSUER,
         organisations=OrganisationDirectory(engine, monotonic=clock),
         disabled_clients=DisabledClients(engine, monotonic=clock),
+        ended_people=EndedPeople(engine, NoPeople(), monotonic=clock),
     )
 
 

@@ -1,0 +1,1 @@
+"""The inbox: what became visible to an organisation through shares, in order, with a cursor."""

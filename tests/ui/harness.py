@@ -1,0 +1,266 @@
+"""What the browser tests of the web UI share: a served demo hub, its people, and how a person
+uses a page.
+
+One hub per test module (``serve_ui_hub``, a :func:`tests.fixtures.served.start_hub`), one
+Chromium per module (``tests.fixtures.browser``), a fresh browser context (profile) per person.
+A person logs in as one would: ``/login``, the form's ``username`` and ``password``, then the
+factor page's ``code``, computed from the demo user's ``totp_secret`` (``demo-credentials.json``)
+as their phone would.
+
+A TOTP code is good once per 30-second step: the hub refuses a second login of the same person
+with a code of a step already used. :class:`Codes` remembers the last step it gave out per
+person and waits for the next step only when a person logs in twice within one (the only sleep
+in these tests); tests keep that rare by giving each login a person of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import httpx
+import pyotp
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response
+
+from tests.fixtures.browser import Watch, screenshot
+from tests.fixtures.databases import PostgresDatabases
+from tests.fixtures.secrets import register_secret
+from tests.fixtures.served import SecurityHub, start_hub
+
+COOKIE: Final = "__Host-ketenhub"
+TIMEOUT_MS: Final = 15_000
+STEP: Final = 30
+DOCUMENT_PATH: Final = re.compile(
+    r"/documents/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+# The policy every page sends (CONTRACT.md, "Security headers on every page").
+CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'"
+)
+
+
+def directives(policy: str) -> dict[str, tuple[str, ...]]:
+    """A Content-Security-Policy as its directives, each with its sources."""
+    parsed: dict[str, tuple[str, ...]] = {}
+    for directive in policy.split(";"):
+        if directive.strip():
+            name, *sources = directive.split()
+            parsed[name.lower()] = tuple(sources)
+    return parsed
+
+
+class Codes:
+    """TOTP codes for the demo users, each step given out at most once per person."""
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self._totps = {username: pyotp.TOTP(secret) for username, secret in secrets.items()}
+        self._last_step: dict[str, int] = {}
+
+    def code(self, username: str) -> str:
+        """A code the hub has not seen for ``username``: this step's, or, when this step's was
+        used already, the next step's once it has begun."""
+        step = int(time.time()) // STEP
+        last = self._last_step.get(username)
+        if last is not None and step <= last:
+            step = last + 1
+            # The one sleep of the browser tests: until the step after the one used begins.
+            time.sleep(max(0.0, step * STEP - time.time()) + 0.05)
+        self._last_step[username] = step
+        return self._totps[username].at(step * STEP)
+
+    def add(self, username: str, secret: str) -> None:
+        """Compute codes for ``username`` too (a person who enrolled during the test)."""
+        self._totps[username] = pyotp.TOTP(secret)
+
+    def spend(self, username: str) -> None:
+        """Mark this step as used for ``username`` (a code of it was sent, whatever came of it)."""
+        self._last_step[username] = max(self._last_step.get(username, 0), int(time.time()) // STEP)
+
+
+@dataclass
+class UiHub:
+    """A served demo hub and its people, for the browser."""
+
+    served: SecurityHub
+    users: dict[str, dict[str, Any]]
+    codes: Codes
+    contexts: list[BrowserContext] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return self.served.base_url
+
+    def url(self, path: str) -> str:
+        return self.served.url(path)
+
+    def password(self, username: str) -> str:
+        password: str = self.users[username]["password"]
+        return password
+
+    def log(self) -> str:
+        """All the serving process has written (its access log included) so far."""
+        return self.served.server.output()
+
+    # -- browser contexts ---------------------------------------------------------------------
+
+    def context(
+        self, browser: Browser, *, bypass_csp: bool = False
+    ) -> tuple[BrowserContext, Watch]:
+        """A fresh profile (no cookies) for one person, watched from its first request."""
+        # As a Dutch caseworker's browser: date fields read dd-mm-jjjj, times are the chain's.
+        context = browser.new_context(
+            base_url=self.base_url,
+            bypass_csp=bypass_csp,
+            locale="nl-NL",
+            timezone_id="Europe/Amsterdam",
+        )
+        # A page of this hub answers within a second or two; waiting longer only delays the
+        # failure of a test whose page never came.
+        context.set_default_timeout(TIMEOUT_MS)
+        self.contexts.append(context)
+        return context, Watch.context(context)
+
+    def log_in(self, context: BrowserContext, username: str, *, next_path: str = "/") -> Page:
+        """``username`` logs in through the login pages in ``context``; the page ends on
+        ``next_path``."""
+        page = context.new_page()
+        open_login_form(page, next_path)
+        fill_password(page, username, self.password(username))
+        page.locator("input[name=code]").wait_for()
+        enter_code(page, self.codes.code(username))
+        page.wait_for_url(self.url(next_path))
+        return page
+
+    def cookie(self, context: BrowserContext) -> str | None:
+        """The session cookie's value in ``context``, if it holds one."""
+        for cookie in context.cookies(self.base_url):
+            if cookie.get("name") == COOKIE:
+                return cookie.get("value")
+        return None
+
+    def replay(self, cookie_value: str, path: str = "/") -> httpx.Response:
+        """A GET of ``path`` with the session cookie ``cookie_value``, sent by httpx rather
+        than the browser (as a thief who copied the cookie would), redirects not followed."""
+        return httpx.get(self.url(path), headers={"Cookie": f"{COOKIE}={cookie_value}"}, timeout=30)
+
+
+@contextlib.contextmanager
+def serve_ui_hub(root: Path, kind: str, postgres: PostgresDatabases) -> Iterator[UiHub]:
+    """A demo hub of ``kind`` served in ``root`` with its demo users, for one test module."""
+    with start_hub(root, kind, postgres) as served:
+        users = {user["username"]: user for user in served.credentials().get("users", [])}
+        for user in users.values():
+            register_secret(user["password"], "demo user password")
+            register_secret(user["totp_secret"], "demo user TOTP secret")
+        hub = UiHub(served, users, Codes({name: u["totp_secret"] for name, u in users.items()}))
+        try:
+            yield hub
+        finally:
+            for context in hub.contexts:
+                with contextlib.suppress(Exception):
+                    context.close()
+
+
+# -- what a person does on a page ------------------------------------------------------------
+
+
+def form_of(page: Page, field_name: str) -> Locator:
+    """The form that holds the field named ``field_name``."""
+    return page.locator("form", has=page.locator(f"[name='{field_name}']"))
+
+
+def submit(page: Page, field_name: str) -> None:
+    """Press the submit button of the form that holds ``field_name`` (as a person would)."""
+    form_of(page, field_name).locator(
+        "button[type=submit], input[type=submit], button:not([type])"
+    ).first.click()
+
+
+def fill(page: Page, values: Mapping[str, str | list[str]]) -> None:
+    """Fill fields by name, whatever control each is: a text box, a select, radio buttons or
+    check boxes (a list checks several)."""
+    for name, value in values.items():
+        controls = page.locator(f"[name='{name}']")
+        first = controls.first
+        tag = first.evaluate("element => element.tagName.toLowerCase()")
+        kind = first.get_attribute("type") or ""
+        if tag == "select":
+            first.select_option(value)
+        elif kind in {"radio", "checkbox"}:
+            for one in [value] if isinstance(value, str) else value:
+                page.locator(f"[name='{name}'][value='{one}']").check()
+        elif kind == "file":
+            first.set_input_files(value)
+        else:
+            assert isinstance(value, str)
+            first.fill(value)
+
+
+def open_login_form(page: Page, next_path: str = "/") -> Response:
+    """``/login?next=…`` and the redirects to the login form."""
+    response = page.goto(f"/login?next={next_path}")
+    assert response is not None
+    page.locator("input[name=password]").wait_for()
+    return response
+
+
+def fill_password(page: Page, username: str, password: str) -> None:
+    fill(page, {"username": username, "password": password})
+    submit(page, "password")
+
+
+def enter_code(page: Page, code: str) -> None:
+    fill(page, {"code": code})
+    submit(page, "code")
+
+
+def send_upload(page: Page) -> Response:
+    """Send the filled-in upload form and wait until the page shows the answer; the answer.
+
+    The form's script sends it with XMLHttpRequest (for the progress bar) and puts the answer
+    page in place of the form: no navigation. The answer is shown once the form is gone (the
+    receipt) or back with its button enabled again (what went wrong)."""
+    with page.expect_response(
+        lambda answer: (
+            answer.request.method == "POST" and urlsplit(answer.url).path == "/documents/new"
+        )
+    ) as answered:
+        submit(page, "file")
+    page.locator(
+        "main:not(:has(#hub-upload)), #hub-upload button[type=submit]:enabled"
+    ).first.wait_for()
+    return answered.value
+
+
+def log_out(page: Page) -> None:
+    """The logout button every page's header has (a POST form, with its CSRF token)."""
+    page.locator("form[action='/logout']").locator("button, input[type=submit]").first.click()
+    page.wait_for_load_state()
+
+
+def document_id_on(page: Page) -> str:
+    """The id of the document the page is about: in its URL or its first document link."""
+    found = DOCUMENT_PATH.search(urlsplit(page.url).path)
+    if found is None:
+        links = page.locator("a[href*='/documents/']")
+        hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
+        found = next((m for m in map(DOCUMENT_PATH.search, hrefs) if m is not None), None)
+    assert found is not None, f"no document id on {page.url}"
+    return found.group(1)
+
+
+def main_text(page: Page) -> str:
+    """What the page's main landmark says, white space folded."""
+    return " ".join(page.locator("main").inner_text().split())
+
+
+def shoot(page: Page, name: str) -> None:
+    """A screenshot of the whole page for the record (``test-artifacts/screenshots/ui/``)."""
+    screenshot(page, f"{name}.png", folder="ui", full_page=True)
