@@ -28,10 +28,9 @@ pages loading at once refresh once (the second finds the new tokens).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final, Generic, TypeVar, cast
+from typing import Annotated, Final, TypeVar, cast
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
@@ -39,7 +38,6 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from audit.events import Action, Outcome
 from auth.scopes import Scope
 from auth.tokens import InvalidToken, Principal, TokenValidator
 from hub.core import db
@@ -47,7 +45,6 @@ from hub.core.errors import Forbidden
 from hub.runtime import Services
 from hub.tokens.service import GrantRefused
 from hub.trail.context import Actor, Context, ContextDep
-from hub.trail.recorder import About, Recorder
 from hub.trail.request_note import note_actor
 from hub.ui.csrf import (
     FIELD,
@@ -59,9 +56,8 @@ from hub.ui.csrf import (
 from hub.ui.navigation import local_path
 from hub.ui.rendering import show_csrf_token, show_person
 from hub.ui.sessions import cookie_value
-from hub.web.caller import caller_of, uuid_or_none
+from hub.web.caller import Serving
 from hub.web.deps import ServicesDep, TransactionDep
-from hub.web.recording import Call
 from hub.websessions.store import WebSession
 
 S = TypeVar("S")
@@ -211,7 +207,7 @@ async def login_redirect(_request: Request, exc: Exception) -> RedirectResponse:
     return RedirectResponse(required.location, status_code=303)
 
 
-class PageServing(Generic[S]):
+class PageServing(Serving[S]):
     """As :class:`hub.web.caller.Serving`, for pages: admits the logged-in person and builds
     the route's service, ``build(call, services)``.
 
@@ -221,24 +217,7 @@ class PageServing(Generic[S]):
     transaction, as the API records it.
     """
 
-    def __init__(
-        self,
-        build: Callable[[Call, Services], S],
-        *,
-        scope: Scope | None,
-        action: Action,
-        resource_type: str,
-        id_param: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._build = build
-        self.scope = scope
-        self.action = action
-        self.resource_type = resource_type
-        self.id_param = id_param
-        self._clock = clock
-
-    def __call__(
+    def __call__(  # type: ignore[override]  # the principal is the session's, not a bearer's
         self,
         request: Request,
         person: CurrentPerson,
@@ -246,18 +225,7 @@ class PageServing(Generic[S]):
         context: ContextDep,
         transaction: TransactionDep,
     ) -> S:
-        principal = person.principal
-        recorder = Recorder(services.audit, context, Actor.of(principal))
-        if self.scope is not None and self.scope not in principal.scopes:
-            raw = request.path_params.get(self.id_param) if self.id_param else None
-            about = About(self.resource_type, uuid_or_none(raw))
+        return self.admit(request, person.principal, services, context, transaction)
 
-            def record(session: Session) -> None:
-                recorder.record(
-                    session, self.action, about, Outcome.DENIED, detail="insufficient_scope"
-                )
-
-            transaction.refuse(record)
-            raise Forbidden("this page is not for your role")
-        caller = caller_of(principal, services.organisations, context)
-        return self._build(Call(transaction, caller, recorder, self._clock()), services)
+    def refusal(self, scope: Scope) -> Exception:
+        return Forbidden("this page is not for your role")

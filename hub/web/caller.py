@@ -29,7 +29,7 @@ from hub.runtime import Services
 from hub.trail.context import Actor, Context, ContextDep
 from hub.trail.recorder import About, Recorder
 from hub.trail.request_note import note_actor
-from hub.web.deps import ServicesDep, TransactionDep
+from hub.web.deps import RequestTransaction, ServicesDep, TransactionDep
 from hub.web.recording import Call, Caller
 
 S = TypeVar("S")
@@ -82,7 +82,19 @@ class Serving(Generic[S]):
     ) -> S:
         actor = Actor.of(principal)
         note_actor(actor)  # from here on, every refusal of this request is the client's own
-        recorder = Recorder(services.audit, context, actor)
+        return self.admit(request, principal, services, context, transaction)
+
+    def admit(
+        self,
+        request: Request,
+        principal: Principal,
+        services: Services,
+        context: Context,
+        transaction: RequestTransaction,
+    ) -> S:
+        """Check ``principal`` against the route's scope (a refusal recorded in ``transaction``
+        and raised as :meth:`refusal`), then build the service around it."""
+        recorder = Recorder(services.audit, context, Actor.of(principal))
         if self.scope is not None and self.scope not in principal.scopes:
             raw = request.path_params.get(self.id_param) if self.id_param else None
             about = About(self.resource_type, uuid_or_none(raw))
@@ -93,12 +105,16 @@ class Serving(Generic[S]):
                 )
 
             transaction.refuse(record)
-            needed = format_scopes({self.scope})
-            raise BearerError(
-                403, f"this needs the scope {needed}", error="insufficient_scope", scope=needed
-            )
+            raise self.refusal(self.scope)
         caller = caller_of(principal, services.organisations, context)
         return self._build(Call(transaction, caller, recorder, self._clock()), services)
+
+    def refusal(self, scope: Scope) -> Exception:
+        """What a caller without ``scope`` is answered: the API's RFC 6750 403."""
+        needed = format_scopes({scope})
+        return BearerError(
+            403, f"this needs the scope {needed}", error="insufficient_scope", scope=needed
+        )
 
 
 def uuid_or_none(value: object) -> str | None:
