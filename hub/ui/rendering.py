@@ -79,13 +79,33 @@ class NavItem:
         return None
 
 
-# The pages of issue 12. The auditor's and the administrator's pages join this list when they
-# exist; a link to a page that is not there would be a dead end.
 NAVIGATION: Final = (
     NavItem("/", N_("Home"), None),
     NavItem("/documents", N_("Documents"), Scope.DOCUMENTS_READ),
     NavItem("/shares", N_("Shares"), Scope.SHARES_WRITE),
+    NavItem("/audit", N_("Audit"), Scope.AUDIT_READ),
+    NavItem("/admin", N_("Administration"), Scope.ADMIN),
 )
+
+SECTIONS: Final = {
+    "/audit": (
+        NavItem("/audit", N_("Overview"), Scope.AUDIT_READ),
+        NavItem("/audit/events", N_("Events"), Scope.AUDIT_READ),
+        NavItem("/audit/subject-report", N_("Subject report"), Scope.AUDIT_READ),
+        NavItem("/audit/integrity", N_("Integrity"), Scope.AUDIT_READ),
+        NavItem("/audit/policy", N_("Policy"), Scope.AUDIT_READ),
+    ),
+    "/admin": (
+        NavItem("/admin", N_("Overview"), Scope.ADMIN),
+        NavItem("/admin/organisations", N_("Organisations"), Scope.ADMIN),
+        NavItem("/admin/users", N_("People"), Scope.ADMIN),
+        NavItem("/admin/clients", N_("Clients"), Scope.ADMIN),
+        NavItem("/admin/shares", N_("Shares"), Scope.ADMIN),
+        NavItem("/admin/policy", N_("Policy"), Scope.ADMIN),
+    ),
+}
+"""The second navigation of a section: the auditor's console and the administration each have
+several pages, shown as links under the main navigation on every page of the section."""
 
 
 def navigation(principal: Principal | None) -> tuple[NavItem, ...]:
@@ -93,6 +113,17 @@ def navigation(principal: Principal | None) -> tuple[NavItem, ...]:
     if principal is None:
         return ()
     return tuple(i for i in NAVIGATION if i.scope is None or i.scope in principal.scopes)
+
+
+def section_navigation(principal: Principal | None, path: str) -> tuple[NavItem, ...]:
+    """The section links of the page at ``path`` that ``principal`` may follow (none outside a
+    section)."""
+    if principal is None:
+        return ()
+    for prefix, items in SECTIONS.items():
+        if path == prefix or path.startswith(f"{prefix}/"):
+            return tuple(i for i in items if i.scope is None or i.scope in principal.scopes)
+    return ()
 
 
 def show_person(request: Request, principal: Principal) -> None:
@@ -160,6 +191,7 @@ def render(
         if principal is not None
         else None,
         "navigation": navigation(principal),
+        "section_navigation": section_navigation(principal, request.url.path),
         "csrf_token": getattr(request.state, "ui_csrf_token", None),
         "current_path": request.url.path,
         # Where the language switch returns to: this page (its path only, never a query, which
