@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pyotp
@@ -111,15 +113,18 @@ class UiHub:
     # -- browser contexts ---------------------------------------------------------------------
 
     def context(
-        self, browser: Browser, *, bypass_csp: bool = False
+        self, browser: Browser, *, bypass_csp: bool = False, like: BrowserContext | None = None
     ) -> tuple[BrowserContext, Watch]:
-        """A fresh profile (no cookies) for one person, watched from its first request."""
+        """A fresh profile (no cookies) for one person, watched from its first request; or,
+        ``like`` another, a profile holding that one's cookies (the same session, so a person
+        logged in once can be seen with and without the page's CSP enforced)."""
         # As a Dutch caseworker's browser: date fields read dd-mm-jjjj, times are the chain's.
         context = browser.new_context(
             base_url=self.base_url,
             bypass_csp=bypass_csp,
             locale="nl-NL",
             timezone_id="Europe/Amsterdam",
+            storage_state=like.storage_state() if like is not None else None,
         )
         # A page of this hub answers within a second or two; waiting longer only delays the
         # failure of a test whose page never came.
@@ -264,3 +269,163 @@ def main_text(page: Page) -> str:
 def shoot(page: Page, name: str) -> None:
     """A screenshot of the whole page for the record (``test-artifacts/screenshots/ui/``)."""
     screenshot(page, f"{name}.png", folder="ui", full_page=True)
+
+
+# -- what the auditor's and the administrator's tests share (issue 13) ------------------------
+
+ZONE: Final = ZoneInfo("Europe/Amsterdam")
+ACTIVATION: Final = re.compile(r"https?://[^\s\"'<>]+/account/activate/[^\s\"'<>]+")
+BASE32: Final = re.compile(r"[A-Z2-7]{16,}=*")
+
+
+def today() -> date:
+    """Today in the Netherlands: the day the console's forms and charts mean."""
+    return datetime.now(ZONE).date()
+
+
+def day_bounds(day: date) -> dict[str, str]:
+    """``since`` and ``until`` (RFC 3339) of the whole of ``day`` in the Netherlands, as the
+    audit API takes them."""
+    start = datetime.combine(day, datetime.min.time(), ZONE)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), ZONE)
+    return {"since": start.isoformat(), "until": end.isoformat()}
+
+
+def share_case(
+    hub: UiHub,
+    *,
+    grantee: str,
+    v_number: str,
+    document_types: list[str],
+    purpose: str = "terugkeer",
+    client_id: str = "demo-dtv",
+) -> dict[str, Any]:
+    """A case share through the API, as a partner system (``client_id``) makes one."""
+    expires = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0)
+    answer = httpx.post(
+        hub.url("/api/v1/shares"),
+        json={
+            "grantee": grantee,
+            "v_number": v_number,
+            "document_types": document_types,
+            "purpose": purpose,
+            "expires_at": expires.isoformat(),
+        },
+        headers=hub.served.auth(client_id),
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def event_links(page: Page) -> list[int]:
+    """The ``seq`` of every event the page's main part links to (``/audit/events/{seq}``)."""
+    hrefs = page.locator("main a[href^='/audit/events/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    found = (re.fullmatch(r"/audit/events/(\d+)", urlsplit(href).path) for href in hrefs)
+    return sorted({int(match.group(1)) for match in found if match is not None})
+
+
+def table_cells(table: Locator) -> tuple[list[str], list[list[str]]]:
+    """A table's column headers and its body rows, each cell's text with white space folded."""
+    rows: list[list[str]] = table.evaluate(
+        """table => [...table.rows].map(row =>
+             [...row.cells].map(cell => cell.innerText.split(/\\s+/).join(' ').trim()))"""
+    )
+    head: list[str] = table.evaluate(
+        """table => {
+             const row = table.tHead ? table.tHead.rows[0] : null;
+             return row ? [...row.cells].map(c => c.innerText.split(/\\s+/).join(' ').trim())
+                        : [];
+           }"""
+    )
+    body_start = len(table.locator("thead tr").all()) if head else 0
+    return head, rows[body_start:]
+
+
+def as_count(text: str) -> int | None:
+    """A cell's count (``1.234`` as Dutch writes a thousand), or ``None`` for a cell that is
+    not one number."""
+    if not re.fullmatch(r"\d{1,3}(?:[.\u202f\u00a0 ]?\d{3})*|\d+", text.strip()):
+        return None
+    return int(re.sub(r"\D", "", text))
+
+
+def counts_by(table: Locator, keys: Iterable[str]) -> dict[str, int]:
+    """How many the table says for each of ``keys`` (an organisation's or a purpose's code)
+    over a period of one day, whichever way it is laid out: a column per key (the day's row,
+    or the rows added up), or a row per key (its last number). A key the table does not name
+    counts 0."""
+    head, rows = table_cells(table)
+    found: dict[str, int] = {}
+    for key in keys:
+        word = re.compile(rf"(?<![\w]){re.escape(key)}(?![\w])", re.IGNORECASE)
+        columns = [i for i, text in enumerate(head) if word.search(text)]
+        if columns:
+            found[key] = sum(as_count(row[i]) or 0 for row in rows for i in columns if i < len(row))
+            continue
+        total = 0
+        for row in rows:
+            labels = [cell for cell in row if as_count(cell) is None]
+            numbers = [n for cell in row if (n := as_count(cell)) is not None]
+            if numbers and any(word.search(label) for label in labels):
+                total += numbers[-1]
+        found[key] = total
+    return found
+
+
+def total_of(table: Locator) -> int:
+    """The sum of every count in a table's body (one day's single figure, say)."""
+    _, rows = table_cells(table)
+    return sum(n for row in rows for cell in row if (n := as_count(cell)) is not None)
+
+
+def download(page: Page, click: Locator) -> tuple[str, bytes]:
+    """Click ``click`` and take the file the browser receives: its name and its bytes."""
+    with page.expect_download() as started:
+        click.click()
+    arrived = started.value
+    assert arrived.failure() is None, arrived.failure()
+    return arrived.suggested_filename, arrived.path().read_bytes()
+
+
+def enrolment_link(page: Page) -> str:
+    """The one-time enrolment link the page shows (as text, a link or a field to copy)."""
+    texts = [page.locator("main").inner_text()]
+    texts += page.locator("main a[href*='/account/activate/']").evaluate_all(
+        "links => links.map(a => a.href)"
+    )
+    texts += page.locator("main input, main textarea").evaluate_all(
+        "fields => fields.map(f => f.value)"
+    )
+    for text in texts:
+        found = ACTIVATION.search(text)
+        if found is not None:
+            return found.group(0)
+    raise AssertionError(f"no enrolment link on {page.url}: {texts[0][:1000]}")
+
+
+def activate_and_enrol(hub: UiHub, page: Page, link: str, username: str, password: str) -> str:
+    """A new person follows their one-time ``link``: sets ``password``, logs in, enrols the
+    authenticator (the key read from the page as their phone would scan it), confirms the
+    recovery codes, and ends on the home page. The TOTP secret, for later codes."""
+    page.goto(link)
+    for box in page.locator("input[type=password]").all():
+        box.fill(password)
+    with page.expect_navigation():
+        submit(page, page.locator("input[type=password]").first.get_attribute("name") or "")
+    open_login_form(page)
+    fill_password(page, username, password)
+    page.locator("input[name=code]").wait_for()
+    shown = ["".join(code.split()) for code in page.locator("main code").all_inner_texts()]
+    secret = next((text for text in shown if BASE32.fullmatch(text)), None)
+    assert secret is not None, f"the enrolment page shows no key as text: {shown}"
+    hub.codes.add(username, secret)
+    enter_code(page, hub.codes.code(username))
+    page.locator("input[name=step]").wait_for(state="attached")
+    with page.expect_navigation():
+        submit(page, "step")
+    page.wait_for_url(hub.url("/"))
+    return secret
