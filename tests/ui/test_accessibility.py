@@ -21,18 +21,23 @@ fix is owed for.
 from __future__ import annotations
 
 import json
-import re
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
+import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, Response
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Response
 
 from tests.fixtures.browser import Watch, screenshot_dir, violations
 from tests.fixtures.cli import run_ketenhub
 from tests.ui.harness import (
+    ACTIVATION,
+    BASE32,
     CSP,
     UiHub,
     directives,
@@ -40,16 +45,58 @@ from tests.ui.harness import (
     enter_code,
     fill,
     fill_password,
+    form_of,
     open_login_form,
     send_upload,
+    share_case,
     shoot,
     submit,
+    today,
 )
 
 WCAG: Final = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE: Final = Axe()
-BASE32: Final = re.compile(r"[A-Z2-7]{16,}=*")
-ACTIVATION: Final = re.compile(r"https?://\S+/account/activate/\S+")
+AUDITOR: Final = "dtv.auditor"
+ADMIN: Final = "dtv.beheerder"
+# The auditor's console (issue 13): each page, its filled and refused forms and their results.
+AUDIT_STATES: Final = (
+    "overview",
+    "overview-refused",
+    "events",
+    "events-filtered",
+    "events-refused",
+    "event",
+    "document",
+    "share",
+    "subject-report-form",
+    "subject-report-refused",
+    "subject-report",
+    "integrity",
+    "integrity-checkpoint",
+    "integrity-checkpoint-refused",
+    "integrity-verification",
+    "policy",
+    "policy-explain",
+)
+# The administration (issue 13): each list, each form empty and refused, each result.
+ADMIN_STATES: Final = (
+    "index",
+    "organisations",
+    "organisation-refused",
+    "organisations-imported",
+    "users",
+    "users-filtered",
+    "user-form",
+    "user-form-refused",
+    "user-created",
+    "clients",
+    "client-form",
+    "client-form-refused",
+    "client-created",
+    "shares",
+    "policy",
+    "policy-explain",
+)
 # Every page and state the scan must have seen (see the module docstring).
 STATES: Final = frozenset(
     {
@@ -72,6 +119,8 @@ STATES: Final = frozenset(
         "share-form",
         "not-found",
         "account",
+        *(f"audit-{state}" for state in AUDIT_STATES),
+        *(f"admin-{state}" for state in ADMIN_STATES),
     }
 )
 
@@ -210,14 +259,26 @@ def test_every_caseworker_page_passes_axe(
     scans(page, "account")
 
 
-@pytest.mark.parametrize(
-    ("user", "state"), [("dtv.auditor", "home-auditor"), ("dtv.beheerder", "home-admin")]
-)
+@pytest.fixture(scope="module")
+def staff(ui_hub: UiHub, browser: Browser) -> dict[str, BrowserContext]:
+    """The auditor and the administrator, each logged in once for the module (a TOTP step is
+    good once), in a profile that lets axe's script in; :meth:`UiHub.context` ``like=`` one of
+    them gives the same session with the CSP enforced."""
+    logged_in: dict[str, BrowserContext] = {}
+    for user in (AUDITOR, ADMIN):
+        context, _ = ui_hub.context(browser, bypass_csp=True)
+        ui_hub.log_in(context, user)
+        logged_in[user] = context
+    return logged_in
+
+
+@pytest.mark.parametrize(("user", "state"), [(AUDITOR, "home-auditor"), (ADMIN, "home-admin")])
 def test_the_home_page_of_each_role_passes_axe(
-    ui_hub: UiHub, browser: Browser, scans: Scans, user: str, state: str
+    staff: dict[str, BrowserContext], scans: Scans, user: str, state: str
 ) -> None:
-    context, _ = ui_hub.context(browser, bypass_csp=True)
-    scans(ui_hub.log_in(context, user), state)
+    page = staff[user].pages[0]
+    page.goto("/")
+    scans(page, state)
 
 
 def test_activation_and_enrolment_pass_axe(ui_hub: UiHub, browser: Browser, scans: Scans) -> None:
@@ -250,6 +311,198 @@ def test_activation_and_enrolment_pass_axe(ui_hub: UiHub, browser: Browser, scan
     enter_code(page, ui_hub.codes.code(username))
     page.wait_for_load_state()
     scans(page, "recovery-codes")
+
+
+@dataclass(frozen=True)
+class Trail:
+    """What the console's pages show in this module: a document, a share of its case, the
+    upload's event, the v-number (for the subject report) and the latest checkpoint's note."""
+
+    document_id: str
+    share_id: str
+    seq: int
+    v_number: str
+    note: str
+
+
+@pytest.fixture(scope="module")
+def trail(ui_hub: UiHub) -> Trail:
+    v_number = "2000000099"
+    uploaded = ui_hub.served.upload("demo-iom", b"%PDF-1.7\n% console\n%%EOF\n", v_number=v_number)
+    shared = share_case(
+        ui_hub, grantee="GM0363", v_number=v_number, document_types=["travel_document"]
+    )
+    (event,) = ui_hub.served.events(action="document.upload", document_id=str(uploaded["id"]))
+    note = httpx.get(
+        ui_hub.url("/api/v1/audit/checkpoints/latest"),
+        headers=ui_hub.served.auth("demo-auditor"),
+        timeout=30,
+    ).json()["note"]
+    return Trail(str(uploaded["id"]), str(shared["id"]), int(event["seq"]), v_number, note)
+
+
+class Visits:
+    """Each state of a section, reached and scanned one after the other; a state that cannot
+    be reached (its page is missing, a field is not there) is noted and the next one tried, so
+    one run names every page that is owed."""
+
+    def __init__(self, scans: Scans, page: Page, prefix: str) -> None:
+        self.scans = scans
+        self.page = page
+        self.prefix = prefix
+        self.failed: dict[str, str] = {}
+
+    def __call__(self, state: str, reach: Callable[[Page], object]) -> None:
+        name = f"{self.prefix}-{state}"
+        try:
+            reach(self.page)
+            self.scans(self.page, name)
+        except Exception as exc:  # noqa: BLE001 - noted, and the test fails at its end
+            self.failed[name] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+
+
+def opened(path: str, status: int = 200) -> Callable[[Page], object]:
+    """Reach a state by opening ``path``, which must answer ``status``."""
+
+    def reach(page: Page) -> None:
+        answer = page.goto(path)
+        assert answer is not None
+        assert answer.status == status, f"{path}: {answer.status}"
+
+    return reach
+
+
+def choose(page: Page, form: Locator, values: Mapping[str, str | list[str]]) -> None:
+    """Fill ``form``'s fields by name; a select without the wanted option gets its first
+    option with a value (what a person picks when the one they wanted is not offered)."""
+    for name, value in values.items():
+        control = form.locator(f"[name='{name}']").first
+        if control.evaluate("e => e.tagName.toLowerCase()") == "select":
+            offered = control.locator("option").evaluate_all("os => os.map(o => o.value)")
+            wanted = value if isinstance(value, str) else value[0]
+            control.select_option(wanted if wanted in offered else next(v for v in offered if v))
+        elif (control.get_attribute("type") or "") in {"checkbox", "radio"}:
+            for one in [value] if isinstance(value, str) else value:
+                form.locator(f"[name='{name}'][value='{one}']").check()
+        elif (control.get_attribute("type") or "") == "file":
+            control.set_input_files(value)
+        else:
+            assert isinstance(value, str)
+            control.fill(value)
+
+
+def sent(
+    path: str, field_name: str, values: Mapping[str, str | list[str]], status: int
+) -> Callable[[Page], object]:
+    """Reach a state by opening ``path``, filling the form that holds ``field_name`` and
+    sending it; the answer must be ``status``."""
+
+    def reach(page: Page) -> None:
+        opened(path)(page)
+        form = form_of(page, field_name).first
+        choose(page, form, values)
+        button = form.locator("button[type=submit], input[type=submit], button:not([type])")
+        with page.expect_navigation() as answered:
+            button.first.click()
+        answer = answered.value
+        assert answer is not None
+        assert answer.status == status, f"{page.url}: {answer.status}"
+
+    return reach
+
+
+def test_every_console_page_passes_axe(
+    ui_hub: UiHub, staff: dict[str, BrowserContext], scans: Scans, trail: Trail
+) -> None:
+    page = staff[AUDITOR].pages[0]
+    visit = Visits(scans, page, "audit")
+    day = today()
+    long_ago = (day - timedelta(days=200)).isoformat()
+
+    report, integrity = "/audit/subject-report", "/audit/integrity"
+    visit("overview", opened("/audit"))
+    visit("overview-refused", opened(f"/audit?since={long_ago}&until={day.isoformat()}", 422))
+    visit("events", opened("/audit/events"))
+    visit("events-filtered", opened("/audit/events?action=document.upload&organisation=IOM"))
+    visit("events-refused", opened("/audit/events?since=gisteren", 422))
+    visit("event", opened(f"/audit/events/{trail.seq}"))
+    visit("document", opened(f"/audit/documents/{trail.document_id}"))
+    visit("share", opened(f"/audit/shares/{trail.share_id}"))
+    visit("subject-report-form", opened("/audit/subject-report"))
+    visit("subject-report-refused", sent(report, "v_number", {"v_number": "12345"}, 422))
+    visit("subject-report", sent(report, "v_number", {"v_number": trail.v_number}, 200))
+    visit("integrity", opened("/audit/integrity"))
+    visit("integrity-checkpoint", sent(integrity, "note", {"note": trail.note}, 200))
+    visit("integrity-checkpoint-refused", sent(integrity, "note", {"note": "geen checkpoint"}, 422))
+    visit("integrity-verification", start_verification)
+    visit("policy", opened("/audit/policy"))
+    explain = {"organisation": "GM0363", "action": "read", "document_type": "travel_document"}
+    visit("policy-explain", sent("/audit/policy", "document_type", explain, 200))
+
+    assert visit.failed == {}
+
+
+def start_verification(page: Page) -> None:
+    """Press the integrity page's button that starts a full verification: its progress page."""
+    opened("/audit/integrity")(page)
+    form = page.locator("main form[action='/audit/integrity/verify']")
+    with page.expect_navigation():
+        form.locator("button, input[type=submit]").first.click()
+    page.wait_for_url("**/audit/integrity/verifications/**")
+
+
+def test_every_admin_page_passes_axe(
+    ui_hub: UiHub, staff: dict[str, BrowserContext], scans: Scans, tmp_path: Path
+) -> None:
+    page = staff[ADMIN].pages[0]
+    visit = Visits(scans, page, "admin")
+    gemeenten = tmp_path / "gemeenten.csv"
+    gemeenten.write_text("code;name;kind\nGM0518;Gemeente 's-Gravenhage;gemeente\n", "utf-8")
+    person: dict[str, str | list[str]] = {
+        "username": "gm0344.nieuw",
+        "organisation": "GM0344",
+        "roles": ["caseworker"],
+        "processing_activity": "opvang",
+    }
+    client: dict[str, str | list[str]] = {
+        "organisation": "GM0344",
+        "name": "Gemeente Utrecht zaaksysteem",
+        "scopes": ["documents:read"],
+        "processing_activity": "opvang",
+    }
+
+    organisations = "/admin/organisations"
+    visit("index", opened("/admin"))
+    visit("organisations", opened("/admin/organisations"))
+    visit(
+        "organisation-refused",
+        sent(organisations, "kind", {"code": "gm 0599", "name": "Fout", "kind": "gemeente"}, 422),
+    )
+    visit(
+        "organisations-imported",
+        sent(organisations, "file", {"file": str(gemeenten)}, 200),
+    )
+    visit("users", opened("/admin/users"))
+    visit("users-filtered", opened("/admin/users?organisation=GM0363"))
+    visit("user-form", opened("/admin/users/new"))
+    visit(
+        "user-form-refused",
+        sent("/admin/users/new", "username", {**person, "username": AUDITOR}, 409),
+    )
+    visit("user-created", sent("/admin/users/new", "username", person, 200))
+    visit("clients", opened("/admin/clients"))
+    visit("client-form", opened("/admin/clients/new"))
+    visit(
+        "client-form-refused",
+        sent("/admin/clients/new", "key", {**client, "key": "jwks", "jwks": "{geen JWKS}"}, 422),
+    )
+    visit("client-created", sent("/admin/clients/new", "key", {**client, "key": "generate"}, 200))
+    visit("shares", opened("/admin/shares"))
+    visit("policy", opened("/admin/policy"))
+    explain = {"organisation": "GM0344", "action": "read", "document_type": "case_info"}
+    visit("policy-explain", sent("/admin/policy", "document_type", explain, 200))
+
+    assert visit.failed == {}
 
 
 def test_the_scan_bites(ui_hub: UiHub, browser: Browser) -> None:
@@ -341,3 +594,50 @@ def test_every_page_sends_its_policy_and_runs_clean_under_it(
 
     assert headers.pages
     assert headers.problems == []
+
+
+def test_every_console_and_admin_page_runs_clean_under_its_policy(
+    ui_hub: UiHub, browser: Browser, staff: dict[str, BrowserContext], trail: Trail
+) -> None:
+    """The auditor's and the administrator's pages under their own policy: the overview's
+    inline SVG charts especially (presentation attributes, no ``style``, nothing blocked)."""
+    day = today().isoformat()
+    pages = {
+        AUDITOR: (
+            "/",
+            "/audit",
+            f"/audit?since={day}&until={day}",
+            "/audit/events",
+            "/audit/events?action=document.upload&order=asc",
+            f"/audit/events/{trail.seq}",
+            f"/audit/documents/{trail.document_id}",
+            f"/audit/shares/{trail.share_id}",
+            "/audit/subject-report",
+            "/audit/integrity",
+            "/audit/policy",
+        ),
+        ADMIN: (
+            "/",
+            "/admin",
+            "/admin/organisations",
+            "/admin/users",
+            "/admin/users/new",
+            "/admin/clients",
+            "/admin/clients/new",
+            "/admin/shares",
+            "/admin/policy",
+        ),
+    }
+    problems: list[str] = []
+    for user, paths in pages.items():
+        context, watch = ui_hub.context(browser, like=staff[user])
+        page = context.new_page()
+        headers = Headers(page, watch)
+        for path in paths:
+            answer = page.goto(path)
+            assert answer is not None
+            if answer.status != 200:
+                problems.append(f"{user} {path}: {answer.status}")
+            headers.check(f"{user} {path}", answer)
+        problems.extend(headers.problems)
+    assert problems == []
