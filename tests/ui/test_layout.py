@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 
 from tests.ui.harness import UiHub, shoot
 
@@ -80,24 +80,159 @@ def test_the_navigation_is_a_horizontal_bar_marking_the_current_page(
 PATHS: Final = ("/", "/documents", "/documents/new", "/shares", "/shares/new")
 
 
+def assert_fits(page: Page, path: str, width: int) -> None:
+    """``path`` at ``width``: nothing sticks out, the header's parts are all in view, and the
+    content starts where the header does."""
+    answer = page.goto(path)
+    assert answer is not None
+    assert answer.status == 200, (path, answer.status)
+    assert overflow(page) == [], path
+    for part in (".hub-header__name", ".hub-header__person", ".hub-header__logout button"):
+        box = page.locator(part).bounding_box()
+        assert box is not None, part
+        assert box["x"] >= 0, (path, part, box)
+        assert box["x"] + box["width"] <= width, (path, part, box)
+    assert page.locator(".hub-language").is_visible()
+    # The content starts where the header does: not a narrow column in the middle.
+    name = page.locator(".hub-header__name").bounding_box()
+    heading = page.locator("main h1").bounding_box()
+    assert name is not None
+    assert heading is not None
+    assert abs(name["x"] - heading["x"]) < 2, (path, name, heading)
+    shoot(page, f"layout-{path.strip('/').replace('/', '-') or 'home'}-{width}")
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_page_scrolls_sideways(ui_hub: UiHub, browser: Browser, width: int) -> None:
     context, _ = ui_hub.context(browser)
     page = ui_hub.log_in(context, USER)
     page.set_viewport_size({"width": width, "height": 900})
     for path in PATHS:
-        page.goto(path)
-        assert overflow(page) == [], path
-        for part in (".hub-header__name", ".hub-header__person", ".hub-header__logout button"):
-            box = page.locator(part).bounding_box()
-            assert box is not None, part
-            assert box["x"] >= 0, (path, part, box)
-            assert box["x"] + box["width"] <= width, (path, part, box)
-        assert page.locator(".hub-language").is_visible()
-        # The content starts where the header does: not a narrow column in the middle.
-        name = page.locator(".hub-header__name").bounding_box()
-        heading = page.locator("main h1").bounding_box()
-        assert name is not None
-        assert heading is not None
-        assert abs(name["x"] - heading["x"]) < 2, (path, name, heading)
-        shoot(page, f"layout-{path.strip('/').replace('/', '-') or 'home'}-{width}")
+        assert_fits(page, path, width)
+
+
+# The auditor's console and the administration (issue 13): the pages with the widest content
+# (the events table, the charts, the policy) must reflow at 320 px as well.
+STAFF_PATHS: Final = {
+    "dtv.auditor": (
+        "/",
+        "/audit",
+        "/audit/events",
+        "/audit/subject-report",
+        "/audit/integrity",
+        "/audit/policy",
+    ),
+    "dtv.beheerder": (
+        "/",
+        "/admin",
+        "/admin/organisations",
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/clients",
+        "/admin/clients/new",
+        "/admin/shares",
+        "/admin/policy",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def staff(ui_hub: UiHub, browser: Browser) -> dict[str, Page]:
+    """The auditor and the administrator, each logged in once for the module."""
+    pages: dict[str, Page] = {}
+    for user in STAFF_PATHS:
+        context, _ = ui_hub.context(browser)
+        pages[user] = ui_hub.log_in(context, user)
+    return pages
+
+
+@pytest.mark.parametrize("user", STAFF_PATHS)
+def test_no_console_or_admin_page_scrolls_sideways(staff: dict[str, Page], user: str) -> None:
+    page = staff[user]
+    page.set_viewport_size({"width": 320, "height": 900})
+    owed = {}
+    for path in STAFF_PATHS[user]:
+        try:
+            assert_fits(page, path, 320)
+        except AssertionError as exc:
+            owed[path] = str(exc).splitlines()[0][:300]
+    assert owed == {}
+
+
+# What shows a focus: an outline (its width and colour only where one is drawn: Chromium
+# reports a width for outline-style none too), a shadow, an underline, colours.
+FOCUS_STYLE: Final = """element => {
+  const s = getComputedStyle(element);
+  const outline = s.outlineStyle === 'none' ? 'none'
+    : [s.outlineStyle, s.outlineWidth, s.outlineColor, s.outlineOffset].join(' ');
+  return [outline, s.boxShadow, s.textDecorationLine, s.backgroundColor, s.color,
+          s.borderColor].join('|');
+}"""
+TAB_STOPS: Final = 40
+DESCRIBE: Final = """e => [
+  e.tagName.toLowerCase(),
+  e.getAttribute('href') || e.getAttribute('name') || '',
+  e.textContent.trim().slice(0, 40),
+].join(' ')"""
+
+
+def unfocusable_stops(page: Page) -> list[str]:
+    """Press Tab through the page from its start (at most ``TAB_STOPS`` times); every element
+    that gets the focus must look different while it has it (an outline, a shadow, an
+    underline, a colour). The ones that do not, described."""
+    page.locator("body").evaluate("body => { document.activeElement?.blur(); }")
+    page.mouse.click(1, 1)
+    hidden: list[str] = []
+    previous = None
+    for _ in range(TAB_STOPS):
+        page.keyboard.press("Tab")
+        current = page.evaluate_handle("document.activeElement")
+        if previous is not None:
+            focused_style, element = previous
+            moved_on = element.evaluate("e => e !== document.activeElement")
+            if moved_on and element.evaluate(FOCUS_STYLE) == focused_style:
+                hidden.append(element.evaluate(DESCRIBE))
+        if current.evaluate("e => e === document.body || e === null"):
+            break
+        previous = (current.evaluate(FOCUS_STYLE), current)
+    return hidden
+
+
+@pytest.mark.parametrize("user", STAFF_PATHS)
+def test_keyboard_focus_is_visible_on_console_and_admin_pages(
+    staff: dict[str, Page], user: str
+) -> None:
+    page = staff[user]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    owed = {}
+    for path in STAFF_PATHS[user]:
+        answer = page.goto(path)
+        assert answer is not None
+        if answer.status != 200:
+            owed[path] = [f"status {answer.status}"]
+            continue
+        if hidden := unfocusable_stops(page):
+            owed[path] = hidden
+    assert owed == {}
+
+
+def test_the_focus_check_bites(staff: dict[str, Page]) -> None:
+    """With the focus styles taken away (a rule appended to the hub's own stylesheet, as the
+    CSP allows), the same check finds the stops that no longer show the focus."""
+    page = staff["dtv.auditor"]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    hidden = (
+        "\n*:focus, *:focus-visible { outline: none !important; box-shadow: none !important;"
+        " text-decoration: inherit !important; }\n"
+    )
+
+    def without_focus(route: Route) -> None:
+        original = route.fetch()
+        route.fulfill(response=original, body=original.text() + hidden)
+
+    page.context.route("**/static/ui/hub.css*", without_focus)
+    try:
+        page.goto("/")
+        assert unfocusable_stops(page) != []
+    finally:
+        page.context.unroute("**/static/ui/hub.css*", without_focus)
