@@ -115,7 +115,7 @@ def test_an_auditors_home_lists_the_console_and_no_administration() -> None:
             admin_links=(),
         ),
     )
-    text = page.body.decode()
+    text = bytes(page.body).decode()
     assert 'href="/audit/events"' in text
     assert "Beheer" not in text
     assert 'href="/account"' in text

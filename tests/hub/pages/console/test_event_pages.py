@@ -212,7 +212,7 @@ def _download_seq(setting: Setting) -> int:
         for e in setting.api_events(action="document.download", organisation="IOM")
         if e["leaf"].get("resource_id") == setting.document_id
     ]
-    return download
+    return int(download)
 
 
 def test_an_event_shows_every_field_and_its_proof_verified(setting: Setting) -> None:
