@@ -2,8 +2,9 @@
 
 Every read is recorded in the request's transaction *after* it ran, so an auditor's query never
 shows up in its own answer, and is committed before the answer is sent. Cursors are opaque:
-base64url of the last ``seq`` seen and a fingerprint of the query's filters, so a cursor
-replayed against another query is refused rather than silently paging the wrong results.
+base64url of the last ``seq`` seen and a fingerprint of the query's filters and order, so a
+cursor replayed against another query (or the other order) is refused rather than silently
+paging the wrong results.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from audit.events import LEAF_FIELDS, Action, ldv_status
 from audit.models import AuditEvent
 from audit.pseudonyms import SUBJECT_TYPE
 from hub.auditing import repository
-from hub.auditing.repository import EventFilter
+from hub.auditing.repository import EventFilter, Order
 from hub.auditing.schemas import (
     AuditKeyOut,
     AuditKeysOut,
@@ -67,9 +68,14 @@ _ESCAPED: Final = tuple(name in CSV_TEXT_COLUMNS for name in CSV_COLUMNS)
 # -- cursors ------------------------------------------------------------------------------------
 
 
-def _after(cursor: str | None, where: EventFilter) -> int | None:
+def _query(where: EventFilter, order: Order) -> tuple[object, ...]:
+    """What a cursor is bound to: the filters and the order."""
+    return (*astuple(where), order)
+
+
+def _after(cursor: str | None, where: EventFilter, order: Order) -> int | None:
     """The last ``seq`` of the previous page; a cursor of another query or shape is 400."""
-    return seq_position(cursor, astuple(where), most=MAX_SEQ)
+    return seq_position(cursor, _query(where, order), most=MAX_SEQ)
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -94,10 +100,11 @@ def checkpoint_out(signed: checkpoints.SignedCheckpoint) -> CheckpointOut:
 
 
 def _page(
-    session: Session, where: EventFilter, cursor: str | None, limit: int
+    session: Session, where: EventFilter, cursor: str | None, limit: int, order: Order = "asc"
 ) -> tuple[list[EventOut], str | None]:
-    rows = repository.page(session, where, after=_after(cursor, where), limit=limit + 1)
-    page = Page.of(rows, limit=limit, query=astuple(where), after=lambda row: row.seq)
+    after = _after(cursor, where, order)
+    rows = repository.page(session, where, after=after, limit=limit + 1, order=order)
+    page = Page.of(rows, limit=limit, query=_query(where, order), after=lambda row: row.seq)
     return [event_out(r) for r in page.items], page.next_cursor
 
 
@@ -115,8 +122,12 @@ class AuditQueries(RecordingService):
         """Record a refused query; the request's transaction keeps that record as it fails."""
         return self.refuse(error, Action.AUDIT_QUERY, about, detail=error.message[:200])
 
-    def events(self, where: EventFilter, *, cursor: str | None, limit: int) -> EventPage:
-        items, next_cursor = _page(self.session, where, cursor, limit)
+    def events(
+        self, where: EventFilter, *, cursor: str | None, limit: int, order: Order = "asc"
+    ) -> EventPage:
+        """One page of the matching events: ``asc`` in log order (oldest first), ``desc``
+        newest first; ``cursor`` continues a page of the same filters and order."""
+        items, next_cursor = _page(self.session, where, cursor, limit, order)
         self.record(Action.AUDIT_QUERY, About("audit_log"), detail=_describe(where))
         return EventPage(items=items, next_cursor=next_cursor)
 
