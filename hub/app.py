@@ -35,6 +35,9 @@ from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.admin.index import router as admin_index_router
+from hub.pages.admin.organisations import router as admin_organisations_router
+from hub.pages.admin.users import router as admin_users_router
 from hub.pages.console.events import router as console_events_router
 from hub.pages.console.metadata import router as console_metadata_router
 from hub.pages.documents import router as document_pages_router
@@ -140,6 +143,9 @@ PAGE_ROUTERS: Final = (
     share_pages_router,
     console_events_router,
     console_metadata_router,
+    admin_index_router,
+    admin_organisations_router,
+    admin_users_router,
 )
 """The web UI's pages, in order (a page's path may shadow a later one's)."""
 
