@@ -3,7 +3,6 @@ with people logged in through the accounts and the code grant (:mod:`tests.fixtu
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.fixtures.documents import DocumentHub
