@@ -35,8 +35,11 @@ from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.admin.clients import router as client_pages_router
 from hub.pages.admin.index import router as admin_index_router
 from hub.pages.admin.organisations import router as admin_organisations_router
+from hub.pages.admin.policy import router as policy_pages_router
+from hub.pages.admin.shares import router as admin_share_pages_router
 from hub.pages.admin.users import router as admin_users_router
 from hub.pages.console.events import router as console_events_router
 from hub.pages.console.metadata import router as console_metadata_router
@@ -44,6 +47,7 @@ from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
 from hub.policy.endpoints import router as policy_router
+from hub.policy.replicas import ReplicaIdentity, replica_timer
 from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.trail.context import system_context
@@ -146,6 +150,9 @@ PAGE_ROUTERS: Final = (
     admin_index_router,
     admin_organisations_router,
     admin_users_router,
+    client_pages_router,
+    admin_share_pages_router,
+    policy_pages_router,
 )
 """The web UI's pages, in order (a page's path may shadow a later one's)."""
 
@@ -176,6 +183,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 serving_metrics(settings.resolved_metrics_address, built.metrics),
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
                 refusal_summaries(built.audit),
+                replica_timer(built, ReplicaIdentity.this_process()),
                 periodic(
                     "web-sessions",
                     lambda: purge_web_sessions(built),
