@@ -34,6 +34,7 @@ from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.console.overview import router as overview_page_router
 from hub.pages.console.subject_report import router as subject_report_page_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
@@ -229,6 +230,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         home_page_router,
         document_pages_router,
         share_pages_router,
+        overview_page_router,
         subject_report_page_router,
     ):
         app.include_router(page_router)
