@@ -3,6 +3,7 @@ the events filter returns for the same day, organisation and purpose."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,10 +40,14 @@ EVENTS = [
 ]
 
 
+def _at(moment: datetime) -> datetime:
+    return moment
+
+
 def _seed(hub: Hub, engine: Engine) -> None:
     for when, actor, action, outcome, purpose in EVENTS:
         moment = datetime.fromisoformat(when).replace(tzinfo=UTC)
-        log = AuditLog(clock=lambda moment=moment: moment)
+        log = AuditLog(clock=functools.partial(_at, moment))
         event = Recorder(hub.services.audit, Context.new(), actor).event(
             action, About("document", "d1"), outcome, purpose=purpose
         )
