@@ -2,8 +2,9 @@
 
 Every read is recorded in the request's transaction *after* it ran, so an auditor's query never
 shows up in its own answer, and is committed before the answer is sent. Cursors are opaque:
-base64url of the last ``seq`` seen and a fingerprint of the query's filters, so a cursor
-replayed against another query is refused rather than silently paging the wrong results.
+base64url of the last ``seq`` seen and a fingerprint of the query's filters and order, so a
+cursor replayed against another query (or the other order) is refused rather than silently
+paging the wrong results.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple
+from datetime import date
 from typing import Final
 
 from sqlmodel import Session
@@ -22,7 +24,7 @@ from audit.events import LEAF_FIELDS, Action, ldv_status
 from audit.models import AuditEvent
 from audit.pseudonyms import SUBJECT_TYPE
 from hub.auditing import repository
-from hub.auditing.repository import EventFilter
+from hub.auditing.repository import EventFilter, Order
 from hub.auditing.schemas import (
     AuditKeyOut,
     AuditKeysOut,
@@ -33,8 +35,10 @@ from hub.auditing.schemas import (
     InclusionOut,
     SubjectReportOut,
 )
+from hub.auditing.stats import AuditStats, compute, period
 from hub.core import db
 from hub.core.errors import HubError, NotFound, Unprocessable
+from hub.runtime import Services
 from hub.trail.auditor import Auditor, b64
 from hub.trail.recorder import NOTHING, About
 from hub.web.pagination import Page, seq_position
@@ -67,9 +71,14 @@ _ESCAPED: Final = tuple(name in CSV_TEXT_COLUMNS for name in CSV_COLUMNS)
 # -- cursors ------------------------------------------------------------------------------------
 
 
-def _after(cursor: str | None, where: EventFilter) -> int | None:
+def _query(where: EventFilter, order: Order) -> tuple[object, ...]:
+    """What a cursor is bound to: the filters and the order."""
+    return (*astuple(where), order)
+
+
+def _after(cursor: str | None, where: EventFilter, order: Order) -> int | None:
     """The last ``seq`` of the previous page; a cursor of another query or shape is 400."""
-    return seq_position(cursor, astuple(where), most=MAX_SEQ)
+    return seq_position(cursor, _query(where, order), most=MAX_SEQ)
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -94,10 +103,11 @@ def checkpoint_out(signed: checkpoints.SignedCheckpoint) -> CheckpointOut:
 
 
 def _page(
-    session: Session, where: EventFilter, cursor: str | None, limit: int
+    session: Session, where: EventFilter, cursor: str | None, limit: int, order: Order = "asc"
 ) -> tuple[list[EventOut], str | None]:
-    rows = repository.page(session, where, after=_after(cursor, where), limit=limit + 1)
-    page = Page.of(rows, limit=limit, query=astuple(where), after=lambda row: row.seq)
+    after = _after(cursor, where, order)
+    rows = repository.page(session, where, after=after, limit=limit + 1, order=order)
+    page = Page.of(rows, limit=limit, query=_query(where, order), after=lambda row: row.seq)
     return [event_out(r) for r in page.items], page.next_cursor
 
 
@@ -105,18 +115,26 @@ def _page(
 
 
 class AuditQueries(RecordingService):
-    """The auditor API's operations, for one request: its transaction, caller and recorder."""
+    """The auditor API's operations, for one request: its transaction, caller and recorder.
 
-    def __init__(self, call: Call, auditor: Auditor) -> None:
+    ``purposes`` are the policy's processing-activity codes, so that statistics name a
+    purpose by its code (:func:`audit_queries` passes the policy in force)."""
+
+    def __init__(self, call: Call, auditor: Auditor, purposes: Iterable[str] = ()) -> None:
         super().__init__(call)
         self.auditor = auditor
+        self.purposes = tuple(purposes)
 
     def _refuse(self, error: HubError, about: About) -> HubError:
         """Record a refused query; the request's transaction keeps that record as it fails."""
         return self.refuse(error, Action.AUDIT_QUERY, about, detail=error.message[:200])
 
-    def events(self, where: EventFilter, *, cursor: str | None, limit: int) -> EventPage:
-        items, next_cursor = _page(self.session, where, cursor, limit)
+    def events(
+        self, where: EventFilter, *, cursor: str | None, limit: int, order: Order = "asc"
+    ) -> EventPage:
+        """One page of the matching events: ``asc`` in log order (oldest first), ``desc``
+        newest first; ``cursor`` continues a page of the same filters and order."""
+        items, next_cursor = _page(self.session, where, cursor, limit, order)
         self.record(Action.AUDIT_QUERY, About("audit_log"), detail=_describe(where))
         return EventPage(items=items, next_cursor=next_cursor)
 
@@ -193,11 +211,30 @@ class AuditQueries(RecordingService):
             next_cursor=next_cursor,
         )
 
+    def stats(self, since_day: date, until_day: date) -> AuditStats:
+        """The chart figures of the days ``since_day`` to ``until_day`` (both included, in
+        Europe/Amsterdam, at most 92): see :mod:`hub.auditing.stats`."""
+        about = About("audit_stats")
+        try:
+            period(since_day, until_day)
+        except Unprocessable as error:
+            raise self._refuse(error, about) from None
+        uris = {self.auditor.purpose_uri(code): code for code in self.purposes}
+        figures = compute(self.session, since_day, until_day, uris)
+        self.record(Action.AUDIT_QUERY, about, detail=f"{since_day}..{until_day}")
+        return figures
+
     def export(self, where: EventFilter, fmt: str) -> Iterator[str]:
         """Record the export, then stream every matching event up to the log's current end."""
         upto = log.AuditLog.size(self.session.connection())
         self.record(Action.AUDIT_EXPORT, About("audit_log"), detail=f"{fmt}; {_describe(where)}")
         return _stream(self.auditor, where, upto, fmt)
+
+
+def audit_queries(call: Call, services: Services) -> AuditQueries:
+    """The auditor's queries for one call, with the purposes of the policy in force: the
+    ``build`` of the API's ``Serving`` and of the console's ``PageServing``."""
+    return AuditQueries(call, services.audit, services.policy.purposes)
 
 
 def _describe(where: EventFilter) -> str:
