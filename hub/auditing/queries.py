@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import astuple
+from datetime import date
 from typing import Final
 
 from sqlmodel import Session
@@ -34,8 +35,10 @@ from hub.auditing.schemas import (
     InclusionOut,
     SubjectReportOut,
 )
+from hub.auditing.stats import AuditStats, compute, period
 from hub.core import db
 from hub.core.errors import HubError, NotFound, Unprocessable
+from hub.runtime import Services
 from hub.trail.auditor import Auditor, b64
 from hub.trail.recorder import NOTHING, About
 from hub.web.pagination import Page, seq_position
@@ -112,11 +115,15 @@ def _page(
 
 
 class AuditQueries(RecordingService):
-    """The auditor API's operations, for one request: its transaction, caller and recorder."""
+    """The auditor API's operations, for one request: its transaction, caller and recorder.
 
-    def __init__(self, call: Call, auditor: Auditor) -> None:
+    ``purposes`` are the policy's processing-activity codes, so that statistics name a
+    purpose by its code (:func:`audit_queries` passes the policy in force)."""
+
+    def __init__(self, call: Call, auditor: Auditor, purposes: Iterable[str] = ()) -> None:
         super().__init__(call)
         self.auditor = auditor
+        self.purposes = tuple(purposes)
 
     def _refuse(self, error: HubError, about: About) -> HubError:
         """Record a refused query; the request's transaction keeps that record as it fails."""
@@ -204,11 +211,30 @@ class AuditQueries(RecordingService):
             next_cursor=next_cursor,
         )
 
+    def stats(self, since_day: date, until_day: date) -> AuditStats:
+        """The chart figures of the days ``since_day`` to ``until_day`` (both included, in
+        Europe/Amsterdam, at most 92): see :mod:`hub.auditing.stats`."""
+        about = About("audit_stats")
+        try:
+            period(since_day, until_day)
+        except Unprocessable as error:
+            raise self._refuse(error, about) from None
+        uris = {self.auditor.purpose_uri(code): code for code in self.purposes}
+        figures = compute(self.session, since_day, until_day, uris)
+        self.record(Action.AUDIT_QUERY, about, detail=f"{since_day}..{until_day}")
+        return figures
+
     def export(self, where: EventFilter, fmt: str) -> Iterator[str]:
         """Record the export, then stream every matching event up to the log's current end."""
         upto = log.AuditLog.size(self.session.connection())
         self.record(Action.AUDIT_EXPORT, About("audit_log"), detail=f"{fmt}; {_describe(where)}")
         return _stream(self.auditor, where, upto, fmt)
+
+
+def audit_queries(call: Call, services: Services) -> AuditQueries:
+    """The auditor's queries for one call, with the purposes of the policy in force: the
+    ``build`` of the API's ``Serving`` and of the console's ``PageServing``."""
+    return AuditQueries(call, services.audit, services.policy.purposes)
 
 
 def _describe(where: EventFilter) -> str:
