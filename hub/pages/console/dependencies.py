@@ -13,7 +13,7 @@ from fastapi import Depends
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
+from hub.auditing.queries import AuditQueries, audit_queries
 from hub.auditing.subjects import AuditedMetadata
 from hub.rules.model import Policy
 from hub.runtime import Services
@@ -39,7 +39,7 @@ class Console:
 
 
 def _console(call: Call, services: Services) -> Console:
-    return Console(AuditQueries(call, services.audit), services)
+    return Console(audit_queries(call, services), services)
 
 
 def _metadata(call: Call, services: Services) -> AuditedMetadata:

@@ -260,7 +260,7 @@ def test_the_proof_check_names_what_does_not_hold(setting: Setting) -> None:
 def test_the_export_is_exactly_the_selection(setting: Setting) -> None:
     selection = "action=document.download&organisation=IOM"
     page = setting.auditor.get(f"/audit/events?{selection}")
-    seqs = sorted(_seqs(page))
+    seqs = _seqs(page)  # newest first, as the page lists them
     exports = parsed(page).links("/audit/export?")
     assert len(exports) == 3
     excel = [e for e in exports if "separator=semicolon" in e and "bom=true" in e]
@@ -278,6 +278,8 @@ def test_the_export_is_exactly_the_selection(setting: Setting) -> None:
     assert [int(r["seq"]) for r in csv.DictReader(io.StringIO(comma.text))] == seqs
     lines = setting.auditor.get(f"/audit/export?{selection}&format=jsonl").text.splitlines()
     assert [json.loads(line)["seq"] for line in lines] == seqs
+    oldest = setting.auditor.get(f"/audit/export?{selection}&format=jsonl&order=asc").text
+    assert [json.loads(line)["seq"] for line in oldest.splitlines()] == sorted(seqs)
     exported = setting.api_events(action="audit.export", actor=AUDITOR)
     assert len(exported) >= 3
 
