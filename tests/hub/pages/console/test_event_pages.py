@@ -204,6 +204,9 @@ def test_bad_filter_input_is_the_form_again(
         assert f'id="field-{field}-error"' in answer.text
         assert message in answer.text
         assert "hub-events" in parsed(answer).fields
+        # The summary at the top names the field, as it is read apart from the form.
+        summary = answer.text.split('role="alert"', 1)[1].split("</ul>", 1)[0]
+        assert re.search(rf"<li[^>]*>[^<:]+: [^<]*{message}", summary), summary
 
 
 def _download_seq(setting: Setting) -> int:
@@ -294,6 +297,9 @@ def test_an_auditor_reads_the_metadata_the_trail_names(setting: Setting) -> None
     share = setting.auditor.get(f"/audit/shares/{setting.share_id}")
     assert share.status_code == 200, share.text
     assert "IOM" in share.text
+    assert "De deling" in share.text
+    assert "actief" in share.text  # the state, in Dutch
+    assert f"/audit/documents/{setting.document_id}" in parsed(share).links("/audit/documents/")
     assert V_NUMBER not in share.text
     missing = "00000000-0000-4000-8000-000000000000"
     assert setting.auditor.get(f"/audit/documents/{missing}").status_code == 404
