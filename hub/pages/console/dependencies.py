@@ -13,8 +13,8 @@ from fastapi import Depends
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
-from hub.auditing.subjects import AuditedMetadata
+from hub.auditing.queries import AuditQueries, audit_queries
+from hub.auditing.subjects import AuditedMetadata, audited_metadata
 from hub.rules.model import Policy
 from hub.runtime import Services
 from hub.ui.person import PageServing
@@ -39,11 +39,7 @@ class Console:
 
 
 def _console(call: Call, services: Services) -> Console:
-    return Console(AuditQueries(call, services.audit), services)
-
-
-def _metadata(call: Call, services: Services) -> AuditedMetadata:
-    return AuditedMetadata(call, services)
+    return Console(audit_queries(call, services), services)
 
 
 def _page(
@@ -60,7 +56,9 @@ def _page(
 EventsReader = Annotated[Console, _page(_console, Action.AUDIT_QUERY, "audit_log")]
 EventReader = Annotated[Console, _page(_console, Action.AUDIT_QUERY, "audit_event")]
 EventsExporter = Annotated[Console, _page(_console, Action.AUDIT_EXPORT, "audit_log")]
-DocumentMetadata = Annotated[AuditedMetadata, _page(_metadata, Action.AUDIT_QUERY, "document")]
-ShareMetadata = Annotated[AuditedMetadata, _page(_metadata, Action.AUDIT_QUERY, "share")]
+DocumentMetadata = Annotated[
+    AuditedMetadata, _page(audited_metadata, Action.AUDIT_QUERY, "document")
+]
+ShareMetadata = Annotated[AuditedMetadata, _page(audited_metadata, Action.AUDIT_QUERY, "share")]
 HomeConsole = Annotated[Console, _page(_console, Action.AUDIT_QUERY, "checkpoint", scope=None)]
 """The home page's: any person may open it; only one with ``audit:read`` reads the trail."""

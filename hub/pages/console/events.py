@@ -14,13 +14,13 @@ error on its field (422). The event's proof is checked by the server
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from audit.events import LEAF_FIELDS, Action, Outcome, format_time, parse_time
+from audit.events import LEAF_FIELDS, Action, Outcome, parse_time
+from hub.auditing.endpoints import export as export_events
 from hub.auditing.queries import MAX_SEQ
 from hub.directory import organisations_repository
 from hub.pages.console.dependencies import Console, EventReader, EventsExporter, EventsReader
@@ -29,7 +29,7 @@ from hub.pages.console.labels import ACTION_LABELS, FIELD_LABELS, OUTCOME_LABELS
 from hub.pages.console.proofs import check_inclusion
 from hub.pages.console.views import event_view, resource_link
 from hub.pages.display import display, page_context
-from hub.ui.rendering import render, translator
+from hub.ui.rendering import N_, render, translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,8 +40,19 @@ EXPORTS: Final = (
     ("jsonl", {"format": "jsonl"}),
 )
 """The export links of a selection: CSV for Dutch Excel, CSV for tools, JSON Lines."""
-_SEPARATORS: Final = {"comma": ",", "semicolon": ";"}
-_MEDIA: Final = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl"}
+FIELD_NAMES: Final = {
+    "since": N_("From (day or moment)"),
+    "until": N_("Up to and including (day), or before (moment)"),
+    "organisation": N_("Organisation"),
+    "actor": N_("Person or client (user name or client id)"),
+    "client": N_("Through client"),
+    "action": N_("Action"),
+    "outcome": N_("Outcome"),
+    "document_id": N_("Document id"),
+    "purpose": N_("Purpose (processing activity)"),
+    "policy_rule": N_("Policy rule"),
+}
+"""The form's label of each filter field (:data:`~hub.pages.console.filters.FIELDS`)."""
 
 
 def _form_options(console: Console, request: Request) -> dict[str, object]:
@@ -74,6 +85,7 @@ def _events_page(
 ) -> HTMLResponse:
     _ = translator(request)
     errors = {name: [_(m) for m in messages] for name, messages in selection.errors.items()}
+    labels = {name: _(label) for name, label in FIELD_NAMES.items()}
     return render(
         request,
         "pages/audit/events.html",
@@ -82,7 +94,9 @@ def _events_page(
             values=selection.values,
             order=selection.order,
             errors=errors,
-            summary=[message for name in FIELDS for message in errors.get(name, [])],
+            labels=labels,
+            # Each message with the field it is about: the summary is read apart from the form.
+            summary=[f"{labels[name]}: {m}" for name in FIELDS for m in errors.get(name, [])],
             items=items,
             next_query=selection.query(cursor=next_cursor) if next_cursor else None,
             exports=[(name, selection.query(**more)) for name, more in EXPORTS],
@@ -166,15 +180,14 @@ def export(
         return _events_page(
             request, console, selection, items=[], next_cursor=None, status_code=422
         )
-    lines = console.queries.export(
-        selection.where(console.services), format, separator=_SEPARATORS[separator], bom=bom
+    # The API's own answer: the same stream, media type and file name.
+    response = export_events(
+        console.queries,
+        selection.where(console.services),
+        format=format,
+        separator=separator,
+        bom=bom,
+        order=selection.order,
     )
-    stamp = format_time(datetime.now().astimezone())[:19].replace(":", "")
-    return StreamingResponse(
-        lines,
-        media_type=_MEDIA[format],
-        headers={
-            "Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    response.headers["Cache-Control"] = "no-store"
+    return response

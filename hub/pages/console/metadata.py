@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from hub.pages.console.dependencies import DocumentMetadata, ShareMetadata
-from hub.pages.display import display, page_context
+from hub.pages.display import STATE_NAMES, display, page_context
 from hub.ui.rendering import N_, render, translator
 
 router = APIRouter(include_in_schema=False)
@@ -34,6 +34,10 @@ LABELS: Final[Mapping[str, str]] = {
     "size": N_("Size"),
     "sha256": N_("SHA-256"),
     "uploader": N_("Uploaded by"),
+    "uploaded_by": N_("Uploaded by (person or client)"),
+    "retain_until": N_("Kept until"),
+    "created_by": N_("Made by"),
+    "revoked_by": N_("Revoked by"),
     "created_at": N_("Added"),
     "data_subject_id": N_("Data subject (pseudonym)"),
     "data_subject_id_type": N_("Kind of data subject"),
@@ -52,6 +56,7 @@ LABELS: Final[Mapping[str, str]] = {
 def _facts(request: Request, metadata: BaseModel) -> list[tuple[str, str, str]]:
     """(label, field, value shown) for every field of ``metadata`` that has a value."""
     gettext, shown = translator(request), display(request)
+    states = {str(state): gettext(name) for state, name in STATE_NAMES.items()}
     facts = []
     for name, value in metadata.model_dump().items():
         if value is None or value == []:
@@ -62,8 +67,10 @@ def _facts(request: Request, metadata: BaseModel) -> list[tuple[str, str, str]]:
             text = shown.size(value)
         elif name == "document_type" and isinstance(value, str):
             text = shown.document_type(value)
-        elif isinstance(value, list):
-            text = ", ".join(str(v) for v in value)
+        elif name == "document_types" and isinstance(value, list):
+            text = shown.document_types(value)
+        elif name == "state" and isinstance(value, str):
+            text = states.get(value, value)
         else:
             text = str(value)
         label = LABELS.get(name)

@@ -204,6 +204,9 @@ def test_bad_filter_input_is_the_form_again(
         assert f'id="field-{field}-error"' in answer.text
         assert message in answer.text
         assert "hub-events" in parsed(answer).fields
+        # The summary at the top names the field, as it is read apart from the form.
+        summary = answer.text.split('role="alert"', 1)[1].split("</ul>", 1)[0]
+        assert re.search(rf"<li[^>]*>[^<:]+: [^<]*{message}", summary), summary
 
 
 def _download_seq(setting: Setting) -> int:
@@ -260,7 +263,7 @@ def test_the_proof_check_names_what_does_not_hold(setting: Setting) -> None:
 def test_the_export_is_exactly_the_selection(setting: Setting) -> None:
     selection = "action=document.download&organisation=IOM"
     page = setting.auditor.get(f"/audit/events?{selection}")
-    seqs = sorted(_seqs(page))
+    seqs = _seqs(page)  # newest first, as the page lists them
     exports = parsed(page).links("/audit/export?")
     assert len(exports) == 3
     excel = [e for e in exports if "separator=semicolon" in e and "bom=true" in e]
@@ -278,6 +281,8 @@ def test_the_export_is_exactly_the_selection(setting: Setting) -> None:
     assert [int(r["seq"]) for r in csv.DictReader(io.StringIO(comma.text))] == seqs
     lines = setting.auditor.get(f"/audit/export?{selection}&format=jsonl").text.splitlines()
     assert [json.loads(line)["seq"] for line in lines] == seqs
+    oldest = setting.auditor.get(f"/audit/export?{selection}&format=jsonl&order=asc").text
+    assert [json.loads(line)["seq"] for line in oldest.splitlines()] == sorted(seqs)
     exported = setting.api_events(action="audit.export", actor=AUDITOR)
     assert len(exported) >= 3
 
@@ -292,6 +297,9 @@ def test_an_auditor_reads_the_metadata_the_trail_names(setting: Setting) -> None
     share = setting.auditor.get(f"/audit/shares/{setting.share_id}")
     assert share.status_code == 200, share.text
     assert "IOM" in share.text
+    assert "De deling" in share.text
+    assert "actief" in share.text  # the state, in Dutch
+    assert f"/audit/documents/{setting.document_id}" in parsed(share).links("/audit/documents/")
     assert V_NUMBER not in share.text
     missing = "00000000-0000-4000-8000-000000000000"
     assert setting.auditor.get(f"/audit/documents/{missing}").status_code == 404
