@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
+from hub.auditing.queries import AuditQueries, audit_queries
 from hub.auditing.stats import MAX_DAYS, AuditStats
 from hub.core.errors import Unprocessable
 from hub.directory import organisations_repository
@@ -61,7 +61,7 @@ class OverviewPages:
 
 
 def _overview(call: Call, services: Services) -> OverviewPages:
-    return OverviewPages(AuditQueries(call, services.audit), services.policy.purposes)
+    return OverviewPages(audit_queries(call, services), services.policy.purposes)
 
 
 Overview = Annotated[
@@ -260,9 +260,7 @@ def overview(
     words = _Wording(
         shown=shown,
         gettext=_,
-        names={
-            o.code: o.name for o in organisations_repository.list_all(queries.session)
-        },
+        names={o.code: o.name for o in organisations_repository.list_all(queries.session)},
         purposes=dict(pages.purposes),
         empty=_("No events in this period."),
     )

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
+from hub.auditing.queries import audit_queries
 from hub.pages.console.report_files import Wording, report_csv, report_pdf
 from hub.pages.console.reporting import ReportLine, SubjectReports
 from hub.pages.dependencies import check_form
@@ -40,7 +40,7 @@ _V_NUMBER: Final = TypeAdapter(VNumber)
 
 def _reports(call: Call, services: Services) -> SubjectReports:
     return SubjectReports(
-        AuditQueries(call, services.audit),
+        audit_queries(call, services),
         policy=services.policy,
         purpose_uri=services.audit.purpose_uri,
     )
