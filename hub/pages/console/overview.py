@@ -155,7 +155,13 @@ class _Wording:
         return f"{name} ({code})" if name and name != code else code
 
     def chart(
-        self, key: str, title: str, categories: Sequence[str], series: Sequence[Series]
+        self,
+        key: str,
+        title: str,
+        categories: Sequence[str],
+        series: Sequence[Series],
+        *,
+        legend: bool | None = None,
     ) -> Markup:
         return bar_chart(
             chart_id=key,
@@ -164,6 +170,7 @@ class _Wording:
             categories=categories,
             series=series,
             empty=self.empty,
+            legend=legend,
         )
 
 
@@ -187,7 +194,8 @@ def _accesses(stats: AuditStats, days: list[date], words: _Wording) -> Figure:
     return Figure(
         key="accesses",
         title=title,
-        svg=words.chart("accesses", title, [words.short_day(d) for d in days], series),
+        # The organisations are named by the legend, even when there is only one.
+        svg=words.chart("accesses", title, [words.short_day(d) for d in days], series, legend=True),
         headers=(_("Day"), *(words.organisation(c or None) for c in codes), _("Total")),
         rows=rows,
         empty=not stats.accesses,
