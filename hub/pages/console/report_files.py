@@ -58,14 +58,18 @@ class Wording:
         name = self.names.get(code)
         return f"{name} ({code})" if name and name != code else code
 
-    def document(self, line: ReportLine) -> str:
-        """``Reisdocument "Paspoort" (id)``: the type and title where the metadata has them."""
+    def document(self, line: ReportLine, *, with_id: bool = True) -> str:
+        """``Reisdocument "Paspoort" (id)``: the type and title where the metadata has them
+        (the page links them to the document's metadata and leaves the id out); another
+        resource by its kind and id; none as ``—``."""
         if line.resource_type != "document" or not line.resource_id:
-            return f"{line.resource_type} {line.resource_id or ''}".strip() or "—"
+            named = " ".join(v for v in (line.resource_type, line.resource_id) if v)
+            return named or "—"
         parts = [self.shown.document_type(line.document_type)] if line.document_type else []
         if line.title:
             parts.append(f"“{line.title}”")
-        parts.append(f"({line.resource_id})")
+        if with_id or not parts:
+            parts.append(f"({line.resource_id})" if parts else line.resource_id)
         return " ".join(parts)
 
     def purpose(self, line: ReportLine) -> str:

@@ -79,6 +79,14 @@ def test_the_report_lists_the_download_of_the_persons_document(
     assert recorded.outcome == "success"
     assert recorded.data_subject_id
     assert v_number not in str(recorded.model_dump())
+    # The report itself is recorded about the person, so the next one lists it: about no
+    # document, which the page says as a dash, never as a programmer's "None".
+    again = _report(hub, v_number)
+    rows = re.findall(r"<tr class=\"utrecht-table__row\">(.*?)</tr>", again.text, re.S)
+    [earlier] = [r for r in rows if "audit.subject_report" in r]
+    assert "dtv.auditor" in earlier
+    assert "None" not in earlier
+    assert "—" in earlier
     # Another person's report does not hold this download.
     other = _report(hub, "5550002222")
     assert other.status_code == 200
