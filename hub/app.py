@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Final
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -34,6 +35,8 @@ from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.console.events import router as console_events_router
+from hub.pages.console.metadata import router as console_metadata_router
 from hub.pages.console.overview import router as overview_page_router
 from hub.pages.console.subject_report import router as subject_report_page_router
 from hub.pages.documents import router as document_pages_router
@@ -133,6 +136,18 @@ def quiet_credential_loggers() -> None:
         authlib.setLevel(logging.INFO)
 
 
+PAGE_ROUTERS: Final = (
+    home_page_router,
+    document_pages_router,
+    share_pages_router,
+    console_events_router,
+    console_metadata_router,
+    overview_page_router,
+    subject_report_page_router,
+)
+"""The web UI's pages, in order (a page's path may shadow a later one's)."""
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
     """Build the hub. ``services`` may be passed in by tests; otherwise the lifespan builds them."""
     quiet_credential_loggers()
@@ -226,12 +241,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(login_router)
     app.include_router(authorize_router)
     app.include_router(account_router)
-    for page_router in (
-        home_page_router,
-        document_pages_router,
-        share_pages_router,
-        overview_page_router,
-        subject_report_page_router,
-    ):
-        app.include_router(page_router)
+    for pages in PAGE_ROUTERS:
+        app.include_router(pages)
     return app

@@ -169,18 +169,31 @@ def keys(queries: Queries) -> AuditKeysOut:
 @router.get(
     "/export",
     summary="Every matching event as CSV or JSON Lines, streamed",
+    description="The same filters as `GET /events`. CSV with `separator=semicolon&bom=true` "
+    "opens in Dutch Excel as columns; the default comma form is for tools. Text cells that "
+    "a spreadsheet would take for a formula get a leading `'` (docs/api.md).",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
 )
 def export(
     queries: Queries,
     where: Filters,
+    *,
     format: Literal["csv", "jsonl"] = "jsonl",  # noqa: A002
+    separator: Annotated[
+        Literal["comma", "semicolon"],
+        Query(description="CSV only: comma (for tools) or semicolon (for Dutch Excel)"),
+    ] = "comma",
+    bom: Annotated[
+        bool, Query(description="CSV only: a UTF-8 byte order mark first (for Excel)")
+    ] = False,
+    order: OrderQuery = "asc",
 ) -> StreamingResponse:
     media = "text/csv; charset=utf-8" if format == "csv" else "application/jsonl"
     stamp = format_time(datetime.now().astimezone())[:19].replace(":", "")
+    cells = ";" if separator == "semicolon" else ","
     return StreamingResponse(
-        queries.export(where, format),
+        queries.export(where, format, separator=cells, bom=bom, order=order),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
     )

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import astuple
+from dataclasses import astuple, dataclass
 from datetime import date
 from typing import Final
 
@@ -65,6 +65,8 @@ CSV_TEXT_COLUMNS: Final = frozenset(
 are escaped (docs/api.md). Hashes (base64, which may start with ``+``), times, numbers,
 outcomes, hex ids and pseudonyms are exported exactly as the leaf holds them, so every row
 still hashes to its ``leaf_hash``."""
+CSV_SEPARATORS: Final = (",", ";")
+"""The CSV separators: comma (the default, for tools) and semicolon (for Dutch Excel)."""
 _ESCAPED: Final = tuple(name in CSV_TEXT_COLUMNS for name in CSV_COLUMNS)
 
 
@@ -224,11 +226,26 @@ class AuditQueries(RecordingService):
         self.record(Action.AUDIT_QUERY, about, detail=f"{since_day}..{until_day}")
         return figures
 
-    def export(self, where: EventFilter, fmt: str) -> Iterator[str]:
-        """Record the export, then stream every matching event up to the log's current end."""
+    def export(
+        self,
+        where: EventFilter,
+        fmt: str,
+        *,
+        separator: str = ",",
+        bom: bool = False,
+        order: Order = "asc",
+    ) -> Iterator[str]:
+        """Record the export, then stream every matching event up to the log's current end.
+
+        CSV comes with ``separator`` between cells (``,`` for tools, ``;`` for Dutch Excel,
+        which reads a comma as the decimal sign) and, with ``bom``, a UTF-8 byte order mark
+        first, by which Excel knows the encoding. JSON Lines takes neither."""
+        if separator not in CSV_SEPARATORS:
+            raise ValueError(f"separator must be one of {CSV_SEPARATORS}")
         upto = log.AuditLog.size(self.session.connection())
         self.record(Action.AUDIT_EXPORT, About("audit_log"), detail=f"{fmt}; {_describe(where)}")
-        return _stream(self.auditor, where, upto, fmt)
+        csv_form = CsvForm(separator, bom) if fmt == "csv" else None
+        return _stream(self.auditor, where, upto, csv_form, order)
 
 
 def audit_queries(call: Call, services: Services) -> AuditQueries:
@@ -245,16 +262,29 @@ def _describe(where: EventFilter) -> str:
 _FILTER_NAMES: Final = tuple(EventFilter.__dataclass_fields__)
 
 
-def _stream(auditor: Auditor, where: EventFilter, upto: int, fmt: str) -> Iterator[str]:
+@dataclass(frozen=True, slots=True)
+class CsvForm:
+    separator: str = ","
+    bom: bool = False
+
+
+def _stream(
+    auditor: Auditor, where: EventFilter, upto: int, csv_form: CsvForm | None, order: Order
+) -> Iterator[str]:
     """Batches in short read-only transactions of their own: the request's session is closed
-    once the answer starts, and memory stays constant however long the trail is."""
+    once the answer starts, and memory stays constant however long the trail is. JSON Lines
+    when ``csv_form`` is ``None``."""
     after: int | None = None
-    if fmt == "csv":
-        yield _csv_line(CSV_COLUMNS)
+    if csv_form is not None:
+        yield ("\ufeff" if csv_form.bom else "") + _csv_line(CSV_COLUMNS, csv_form.separator)
     while True:
         with db.transaction(db.read_only(auditor.engine)) as session:
-            rows = repository.page(session, where, after=after, limit=EXPORT_BATCH, upto=upto)
-            chunk = [_jsonl(r) if fmt == "jsonl" else _csv_row(r) for r in rows]
+            rows = repository.page(
+                session, where, after=after, limit=EXPORT_BATCH, upto=upto, order=order
+            )
+            chunk = [
+                _jsonl(r) if csv_form is None else _csv_row(r, csv_form.separator) for r in rows
+            ]
         if not rows:
             return
         after = rows[-1].seq
@@ -265,7 +295,7 @@ def _jsonl(row: AuditEvent) -> str:
     return json.dumps(event_out(row).model_dump(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _csv_row(row: AuditEvent) -> str:
+def _csv_row(row: AuditEvent, separator: str) -> str:
     leaf = repository.leaf_of(row)
     values: Sequence[object] = (
         row.seq,
@@ -273,10 +303,10 @@ def _csv_row(row: AuditEvent) -> str:
         ldv_status(row.outcome),
         *(leaf.get(name, "") for name in LEAF_FIELDS[1:]),
     )
-    return _csv_line(values, escape=_ESCAPED)
+    return _csv_line(values, separator, escape=_ESCAPED)
 
 
-def _csv_line(values: Sequence[object], *, escape: Sequence[bool] = ()) -> str:
+def _csv_line(values: Sequence[object], separator: str, *, escape: Sequence[bool] = ()) -> str:
     """One CSV line. A text cell (``escape``) that starts with = + - @ tab or CR is a formula
     to a spreadsheet (CSV injection): it gets a leading ``'``, as does one that starts with
     ``'`` itself, so a reader drops exactly one leading ``'`` from a text cell to get the leaf's
@@ -288,5 +318,5 @@ def _csv_line(values: Sequence[object], *, escape: Sequence[bool] = ()) -> str:
         else value
         for value, text in zip(values, escape or [False] * len(values), strict=True)
     ]
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    csv.writer(buffer, delimiter=separator, lineterminator="\r\n").writerow(cells)
     return buffer.getvalue()
