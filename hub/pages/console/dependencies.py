@@ -14,7 +14,7 @@ from fastapi import Depends
 from audit.events import Action
 from auth.scopes import Scope
 from hub.auditing.queries import AuditQueries, audit_queries
-from hub.auditing.subjects import AuditedMetadata
+from hub.auditing.subjects import AuditedMetadata, audited_metadata
 from hub.rules.model import Policy
 from hub.runtime import Services
 from hub.ui.person import PageServing
@@ -42,10 +42,6 @@ def _console(call: Call, services: Services) -> Console:
     return Console(audit_queries(call, services), services)
 
 
-def _metadata(call: Call, services: Services) -> AuditedMetadata:
-    return AuditedMetadata(call, services)
-
-
 def _page(
     build: Any, action: Action, resource_type: str, *, scope: Scope | None = Scope.AUDIT_READ
 ) -> Any:
@@ -60,7 +56,9 @@ def _page(
 EventsReader = Annotated[Console, _page(_console, Action.AUDIT_QUERY, "audit_log")]
 EventReader = Annotated[Console, _page(_console, Action.AUDIT_QUERY, "audit_event")]
 EventsExporter = Annotated[Console, _page(_console, Action.AUDIT_EXPORT, "audit_log")]
-DocumentMetadata = Annotated[AuditedMetadata, _page(_metadata, Action.AUDIT_QUERY, "document")]
-ShareMetadata = Annotated[AuditedMetadata, _page(_metadata, Action.AUDIT_QUERY, "share")]
+DocumentMetadata = Annotated[
+    AuditedMetadata, _page(audited_metadata, Action.AUDIT_QUERY, "document")
+]
+ShareMetadata = Annotated[AuditedMetadata, _page(audited_metadata, Action.AUDIT_QUERY, "share")]
 HomeConsole = Annotated[Console, _page(_console, Action.AUDIT_QUERY, "checkpoint", scope=None)]
 """The home page's: any person may open it; only one with ``audit:read`` reads the trail."""
