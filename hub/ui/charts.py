@@ -35,6 +35,8 @@ HEIGHT: Final = 300
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 16, 56
 _FONT: Final = 'font-family="sans-serif" font-size="12"'
 _ID: Final = re.compile(r"[a-z][a-z0-9-]*")
+_MAX_BAR: Final = 64.0
+"""The widest bar: one category alone is a bar, not a wall."""
 _MAX_LABELS: Final = 16
 """At most this many category labels under the axis; with more categories (92 days) every
 n-th is labelled, and the table has them all."""
@@ -121,9 +123,7 @@ def _legend(series: Sequence[Series], fills: Sequence[str], y: float) -> list[st
 
 
 def _legend_height(series: Sequence[Series]) -> int:
-    """The extra height the legend's rows take (none for a single series: no legend)."""
-    if len(series) < 2:
-        return 0
+    """The extra height the legend's rows take."""
     rows, x = 1, float(_LEFT)
     for item in series:
         width = 22 + 7 * len(item.name)
@@ -145,13 +145,16 @@ def bar_chart(
     categories: Sequence[str],
     series: Sequence[Series],
     empty: str,
+    legend: bool | None = None,
 ) -> Markup:
     """A bar chart of ``series`` over ``categories`` (one bar per category; with several
     series the bars are stacked, bottom up in the order given), as an ``<svg>``.
 
     ``chart_id`` makes the ids inside unique on the page; ``table_id`` is the id of the data
     table the page shows beside it. When every value is 0 (or there is nothing to show) the
-    answer is the sentence ``empty`` in a paragraph, not a chart.
+    answer is the sentence ``empty`` in a paragraph, not a chart. ``legend`` names the series
+    under the chart; by default only when there are several (a single series is named by the
+    title).
     """
     if not _ID.fullmatch(chart_id):
         raise ValueError("a chart id is lower-case letters, digits and hyphens")
@@ -164,12 +167,13 @@ def bar_chart(
         raise ValueError("counts are never negative")
 
     ticks = nice_ticks(max(totals))
-    legend = _legend_height(series)
-    height = HEIGHT + legend
+    shows_legend = len(series) > 1 if legend is None else legend
+    legend_height = _legend_height(series) if shows_legend else 0
+    height = HEIGHT + legend_height
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
     base = _TOP + plot_h
     band = plot_w / len(categories)
-    bar = max(1.0, band * 0.7)
+    bar = min(_MAX_BAR, max(1.0, band * 0.7))
     scale = plot_h / ticks[-1]
     defs, fills = _fills(chart_id, len(series))
 
@@ -216,7 +220,7 @@ def bar_chart(
                 f'<text x="{centre}" y="{base + 16}" text-anchor="middle" {_FONT} '
                 f'fill="#000000">{escape(category)}</text>'
             )
-    if legend:
+    if shows_legend:
         parts.extend(_legend(series, fills, base + 40))
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()

@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
+from hub.auditing.queries import AuditQueries, audit_queries
 from hub.auditing.stats import MAX_DAYS, AuditStats
 from hub.core.errors import Unprocessable
 from hub.directory import organisations_repository
@@ -61,7 +61,7 @@ class OverviewPages:
 
 
 def _overview(call: Call, services: Services) -> OverviewPages:
-    return OverviewPages(AuditQueries(call, services.audit), services.policy.purposes)
+    return OverviewPages(audit_queries(call, services), services.policy.purposes)
 
 
 Overview = Annotated[
@@ -155,7 +155,13 @@ class _Wording:
         return f"{name} ({code})" if name and name != code else code
 
     def chart(
-        self, key: str, title: str, categories: Sequence[str], series: Sequence[Series]
+        self,
+        key: str,
+        title: str,
+        categories: Sequence[str],
+        series: Sequence[Series],
+        *,
+        legend: bool | None = None,
     ) -> Markup:
         return bar_chart(
             chart_id=key,
@@ -164,6 +170,7 @@ class _Wording:
             categories=categories,
             series=series,
             empty=self.empty,
+            legend=legend,
         )
 
 
@@ -187,7 +194,8 @@ def _accesses(stats: AuditStats, days: list[date], words: _Wording) -> Figure:
     return Figure(
         key="accesses",
         title=title,
-        svg=words.chart("accesses", title, [words.short_day(d) for d in days], series),
+        # The organisations are named by the legend, even when there is only one.
+        svg=words.chart("accesses", title, [words.short_day(d) for d in days], series, legend=True),
         headers=(_("Day"), *(words.organisation(c or None) for c in codes), _("Total")),
         rows=rows,
         empty=not stats.accesses,
@@ -260,9 +268,7 @@ def overview(
     words = _Wording(
         shown=shown,
         gettext=_,
-        names={
-            o.code: o.name for o in organisations_repository.list_all(queries.session)
-        },
+        names={o.code: o.name for o in organisations_repository.list_all(queries.session)},
         purposes=dict(pages.purposes),
         empty=_("No events in this period."),
     )

@@ -44,34 +44,37 @@ class Wording:
     """Organisation names by code."""
     purposes: dict[str, str]
     """The policy's purposes: code -> description."""
-    action: Callable[[str], str]
-    """An action tag as people read it."""
-    outcome: Callable[[str], str]
 
     def who(self, line: ReportLine) -> str:
-        return line.actor or "—"
+        """The actor, and the client it acted through when that is another."""
+        who = line.who or "—"
+        return f"{who} ({line.client})" if line.client and line.client != line.who else who
 
     def organisation(self, line: ReportLine) -> str:
-        code = line.organisation
+        code = line.event.organisation
         if not code:
             return "—"
         name = self.names.get(code)
         return f"{name} ({code})" if name and name != code else code
 
-    def document(self, line: ReportLine) -> str:
-        """``Reisdocument "Paspoort" (id)``: the type and title where the metadata has them."""
-        if line.resource_type != "document" or not line.resource_id:
-            return f"{line.resource_type} {line.resource_id or ''}".strip() or "—"
+    def document(self, line: ReportLine, *, with_id: bool = True) -> str:
+        """``Reisdocument "Paspoort" (id)``: the type and title where the metadata has them
+        (the page links them to the document's metadata and leaves the id out); another
+        resource by its kind and id; none as ``—``."""
+        event = line.event
+        if event.resource_type != "document" or not event.resource_id:
+            named = " ".join(v for v in (event.resource_type, event.resource_id) if v)
+            return named or "—"
         parts = [self.shown.document_type(line.document_type)] if line.document_type else []
         if line.title:
             parts.append(f"“{line.title}”")
-        parts.append(f"({line.resource_id})")
+        if with_id or not parts:
+            parts.append(f"({event.resource_id})" if parts else event.resource_id)
         return " ".join(parts)
 
     def purpose(self, line: ReportLine) -> str:
-        if not line.purpose:
-            return "—"
-        return self.shown.purpose(line.purpose, self.purposes.get(line.purpose))
+        code = line.event.purpose
+        return self.shown.purpose(code, self.purposes.get(code)) if code else "—"
 
     def headings(self) -> tuple[str, ...]:
         _ = self.gettext
@@ -83,16 +86,16 @@ class Wording:
 
     def cells(self, line: ReportLine) -> tuple[str, ...]:
         """The row of the page's and the PDF's table."""
+        event = line.event
         return (
-            self.shown.moment(line.time),
-            self.who(line)
-            + (f" ({line.client})" if line.client and line.client != line.actor else ""),
+            self.shown.moment(event.time),
+            self.who(line),
             self.organisation(line),
-            self.action(line.action),
+            event.action_label,
             self.document(line),
             self.purpose(line),
-            line.rule or "—",
-            self.outcome(line.outcome),
+            event.rule or "—",
+            event.outcome_label,
         )
 
 
@@ -123,22 +126,23 @@ def report_csv(lines: Sequence[ReportLine], wording: Wording) -> str:
         )
     )
     for line in lines:
+        event = line.event
         writer.writerow(
             _cell(value)
             for value in (
-                str(line.seq),
-                wording.shown.moment(line.time),
-                line.actor or "",
-                line.client or "",
+                str(event.seq),
+                wording.shown.moment(event.time),
+                line.who,
+                line.client,
                 wording.organisation(line),
-                wording.action(line.action),
-                line.action,
-                line.resource_id if line.resource_type == "document" and line.resource_id else "",
+                event.action_label,
+                event.action,
+                event.resource_id if event.resource_type == "document" else "",
                 wording.shown.document_type(line.document_type) if line.document_type else "",
                 line.title or "",
-                wording.purpose(line) if line.purpose else "",
-                line.rule or "",
-                wording.outcome(line.outcome),
+                wording.purpose(line) if event.purpose else "",
+                event.rule,
+                event.outcome_label,
             )
         )
     return BOM + buffer.getvalue()
@@ -187,7 +191,7 @@ def report_pdf(
         0, 10, _latin1(f"{title} · {hub_name}".replace("·", "-")), new_x="LMARGIN", new_y="NEXT"
     )
     pdf.set_font("Helvetica", size=10)
-    first = wording.shown.day(lines[0].time.date()) if lines else None
+    first = wording.shown.day(lines[0].event.time.date()) if lines else None
     period = (
         _("from %(first)s up to the moment it was made") % {"first": first}
         if first

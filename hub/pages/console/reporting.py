@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from audit.events import ActorType, parse_time
+from audit.events import ActorType
 from hub.auditing.queries import AuditQueries
-from hub.auditing.schemas import EventOut
 from hub.directory import organisations_repository
 from hub.pages import repository
+from hub.pages.console.views import EventView, event_view
 from hub.rules.model import Policy
-from hub.tables.documents import Document
 
 PAGE_SIZE: Final = 50
 """Events per page of the report in the browser."""
@@ -39,24 +38,24 @@ FILE_BATCH: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class ReportLine:
-    """One event of the report, as the page, the CSV and the PDF show it."""
+    """One event of the report, as the page, the CSV and the PDF show it: the console's view
+    of the event (its tags named in the person's language), and the document it is about."""
 
-    seq: int
-    time: datetime
-    action: str
-    outcome: str
-    actor: str | None
-    """The person (user name) or the client that acted."""
-    client: str | None
-    """The OAuth client the action came through (a person's), or the client itself."""
-    organisation: str | None
-    resource_type: str | None
-    resource_id: str | None
+    event: EventView
     document_type: str | None
     title: str | None
-    purpose: str | None
-    """The policy's code of the processing activity, or the recorded URI if it names none."""
-    rule: str | None
+
+    @property
+    def who(self) -> str:
+        """The person (user name) or the client that acted."""
+        return self.event.actor
+
+    @property
+    def client(self) -> str:
+        """The OAuth client the action came through: a person's, or the client itself."""
+        if self.event.actor_type == ActorType.CLIENT:
+            return self.event.client or self.event.actor
+        return self.event.client
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +64,11 @@ class ReportPage:
     next_cursor: str | None
 
 
-def _text(leaf: Mapping[str, str | int], name: str) -> str | None:
-    value = leaf.get(name)
-    return None if value is None else str(value)
-
-
-def _document_id(leaf: Mapping[str, str | int]) -> uuid.UUID | None:
-    if leaf.get("resource_type") != "document":
+def _document_id(event: EventView) -> uuid.UUID | None:
+    if event.resource_type != "document":
         return None
     try:
-        return uuid.UUID(str(leaf.get("resource_id", "")))
+        return uuid.UUID(event.resource_id)
     except ValueError:
         return None
 
@@ -103,48 +97,44 @@ class SubjectReports:
     def organisation_names(self) -> dict[str, str]:
         return {o.code: o.name for o in organisations_repository.list_all(self.queries.session)}
 
-    def page(self, v_number: str, *, cursor: str | None, limit: int | None = None) -> ReportPage:
-        """One page of the report (recorded); ``cursor`` from the previous page."""
+    def page(
+        self,
+        v_number: str,
+        *,
+        cursor: str | None,
+        gettext: Callable[[str], str],
+        limit: int | None = None,
+    ) -> ReportPage:
+        """One page of the report (recorded), its tags named by ``gettext``; ``cursor`` from
+        the previous page."""
         found = self.queries.subject_report(v_number, cursor=cursor, limit=limit or PAGE_SIZE)
-        return ReportPage(self._lines(found.items), found.next_cursor)
+        views = [event_view(e, gettext=gettext, purposes=self._purposes) for e in found.items]
+        return ReportPage(self._lines(views), found.next_cursor)
 
-    def whole(self, v_number: str) -> list[ReportLine]:
+    def whole(self, v_number: str, *, gettext: Callable[[str], str]) -> list[ReportLine]:
         """Every event of the report, read page by page (each read recorded, as through the
         API); the last pages include the reads of this report itself."""
         lines: list[ReportLine] = []
         cursor: str | None = None
         while True:
-            page = self.page(v_number, cursor=cursor, limit=FILE_BATCH)
+            page = self.page(v_number, cursor=cursor, gettext=gettext, limit=FILE_BATCH)
             lines.extend(page.lines)
             if page.next_cursor is None:
                 return lines
             cursor = page.next_cursor
 
-    def _lines(self, items: Sequence[EventOut]) -> tuple[ReportLine, ...]:
-        ids = {i for e in items if (i := _document_id(e.leaf)) is not None}
+    def _lines(self, views: Sequence[EventView]) -> tuple[ReportLine, ...]:
+        ids = {i for view in views if (i := _document_id(view)) is not None}
         documents = {d.id: d for d in repository.documents_by_id(self.queries.session, ids)}
-        return tuple(self._line(e, documents) for e in items)
-
-    def _line(self, event: EventOut, documents: Mapping[uuid.UUID, Document]) -> ReportLine:
-        leaf = event.leaf
-        document_id = _document_id(leaf)
-        document = documents.get(document_id) if document_id is not None else None
-        actor, client = _text(leaf, "actor_id"), _text(leaf, "actor_client")
-        if leaf.get("actor_type") == ActorType.CLIENT:
-            client = client or actor
-        uri = _text(leaf, "processing_activity_id")
-        return ReportLine(
-            seq=event.seq,
-            time=parse_time(str(leaf["time"])),
-            action=str(leaf["action"]),
-            outcome=str(leaf["outcome"]),
-            actor=actor,
-            client=client,
-            organisation=_text(leaf, "organisation"),
-            resource_type=_text(leaf, "resource_type"),
-            resource_id=_text(leaf, "resource_id"),
-            document_type=document.document_type if document else None,
-            title=document.title if document else None,
-            purpose=self._purposes.get(uri, uri) if uri else None,
-            rule=_text(leaf, "policy_rule"),
-        )
+        lines = []
+        for view in views:
+            document_id = _document_id(view)
+            document = documents.get(document_id) if document_id is not None else None
+            lines.append(
+                ReportLine(
+                    view,
+                    document_type=document.document_type if document else None,
+                    title=document.title if document else None,
+                )
+            )
+        return tuple(lines)

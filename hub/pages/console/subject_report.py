@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.auditing.queries import AuditQueries
+from hub.auditing.queries import audit_queries
 from hub.pages.console.report_files import Wording, report_csv, report_pdf
 from hub.pages.console.reporting import ReportLine, SubjectReports
 from hub.pages.dependencies import check_form
@@ -40,7 +40,7 @@ _V_NUMBER: Final = TypeAdapter(VNumber)
 
 def _reports(call: Call, services: Services) -> SubjectReports:
     return SubjectReports(
-        AuditQueries(call, services.audit),
+        audit_queries(call, services),
         policy=services.policy,
         purpose_uri=services.audit.purpose_uri,
     )
@@ -65,8 +65,6 @@ def _wording(request: Request, reports: SubjectReports) -> Wording:
         gettext=translator(request),
         names=reports.organisation_names(),
         purposes=dict(reports.purpose_descriptions),
-        action=str,
-        outcome=str,
     )
 
 
@@ -127,7 +125,7 @@ async def subject_report(request: Request, reports: Reporter, person: CurrentPer
     wording = _wording(request, reports)
     stamp = reports.now.strftime("%Y%m%d-%H%M%S")
     if fmt == "csv":
-        body = report_csv(reports.whole(v_number), wording)
+        body = report_csv(reports.whole(v_number, gettext=_), wording)
         return _download(
             body.encode("utf-8"),
             media_type="text/csv; charset=utf-8",
@@ -135,7 +133,7 @@ async def subject_report(request: Request, reports: Reporter, person: CurrentPer
         )
     if fmt == "pdf":
         pdf = report_pdf(
-            reports.whole(v_number),
+            reports.whole(v_number, gettext=_),
             wording,
             v_number=v_number,
             made_at=reports.now,
@@ -143,7 +141,7 @@ async def subject_report(request: Request, reports: Reporter, person: CurrentPer
             hub_name=HUB_NAME,
         )
         return _download(pdf, media_type="application/pdf", name=f"subject-report-{stamp}.pdf")
-    page = reports.page(v_number, cursor=text.get("cursor") or None)
+    page = reports.page(v_number, cursor=text.get("cursor") or None, gettext=_)
     return _page(
         request,
         v_number=v_number,

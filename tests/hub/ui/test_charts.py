@@ -108,10 +108,24 @@ def test_series_differ_in_pattern_as_well_as_colour_and_the_legend_shows_both() 
     assert swatches == fills
 
 
-def test_one_series_has_no_legend() -> None:
+def test_one_series_has_a_legend_only_when_asked() -> None:
     svg = _chart(["terugkeer", "opvang"], Series("Downloads", (5, 1)))
-    root = ET.fromstring(svg)
-    assert "Downloads" not in [t.text for t in root.iter(f"{SVG}text")]
+    assert "Downloads" not in [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    named = bar_chart(
+        chart_id="accesses",
+        title="Accesses",
+        table_id="t",
+        categories=["1 dec"],
+        series=[Series("IOM", (2,))],
+        empty="",
+        legend=True,
+    )
+    assert "IOM" in [t.text for t in ET.fromstring(str(named)).iter(f"{SVG}text")]
+
+
+def test_a_lone_bar_is_a_bar_not_a_wall() -> None:
+    [bar] = _bars(_chart(["terugkeer"], Series("Downloads", (3,))))
+    assert float(bar.get("width", "0")) <= 64
 
 
 def test_labels_are_escaped() -> None:

@@ -64,6 +64,8 @@ def test_the_report_lists_the_download_of_the_persons_document(
     no_number_in_addresses(answer, v_number)
     rows = re.findall(r"<tr class=\"utrecht-table__row\">(.*?)</tr>", answer.text, re.S)
     [download] = [r for r in rows if "document.download" in r]
+    assert "Document gedownload" in download
+    assert "Gelukt" in download
     # Who (DTV's client), which document (type, title, a link to its metadata), why.
     assert "Reisdocument" in download
     assert "Paspoort van de betrokkene" in download
@@ -79,6 +81,14 @@ def test_the_report_lists_the_download_of_the_persons_document(
     assert recorded.outcome == "success"
     assert recorded.data_subject_id
     assert v_number not in str(recorded.model_dump())
+    # The report itself is recorded about the person, so the next one lists it: about no
+    # document, which the page says as a dash, never as a programmer's "None".
+    again = _report(hub, v_number)
+    rows = re.findall(r"<tr class=\"utrecht-table__row\">(.*?)</tr>", again.text, re.S)
+    [earlier] = [r for r in rows if "audit.subject_report" in r]
+    assert "dtv.auditor" in earlier
+    assert "None" not in earlier
+    assert "—" in earlier
     # Another person's report does not hold this download.
     other = _report(hub, "5550002222")
     assert other.status_code == 200
@@ -102,7 +112,8 @@ def test_the_pdf_holds_the_v_number_and_the_event(module_pages_hub: PagesHub) ->
     assert v_number in text
     assert "Inzagerapport" in text
     assert "dtv.auditor" in text  # who made it
-    assert "document.download" in text
+    assert "Document gedownload" in text  # the event, as people read it
+    assert "Gelukt" in text
     assert "Beschikking kopie" in text
     assert document_id[:8] in text
 
@@ -123,7 +134,9 @@ def test_the_csv_opens_in_dutch_excel(module_pages_hub: PagesHub) -> None:
     assert download["Documenttype"] == "Reisdocument"
     assert download["Titel"] == '\'=HYPERLINK("x")'  # a title is never a formula to Excel
     assert download["Organisatie"].endswith("(DTV)")
-    assert download["Uitkomst"]
+    assert download["Wat"] == "Document gedownload"
+    assert download["Uitkomst"] == "Gelukt"
+    assert download["Via client"] == download["Persoon of client"]  # a client acted itself
 
 
 def test_the_report_is_paged_with_a_form_carrying_the_cursor(
