@@ -265,7 +265,7 @@ def test_the_client_people_log_in_through_is_not_disabled_from_a_page(
         "/admin/clients/ketenhub-web/disable", data={"csrf_token": admin.csrf_token}
     )
     assert refused.status_code == 422, refused.text
-    assert "iedereen" in refused.text
+    assert "ieders login" in refused.text
     web = _client(admin_pages_hub, "ketenhub-web")
     assert web is not None
     assert web.enabled
