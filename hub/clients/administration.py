@@ -5,7 +5,9 @@ person as the actor in the request's transaction, refusals included.
 The route checks the ``admin`` scope (:class:`hub.ui.person.PageServing`). A registration that
 :func:`~hub.clients.service.add_client` refuses (an unknown or disabled organisation, scopes that
 break the separation of duties, an invalid JWK Set ...) is recorded as a refused
-``client.add`` and raised as it is, for the page to say on the form. A generated private key is
+``client.add`` and raised as it is, for the page to say on the form. The client people log in
+through (the web UI's own) is not disabled from a page: that would lock everyone out, the
+administrator included. A generated private key is
 handed back once (:class:`~hub.clients.service.NewClient`) and never stored or logged.
 """
 
@@ -16,10 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
+
 from audit.events import Action
 from hub.clients import service as clients
 from hub.clients.service import ClientView, NewClient
 from hub.core.errors import HubError, NotFound, Unprocessable
+from hub.directory import clients_repository
 from hub.rules.model import Policy
 from hub.trail.recorder import About
 from hub.web.recording import Call, RecordingService
@@ -89,6 +94,7 @@ class ClientAdministration(RecordingService):
     def _change(self, action: Action, client_id: str) -> None:
         try:
             if action is Action.CLIENT_DISABLE:
+                _not_the_peoples_client(self.session, client_id)
                 client = clients.disable_client(self.session, client_id, clock=lambda: self.now)
             else:
                 client = clients.enable_client(self.session, client_id)
@@ -98,6 +104,17 @@ class ClientAdministration(RecordingService):
         except HubError as exc:
             raise self.refuse(exc, action, About(CLIENT, client_id), detail="refused") from None
         self.record(action, About(CLIENT, client.client_id), detail=f"of {client.organisation}")
+
+
+def _not_the_peoples_client(session: Session, client_id: str) -> None:
+    """Refuse to disable a people's client (the web UI's own, ``ketenhub-web``) from a page:
+    everyone's login, the administrator's own included, would end with it, and only the command
+    line could bring it back. ``ketenhub client disable`` still can."""
+    client = clients_repository.get(session, client_id) if len(client_id) <= 64 else None
+    if client is not None and client.redirect_uris:
+        raise Unprocessable(
+            f"client {client_id} is the one people log in through; disable it on the command line"
+        )
 
 
 def _jwks(text: str) -> dict[str, Any]:

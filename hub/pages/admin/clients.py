@@ -66,7 +66,6 @@ def _list_page(
             clients=service.clients(),
             methods=clients.methods,
             client_states=STATE_NAMES,
-            purposes=service.deps.policy.purposes,
             # DESIGN.md's bound on every replica (the cache's CUT_OFF plus a read's time).
             stop_within=STOP_WITHIN,
             errors=errors or [],
@@ -231,6 +230,11 @@ def client_refusal(exc: HubError, _: Callable[[str], str]) -> str:
         return _(
             "This client cannot be enabled: its scopes break the separation of duties. "
             "Register a new client for each duty."
+        )
+    if "the one people log in through" in message:
+        return _(
+            "People log in through this client: disabling it would end everyone's login, yours "
+            "included. Disable it on the command line if you must."
         )
     if message.startswith("client ") and "which is disabled" in message:
         return _("The client's organisation is disabled; enable the organisation first.")

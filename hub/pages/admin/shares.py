@@ -23,7 +23,7 @@ from hub.pages.admin.serving import ShareRevoking, SharesOverview
 from hub.pages.dependencies import check_form
 from hub.pages.display import page_context
 from hub.ui.person import CurrentPerson
-from hub.ui.rendering import render
+from hub.ui.rendering import render, translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,6 +57,7 @@ def every_share(
     items, next_cursor = service.every_active(**chosen, cursor=cursor, limit=PAGE_SIZE)
     organisations = organisations_repository.list_all(service.session)
     filters = {k: v for k, v in chosen.items() if v}
+    _ = translator(request)
     return render(
         request,
         "pages/admin/shares.html",
@@ -65,10 +66,10 @@ def every_share(
             items=items,
             names={o.code: o.name for o in organisations},
             organisation_options=[
-                ("", ""),
+                ("", _("All organisations")),
                 *((o.code, f"{o.name} ({o.code})") for o in organisations),
             ],
-            purpose_options=[("", ""), *((code, code) for code in purposes)],
+            purpose_options=[("", _("All purposes")), *((code, code) for code in purposes)],
             purposes=purposes,
             chosen=chosen,
             next_page=urlencode({**filters, "cursor": next_cursor}) if next_cursor else None,

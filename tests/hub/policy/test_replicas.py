@@ -4,6 +4,7 @@ both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,8 +12,16 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from hub.core import db
-from hub.policy.replicas import FORGET_AFTER, GONE_AFTER, ReplicaIdentity, beat, replicas
+from hub.policy.replicas import (
+    FORGET_AFTER,
+    GONE_AFTER,
+    ReplicaIdentity,
+    beat,
+    replica_timer,
+    replicas,
+)
 from hub.tables.replicas import HubReplica
+from tests.fixtures.oauth import Hub
 
 HASH = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
@@ -60,3 +69,32 @@ def test_gone_after_five_minutes_and_forgotten_after_a_day(engine: Engine) -> No
     assert not seen["gone"].live
     assert seen["gone"].same_policy
     assert list(seen).index("live") < list(seen).index("gone")  # live ones first
+
+
+def test_the_timer_writes_at_start_and_again_at_each_interval(hub: Hub) -> None:
+    services = hub.services
+    identity = ReplicaIdentity.this_process()
+
+    def last_seen() -> datetime | None:
+        with Session(services.engine) as session:
+            row = session.get(HubReplica, identity.replica_id)
+            return None if row is None else db.as_utc(row.last_seen_at)
+
+    seen: list[datetime | None] = []
+
+    async def run() -> None:
+        async with replica_timer(services, identity, interval=0.1):
+            seen.append(last_seen())  # written as the block starts
+            await asyncio.sleep(0.5)
+            seen.append(last_seen())
+
+    asyncio.run(run())
+    first, later = seen
+    assert first is not None
+    assert later is not None
+    assert later > first
+    with Session(services.engine) as session:
+        row = session.get(HubReplica, identity.replica_id)
+    assert row is not None
+    assert row.policy_hash == services.policy.hash
+    assert row.pid == identity.pid

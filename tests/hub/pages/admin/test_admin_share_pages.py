@@ -5,13 +5,16 @@ such; nobody but an administrator gets in."""
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 
+import pytest
 from sqlmodel import Session, col, select
 
 from audit.models import AuditEvent
 from auth.people import Role
+from hub.pages.admin import shares as admin_shares
 from hub.tables.shares import Share
 from tests.fixtures.documents import pdf
 from tests.fixtures.people import Browser
@@ -139,3 +142,25 @@ def test_only_an_administrator_sees_or_revokes(admin_pages_hub: PagesHub) -> Non
     assert share.revoked_at is None
     event = [e for e in _events(hub, "share.revoke") if e.resource_id == share_id][-1]
     assert (event.outcome, event.actor_id) == ("denied", "gm0363.caseworker")
+
+
+def test_the_overview_pages_with_its_filters(
+    admin_pages_hub: PagesHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = admin_pages_hub
+    first = _case_share(hub, grantee="IOM", purpose="voogdij")
+    second = _case_share(hub, grantee="IOM", purpose="voogdij")
+    monkeypatch.setattr(admin_shares, "PAGE_SIZE", 1)
+    admin = _admin(hub)
+    page_one = admin.get("/admin/shares?purpose=voogdij")
+    assert _revoke_buttons(page_one.text) == [second]  # newest first
+    following = parsed(page_one).links("/admin/shares?")
+    assert len(following) == 1
+    assert "purpose=voogdij" in following[0]
+    page_two = admin.get(html.unescape(following[0]))
+    assert page_two.status_code == 200, page_two.text
+    assert _revoke_buttons(page_two.text) == [first]
+    # A cursor is for the filters it was made with.
+    cursor = re.search(r"cursor=([^&\"]+)", following[0])
+    assert cursor is not None
+    assert admin.get(f"/admin/shares?purpose=terugkeer&cursor={cursor.group(1)}").status_code == 400

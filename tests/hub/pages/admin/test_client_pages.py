@@ -253,3 +253,22 @@ def test_a_form_without_its_csrf_token_is_refused(admin_pages_hub: PagesHub) -> 
     stored = _client(admin_pages_hub, partner.client_id)
     assert stored is not None
     assert stored.enabled
+
+
+def test_the_client_people_log_in_through_is_not_disabled_from_a_page(
+    admin_pages_hub: PagesHub,
+) -> None:
+    admin = _admin(admin_pages_hub)
+    listing = admin.get("/admin/clients")
+    assert "/admin/clients/ketenhub-web/disable" not in listing.text
+    refused = admin.post(
+        "/admin/clients/ketenhub-web/disable", data={"csrf_token": admin.csrf_token}
+    )
+    assert refused.status_code == 422, refused.text
+    assert "ieders login" in refused.text
+    web = _client(admin_pages_hub, "ketenhub-web")
+    assert web is not None
+    assert web.enabled
+    assert admin.get("/admin/clients").status_code == 200  # still logged in
+    event = _events(admin_pages_hub, "client.disable", "ketenhub-web")[-1]
+    assert (event.outcome, event.actor_id) == ("invalid", "dtv.admin")
