@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Final
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -34,6 +35,7 @@ from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
@@ -121,6 +123,15 @@ def check_schema(services: Services) -> None:
             f"database schema is at {current or 'nothing'} but this hub needs {head}: "
             "run `ketenhub init` (or `ketenhub migrate`) first"
         )
+
+
+PAGE_ROUTERS: Final = (
+    home_page_router,
+    document_pages_router,
+    share_pages_router,
+    integrity_pages_router,
+)
+"""The web UI's pages, after the login's: one router per page module, in this order."""
 
 
 def quiet_credential_loggers() -> None:
@@ -224,7 +235,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(login_router)
     app.include_router(authorize_router)
     app.include_router(account_router)
-    app.include_router(home_page_router)
-    app.include_router(document_pages_router)
-    app.include_router(share_pages_router)
+    for pages in PAGE_ROUTERS:
+        app.include_router(pages)
     return app
