@@ -42,6 +42,7 @@ from hub.pages.admin.policy import router as policy_pages_router
 from hub.pages.admin.shares import router as admin_share_pages_router
 from hub.pages.admin.users import router as admin_users_router
 from hub.pages.console.events import router as console_events_router
+from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.console.metadata import router as console_metadata_router
 from hub.pages.console.overview import router as overview_page_router
 from hub.pages.console.subject_report import router as subject_report_page_router
@@ -151,6 +152,7 @@ PAGE_ROUTERS: Final = (
     console_metadata_router,
     overview_page_router,
     subject_report_page_router,
+    integrity_pages_router,
     admin_index_router,
     admin_organisations_router,
     admin_users_router,
