@@ -34,10 +34,14 @@ from hub.observability.listener import serving_metrics
 from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
+from hub.pages.admin.clients import router as client_pages_router
+from hub.pages.admin.policy import router as policy_pages_router
+from hub.pages.admin.shares import router as admin_share_pages_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
 from hub.policy.endpoints import router as policy_router
+from hub.policy.replicas import ReplicaIdentity, replica_timer
 from hub.runtime import Services, activate_policy, build_services, seed_wrap_counts
 from hub.shares.endpoints import router as shares_router
 from hub.trail.context import system_context
@@ -157,6 +161,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 serving_metrics(settings.resolved_metrics_address, built.metrics),
                 checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
                 refusal_summaries(built.audit),
+                replica_timer(built, ReplicaIdentity.this_process()),
                 periodic(
                     "web-sessions",
                     lambda: purge_web_sessions(built),
@@ -224,7 +229,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(login_router)
     app.include_router(authorize_router)
     app.include_router(account_router)
-    app.include_router(home_page_router)
-    app.include_router(document_pages_router)
-    app.include_router(share_pages_router)
+    for page_router in (
+        home_page_router,
+        document_pages_router,
+        share_pages_router,
+        client_pages_router,
+        admin_share_pages_router,
+        policy_pages_router,
+    ):
+        app.include_router(page_router)
     return app

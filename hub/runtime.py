@@ -12,7 +12,7 @@ so another provider (a KMS) is passed to :func:`build_services` without a change
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -58,6 +58,8 @@ class PolicyHolder:
     :meth:`Services.load_policy`)."""
 
     policy: Policy | None = None
+    loaded_at: datetime | None = None
+    """When this process loaded it (the policy pages show it per replica)."""
 
 
 @dataclass(slots=True)
@@ -111,7 +113,16 @@ class Services:
             self.settings.resolved_policy_file, organisations=self.organisations.kinds()
         )
         self._policy.policy = policy
+        self._policy.loaded_at = datetime.now(UTC)
         return policy
+
+    @property
+    def policy_loaded_at(self) -> datetime:
+        """When this process loaded the policy in force."""
+        loaded_at = self._policy.loaded_at
+        if loaded_at is None:
+            raise RuntimeError("the sharing policy is not loaded yet")
+        return loaded_at
 
     @property
     def accounts(self) -> Accounts:

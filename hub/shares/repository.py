@@ -71,3 +71,33 @@ def page(
         statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))
     statement = statement.order_by(col(Share.created_at).desc(), col(Share.id).desc())
     return session.exec(statement.limit(limit)).all()
+
+
+def every_active(
+    session: Session,
+    *,
+    active_at: datetime,
+    grantor: str | None,
+    grantee: str | None,
+    purpose: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Share]:
+    """The active shares of every organisation (an administrator's overview), newest first, by
+    the rule's own clause (:func:`hub.access.repository.active`), optionally of one grantor,
+    grantee or purpose."""
+    statement = (
+        select(Share)
+        .join(Organisation, access.grantor_is_share_grantor())
+        .where(access.active(active_at))
+    )
+    if grantor is not None:
+        statement = statement.where(col(Share.grantor) == grantor)
+    if grantee is not None:
+        statement = statement.where(col(Share.grantee) == grantee)
+    if purpose is not None:
+        statement = statement.where(col(Share.purpose) == purpose)
+    if after is not None:
+        statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))
+    statement = statement.order_by(col(Share.created_at).desc(), col(Share.id).desc())
+    return session.exec(statement.limit(limit)).all()

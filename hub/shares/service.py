@@ -15,8 +15,12 @@ A share that asks for more is refused with 422, never silently shortened.
   the share is active: a revoked or expired share no longer tells its former grantee whom it
   was about.
 - **Revoking** is for the grantor. The grantee sees the share but may not revoke it (403); anyone
-  else gets 404. Expired and revoked shares grant nothing from that instant, because every read
-  checks ``expires_at`` and ``revoked_at`` in the same query that finds the share.
+  else gets 404. An **administrator** (scope ``admin``, checked by the route) sees every active
+  share without its v-number (:meth:`ShareService.every_active`) and may revoke any
+  (:meth:`ShareService.revoke_as_administrator`), recorded as ``share.revoke`` with the
+  administrator as the actor and ``detail`` saying so. Expired and revoked shares grant nothing
+  from that instant, because every read checks ``expires_at`` and ``revoked_at`` in the same
+  query that finds the share.
 """
 
 from __future__ import annotations
@@ -326,4 +330,65 @@ class ShareService(RecordingService):
             about(share_id, v_number),
             purpose=share.purpose,
             detail=f"to {share.grantee}",
+        )
+
+    # -- administration ------------------------------------------------------------------------
+
+    def every_active(
+        self,
+        *,
+        grantor: str | None,
+        grantee: str | None,
+        purpose: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[ShareOut], str | None]:
+        """Every organisation's active shares, for an administrator: never a v-number (an
+        administrator reads no personal data), recorded as ``share.list``. The route checks
+        the ``admin`` scope."""
+        query = {"admin": True, "grantor": grantor, "grantee": grantee, "purpose": purpose}
+        rows = repository.every_active(
+            self.session,
+            active_at=self.now,
+            grantor=grantor,
+            grantee=grantee,
+            purpose=purpose,
+            after=time_id_position(cursor, query),
+            limit=limit + 1,
+        )
+        page = Page.of(rows, limit=limit, query=query, after=lambda r: time_id(r.created_at, r.id))
+        self.record(
+            Action.SHARE_LIST, About(SHARE), detail=f"administrator: {len(page.items)} shares"
+        )
+        types = repository.types_of(self.session, [s.id for s in page.items])
+        items = [
+            self._out(
+                share, [t.document_type for t in types.get(share.id, [])] or None, None, set()
+            )
+            for share in page.items
+        ]
+        return items, page.next_cursor
+
+    def revoke_as_administrator(self, share_id: uuid.UUID) -> Receipt:
+        """Revoke any organisation's share (the route checks the ``admin`` scope): 404 for a
+        share that does not exist, as for every caller; a revoked one stays as it was."""
+        share = repository.get(self.session, share_id)
+        if share is None:
+            raise self.refuse(NotFound(_NO_SUCH_SHARE), Action.SHARE_REVOKE, about(share_id))
+        if share.revoked_at is None:
+            share.revoked_at = self.now
+            share.revoked_by = self.caller.principal.client_id
+            self.session.add(share)
+            self.session.flush()
+        v_number = None
+        if share.v_number_sealed is not None:
+            # For the trail's pseudonym of the person only; never shown to the administrator.
+            v_number = self.deps.protector().open(
+                share.v_number_sealed, kind=SHARE, row_id=share.id
+            )
+        return self.record_receipt(
+            Action.SHARE_REVOKE,
+            about(share_id, v_number),
+            purpose=share.purpose,
+            detail=f"administrator's revoke: {share.grantor} to {share.grantee}",
         )

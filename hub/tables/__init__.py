@@ -20,6 +20,7 @@ from auth.models import (
 from hub.tables.documents import Document
 from hub.tables.inbox import InboxMarker
 from hub.tables.organisations import Organisation
+from hub.tables.replicas import HubReplica
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
 from hub.tables.vault import SealedObject
@@ -32,6 +33,7 @@ __all__ = [
     "AuditNode",
     "AuthorizationCode",
     "Document",
+    "HubReplica",
     "InboxMarker",
     "OAuthClient",
     "Organisation",
