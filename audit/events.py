@@ -89,6 +89,9 @@ class Action(StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_SUBJECT_REPORT = "audit.subject_report"
     AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_VERIFY = "audit.verify"
+    """A verification of the trail started or finished from the console, or a checkpoint a
+    partner kept checked against the log (``detail`` says which, and what was found)."""
     DOCUMENT_UPLOAD = "document.upload"
     DOCUMENT_READ = "document.read"
     DOCUMENT_LIST = "document.list"

@@ -76,6 +76,7 @@ __all__ = [
     "NoteSigner",
     "NoteVerifier",
     "Receipt",
+    "UnverifiedNote",
     "open_checkpoint",
     "open_note",
     "open_receipt",
@@ -104,6 +105,11 @@ _MAX_TREE_SIZE = 2**63 - 1  # Go's tlog uses int64; a larger size would not inte
 
 class NoteError(ValueError):
     """A key, note, checkpoint or receipt is malformed, or its signature does not verify."""
+
+
+class UnverifiedNote(NoteError):
+    """A well-formed note that no known key signed, or whose known key's signature fails:
+    someone else's note, or a forged one (as opposed to something that is not a note)."""
 
 
 def _check_name(name: str) -> None:
@@ -301,11 +307,11 @@ def open_note(
             raise NoteError(f"ambiguous verifiers for key {name}+{key_id:08x}")
         verifier = candidates[0]
         if not verifier.verify(raw_text, signature):
-            raise NoteError(f"invalid signature for key {name}+{key_id:08x}")
+            raise UnverifiedNote(f"invalid signature for key {name}+{key_id:08x}")
         if verifier not in signed_by:
             signed_by.append(verifier)
     if not signed_by:
-        raise NoteError("note has no valid signature from a known key")
+        raise UnverifiedNote("note has no valid signature from a known key")
     return text, signed_by
 
 

@@ -32,7 +32,7 @@ import hashlib
 import json
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -97,8 +97,12 @@ def verify_log(
     verifiers: Sequence[NoteVerifier],
     *,
     witness: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Check the log as stored; ``witness`` is a checkpoint note the caller kept.
+
+    ``progress``, when given, is called with the number of events read so far after each batch
+    of events (the console's background verification writes it down as it goes).
 
     Raises :class:`WitnessError`, before reading the log, when ``witness`` does not verify.
 
@@ -118,7 +122,7 @@ def verify_log(
         except (NoteError, merkle.VerificationError) as exc:
             raise WitnessError(str(exc)) from exc
     report = Report()
-    leaves = _check_events(connection, report)
+    leaves = _check_events(connection, report, progress)
     levels = _check_tree(connection, leaves, report)
     _check_checkpoints(connection, levels, verifiers, report)
     if kept is not None:
@@ -176,7 +180,9 @@ def _raw_batches(connection: Connection, sql: str) -> Iterator[list[tuple[Any, .
         cursor.close()
 
 
-def _check_events(connection: Connection, report: Report) -> list[bytes]:
+def _check_events(
+    connection: Connection, report: Report, progress: Callable[[int], None] | None = None
+) -> list[bytes]:
     # The leaf's members in JCS order (all names are ASCII, so code-point order is UTF-16
     # order); a dict built in that order is encoded by the C encoder exactly as JCS requires.
     names = sorted(LEAF_FIELDS)
@@ -209,6 +215,8 @@ def _check_events(connection: Connection, report: Report) -> list[bytes]:
                 )
                 broken = True
             leaves.append(digest)
+        if progress is not None:
+            progress(len(leaves))
     report.events = len(leaves)
     return leaves
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Final
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -37,6 +38,7 @@ from hub.organisations.endpoints import router as organisations_router
 from hub.pages.admin.clients import router as client_pages_router
 from hub.pages.admin.policy import router as policy_pages_router
 from hub.pages.admin.shares import router as admin_share_pages_router
+from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
@@ -125,6 +127,18 @@ def check_schema(services: Services) -> None:
             f"database schema is at {current or 'nothing'} but this hub needs {head}: "
             "run `ketenhub init` (or `ketenhub migrate`) first"
         )
+
+
+PAGE_ROUTERS: Final = (
+    home_page_router,
+    document_pages_router,
+    share_pages_router,
+    integrity_pages_router,
+    client_pages_router,
+    admin_share_pages_router,
+    policy_pages_router,
+)
+"""The web UI's pages, after the login's: one router per page module, in this order."""
 
 
 def quiet_credential_loggers() -> None:
@@ -229,13 +243,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(login_router)
     app.include_router(authorize_router)
     app.include_router(account_router)
-    for page_router in (
-        home_page_router,
-        document_pages_router,
-        share_pages_router,
-        client_pages_router,
-        admin_share_pages_router,
-        policy_pages_router,
-    ):
-        app.include_router(page_router)
+    for pages in PAGE_ROUTERS:
+        app.include_router(pages)
     return app

@@ -107,6 +107,10 @@ class Display:
         """``5 maart 2027`` / ``5 March 2027``."""
         return format_date(value, "long", locale=_LOCALES[self.language])
 
+    def seconds(self, value: float) -> str:
+        """A duration in seconds to one decimal: ``1,5`` (``1.5`` in English)."""
+        return format_decimal(value, format="#,##0.0", locale=_LOCALES[self.language])
+
     def size(self, size: int) -> str:
         """``597 bytes``, ``5,0 MB`` (``5.0 MB`` in English)."""
         for unit, factor in _UNITS:
@@ -137,6 +141,7 @@ def page_context(request: Request, **context: object) -> dict[str, object]:
         "moment": shown.moment,
         "day": shown.day,
         "size": shown.size,
+        "seconds": shown.seconds,
         "type_name": shown.document_type,
         "type_names": shown.document_types,
         "file_kinds": shown.content_types,

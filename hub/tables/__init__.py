@@ -19,6 +19,7 @@ from auth.models import (
 )
 from hub.tables.documents import Document
 from hub.tables.inbox import InboxMarker
+from hub.tables.integrity import AuditVerification
 from hub.tables.organisations import Organisation
 from hub.tables.replicas import HubReplica
 from hub.tables.shares import Share, ShareType
@@ -31,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "AuditKey",
     "AuditNode",
+    "AuditVerification",
     "AuthorizationCode",
     "Document",
     "HubReplica",

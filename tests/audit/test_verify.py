@@ -74,6 +74,17 @@ def test_an_intact_trail_verifies(trail: Engine, signer: NoteSigner) -> None:
     assert report.nodes == 38
 
 
+def test_progress_is_reported_after_each_batch_of_events(
+    trail: Engine, signer: NoteSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audit.verify._BATCH", 16)
+    seen: list[int] = []
+    with db.snapshot(trail) as connection:
+        report = verify_log(connection, [signer.verifier()], progress=seen.append)
+    assert report.intact
+    assert seen == [16, 32, SIZE]
+
+
 def test_an_edited_event_is_named(trail: Engine, signer: NoteSigner) -> None:
     execute(trail, "UPDATE audit_event SET actor_id = 'someone-else' WHERE seq = 21")
     report = _verify(trail, signer)

@@ -66,6 +66,11 @@ def test_sizes_read_as_the_language_writes_numbers(size: int, nl: str, en: str) 
     assert (NL.size(size), EN.size(size)) == (nl, en)
 
 
+def test_seconds_read_as_the_language_writes_numbers() -> None:
+    assert (NL.seconds(0.04), EN.seconds(0.04)) == ("0,0", "0.0")
+    assert (NL.seconds(1234.56), EN.seconds(1234.56)) == ("1.234,6", "1,234.6")
+
+
 def test_moments_are_the_netherlands_time_in_the_languages_own_order() -> None:
     winter = datetime(2026, 12, 6, 9, 37, tzinfo=UTC)  # CET, UTC+1
     summer = datetime(2026, 7, 1, 9, 5, tzinfo=UTC)  # CEST, UTC+2
