@@ -39,6 +39,8 @@ from hub.pages.admin.clients import router as client_pages_router
 from hub.pages.admin.policy import router as policy_pages_router
 from hub.pages.admin.shares import router as admin_share_pages_router
 from hub.pages.console.integrity import router as integrity_pages_router
+from hub.pages.console.events import router as console_events_router
+from hub.pages.console.metadata import router as console_metadata_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
@@ -137,8 +139,11 @@ PAGE_ROUTERS: Final = (
     client_pages_router,
     admin_share_pages_router,
     policy_pages_router,
+    console_events_router,
+    console_metadata_router,
 )
-"""The web UI's pages, after the login's: one router per page module, in this order."""
+"""The web UI's pages, after the login's: one router per page module, in this order (a page's
+path may shadow a later one's)."""
 
 
 def quiet_credential_loggers() -> None:

@@ -6,7 +6,7 @@ Auditors read the trail and nothing else; every read is itself recorded (see
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -14,8 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from audit.events import Action, Outcome, format_time
 from auth.scopes import Scope
-from hub.auditing.queries import MAX_SEQ, AuditQueries
-from hub.auditing.repository import EventFilter
+from hub.auditing.filters import event_filter_of
+from hub.auditing.queries import MAX_SEQ, AuditQueries, audit_queries
+from hub.auditing.repository import EventFilter, Order
 from hub.auditing.schemas import (
     AuditKeysOut,
     CheckpointOut,
@@ -25,14 +26,13 @@ from hub.auditing.schemas import (
     SubjectReportIn,
     SubjectReportOut,
 )
+from hub.auditing.stats import MAX_DAYS, ZONE, AuditStats
 from hub.core.errors import Unprocessable
 from hub.core.rfc3339 import Timestamp
-from hub.runtime import Services
 from hub.web.caller import Serving
-from hub.web.deps import StrictQuery
+from hub.web.deps import ServicesDep, StrictQuery
 from hub.web.pagination import Cursor, Limit
 from hub.web.problems import problem_responses
-from hub.web.recording import Call
 from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
@@ -46,52 +46,91 @@ router = APIRouter(
 _MAX_SEQ = MAX_SEQ
 
 
-def _queries(call: Call, services: Services) -> AuditQueries:
-    return AuditQueries(call, services.audit)
-
-
 Queries = Annotated[
     AuditQueries,
     Depends(
         Serving(
-            _queries, scope=Scope.AUDIT_READ, action=Action.AUDIT_QUERY, resource_type="audit_log"
+            audit_queries,
+            scope=Scope.AUDIT_READ,
+            action=Action.AUDIT_QUERY,
+            resource_type="audit_log",
         )
     ),
 ]
 
 
+_TEXT = 512
+
+
 def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the signature
+    services: ServicesDep,
     since: Annotated[Timestamp | None, Query(description="Events at or after (RFC 3339)")] = None,
     until: Annotated[Timestamp | None, Query(description="Events before (RFC 3339)")] = None,
     organisation: Annotated[str | None, Query(max_length=16, pattern=r"^[A-Z0-9]+$")] = None,
+    actor: Annotated[
+        str | None,
+        Query(min_length=1, max_length=_TEXT, description="actor_id: a client id or a username"),
+    ] = None,
+    client: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=_TEXT,
+            description="The OAuth client the action came through: actor_client, or actor_id "
+            "when actor_type is client",
+        ),
+    ] = None,
     action: Annotated[Action | None, Query()] = None,
     document_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
+    purpose: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="A processing-activity code of the policy (terugkeer); matches the "
+            "URI it stands for in processing_activity_id. An unknown code is 422",
+        ),
+    ] = None,
+    policy_rule: Annotated[
+        str | None, Query(min_length=1, max_length=_TEXT, description="The deciding rule, exact")
+    ] = None,
 ) -> EventFilter:
-    if since is not None and until is not None and since > until:
-        raise Unprocessable("since must not be later than until")
-    return EventFilter(
-        since=_leaf_time(since),
-        until=_leaf_time(until),
+    return event_filter_of(
+        services,
+        since=since,
+        until=until,
         organisation=organisation,
-        action=action.value if action else None,
+        actor=actor,
+        client=client,
+        action=action,
+        outcome=outcome,
         document_id=document_id,
-        outcome=outcome.value if outcome else None,
+        purpose=purpose,
+        policy_rule=policy_rule,
     )
 
 
-def _leaf_time(moment: datetime | None) -> str | None:
-    return None if moment is None else format_time(moment)
-
-
 Filters = Annotated[EventFilter, Depends(event_filter)]
+OrderQuery = Annotated[
+    Order,
+    Query(description="asc: log order, oldest first (the default); desc: newest first"),
+]
 
 
-@router.get("/events", response_model=EventPage, summary="Audit events, filtered, in log order")
+@router.get(
+    "/events",
+    response_model=EventPage,
+    summary="Audit events, filtered, in log order or newest first",
+)
 def list_events(
-    queries: Queries, where: Filters, limit: Limit = 50, cursor: Cursor = None
+    queries: Queries,
+    where: Filters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    order: OrderQuery = "asc",
 ) -> EventPage:
-    return queries.events(where, cursor=cursor, limit=limit)
+    return queries.events(where, cursor=cursor, limit=limit, order=order)
 
 
 @router.get(
@@ -130,21 +169,69 @@ def keys(queries: Queries) -> AuditKeysOut:
 @router.get(
     "/export",
     summary="Every matching event as CSV or JSON Lines, streamed",
+    description="The same filters as `GET /events`. CSV with `separator=semicolon&bom=true` "
+    "opens in Dutch Excel as columns; the default comma form is for tools. Text cells that "
+    "a spreadsheet would take for a formula get a leading `'` (docs/api.md).",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}, "application/jsonl": {}}}},
 )
 def export(
     queries: Queries,
     where: Filters,
+    *,
     format: Literal["csv", "jsonl"] = "jsonl",  # noqa: A002
+    separator: Annotated[
+        Literal["comma", "semicolon"],
+        Query(description="CSV only: comma (for tools) or semicolon (for Dutch Excel)"),
+    ] = "comma",
+    bom: Annotated[
+        bool, Query(description="CSV only: a UTF-8 byte order mark first (for Excel)")
+    ] = False,
+    order: OrderQuery = "asc",
 ) -> StreamingResponse:
     media = "text/csv; charset=utf-8" if format == "csv" else "application/jsonl"
     stamp = format_time(datetime.now().astimezone())[:19].replace(":", "")
+    cells = ";" if separator == "semicolon" else ","
     return StreamingResponse(
-        queries.export(where, format),
+        queries.export(where, format, separator=cells, bom=bom, order=order),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
     )
+
+
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Unprocessable(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@router.get(
+    "/stats",
+    response_model=AuditStats,
+    summary="Counts for the console's charts: accesses, denials, downloads per day or purpose",
+    description="Days are whole days in Europe/Amsterdam, `since` to `until` both included, "
+    f"at most {MAX_DAYS} (the default: the last 14 days up to today). Each figure equals "
+    "the number of events `GET /events` returns for the same day, organisation, action, "
+    "outcome and purpose (see docs/api.md).",
+)
+def stats(
+    queries: Queries,
+    since: Annotated[
+        str | None, Query(pattern=_DAY, description="First day, YYYY-MM-DD (Europe/Amsterdam)")
+    ] = None,
+    until: Annotated[
+        str | None, Query(pattern=_DAY, description="Last day, included, YYYY-MM-DD")
+    ] = None,
+) -> AuditStats:
+    last = _day(until, "until") or datetime.now(ZONE).date()
+    first = _day(since, "since") or last - timedelta(days=13)
+    return queries.stats(first, last)
 
 
 @router.post(

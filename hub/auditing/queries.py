@@ -2,8 +2,9 @@
 
 Every read is recorded in the request's transaction *after* it ran, so an auditor's query never
 shows up in its own answer, and is committed before the answer is sent. Cursors are opaque:
-base64url of the last ``seq`` seen and a fingerprint of the query's filters, so a cursor
-replayed against another query is refused rather than silently paging the wrong results.
+base64url of the last ``seq`` seen and a fingerprint of the query's filters and order, so a
+cursor replayed against another query (or the other order) is refused rather than silently
+paging the wrong results.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import astuple
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import astuple, dataclass
+from datetime import date
 from typing import Final
 
 from sqlmodel import Session
@@ -22,7 +24,7 @@ from audit.events import LEAF_FIELDS, Action, ldv_status
 from audit.models import AuditEvent
 from audit.pseudonyms import SUBJECT_TYPE
 from hub.auditing import repository
-from hub.auditing.repository import EventFilter
+from hub.auditing.repository import EventFilter, Order
 from hub.auditing.schemas import (
     AuditKeyOut,
     AuditKeysOut,
@@ -33,8 +35,10 @@ from hub.auditing.schemas import (
     InclusionOut,
     SubjectReportOut,
 )
+from hub.auditing.stats import AuditStats, compute, period
 from hub.core import db
 from hub.core.errors import HubError, NotFound, Unprocessable
+from hub.runtime import Services
 from hub.trail.auditor import Auditor, b64
 from hub.trail.recorder import NOTHING, About
 from hub.web.pagination import Page, seq_position
@@ -61,15 +65,22 @@ CSV_TEXT_COLUMNS: Final = frozenset(
 are escaped (docs/api.md). Hashes (base64, which may start with ``+``), times, numbers,
 outcomes, hex ids and pseudonyms are exported exactly as the leaf holds them, so every row
 still hashes to its ``leaf_hash``."""
+CSV_SEPARATORS: Final = (",", ";")
+"""The CSV separators: comma (the default, for tools) and semicolon (for Dutch Excel)."""
 _ESCAPED: Final = tuple(name in CSV_TEXT_COLUMNS for name in CSV_COLUMNS)
 
 
 # -- cursors ------------------------------------------------------------------------------------
 
 
-def _after(cursor: str | None, where: EventFilter) -> int | None:
+def _query(where: EventFilter, order: Order) -> tuple[object, ...]:
+    """What a cursor is bound to: the filters and the order."""
+    return (*astuple(where), order)
+
+
+def _after(cursor: str | None, where: EventFilter, order: Order) -> int | None:
     """The last ``seq`` of the previous page; a cursor of another query or shape is 400."""
-    return seq_position(cursor, astuple(where), most=MAX_SEQ)
+    return seq_position(cursor, _query(where, order), most=MAX_SEQ)
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -94,10 +105,11 @@ def checkpoint_out(signed: checkpoints.SignedCheckpoint) -> CheckpointOut:
 
 
 def _page(
-    session: Session, where: EventFilter, cursor: str | None, limit: int
+    session: Session, where: EventFilter, cursor: str | None, limit: int, order: Order = "asc"
 ) -> tuple[list[EventOut], str | None]:
-    rows = repository.page(session, where, after=_after(cursor, where), limit=limit + 1)
-    page = Page.of(rows, limit=limit, query=astuple(where), after=lambda row: row.seq)
+    after = _after(cursor, where, order)
+    rows = repository.page(session, where, after=after, limit=limit + 1, order=order)
+    page = Page.of(rows, limit=limit, query=_query(where, order), after=lambda row: row.seq)
     return [event_out(r) for r in page.items], page.next_cursor
 
 
@@ -105,18 +117,26 @@ def _page(
 
 
 class AuditQueries(RecordingService):
-    """The auditor API's operations, for one request: its transaction, caller and recorder."""
+    """The auditor API's operations, for one request: its transaction, caller and recorder.
 
-    def __init__(self, call: Call, auditor: Auditor) -> None:
+    ``purposes`` are the policy's processing-activity codes, so that statistics name a
+    purpose by its code (:func:`audit_queries` passes the policy in force)."""
+
+    def __init__(self, call: Call, auditor: Auditor, purposes: Iterable[str] = ()) -> None:
         super().__init__(call)
         self.auditor = auditor
+        self.purposes = tuple(purposes)
 
     def _refuse(self, error: HubError, about: About) -> HubError:
         """Record a refused query; the request's transaction keeps that record as it fails."""
         return self.refuse(error, Action.AUDIT_QUERY, about, detail=error.message[:200])
 
-    def events(self, where: EventFilter, *, cursor: str | None, limit: int) -> EventPage:
-        items, next_cursor = _page(self.session, where, cursor, limit)
+    def events(
+        self, where: EventFilter, *, cursor: str | None, limit: int, order: Order = "asc"
+    ) -> EventPage:
+        """One page of the matching events: ``asc`` in log order (oldest first), ``desc``
+        newest first; ``cursor`` continues a page of the same filters and order."""
+        items, next_cursor = _page(self.session, where, cursor, limit, order)
         self.record(Action.AUDIT_QUERY, About("audit_log"), detail=_describe(where))
         return EventPage(items=items, next_cursor=next_cursor)
 
@@ -193,11 +213,45 @@ class AuditQueries(RecordingService):
             next_cursor=next_cursor,
         )
 
-    def export(self, where: EventFilter, fmt: str) -> Iterator[str]:
-        """Record the export, then stream every matching event up to the log's current end."""
+    def stats(self, since_day: date, until_day: date) -> AuditStats:
+        """The chart figures of the days ``since_day`` to ``until_day`` (both included, in
+        Europe/Amsterdam, at most 92): see :mod:`hub.auditing.stats`."""
+        about = About("audit_stats")
+        try:
+            period(since_day, until_day)
+        except Unprocessable as error:
+            raise self._refuse(error, about) from None
+        uris = {self.auditor.purpose_uri(code): code for code in self.purposes}
+        figures = compute(self.session, since_day, until_day, uris)
+        self.record(Action.AUDIT_QUERY, about, detail=f"{since_day}..{until_day}")
+        return figures
+
+    def export(
+        self,
+        where: EventFilter,
+        fmt: str,
+        *,
+        separator: str = ",",
+        bom: bool = False,
+        order: Order = "asc",
+    ) -> Iterator[str]:
+        """Record the export, then stream every matching event up to the log's current end.
+
+        CSV comes with ``separator`` between cells (``,`` for tools, ``;`` for Dutch Excel,
+        which reads a comma as the decimal sign) and, with ``bom``, a UTF-8 byte order mark
+        first, by which Excel knows the encoding. JSON Lines takes neither."""
+        if separator not in CSV_SEPARATORS:
+            raise ValueError(f"separator must be one of {CSV_SEPARATORS}")
         upto = log.AuditLog.size(self.session.connection())
         self.record(Action.AUDIT_EXPORT, About("audit_log"), detail=f"{fmt}; {_describe(where)}")
-        return _stream(self.auditor, where, upto, fmt)
+        csv_form = CsvForm(separator, bom) if fmt == "csv" else None
+        return _stream(self.auditor, where, upto, csv_form, order)
+
+
+def audit_queries(call: Call, services: Services) -> AuditQueries:
+    """The auditor's queries for one call, with the purposes of the policy in force: the
+    ``build`` of the API's ``Serving`` and of the console's ``PageServing``."""
+    return AuditQueries(call, services.audit, services.policy.purposes)
 
 
 def _describe(where: EventFilter) -> str:
@@ -208,16 +262,29 @@ def _describe(where: EventFilter) -> str:
 _FILTER_NAMES: Final = tuple(EventFilter.__dataclass_fields__)
 
 
-def _stream(auditor: Auditor, where: EventFilter, upto: int, fmt: str) -> Iterator[str]:
+@dataclass(frozen=True, slots=True)
+class CsvForm:
+    separator: str = ","
+    bom: bool = False
+
+
+def _stream(
+    auditor: Auditor, where: EventFilter, upto: int, csv_form: CsvForm | None, order: Order
+) -> Iterator[str]:
     """Batches in short read-only transactions of their own: the request's session is closed
-    once the answer starts, and memory stays constant however long the trail is."""
+    once the answer starts, and memory stays constant however long the trail is. JSON Lines
+    when ``csv_form`` is ``None``."""
     after: int | None = None
-    if fmt == "csv":
-        yield _csv_line(CSV_COLUMNS)
+    if csv_form is not None:
+        yield ("\ufeff" if csv_form.bom else "") + _csv_line(CSV_COLUMNS, csv_form.separator)
     while True:
         with db.transaction(db.read_only(auditor.engine)) as session:
-            rows = repository.page(session, where, after=after, limit=EXPORT_BATCH, upto=upto)
-            chunk = [_jsonl(r) if fmt == "jsonl" else _csv_row(r) for r in rows]
+            rows = repository.page(
+                session, where, after=after, limit=EXPORT_BATCH, upto=upto, order=order
+            )
+            chunk = [
+                _jsonl(r) if csv_form is None else _csv_row(r, csv_form.separator) for r in rows
+            ]
         if not rows:
             return
         after = rows[-1].seq
@@ -228,7 +295,7 @@ def _jsonl(row: AuditEvent) -> str:
     return json.dumps(event_out(row).model_dump(), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def _csv_row(row: AuditEvent) -> str:
+def _csv_row(row: AuditEvent, separator: str) -> str:
     leaf = repository.leaf_of(row)
     values: Sequence[object] = (
         row.seq,
@@ -236,10 +303,10 @@ def _csv_row(row: AuditEvent) -> str:
         ldv_status(row.outcome),
         *(leaf.get(name, "") for name in LEAF_FIELDS[1:]),
     )
-    return _csv_line(values, escape=_ESCAPED)
+    return _csv_line(values, separator, escape=_ESCAPED)
 
 
-def _csv_line(values: Sequence[object], *, escape: Sequence[bool] = ()) -> str:
+def _csv_line(values: Sequence[object], separator: str, *, escape: Sequence[bool] = ()) -> str:
     """One CSV line. A text cell (``escape``) that starts with = + - @ tab or CR is a formula
     to a spreadsheet (CSV injection): it gets a leading ``'``, as does one that starts with
     ``'`` itself, so a reader drops exactly one leading ``'`` from a text cell to get the leaf's
@@ -251,5 +318,5 @@ def _csv_line(values: Sequence[object], *, escape: Sequence[bool] = ()) -> str:
         else value
         for value, text in zip(values, escape or [False] * len(values), strict=True)
     ]
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
+    csv.writer(buffer, delimiter=separator, lineterminator="\r\n").writerow(cells)
     return buffer.getvalue()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.web.schemas import VNumber
@@ -72,3 +75,46 @@ class SubjectReportOut(BaseModel):
     data_subject_id_type: str
     items: list[EventOut]
     next_cursor: str | None
+
+
+class DocumentMetadataOut(BaseModel):
+    """What an auditor reads of a document the trail names: its metadata, never its content,
+    and the person it concerns only by the pseudonym the trail records (decision 0028). The
+    title and file name are left out: the uploader typed them, and they may name the person."""
+
+    id: uuid.UUID
+    document_type: str
+    uploader: str = Field(description="Code of the uploading organisation")
+    uploaded_by: str = Field(description="The client or person that uploaded it")
+    content_type: str
+    size: int
+    sha256: str = Field(description="Hex SHA-256 of the content")
+    created_at: datetime
+    retain_until: datetime
+    deleted_at: datetime | None = Field(description="When it was crypto-shredded, if it was")
+    data_subject_id: str | None = Field(
+        description="The pseudonym the trail records for the person concerned (null once the "
+        "document is deleted)"
+    )
+    data_subject_id_type: str | None
+
+
+class ShareMetadataOut(BaseModel):
+    """What an auditor reads of a share the trail names (decision 0028)."""
+
+    id: uuid.UUID
+    grantor: str
+    grantee: str
+    document_id: uuid.UUID | None
+    document_types: list[str] | None = Field(description="For a case share: which types")
+    purpose: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    state: str = Field(description="active, expired, revoked or suspended")
+    data_subject_id: str | None = Field(
+        description="For a case share: the pseudonym the trail records for the person"
+    )
+    data_subject_id_type: str | None

@@ -9,11 +9,12 @@ from fastapi import Depends
 
 from audit.events import Action
 from auth.scopes import Scope
+from hub.auditing.subjects import AuditedMetadata, audited_metadata
 from hub.documents.downloads import DownloadService
 from hub.documents.service import DocumentsDeps, DocumentService
 from hub.documents.uploads import UploadService
 from hub.runtime import Services
-from hub.web.caller import Serving
+from hub.web.caller import Serving, ServingEither
 from hub.web.recording import Call
 
 
@@ -92,3 +93,26 @@ Downloader = Annotated[
         )
     ),
 ]
+MetadataReader = Annotated[
+    DownloadService | AuditedMetadata,
+    Depends(
+        ServingEither(
+            Serving(
+                _downloads,
+                scope=_READ,
+                action=Action.DOCUMENT_READ,
+                resource_type=_DOCUMENT,
+                id_param=_ID,
+            ),
+            Serving(
+                audited_metadata,
+                scope=Scope.AUDIT_READ,
+                action=Action.AUDIT_QUERY,
+                resource_type=_DOCUMENT,
+                id_param=_ID,
+            ),
+        )
+    ),
+]
+"""A document's metadata: for ``documents:read`` as the policy lets the caller see it, for
+``audit:read`` (an auditor) as :class:`AuditedMetadata` shows any document."""

@@ -19,10 +19,20 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
+from hub.auditing.schemas import DocumentMetadataOut
+from hub.auditing.subjects import AuditedMetadata
 from hub.core.db import as_utc
 from hub.core.errors import BadRequest, Unprocessable
 from hub.core.rfc3339 import Timestamp
-from hub.documents.dependencies import Deleter, Downloader, Lister, Reader, Searcher, Uploader
+from hub.documents.dependencies import (
+    Deleter,
+    Downloader,
+    Lister,
+    MetadataReader,
+    Reader,
+    Searcher,
+    Uploader,
+)
 from hub.documents.downloads import DownloadService
 from hub.documents.repository import DocumentFilter
 from hub.documents.responses import conditions_of, content_response, receipt_headers
@@ -222,8 +232,20 @@ def search(service: Searcher, body: SearchIn) -> DocumentPage:
 DocumentId = Annotated[uuid.UUID, Path(description="The document's id")]
 
 
-@router.get("/{document_id:uuid}", response_model=DocumentOut, summary="A document's metadata")
-def get_document(service: Reader, document_id: DocumentId) -> DocumentOut:
+@router.get(
+    "/{document_id:uuid}",
+    response_model=DocumentOut | DocumentMetadataOut,
+    summary="A document's metadata",
+    description="With `documents:read`: the metadata of a document the caller may see, its "
+    "v-number included. With `audit:read` (an auditor): the metadata of any document, the "
+    "person only by the trail's pseudonym, recorded as `audit.query` (docs/api.md). Content "
+    "stays refused to auditors.",
+)
+def get_document(
+    service: MetadataReader, document_id: DocumentId
+) -> DocumentOut | DocumentMetadataOut:
+    if isinstance(service, AuditedMetadata):
+        return service.document(document_id)
     return _out(service.get(document_id))
 
 

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from audit.events import Action
 from auth.scopes import Scope
+from hub.auditing.schemas import ShareMetadataOut
+from hub.auditing.subjects import AuditedMetadata, audited_metadata
 from hub.runtime import Services
 from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
 from hub.shares.service import SharesDeps, ShareService
-from hub.web.caller import Serving
+from hub.web.caller import Serving, ServingEither
 from hub.web.deps import StrictQuery
 from hub.web.links import document_links, share_links
 from hub.web.pagination import Cursor, Limit
@@ -52,9 +54,22 @@ Revoking = Annotated[
 ]
 Listing = Annotated[ShareService, Depends(_serving(Scope.DOCUMENTS_READ, Action.SHARE_LIST))]
 Reading = Annotated[
-    ShareService,
-    Depends(_serving(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id")),
+    ShareService | AuditedMetadata,
+    Depends(
+        ServingEither(
+            _serving(Scope.DOCUMENTS_READ, Action.SHARE_READ, id_param="share_id"),
+            Serving(
+                audited_metadata,
+                scope=Scope.AUDIT_READ,
+                action=Action.AUDIT_QUERY,
+                resource_type="share",
+                id_param="share_id",
+            ),
+        )
+    ),
 ]
+"""One share: for ``documents:read`` the grantor's or grantee's view, for ``audit:read`` (an
+auditor) the metadata of any share (:class:`AuditedMetadata`)."""
 ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
 
 
@@ -101,8 +116,11 @@ def list_shares(
 
 @router.get(
     "/{share_id:uuid}",
-    response_model=ShareOut,
-    summary="One share (grantor or grantee)",
+    response_model=ShareOut | ShareMetadataOut,
+    summary="One share (grantor or grantee; any share for an auditor)",
+    description="With `documents:read`: a share the caller granted or received. With "
+    "`audit:read` (an auditor): the metadata of any share, the person only by the trail's "
+    "pseudonym, recorded as `audit.query` (docs/api.md).",
     responses={
         200: {
             "description": "The share",
@@ -113,7 +131,9 @@ def list_shares(
         }
     },
 )
-def get_share(service: Reading, share_id: ShareId) -> ShareOut:
+def get_share(service: Reading, share_id: ShareId) -> ShareOut | ShareMetadataOut:
+    if isinstance(service, AuditedMetadata):
+        return service.share(share_id)
     return service.get(share_id)
 
 

@@ -126,3 +126,34 @@ def uuid_or_none(value: object) -> str | None:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return None
+
+
+T = TypeVar("T")
+
+
+class ServingEither(Generic[S, T]):
+    """A dependency for a route that two kinds of caller may use, each with its own service:
+    ``first`` when the token holds its scope, else ``second`` when it holds that one's (an
+    auditor reading the metadata of a document the trail names, say). A caller with neither is
+    refused as ``first`` refuses, so the 403 names ``first``'s scope and is recorded as its
+    action."""
+
+    def __init__(self, first: Serving[S], second: Serving[T]) -> None:
+        self.first = first
+        self.second = second
+
+    def __call__(
+        self,
+        request: Request,
+        principal: CurrentPrincipal,
+        services: ServicesDep,
+        context: ContextDep,
+        transaction: TransactionDep,
+    ) -> S | T:
+        note_actor(Actor.of(principal))
+        first, second = self.first, self.second
+        lacks_first = first.scope is not None and first.scope not in principal.scopes
+        holds_second = second.scope is None or second.scope in principal.scopes
+        if lacks_first and holds_second:
+            return second.admit(request, principal, services, context, transaction)
+        return first.admit(request, principal, services, context, transaction)

@@ -232,6 +232,8 @@ def _first_cursor(hub: Hub, headers: dict[str, str]) -> str:
         ("/api/v1/audit/consistency", {"from": 0, "to": 3}, 422, "from"),
         ("/api/v1/audit/consistency", {"from": 1, "to": 10**9}, 422, "larger than the log"),
         ("/api/v1/audit/export", {"format": "xml"}, 422, "format"),
+        ("/api/v1/audit/export", {"format": "csv", "separator": "tab"}, 422, "separator"),
+        ("/api/v1/audit/export", {"format": "csv", "bom": "maybe"}, 422, "bom"),
     ],
 )
 def test_bad_input_gets_a_problem_document(  # noqa: PLR0917 - parametrized
@@ -319,6 +321,11 @@ def test_every_csv_row_hashes_to_its_leaf_hash(
         pytest.fail("no leaf hash starting with +")
     details = {r["detail"] for r in rows}
     assert details >= {"'=1+1", "''quoted", "'''twice", "'+31 20", "'-", "'@home", "plain"}
+    _assert_rows_hash_to_their_leaves(rows)
+
+
+def _assert_rows_hash_to_their_leaves(rows: list[dict[str, str]]) -> None:
+    """Each CSV row, with one leading ``'`` dropped from its text cells, is its leaf."""
     for row in rows:
         leaf: dict[str, str | int] = {"seq": int(row["seq"])}
         for name in CSV_COLUMNS[3:]:
@@ -329,6 +336,50 @@ def test_every_csv_row_hashes_to_its_leaf_hash(
                 leaf[name] = value
         digest = hashlib.sha256(b"\x00" + rfc8785.dumps(leaf)).digest()
         assert _b64(row["leaf_hash"]) == digest, row
+
+
+def test_the_dutch_excel_csv_has_semicolons_and_a_bom(
+    hub: Hub, auditor: RegisteredClient, engine: Engine
+) -> None:
+    with db.transaction(engine) as session:
+        recorder = Recorder(hub.services.audit, Context.new())
+        for detail in ("a;b", "=SUM(A1;A2)", 'quote "x"', "één"):
+            recorder.record(session, Action.AUDIT_QUERY, NOTHING, detail=detail)
+    response = _get(
+        hub, auditor, "/api/v1/audit/export", format="csv", separator="semicolon", bom="true"
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith(b"\xef\xbb\xbfseq;leaf_hash;status;time;")
+    decoded = response.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(decoded, newline=""), delimiter=";"))
+    assert len(rows) > 5
+    details = {r["detail"] for r in rows}
+    assert details >= {"a;b", "'=SUM(A1;A2)", 'quote "x"', "één"}
+    _assert_rows_hash_to_their_leaves(rows)
+
+
+def test_the_comma_csv_has_no_bom_unless_asked(hub: Hub, auditor: RegisteredClient) -> None:
+    plain = _get(hub, auditor, "/api/v1/audit/export", format="csv")
+    assert plain.content.startswith(b"seq,leaf_hash,status,time,")
+    marked = _get(hub, auditor, "/api/v1/audit/export", format="csv", bom="true")
+    assert marked.content.startswith(b"\xef\xbb\xbfseq,leaf_hash,")
+    jsonl = _get(hub, auditor, "/api/v1/audit/export", format="jsonl", bom="true")
+    assert jsonl.content.startswith(b'{"seq":0,')
+
+
+def test_an_export_newest_first_holds_the_same_events(hub: Hub, auditor: RegisteredClient) -> None:
+    for _ in range(3):
+        hub.token(auditor)
+    oldest = _get(hub, auditor, "/api/v1/audit/export", format="jsonl", action="token.issue")
+    newest = _get(
+        hub, auditor, "/api/v1/audit/export", format="jsonl", action="token.issue", order="desc"
+    )
+    forward = [json.loads(line)["seq"] for line in oldest.text.splitlines()]
+    backward = [json.loads(line)["seq"] for line in newest.text.splitlines()]
+    assert len(forward) >= 4
+    # The second export also holds the token issued for it.
+    assert backward[1:] == forward[::-1]
 
 
 def test_subject_report_finds_a_person_by_pseudonym_only(

@@ -242,6 +242,17 @@ def test_a_token_without_the_needed_scope_is_refused_and_recorded(
             {},
         ),
         ("IOM", write, "GET", "/documents", "documents:read", "document.list", {}),
+        # An auditor reads any document's metadata (decision 0028), never its content.
+        (
+            "DTV",
+            "audit:read",
+            "GET",
+            f"/documents/{doc}/content",
+            "documents:read",
+            "document.download",
+            {},
+        ),
+        ("DTV", "audit:read", "GET", "/documents", "documents:read", "document.list", {}),
         ("DTV", both, "POST", "/shares", "shares:write", "share.create", {"json": {}}),
         ("DTV", both, "DELETE", f"/shares/{share}", "shares:write", "share.revoke", {}),
     ]

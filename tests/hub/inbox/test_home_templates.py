@@ -1,6 +1,6 @@
 """The home page's templates, rendered by the foundation's :func:`~hub.ui.rendering.render`
 with what the inbox really returns: the Dutch texts, the case's v-number in the page (never in
-a link), links to the documents, and the short page of an auditor.
+a link), links to the documents, and the start page of an auditor.
 
 The route itself (``hub/pages/home.py``) needs the logged-in person of a page request
 (:mod:`hub.ui.person`); its browser test comes with the login flow.
@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from hub.core.purposes import PROCESSING_ACTIVITIES
 from hub.pages.display import page_context
-from hub.ui.rendering import render, show_person
+from hub.ui.rendering import SECTIONS, render, show_person
 from tests.fixtures.documents import DocumentHub
 from tests.hub.inbox.test_inbox import case_share, documents_hub, inbox, new_case, upload
 
@@ -102,9 +102,20 @@ def test_a_home_with_nothing_new_says_so_in_english(documents_hub: DocumentHub) 
     assert 'href="/documents/new"' not in page
 
 
-def test_an_auditors_home_says_what_part_two_brings() -> None:
-    page = render(_request(), "pages/home_other.html", {"auditor": True, "admin": False})
-    text = page.body.decode()
-    assert "De auditconsole komt met het volgende deel" in text
-    assert "Beheer komt" not in text
+def test_an_auditors_home_lists_the_console_and_no_administration() -> None:
+    request = _request()
+    page = render(
+        request,
+        "pages/start.html",
+        page_context(
+            request,
+            checkpoint=None,
+            checkpoint_signed_at=None,
+            audit_links=SECTIONS["/audit"],
+            admin_links=(),
+        ),
+    )
+    text = bytes(page.body).decode()
+    assert 'href="/audit/events"' in text
+    assert "Beheer" not in text
     assert 'href="/account"' in text
