@@ -38,8 +38,8 @@ from hub.organisations.endpoints import router as organisations_router
 from hub.pages.admin.clients import router as client_pages_router
 from hub.pages.admin.policy import router as policy_pages_router
 from hub.pages.admin.shares import router as admin_share_pages_router
-from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.console.events import router as console_events_router
+from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.console.metadata import router as console_metadata_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
