@@ -136,31 +136,32 @@ def check_schema(services: Services) -> None:
         )
 
 
+PAGE_ROUTERS: Final = (
+    home_page_router,
+    document_pages_router,
+    share_pages_router,
+    integrity_pages_router,
+    client_pages_router,
+    admin_share_pages_router,
+    policy_pages_router,
+    console_events_router,
+    console_metadata_router,
+    overview_page_router,
+    subject_report_page_router,
+    admin_index_router,
+    admin_organisations_router,
+    admin_users_router,
+)
+"""The web UI's pages, after the login's: one router per page module, in this order (a page's
+path may shadow a later one's)."""
+
+
 def quiet_credential_loggers() -> None:
     """authlib logs tokens and client assertions at DEBUG: never let it, whatever the root
     logger's level, so no deployment that debugs the hub writes credentials to its logs."""
     authlib = logging.getLogger("authlib")
     if authlib.getEffectiveLevel() < logging.INFO:
         authlib.setLevel(logging.INFO)
-
-
-PAGE_ROUTERS: Final = (
-    home_page_router,
-    document_pages_router,
-    share_pages_router,
-    console_events_router,
-    console_metadata_router,
-    overview_page_router,
-    subject_report_page_router,
-    integrity_pages_router,
-    admin_index_router,
-    admin_organisations_router,
-    admin_users_router,
-    client_pages_router,
-    admin_share_pages_router,
-    policy_pages_router,
-)
-"""The web UI's pages, in order (a page's path may shadow a later one's)."""
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
