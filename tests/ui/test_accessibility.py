@@ -4,13 +4,16 @@ headers and a clean run under its own Content-Security-Policy (issue 12, "Tests"
 - **axe**: each page and state (the login form, a refused login, the factor page, account
   activation, factor enrolment and the recovery codes, the home page of each role, the document
   list, a search result, a document, the upload form, a refused upload, an upload done, the
-  shares, the new share form, the 404 page, the account page) is scanned with axe-core's
+  shares, the new share form, the 404 page, the account page; and issue 13's console and
+  administration: every page, its forms empty, refused and sent, and their results, named
+  ``audit-*`` and ``admin-*``) is scanned with axe-core's
   ``wcag2a``, ``wcag2aa``, ``wcag21a`` and ``wcag21aa`` rules: 0 violations, and every image
   on it is shown (axe takes a broken image with an ``alt`` for a good one). The scan injects
   axe's script, which the hub's CSP rightly blocks, so these pages are opened in a context made
   with ``bypass_csp=True``; every one is also saved as a screenshot
   (``test-artifacts/screenshots/ui/``).
-- **CSP**: the same pages in a normal context, where the policy is enforced: each answer sends
+- **CSP**: the same pages (the console's with its inline SVG charts among them) in a normal
+  context, where the policy is enforced: each answer sends
   the policy, ``Referrer-Policy: no-referrer`` and ``X-Content-Type-Options: nosniff``, and no
   page reports a CSP violation, a console error or a script error.
 

@@ -6,6 +6,11 @@ WCAG 2.1's reflow criterion (1.4.10) asks a page to work at without scrolling si
 - The header keeps the hub's name, the person, logout and the language switch visible; at
   320 px nothing sticks out of the page: no horizontal scrollbar, no element wider than it.
 
+- The auditor's console and the administration (issue 13) reflow at 320 px the same way, and
+  every keyboard stop on them looks different while it has the focus (an outline, a shadow,
+  an underline or a colour: WCAG 2.4.7); the check is shown to bite with the focus styles
+  removed.
+
 Every state is saved as a screenshot (``test-artifacts/screenshots/ui/layout-*.png``).
 """
 
