@@ -41,6 +41,8 @@ from hub.pages.admin.shares import router as admin_share_pages_router
 from hub.pages.console.events import router as console_events_router
 from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.console.metadata import router as console_metadata_router
+from hub.pages.console.overview import router as overview_page_router
+from hub.pages.console.subject_report import router as subject_report_page_router
 from hub.pages.documents import router as document_pages_router
 from hub.pages.home import router as home_page_router
 from hub.pages.shares import router as share_pages_router
@@ -141,6 +143,8 @@ PAGE_ROUTERS: Final = (
     policy_pages_router,
     console_events_router,
     console_metadata_router,
+    overview_page_router,
+    subject_report_page_router,
 )
 """The web UI's pages, after the login's: one router per page module, in this order (a page's
 path may shadow a later one's)."""

@@ -1,4 +1,5 @@
-"""Queries of the pages: the trail's record of one actor's downloads of a document.
+"""Queries of the pages: the trail's record of one actor's downloads of a document, and the
+documents a subject report names.
 
 A person may see the receipts of what they did themselves (as every client may fetch the
 inclusion proof of an event it was the actor of); nothing else of the trail is read here.
@@ -7,12 +8,13 @@ inclusion proof of an event it was the actor of); nothing else of the trail is r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlmodel import Session, col, select
 
 from audit.events import Action, Outcome
 from audit.models import AuditEvent
+from hub.tables.documents import Document
 
 
 def own_downloads(
@@ -41,3 +43,11 @@ def own_downloads(
         .limit(limit)
     )
     return session.exec(statement).all()
+
+
+def documents_by_id(session: Session, ids: Collection[uuid.UUID]) -> Sequence[Document]:
+    """The rows of the documents ``ids`` that exist (shredded ones too: their metadata stays),
+    for a page that names documents the trail mentions."""
+    if not ids:
+        return []
+    return session.exec(select(Document).where(col(Document.id).in_(ids))).all()

@@ -37,3 +37,13 @@ class PagesHub:
 def pages_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PagesHub]:
     for api in running_documents_hub(request, tmp_path):
         yield PagesHub(api)
+
+
+@pytest.fixture(scope="module", params=DOCUMENT_BACKENDS)
+def module_pages_hub(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PagesHub]:
+    """:func:`pages_hub`, started once per backend for a whole test module (a PostgreSQL
+    database costs seconds): its tests work with v-numbers and periods of their own."""
+    for api in running_documents_hub(request, tmp_path_factory.mktemp("pages")):
+        yield PagesHub(api)
