@@ -28,6 +28,11 @@ class AuditEvent(SQLModel, table=True):
         Index("ix_audit_event_organisation_seq", "organisation", "seq"),
         Index("ix_audit_event_subject_seq", "data_subject_id", "seq"),
         Index("ix_audit_event_time", "time"),
+        # The console's filters on who acted, through what and under which rule: without these
+        # a filter that matches little walks the whole log (0.6 s at 300,000 events).
+        Index("ix_audit_event_actor_seq", "actor_id", "seq"),
+        Index("ix_audit_event_actor_client_seq", "actor_client", "seq"),
+        Index("ix_audit_event_policy_rule_seq", "policy_rule", "seq"),
     )
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))

@@ -9,14 +9,15 @@ For a period of whole days in Europe/Amsterdam (at most :data:`MAX_DAYS`):
 
 Each figure is exactly what the events filter returns for the same day (``since`` the day's
 first moment, ``until`` the next day's), organisation, action, outcome and purpose, so a chart
-can be checked against the events it counts (docs/api.md). A day is a range of leaf times: the
-day's start in Amsterdam as RFC 3339 UTC text, which sorts as time on every database; the
-database maps a time to its day with one ``CASE`` over those bounds and counts with ``GROUP BY``,
+can be checked against the events it counts (docs/api.md). The period is a range of leaf times
+(RFC 3339 UTC text, which sorts as time on every database); the database counts with
+``GROUP BY`` per UTC date (and the two late hours that may belong to the next Amsterdam day),
 so no event is loaded to count it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Final
@@ -92,62 +93,82 @@ def compute(
 ) -> AuditStats:
     """The figures of the period; ``purposes`` maps a purpose's URI to its code."""
     days = period(since_day, until_day)
-    bounds = [format_time(day_start(d)) for d in [*days, until_day + timedelta(days=1)]]
     when = col(AuditEvent.time)
-    in_period = [when >= bounds[0], when < bounds[-1]]
-    day = case(*((when < bound, index) for index, bound in enumerate(bounds[1:])))
+    start, end = day_start(since_day), day_start(until_day + timedelta(days=1))
+    in_period = [when >= format_time(start), when < format_time(end)]
     success = col(AuditEvent.outcome) == Outcome.SUCCESS.value
-
-    accesses = _counts(
+    accesses: Counter[tuple[date, str | None]] = Counter()
+    for day, organisation, count in _counts(
         session,
-        day,
         col(AuditEvent.organisation),
         [*in_period, success, col(AuditEvent.action).in_(ACCESSES)],
-    )
+    ):
+        accesses[day, organisation] += count
+    denials: Counter[date] = Counter()
     denied = [*in_period, col(AuditEvent.outcome) == Outcome.DENIED.value]
-    denials = {index: count for index, _, count in _counts(session, day, None, denied)}
-    downloads = _counts(
+    for day, _, count in _counts(session, None, denied):
+        denials[day] += count
+    downloads: Counter[str | None] = Counter()
+    for _, uri, count in _counts(
         session,
-        None,
         col(AuditEvent.processing_activity_id),
         [*in_period, success, col(AuditEvent.action) == Action.DOCUMENT_DOWNLOAD.value],
-    )
+    ):
+        downloads[uri] += count
     return AuditStats(
         since=since_day,
         until=until_day,
-        accesses=sorted(
-            (
-                OrganisationDayCount(day=days[index], organisation=organisation, count=count)
-                for index, organisation, count in accesses
-            ),
-            key=lambda c: (c.day, c.organisation or ""),
-        ),
-        denials=[DayCount(day=d, count=denials.get(index, 0)) for index, d in enumerate(days)],
+        accesses=[
+            OrganisationDayCount(day=day, organisation=organisation, count=count)
+            for (day, organisation), count in sorted(
+                accesses.items(), key=lambda item: (item[0][0], item[0][1] or "")
+            )
+        ],
+        denials=[DayCount(day=day, count=denials[day]) for day in days],
         downloads=sorted(
             (
                 PurposeCount(purpose=purposes.get(uri or ""), purpose_id=uri, count=count)
-                for _, uri, count in downloads
+                for uri, count in downloads.items()
             ),
             key=lambda c: (-c.count, c.purpose or "", c.purpose_id or ""),
         ),
     )
 
 
+def _text(sql: str) -> ColumnElement[str]:
+    return literal_column(sql)
+
+
 def _counts(
     session: Session,
-    day: ColumnElement[int] | None,
     key: Mapped[str | None] | None,
     where: Sequence[ColumnElement[bool]],
-) -> list[tuple[int, str | None, int]]:
-    """``(day index, key, count)`` of the events ``where`` holds, grouped by what is given.
+) -> list[tuple[date, str | None, int]]:
+    """``(Amsterdam day, key, count)`` of the events ``where`` holds, counted by the database.
 
-    The day is computed in a subquery and grouped by its column: grouping by the ``CASE``
-    itself would repeat its bound parameters, which PostgreSQL does not see as the same
-    expression."""
-    inner = select(
-        (literal_column("0") if day is None else day).label("day"),
-        (null() if key is None else key).label("key"),
-    ).where(*where)
-    rows = inner.subquery()
-    grouped = select(rows.c.day, rows.c.key, func.count()).group_by(rows.c.day, rows.c.key)
-    return [(int(d), k, int(n)) for d, k, n in session.exec(grouped).all()]
+    Amsterdam is UTC+1 or UTC+2, so an event's Amsterdam day is its UTC date, except from 22:00
+    or 23:00 UTC on. The database groups by the UTC date and, for those two hours only, the
+    hour (``substr`` on both databases): at most three rows a day and key come back, and Python
+    names the Amsterdam day of each. Literal SQL, not parameters: PostgreSQL takes the GROUP
+    BY's expression for the SELECT's only when both are written the same."""
+    time_ = col(AuditEvent.time)
+    day = func.substr(time_, _text("1"), _text("10"))
+    hour = func.substr(time_, _text("12"), _text("2"))
+    late = case((hour >= _text("'22'"), hour), else_=_text("''"))
+    rows: Sequence[tuple[str, str, str | None, int]]
+    if key is None:
+        statement = select(day, late, null(), func.count()).where(*where).group_by(day, late)
+        rows = session.exec(statement).all()
+    else:
+        grouped = select(day, late, key, func.count()).where(*where).group_by(day, late, key)
+        rows = session.exec(grouped).all()
+    return [(_amsterdam_day(utc, at), value, int(count)) for utc, at, value, count in rows]
+
+
+def _amsterdam_day(utc_date: str, late_hour: str) -> date:
+    """The Amsterdam day of a UTC date's hours 00-21 (``late_hour`` empty), or of hour 22 or
+    23 of it."""
+    if not late_hour:
+        return date.fromisoformat(utc_date)
+    moment = datetime.fromisoformat(f"{utc_date}T{late_hour}:00:00+00:00")
+    return moment.astimezone(ZONE).date()

@@ -183,3 +183,21 @@ def test_ninety_two_days_are_allowed(
     params = {"since": "2026-01-01", "until": "2026-04-02"}  # 31 + 28 + 31 + 2 days
     body = _get(hub, auditor, "/api/v1/audit/stats", params).json()
     assert len(body["denials"]) == 92
+
+
+def test_a_summer_day_starts_at_22_utc(
+    hub: Hub,
+    auditor: RegisteredClient,  # noqa: F811 - the fixture
+    engine: Engine,
+) -> None:
+    """Amsterdam is UTC+2 in summer: 22:00 UTC is the next day's first moment."""
+    for when in ("2026-07-14T21:59:59", "2026-07-14T22:00:00", "2026-07-15T21:59:59"):
+        moment = datetime.fromisoformat(when).replace(tzinfo=UTC)
+        event = Recorder(hub.services.audit, Context.new(), GM).event(
+            DOWNLOAD, About("document", "d1"), DENIED
+        )
+        with db.transaction(engine) as session:
+            AuditLog(clock=functools.partial(_at, moment)).append(session, event)
+    params = {"since": "2026-07-14", "until": "2026-07-16"}
+    body = _get(hub, auditor, "/api/v1/audit/stats", params).json()
+    assert [d["count"] for d in body["denials"]] == [1, 2, 0]

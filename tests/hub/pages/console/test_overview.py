@@ -16,6 +16,8 @@ from sqlmodel import Session, col, select
 from audit.models import AuditEvent
 from auth.people import Role
 from hub.pages.choices import ZONE
+from hub.ui.i18n import LANGUAGE_COOKIE
+from hub.ui.sessions import COOKIE
 from tests.fixtures.documents import pdf
 from tests.hub.pages.conftest import PagesHub
 from tests.hub.pages.pagetools import parsed
@@ -194,3 +196,15 @@ def test_other_roles_get_the_403_page(module_pages_hub: PagesHub, role: Role) ->
             col(AuditEvent.action) == "audit.query",
         )
         assert [e.outcome for e in session.exec(statement).all()][-1:] == ["denied"]
+
+
+def test_english_names_the_charts_and_their_days(module_pages_hub: PagesHub) -> None:
+    auditor = module_pages_hub.browser("DTV", Role.AUDITOR)
+    cookies = f"{COOKIE}={auditor.cookie}; {LANGUAGE_COOKIE}=en"
+    page = auditor.get(
+        "/audit", params={"since": "2020-03-01", "until": "2020-03-02"}, headers={"Cookie": cookies}
+    )
+    assert page.status_code == 200
+    assert "Accesses to documents per day, per organisation" in page.text
+    assert "No events in this period." in page.text
+    assert "1 March 2020 to 2 March 2020" in page.text
