@@ -123,6 +123,8 @@ class Action(StrEnum):
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
     USER_RECOVERY_USE = "user.recovery_use"
+    USER_ROLE_CHANGE = "user.role_change"
+    """An administrator changed a person's roles; ``detail`` names the old and the new."""
     HTTP_REFUSE = "http.refuse"
     """A 4xx answer no service recorded (a missing token, validation, an unknown path ...)."""
     HTTP_ERROR = "http.error"

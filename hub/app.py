@@ -36,8 +36,11 @@ from hub.observability.middleware import RequestTelemetry
 from hub.observability.tracing import TracingConfig
 from hub.organisations.endpoints import router as organisations_router
 from hub.pages.admin.clients import router as client_pages_router
+from hub.pages.admin.index import router as admin_index_router
+from hub.pages.admin.organisations import router as admin_organisations_router
 from hub.pages.admin.policy import router as policy_pages_router
 from hub.pages.admin.shares import router as admin_share_pages_router
+from hub.pages.admin.users import router as admin_users_router
 from hub.pages.console.events import router as console_events_router
 from hub.pages.console.integrity import router as integrity_pages_router
 from hub.pages.console.metadata import router as console_metadata_router
@@ -137,6 +140,9 @@ PAGE_ROUTERS: Final = (
     home_page_router,
     document_pages_router,
     share_pages_router,
+    admin_index_router,
+    admin_organisations_router,
+    admin_users_router,
     integrity_pages_router,
     client_pages_router,
     admin_share_pages_router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
@@ -33,6 +33,14 @@ def list_all(session: Session, *, organisation: str | None = None) -> Sequence[U
     if organisation is not None:
         statement = statement.where(col(UserAccount.organisation) == organisation)
     return session.exec(statement).all()
+
+
+def count_by_organisation(session: Session) -> dict[str, int]:
+    """How many accounts each organisation has (enabled or not), by code."""
+    statement = select(UserAccount.organisation, func.count()).group_by(
+        col(UserAccount.organisation)
+    )
+    return dict(session.exec(statement).all())
 
 
 def insert(session: Session, account: UserAccount) -> bool:

@@ -16,6 +16,8 @@ Exception tree (all :class:`~hub.core.errors.HubError`)::
     PasswordRejected    422  a new password that breaks the rules (the message says which)
     Unprocessable       422  an administrator's request that cannot be done (unknown
                              organisation, roles that clash, a username taken ...)
+    OwnAccount          403  an administrator disabling, resetting or changing the roles of
+                             their own account (recorded: nobody gives themselves a role)
 
 What the trail records (decision 0022): every login step's success and failure, locks, unlocks,
 enrolments and resets, password changes and resets, each use of a recovery code, and every
@@ -49,7 +51,7 @@ from hub.accounts.factors import FactorSealer, qr_svg, recovery_key
 from hub.accounts.throttle import ThrottlePolicy
 from hub.core import db
 from hub.core.db import as_utc
-from hub.core.errors import Conflict, HubError, NotFound, Unprocessable
+from hub.core.errors import Conflict, Forbidden, HubError, NotFound, Unprocessable
 from hub.core.purposes import PROCESSING_ACTIVITIES
 from hub.directory import organisations_repository as organisations
 from hub.trail.auditor import Auditor
@@ -96,6 +98,14 @@ class PasswordRejected(Unprocessable):
     slug = "password-rejected"
 
 
+class OwnAccount(Forbidden):
+    """A person administering their own account: changing their own roles, disabling or
+    resetting themselves. Another administrator must (separation of duties: nobody gives
+    themselves a role, and nobody locks the last door behind them by accident)."""
+
+    slug = "own-account"
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordOk:
     person: Person
@@ -127,6 +137,26 @@ class UserSummary:
     activated: bool
     enrolled: bool
     locked: bool
+
+    @property
+    def state(self) -> str:
+        """``disabled``, ``locked``, ``awaiting activation`` (no password yet), ``awaiting
+        factor`` (no second factor yet) or ``active``: the first that holds."""
+        if not self.enabled:
+            return "disabled"
+        if self.locked:
+            return "locked"
+        if not self.activated:
+            return "awaiting activation"
+        if not self.enrolled:
+            return "awaiting factor"
+        return "active"
+
+
+def one_time_link(issuer: str, purpose: str, token: str) -> str:
+    """The address of a one-time link: ``<issuer>/account/activate/<token>`` (``ACTIVATE``) or
+    ``<issuer>/account/reset/<token>`` (``RESET``). Shown once, never stored or logged."""
+    return f"{issuer.rstrip('/')}/account/{purpose}/{token}"
 
 
 def person_of(account: UserAccount) -> Person:
@@ -465,8 +495,9 @@ class Accounts:
         return summaries
 
     def disable_user(self, session: Session, *, username: str, context: Context) -> Person:
-        """Disable; the person's tokens stop acting (``tokens_valid_after``)."""
+        """Disable; the person's tokens stop acting (``tokens_valid_after``). Never oneself."""
         account = self.account(session, username)
+        self._not_own(session, account, Action.USER_DISABLE, context)
         now = self._clock()
         account.enabled, account.disabled_at, account.tokens_valid_after = False, now, now
         return self._administered(session, account, Action.USER_DISABLE, context)
@@ -480,8 +511,10 @@ class Accounts:
 
     def reset_password(self, session: Session, *, username: str, context: Context) -> str:
         """Clear the password and end the person's tokens; returns a reset link's token (the
-        factor stays: the person still needs it to log in)."""
+        factor stays: the person still needs it to log in). Never one's own (the account page
+        changes it)."""
         account = self.account(session, username)
+        self._not_own(session, account, Action.USER_PASSWORD_RESET, context)
         now = self._clock()
         account.password_hash, account.tokens_valid_after = None, now
         token = self._new_link(session, account, RESET)
@@ -490,13 +523,37 @@ class Accounts:
 
     def reset_factor(self, session: Session, *, username: str, context: Context) -> Person:
         """Remove the factor and the recovery codes and end the person's tokens; they enrol
-        again at their next login."""
+        again at their next login. Never one's own."""
         account = self.account(session, username)
+        self._not_own(session, account, Action.USER_FACTOR_RESET, context)
         account.totp_kek_id = account.totp_sealed = account.totp_last_step = None
         account.pending_totp_kek_id = account.pending_totp_sealed = None
         account.tokens_valid_after = self._clock()
         repository.delete_recovery_codes(session, account.user_id)
         return self._administered(session, account, Action.USER_FACTOR_RESET, context)
+
+    def change_roles(
+        self, session: Session, *, username: str, roles: Iterable[Role], context: Context
+    ) -> Person:
+        """Give the person ``roles`` (kept apart by :func:`auth.people.check_roles`); their
+        tokens end, so their next login carries the new roles' scopes and nothing of the old.
+        Never one's own roles (:class:`OwnAccount`, recorded): nobody gives themselves a role."""
+        account = self.account(session, username)
+        self._not_own(session, account, Action.USER_ROLE_CHANGE, context)
+        wanted = frozenset(roles)
+        try:
+            check_roles(wanted)
+        except ValueError as exc:
+            raise Unprocessable(str(exc)) from None
+        old, new = account.roles, " ".join(sorted(wanted))
+        if old == new:
+            return self._administered(
+                session, account, Action.USER_ROLE_CHANGE, context, detail=f"roles {new} unchanged"
+            )
+        account.roles, account.tokens_valid_after = new, self._clock()
+        return self._administered(
+            session, account, Action.USER_ROLE_CHANGE, context, detail=f"roles {old} -> {new}"
+        )
 
     def unlock(self, session: Session, *, username: str, context: Context) -> Person:
         """Lift the lock and forget the name's failures."""
@@ -553,6 +610,28 @@ class Accounts:
             session, action, self._about(account), detail=detail, organisation=account.organisation
         )
         return person_of(account)
+
+    def _not_own(
+        self, session: Session, account: UserAccount, action: Action, context: Context
+    ) -> None:
+        """Refuse (:class:`OwnAccount`, recorded and kept) when the context's actor is the
+        person of ``account``: a person administering themselves."""
+        actor = context.actor
+        if actor is None or actor.type != ActorType.USER or actor.id != account.username:
+            return
+
+        def record(session: Session) -> None:
+            Recorder(self._auditor, context).record(
+                session,
+                action,
+                self._about(account),
+                Outcome.DENIED,
+                detail="own account",
+                organisation=account.organisation,
+            )
+
+        db.keep_refusal(session, record)
+        raise OwnAccount("you cannot change your own account here; ask another administrator")
 
     def _new_link(self, session: Session, account: UserAccount, purpose: str) -> str:
         token = secrets.token_urlsafe(32)

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
 from audit.events import Action
 from hub.cli.console import CommandError, command_services, operator_recorder, print_table
 from hub.core import db
@@ -24,10 +22,9 @@ from hub.core.cached import CUT_OFF
 from hub.directory import clients_repository as clients
 from hub.directory import organisations_repository as repository
 from hub.organisations import service
-from hub.organisations.importing import ImportRefused, Plan, plan, read_rows
-from hub.organisations.service import OrganisationSeed, about
+from hub.organisations.importing import ImportRefused, add_recorded, apply, plan, read_rows
+from hub.organisations.service import about
 from hub.tables.organisations import OrganisationKind
-from hub.trail.recorder import Recorder
 
 
 def cmd_add(args: argparse.Namespace) -> None:
@@ -36,7 +33,7 @@ def cmd_add(args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise CommandError(str(exc), status=2) from None
     with command_services() as services, db.transaction(services.engine) as session:
-        _add(operator_recorder(services), session, seed)
+        add_recorded(session, operator_recorder(services), seed, operator=True)
     print(f"added {seed.code} ({seed.kind.value}, enabled): {seed.name}")
 
 
@@ -119,7 +116,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         with command_services() as services, db.transaction(services.engine) as session:
             changes = plan(session, rows, source=source)
             if not args.dry_run:
-                _apply(operator_recorder(services), session, changes)
+                apply(session, operator_recorder(services), changes, operator=True)
     except ImportRefused as exc:
         for problem in exc.problems:
             print(f"ketenhub: {problem}", file=sys.stderr)
@@ -137,34 +134,6 @@ def cmd_import(args: argparse.Namespace) -> None:
         f"{len(changes.add)} {would}added, {len(changes.rename)} {would}updated, "
         f"{len(changes.unchanged)} unchanged" + (" (dry run)" if args.dry_run else "")
     )
-
-
-def _add(recorder: Recorder, session: Session, seed: OrganisationSeed) -> None:
-    """Add one organisation and record it, in the caller's transaction."""
-    service.add(session, seed)
-    recorder.record(
-        session,
-        Action.ORGANISATION_ADD,
-        about(seed.code),
-        organisation=seed.code,
-        detail=f"kind {seed.kind.value}",
-    )
-
-
-def _apply(recorder: Recorder, session: Session, changes: Plan) -> None:
-    """Make the planned changes, one audit event each, in the caller's transaction."""
-    for seed in changes.add:
-        _add(recorder, session, seed)
-    for rename in changes.rename:
-        service.rename(session, rename.organisation, rename.name)
-        code = rename.organisation.code
-        recorder.record(
-            session,
-            Action.ORGANISATION_UPDATE,
-            about(code),
-            organisation=code,
-            detail="renamed",
-        )
 
 
 def add_parser(commands: Any) -> None:

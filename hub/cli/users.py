@@ -1,5 +1,5 @@
-"""``ketenhub user add|list|disable|enable|reset-password|reset-factor|unlock``: the people who log
-in to the web UI.
+"""``ketenhub user add|list|disable|enable|reset-password|reset-factor|unlock|roles``: the people
+who log in to the web UI.
 
 Each change is one call of :class:`~hub.accounts.service.Accounts` in one transaction, recorded in
 the audit trail with the operator's login as the actor. ``add`` and ``reset-password`` print a
@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from auth.people import Role
-from hub.accounts.service import UserSummary
+from hub.accounts.service import ACTIVATE, RESET, UserSummary, one_time_link
 from hub.cli.console import command_services, load_settings, print_table
 from hub.core import db
 from hub.core.cached import CUT_OFF
@@ -22,10 +22,6 @@ from hub.trail.context import Context
 
 _OVERSIGHT_PURPOSE = "verantwoording"
 _CASEWORK_PURPOSE = "opvang"
-
-
-def _link(issuer: str, kind: str, token: str) -> str:
-    return f"{issuer.rstrip('/')}/account/{kind}/{token}"
 
 
 def cmd_add(args: argparse.Namespace) -> None:
@@ -50,27 +46,17 @@ def cmd_add(args: argparse.Namespace) -> None:
     print(f"roles         {' '.join(sorted(person.roles))}")
     print(f"purpose       {person.processing_activity}")
     print("activation    (shown once; the person sets a password there, then enrols a factor)")
-    print(_link(settings.issuer, "activate", new.link_token))
+    print(one_time_link(settings.issuer, ACTIVATE, new.link_token))
 
 
 def _row(summary: UserSummary) -> dict[str, Any]:
     person = summary.person
-    if not summary.enabled:
-        state = "disabled"
-    elif summary.locked:
-        state = "locked"
-    elif not summary.activated:
-        state = "awaiting activation"
-    elif not summary.enrolled:
-        state = "awaiting factor"
-    else:
-        state = "active"
     return {
         "username": person.username,
         "organisation": person.organisation,
         "roles": sorted(person.roles),
         "purpose": person.processing_activity,
-        "state": state,
+        "state": summary.state,
         "user_id": person.user_id,
     }
 
@@ -126,7 +112,7 @@ def cmd_reset_password(args: argparse.Namespace) -> None:
         f"reset the password of {args.username.strip().lower()}: the old one no longer works "
         "and their sessions end; the reset link (shown once; valid for a day):"
     )
-    print(_link(settings.issuer, "reset", token))
+    print(one_time_link(settings.issuer, RESET, token))
 
 
 def cmd_reset_factor(args: argparse.Namespace) -> None:
@@ -148,19 +134,37 @@ def cmd_unlock(args: argparse.Namespace) -> None:
     print(f"unlocked {person.username}: their failed logins are forgotten")
 
 
-def add_parser(commands: Any) -> None:
-    user = commands.add_parser("user", help="manage the people who log in to the web UI")
-    actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="add a person; prints their one-time activation link")
-    add.add_argument("--org", required=True, help="organisation code, e.g. GM0363")
-    add.add_argument("--username", required=True, help="3-64 of a-z 0-9 . _ -, never renamed")
-    add.add_argument(
+def cmd_roles(args: argparse.Namespace) -> None:
+    with command_services() as services, db.transaction(services.engine) as session:
+        person = services.accounts.change_roles(
+            session,
+            username=args.username,
+            roles=[Role(role) for role in args.role],
+            context=Context.operator(),
+        )
+    print(
+        f"{person.username} now has the roles {' '.join(sorted(person.roles))}: their sessions "
+        "end, and their next login carries the new roles"
+    )
+
+
+def _role_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--role",
         required=True,
         action="append",
         choices=[role.value for role in Role],
         help="repeat for more; a caseworker is never also an auditor or admin",
     )
+
+
+def add_parser(commands: Any) -> None:
+    user = commands.add_parser("user", help="manage the people who log in to the web UI")
+    actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a person; prints their one-time activation link")
+    add.add_argument("--org", required=True, help="organisation code, e.g. GM0363")
+    add.add_argument("--username", required=True, help="3-64 of a-z 0-9 . _ -, never renamed")
+    _role_argument(add)
     add.add_argument(
         "--purpose",
         help=f"processing activity code (default: {_CASEWORK_PURPOSE} for caseworkers, "
@@ -181,6 +185,10 @@ def add_parser(commands: Any) -> None:
         action = actions.add_parser(name, help=summary)
         action.add_argument("username")
         action.set_defaults(func=func)
+    roles = actions.add_parser("roles", help="give a person other roles; their sessions end")
+    roles.add_argument("username")
+    _role_argument(roles)
+    roles.set_defaults(func=cmd_roles)
 
 
 __all__ = ["add_parser"]

@@ -27,9 +27,19 @@ from typing import Final
 
 from sqlmodel import Session
 
+from audit.events import Action
+from hub.core.errors import Unprocessable
 from hub.directory import organisations_repository as repository
-from hub.organisations.service import OrganisationSeed, validated
+from hub.organisations.service import (
+    OrganisationSeed,
+    OrganisationService,
+    about,
+    add,
+    rename,
+    validated,
+)
 from hub.tables.organisations import Organisation
+from hub.trail.recorder import Recorder
 
 MAX_BYTES: Final = 1024 * 1024
 MAX_ROWS: Final = 10_000
@@ -163,3 +173,56 @@ def plan(session: Session, rows: list[Row], *, source: str) -> Plan:
     if problems:
         raise ImportRefused(problems)
     return result
+
+
+def add_recorded(
+    session: Session, recorder: Recorder, seed: OrganisationSeed, *, operator: bool
+) -> Organisation:
+    """Add one organisation (:func:`hub.organisations.service.add`) and record it, in the
+    caller's transaction. ``operator``: the actor has no organisation of its own (the command
+    line), so the event names the organisation added as its organisation."""
+    organisation = add(session, seed)
+    recorder.record(
+        session,
+        Action.ORGANISATION_ADD,
+        about(seed.code),
+        organisation=seed.code if operator else None,
+        detail=f"kind {seed.kind.value}",
+    )
+    return organisation
+
+
+def apply(session: Session, recorder: Recorder, changes: Plan, *, operator: bool) -> None:
+    """Make the planned changes, one audit event each, in the caller's transaction (``ketenhub
+    org import`` and the administration's import page)."""
+    for seed in changes.add:
+        add_recorded(session, recorder, seed, operator=operator)
+    for change in changes.rename:
+        rename(session, change.organisation, change.name)
+        code = change.organisation.code
+        recorder.record(
+            session,
+            Action.ORGANISATION_UPDATE,
+            about(code),
+            organisation=code if operator else None,
+            detail="renamed",
+        )
+
+
+def import_file(service: OrganisationService, data: bytes, *, source: str) -> Plan:
+    """Import ``data`` for an administrator's request (the administration's import page): every
+    change recorded with the administrator as actor. :class:`ImportRefused` when the file has
+    problems; nothing is imported then, and the refusal is recorded (one event, its count)."""
+    try:
+        changes = plan(service.session, read_rows(data, source=source), source=source)
+    except ImportRefused as exc:
+        service.refuse(
+            Unprocessable(f"{len(exc.problems)} problems"),
+            Action.ORGANISATION_ADD,
+            about(""),
+            detail=f"import refused: {len(exc.problems)} problems",
+        )
+        raise
+    apply(service.session, service.recorder, changes, operator=False)
+    service.changed()
+    return changes

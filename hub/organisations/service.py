@@ -211,8 +211,9 @@ class OrganisationService(RecordingService):
     def _refuse(self, error: HubError, action: Action, code: str, detail: str) -> HubError:
         return self.refuse(error, action, about(code), detail=detail)
 
-    def _changed(self) -> None:
-        # After the commit: a reload before it would cache the old state for another CUT_OFF.
+    def changed(self) -> None:
+        """The directory forgets what it cached, once this request's changes are committed
+        (after the commit: a reload before it would cache the old state for another CUT_OFF)."""
         db.after_commit(self.session, self.deps.directory.invalidate)
 
     def add(self, request: OrganisationIn) -> Organisation:
@@ -226,7 +227,7 @@ class OrganisationService(RecordingService):
         except Conflict as exc:
             raise self._refuse(exc, action, seed.code, "exists already") from None
         self.record(action, about(seed.code), detail=f"kind {seed.kind.value}")
-        self._changed()
+        self.changed()
         return organisation
 
     def update(self, code: str, request: OrganisationPatch) -> Organisation:
@@ -267,5 +268,5 @@ class OrganisationService(RecordingService):
                 about(code),
                 detail=verb if changed else f"already {verb}",
             )
-        self._changed()
+        self.changed()
         return organisation

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, tuple_
+from sqlalchemy import ColumnElement, func, or_, tuple_
 from sqlmodel import Session, col, select
 
 from hub.access import repository as access
@@ -101,3 +101,12 @@ def every_active(
         statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))
     statement = statement.order_by(col(Share.created_at).desc(), col(Share.id).desc())
     return session.exec(statement.limit(limit)).all()
+def count_active(session: Session, *, now: datetime) -> int:
+    """How many shares are active at ``now`` (the rule's own clause, as :func:`page`)."""
+    statement = (
+        select(func.count())
+        .select_from(Share)
+        .join(Organisation, access.grantor_is_share_grantor())
+        .where(access.active(now))
+    )
+    return int(session.exec(statement).one())

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
-from audit.events import Action, Outcome
+from audit.events import Action, ActorType, Outcome
 from audit.models import AuditEvent
 from auth import totp
 from auth.models import UserAccount, UserLoginThrottle, UserRecoveryCode
@@ -29,6 +29,7 @@ from hub.accounts.service import (
     Accounts,
     LinkInvalid,
     LoginRefused,
+    OwnAccount,
     PasswordRejected,
 )
 from hub.accounts.throttle import LOCKED
@@ -37,7 +38,7 @@ from hub.core import db
 from hub.core.errors import Conflict, Unprocessable
 from hub.organisations.service import CHAIN, ensure_organisations
 from hub.runtime import build_audit
-from hub.trail.context import Context
+from hub.trail.context import Actor, Context
 from hub.web.deps import RequestTransaction
 from storage.keys import LocalKeyRing
 from tests.fixtures.secrets import register_secret
@@ -570,3 +571,83 @@ def test_one_code_sent_to_two_replicas_at_once_logs_in_once(hub: Hub, kind: str)
     assert isinstance(outcome[0], LoginRefused), outcome
     accepted = [e for e in hub.events(Action.LOGIN) if e.detail == kind]
     assert len(accepted) == 1
+
+
+# -- roles, and one's own account ------------------------------------------------------------------
+
+
+def _admin_context(username: str) -> Context:
+    """A request of the person ``username`` (an administrator) through the web client."""
+    return replace(
+        Context.new(source_address="192.0.2.9"),
+        actor=Actor(ActorType.USER, username, "COA", None, client=WEB_CLIENT_ID),
+    )
+
+
+def test_change_roles_records_old_and_new_and_ends_the_tokens(hub: Hub) -> None:
+    hub.add("coa.piet")
+    hub.add("coa.beheer", roles=(Role.ADMIN,))
+    with db.transaction(hub.engine) as session:
+        person = hub.accounts.change_roles(
+            session,
+            username="coa.piet",
+            roles=[Role.AUDITOR],
+            context=_admin_context("coa.beheer"),
+        )
+    assert person.roles == {Role.AUDITOR}
+    account = hub.account("coa.piet")
+    assert account.roles == "auditor"
+    assert account.tokens_valid_after is not None  # the old roles' tokens end
+    (changed,) = hub.events(Action.USER_ROLE_CHANGE)
+    assert (changed.outcome, changed.actor_id) == (Outcome.SUCCESS, "coa.beheer")
+    assert changed.detail == "roles caseworker -> auditor"
+    assert changed.resource_id == account.user_id
+
+
+def test_change_roles_refuses_a_clash_of_duties(hub: Hub) -> None:
+    hub.add("coa.piet")
+    with db.transaction(hub.engine) as session, pytest.raises(Unprocessable, match="caseworker"):
+        hub.accounts.change_roles(
+            session,
+            username="coa.piet",
+            roles=[Role.CASEWORKER, Role.ADMIN],
+            context=Context.operator(),
+        )
+    assert hub.account("coa.piet").roles == "caseworker"
+
+
+@pytest.mark.parametrize("change", ["roles", "disable", "reset_factor", "reset_password"])
+def test_nobody_administers_their_own_account_and_the_refusal_is_kept(
+    hub: Hub, change: str
+) -> None:
+    hub.add("coa.beheer", roles=(Role.ADMIN,))
+    before = hub.account("coa.beheer")
+    context = _admin_context("coa.beheer")
+    calls: dict[str, Callable[[Session], object]] = {
+        "roles": lambda s: hub.accounts.change_roles(
+            s, username="coa.beheer", roles=[Role.ADMIN, Role.AUDITOR], context=context
+        ),
+        "disable": lambda s: hub.accounts.disable_user(s, username="coa.beheer", context=context),
+        "reset_factor": lambda s: hub.accounts.reset_factor(
+            s, username="coa.beheer", context=context
+        ),
+        "reset_password": lambda s: hub.accounts.reset_password(
+            s, username="coa.beheer", context=context
+        ),
+    }
+    with hub.request() as session, pytest.raises(OwnAccount):
+        calls[change](session)
+    after = hub.account("coa.beheer")
+    assert (after.roles, after.enabled, after.totp_sealed) == (
+        before.roles,
+        True,
+        before.totp_sealed,
+    )
+    assert after.password_hash == before.password_hash
+    with Session(hub.engine) as session:
+        denied = session.exec(
+            select(AuditEvent).where(col(AuditEvent.outcome) == Outcome.DENIED)
+        ).all()
+    assert [(e.actor_id, e.detail, e.resource_id) for e in denied] == [
+        ("coa.beheer", "own account", before.user_id)
+    ]
