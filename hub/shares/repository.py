@@ -101,6 +101,8 @@ def every_active(
         statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))
     statement = statement.order_by(col(Share.created_at).desc(), col(Share.id).desc())
     return session.exec(statement.limit(limit)).all()
+
+
 def count_active(session: Session, *, now: datetime) -> int:
     """How many shares are active at ``now`` (the rule's own clause, as :func:`page`)."""
     statement = (
