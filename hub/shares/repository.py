@@ -73,17 +73,6 @@ def page(
     return session.exec(statement.limit(limit)).all()
 
 
-def count_active(session: Session, *, now: datetime) -> int:
-    """How many shares are active at ``now`` (the rule's own clause, as :func:`page`)."""
-    statement = (
-        select(func.count())
-        .select_from(Share)
-        .join(Organisation, access.grantor_is_share_grantor())
-        .where(access.active(now))
-    )
-    return int(session.exec(statement).one())
-
-
 def every_active(
     session: Session,
     *,
@@ -112,3 +101,14 @@ def every_active(
         statement = statement.where(tuple_(col(Share.created_at), col(Share.id)) < tuple_(*after))
     statement = statement.order_by(col(Share.created_at).desc(), col(Share.id).desc())
     return session.exec(statement.limit(limit)).all()
+
+
+def count_active(session: Session, *, now: datetime) -> int:
+    """How many shares are active at ``now`` (the rule's own clause, as :func:`page`)."""
+    statement = (
+        select(func.count())
+        .select_from(Share)
+        .join(Organisation, access.grantor_is_share_grantor())
+        .where(access.active(now))
+    )
+    return int(session.exec(statement).one())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -623,7 +623,7 @@ def test_nobody_administers_their_own_account_and_the_refusal_is_kept(
     hub.add("coa.beheer", roles=(Role.ADMIN,))
     before = hub.account("coa.beheer")
     context = _admin_context("coa.beheer")
-    calls = {
+    calls: dict[str, Callable[[Session], object]] = {
         "roles": lambda s: hub.accounts.change_roles(
             s, username="coa.beheer", roles=[Role.ADMIN, Role.AUDITOR], context=context
         ),

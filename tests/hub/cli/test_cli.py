@@ -1,4 +1,6 @@
-"""The ``ketenhub`` command line, run as a subprocess against real databases."""
+"""The ``ketenhub`` command line against real databases: in the test process
+(``tests.fixtures.cli.run_ketenhub``), and as the program ``python -m hub.cli`` where the test
+is about the process (the first test here, and ``serve``)."""
 
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ def _organisation_codes(database_url: str) -> set[str]:
 def test_init_creates_data_dir_keys_database_and_organisations(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = run_ketenhub(env, "init")
+    # As the program an operator runs: a new process, its own umask, its own output.
+    result = run_ketenhub(env, "init", process=True)
     data_dir = tmp_path / "var"
     key_file = data_dir / "keys" / "keyring.json"
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

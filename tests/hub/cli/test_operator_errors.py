@@ -1,8 +1,10 @@
 """Configuration mistakes an operator makes, each answered in one line, never a traceback.
 
 Exit status 2 for a configuration or usage error, 1 for a trail found broken; the line names
-the setting or the file at fault, and never a secret. The commands run as a subprocess, as an
-operator runs them, on a SQLite hub that ``init --demo`` set up.
+the setting or the file at fault, and never a secret. The commands run through their entry
+point with their own environment and output (``tests.fixtures.cli.run_ketenhub``), as an
+operator runs them, on a SQLite hub that ``init --demo`` set up: an exception that escaped
+``main`` would fail the test as a traceback on stderr would.
 """
 
 from __future__ import annotations

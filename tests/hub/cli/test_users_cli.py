@@ -146,8 +146,11 @@ def test_user_commands(env: dict[str, str], services: Services) -> None:
         _login(services, "gm0363.jan", password, enrolment.secret_base32)
     run_ketenhub(env, "user", "reset-factor", "gm0363.jan")
     run_ketenhub(env, "user", "unlock", "gm0363.jan")
+    roles = run_ketenhub(env, "user", "roles", "gm0363.jan", "--role", "auditor").stdout
+    assert "gm0363.jan now has the roles auditor" in roles
     listing = json.loads(run_ketenhub(env, "user", "list", "--json").stdout)
-    assert {u["username"]: u["state"] for u in listing}["gm0363.jan"] == "awaiting activation"
+    jan = {u["username"]: u for u in listing}["gm0363.jan"]
+    assert (jan["state"], jan["roles"]) == ("awaiting activation", ["auditor"])
 
     operator = [
         (e.action, e.actor_type, e.organisation)
@@ -161,6 +164,7 @@ def test_user_commands(env: dict[str, str], services: Services) -> None:
         (Action.USER_PASSWORD_RESET, "operator", "GM0363"),
         (Action.USER_FACTOR_RESET, "operator", "GM0363"),
         (Action.USER_UNLOCK, "operator", "GM0363"),
+        (Action.USER_ROLE_CHANGE, "operator", "GM0363"),
     ]
 
 
