@@ -151,9 +151,6 @@ PAGE_ROUTERS: Final = (
     console_metadata_router,
     overview_page_router,
     subject_report_page_router,
-    admin_index_router,
-    admin_organisations_router,
-    admin_users_router,
 )
 """The web UI's pages, after the login's: one router per page module, in this order (a page's
 path may shadow a later one's)."""
