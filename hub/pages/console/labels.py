@@ -61,6 +61,7 @@ ACTION_LABELS: Final[Mapping[str, str]] = {
     Action.USER_DISABLE: N_("Person disabled"),
     Action.USER_ENABLE: N_("Person enabled"),
     Action.USER_RECOVERY_USE: N_("Recovery code used"),
+    Action.USER_ROLE_CHANGE: N_("Roles changed"),
     Action.HTTP_REFUSE: N_("Request refused"),
     Action.HTTP_ERROR: N_("Request failed"),
     Action.HTTP_REFUSE_SUMMARY: N_("Refused requests counted"),
