@@ -33,6 +33,7 @@ ACTION_LABELS: Final[Mapping[str, str]] = {
     Action.AUDIT_EXPORT: N_("Audit trail exported"),
     Action.AUDIT_SUBJECT_REPORT: N_("Subject report made"),
     Action.AUDIT_CHECKPOINT: N_("Checkpoint signed"),
+    Action.AUDIT_VERIFY: N_("Audit trail verified"),
     Action.DOCUMENT_UPLOAD: N_("Document uploaded"),
     Action.DOCUMENT_READ: N_("Document opened"),
     Action.DOCUMENT_LIST: N_("Documents listed"),
