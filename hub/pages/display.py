@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Final
 
 from babel.dates import format_date, format_datetime
@@ -103,6 +103,16 @@ class Display:
         local = as_utc(value).astimezone(ZONE)
         return format_datetime(local, _MOMENT[self.language], locale=_LOCALES[self.language])
 
+    def until(self, value: datetime) -> str:
+        """The end of a share as a person reads it. A share given "until and including" a day
+        ends at the next day's midnight in the Netherlands (:func:`hub.pages.choices.
+        share_expiry`): that is shown as the last day itself (``5 januari 2027``), not as
+        ``06-01-2027 00:00``, which reads as one day too many; any other end as a moment."""
+        local = as_utc(value).astimezone(ZONE)
+        if local.time() == time(0):
+            return self.day(local.date() - timedelta(days=1))
+        return self.moment(value)
+
     def day(self, value: date) -> str:
         """``5 maart 2027`` / ``5 March 2027``."""
         return format_date(value, "long", locale=_LOCALES[self.language])
@@ -140,6 +150,7 @@ def page_context(request: Request, **context: object) -> dict[str, object]:
     return {
         "moment": shown.moment,
         "day": shown.day,
+        "until": shown.until,
         "size": shown.size,
         "seconds": shown.seconds,
         "type_name": shown.document_type,

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from hub.core.purposes import PROCESSING_ACTIVITIES
+from hub.pages.choices import share_expiry
 from hub.pages.display import DOCUMENT_TYPE_NAMES, PURPOSE_DESCRIPTIONS, Display
 from hub.ui.i18n import Language
 
@@ -82,3 +83,15 @@ def test_moments_are_the_netherlands_time_in_the_languages_own_order() -> None:
 def test_days_are_written_out() -> None:
     assert NL.day(date(2027, 3, 5)) == "5 maart 2027"
     assert EN.day(date(2027, 3, 5)) == "5 March 2027"
+
+
+def test_a_share_until_a_day_ends_on_that_day_not_at_the_next_midnight() -> None:
+    # A share "until and including 5 January" ends at 6 January 00:00 in the Netherlands
+    # (23:00 UTC the evening before): the page names the 5th, the day the person chose.
+    end = share_expiry(date(2027, 1, 5))
+    assert end.astimezone(UTC) == datetime(2027, 1, 5, 23, 0, tzinfo=UTC)
+    assert Display(Language.NL).until(end) == "5 januari 2027"
+    assert Display(Language.EN).until(end) == "5 January 2027"
+    # Any other end (an API client's own moment) is shown as the moment it is.
+    other = datetime(2027, 1, 5, 12, 30, tzinfo=UTC)
+    assert Display(Language.NL).until(other) == "05-01-2027 13:30"
