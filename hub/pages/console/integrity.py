@@ -25,6 +25,7 @@ from hub.pages.dependencies import check_form
 from hub.pages.display import page_context
 from hub.runtime import Services
 from hub.tables.integrity import AuditVerification
+from hub.trail.auditor import b64
 from hub.ui.person import CurrentPerson, PageServing
 from hub.ui.rendering import render, translator
 from hub.web.recording import Call
@@ -81,7 +82,8 @@ def _page(
             request,
             overview=overview,
             signed_at=parse_time(signed.signed_at) if signed else None,
-            root_hex=signed.root_hash.hex() if signed else "",
+            # base64, as the signed note below and the API write it, so the two compare by eye
+            root_hash=b64(signed.root_hash) if signed else "",
             duration=duration,
             check=check,
             errors=errors or [],
