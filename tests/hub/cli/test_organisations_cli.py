@@ -7,6 +7,7 @@ order mark, semicolons and CRLF line ends, with real CBS codes.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -20,6 +21,7 @@ from auth.models import OAuthClient
 from auth.people import WEB_CLIENT_ID
 from hub.config import Settings
 from hub.core import db
+from hub.core.cached import CUT_OFF
 from tests.fixtures.cli import ketenhub_env, run_ketenhub
 from tests.fixtures.documents import API, DocumentHub, pdf
 from tests.fixtures.oauth import RegisteredClient
@@ -440,6 +442,12 @@ def test_a_gemeente_added_with_the_cli_works_in_the_running_hub(
     register_secret(private_jwk["d"], "client private JWK")
     client = RegisteredClient("gm0599-zaken", None, private_jwk, "GM0599", CASEWORK)
     headers = {"Authorization": f"Bearer {documents_hub.hub.token(client)}"}
+    # The running hub learns of the new organisation when its directory cache next refreshes,
+    # within CUT_OFF seconds (the bound a disabled organisation is cut off within, too).
+    deadline = time.monotonic() + CUT_OFF + 2
+    while documents_hub.client.get(f"{API}/documents", headers=headers).status_code == 401:
+        assert time.monotonic() < deadline, f"GM0599 unknown to the hub after {CUT_OFF + 2} s"
+        time.sleep(0.25)
 
     case = "4200000001"
     uploaded = documents_hub.client.post(
