@@ -82,6 +82,10 @@ def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the sig
     ] = None,
     action: Annotated[Action | None, Query()] = None,
     document_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    share_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Events about this share"),
+    ] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
     purpose: Annotated[
         str | None,
@@ -106,6 +110,7 @@ def event_filter(  # noqa: PLR0917 - FastAPI reads query parameters from the sig
         action=action,
         outcome=outcome,
         document_id=document_id,
+        share_id=share_id,
         purpose=purpose,
         policy_rule=policy_rule,
     )

@@ -35,6 +35,7 @@ def event_filter_of(
     action: str | None = None,
     outcome: str | None = None,
     document_id: str | None = None,
+    share_id: str | None = None,
     purpose: str | None = None,
     policy_rule: str | None = None,
 ) -> EventFilter:
@@ -56,4 +57,5 @@ def event_filter_of(
         client=client or None,
         purpose_id=purpose_id(services, purpose) if purpose else None,
         policy_rule=policy_rule or None,
+        share_id=share_id or None,
     )

@@ -33,6 +33,8 @@ class EventFilter:
     purpose_id: str | None = None
     """``processing_activity_id``: the purpose's URI (the API maps the code to it)."""
     policy_rule: str | None = None
+    share_id: str | None = None
+    """Events about one share (``resource_type`` share): its creation, reads, revoking."""
 
     def conditions(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -49,6 +51,9 @@ class EventFilter:
         if self.document_id is not None:
             where.append(col(AuditEvent.resource_type) == "document")
             where.append(col(AuditEvent.resource_id) == self.document_id)
+        if self.share_id is not None:
+            where.append(col(AuditEvent.resource_type) == "share")
+            where.append(col(AuditEvent.resource_id) == self.share_id)
         if self.data_subject_id is not None:
             where.append(col(AuditEvent.data_subject_id) == self.data_subject_id)
         if self.actor is not None:

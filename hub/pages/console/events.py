@@ -49,6 +49,7 @@ FIELD_NAMES: Final = {
     "action": N_("Action"),
     "outcome": N_("Outcome"),
     "document_id": N_("Document id"),
+    "share_id": N_("Share id"),
     "purpose": N_("Purpose (processing activity)"),
     "policy_rule": N_("Policy rule"),
 }

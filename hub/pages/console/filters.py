@@ -41,6 +41,7 @@ FIELDS: Final = (
     "action",
     "outcome",
     "document_id",
+    "share_id",
     "purpose",
     "policy_rule",
 )
@@ -54,6 +55,7 @@ MAX_LENGTHS: Final[Mapping[str, int]] = {
     "action": 64,
     "outcome": 16,
     "document_id": 64,
+    "share_id": 64,
     "purpose": 64,
     "policy_rule": 512,
 }
@@ -98,6 +100,7 @@ class Selection:
             action=given["action"],
             outcome=given["outcome"],
             document_id=given["document_id"],
+            share_id=given["share_id"],
             purpose=given["purpose"],
             policy_rule=given["policy_rule"],
         )

@@ -99,10 +99,4 @@ def share(
     request: Request, reads: ShareMetadata, share_id: Annotated[uuid.UUID, Path()]
 ) -> HTMLResponse:
     metadata = reads.share(share_id)
-    document_id = getattr(metadata, "document_id", None)
-    return _page(
-        request,
-        metadata,
-        kind="share",
-        events=f"document_id={document_id}" if document_id else None,
-    )
+    return _page(request, metadata, kind="share", events=f"share_id={share_id}")

@@ -301,6 +301,15 @@ def test_an_auditor_reads_the_metadata_the_trail_names(setting: Setting) -> None
     assert "actief" in share.text  # the state, in Dutch
     assert f"/audit/documents/{setting.document_id}" in parsed(share).links("/audit/documents/")
     assert V_NUMBER not in share.text
+    # The share's own events: its creation among them, exactly as the API's share_id filter.
+    about_share = f"/audit/events?share_id={setting.share_id}"
+    assert about_share in parsed(share).addresses()
+    api_share = setting.api_events(share_id=setting.share_id)
+    assert "share.create" in {e["leaf"]["action"] for e in api_share}
+    assert all(e["leaf"]["resource_id"] == setting.share_id for e in api_share)
+    assert _seqs(setting.auditor.get(about_share))[-len(api_share) :] == [
+        e["seq"] for e in reversed(api_share)
+    ]
     missing = "00000000-0000-4000-8000-000000000000"
     assert setting.auditor.get(f"/audit/documents/{missing}").status_code == 404
     assert setting.auditor.get(f"/audit/shares/{missing}").status_code == 404
