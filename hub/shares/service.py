@@ -315,6 +315,11 @@ class ShareService(RecordingService):
                 Action.SHARE_REVOKE,
                 about(share_id),
             )
+        return self._revoke(share, detail=f"to {share.grantee}")
+
+    def _revoke(self, share: Share, *, detail: str) -> Receipt:
+        """End ``share`` (a revoked one stays as it was) and record ``share.revoke``; the
+        v-number is opened for the trail's pseudonym of the person only, never shown."""
         if share.revoked_at is None:
             share.revoked_at = self.now
             share.revoked_by = self.caller.principal.client_id
@@ -326,10 +331,7 @@ class ShareService(RecordingService):
                 share.v_number_sealed, kind=SHARE, row_id=share.id
             )
         return self.record_receipt(
-            Action.SHARE_REVOKE,
-            about(share_id, v_number),
-            purpose=share.purpose,
-            detail=f"to {share.grantee}",
+            Action.SHARE_REVOKE, about(share.id, v_number), purpose=share.purpose, detail=detail
         )
 
     # -- administration ------------------------------------------------------------------------
@@ -375,20 +377,6 @@ class ShareService(RecordingService):
         share = repository.get(self.session, share_id)
         if share is None:
             raise self.refuse(NotFound(_NO_SUCH_SHARE), Action.SHARE_REVOKE, about(share_id))
-        if share.revoked_at is None:
-            share.revoked_at = self.now
-            share.revoked_by = self.caller.principal.client_id
-            self.session.add(share)
-            self.session.flush()
-        v_number = None
-        if share.v_number_sealed is not None:
-            # For the trail's pseudonym of the person only; never shown to the administrator.
-            v_number = self.deps.protector().open(
-                share.v_number_sealed, kind=SHARE, row_id=share.id
-            )
-        return self.record_receipt(
-            Action.SHARE_REVOKE,
-            about(share_id, v_number),
-            purpose=share.purpose,
-            detail=f"administrator's revoke: {share.grantor} to {share.grantee}",
+        return self._revoke(
+            share, detail=f"administrator's revoke: {share.grantor} to {share.grantee}"
         )
