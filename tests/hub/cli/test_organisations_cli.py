@@ -267,10 +267,12 @@ def test_client_list_shows_each_clients_state_and_last_use(
         "scopes",
         "purpose",
         "methods",
+        "jwks_uri",
         "created",
         "last_used",
         "state",
     }
+    assert before["demo-admin"]["jwks_uri"] is None
     assert before["demo-admin"]["scopes"] == ["admin"]
     assert before["demo-metrics"]["scopes"] == ["metrics:read"]
     assert before["demo-iom"]["methods"] == ["private_key_jwt", "client_secret_basic"]
