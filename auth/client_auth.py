@@ -166,9 +166,6 @@ class ClientKeySets:
                 description="The client's keys cannot be retrieved from its jwks_uri."
             ) from None
 
-    def close(self) -> None:
-        self._client.close()
-
 
 def is_vschar(value: str) -> bool:
     """Whether ``value`` is RFC 6749 ``*VSCHAR``: printable ASCII, no control characters."""
