@@ -27,6 +27,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.inbox.endpoints import router as inbox_router
 from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
 from hub.login.endpoints import router as login_router
@@ -251,6 +252,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(policy_router)
     app.include_router(documents_router)
     app.include_router(shares_router)
+    app.include_router(inbox_router)
     app.include_router(audit_router)
     app.include_router(apidocs_router)
     app.include_router(assets_router)
