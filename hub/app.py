@@ -66,6 +66,8 @@ from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
 from hub.web.refusals import RefusalRecording
+from hub.webhooks.delivery import deliverer_of, queue_expiring
+from hub.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -202,6 +204,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: expire_due(built, system_context("retention")),
                     settings.retention_interval,
                 ),
+                periodic(
+                    "webhook deliveries",
+                    deliverer_of(built).run_once,
+                    settings.webhook_poll_seconds,
+                ),
+                periodic(
+                    "webhook share.expiring",
+                    lambda: queue_expiring(built.engine),
+                    settings.webhook_expiring_interval,
+                ),
             ):
                 yield
         finally:
@@ -253,6 +265,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(documents_router)
     app.include_router(shares_router)
     app.include_router(inbox_router)
+    app.include_router(webhooks_router)
     app.include_router(audit_router)
     app.include_router(apidocs_router)
     app.include_router(assets_router)

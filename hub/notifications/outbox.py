@@ -156,12 +156,13 @@ def expiring_shares(session: Session, *, now: datetime, within: timedelta = EXPI
         body = envelope(EventType.SHARE_EXPIRING, now, _share_notice(session, share))
         values = _message(subscription, EventType.SHARE_EXPIRING, body, share_id=share.id, now=now)
         values["dedupe_key"] = f"share.expiring:{share.id}"
-        result = session.execute(
+        inserted = session.execute(
             insert(WebhookMessage)
             .values(values)
             .on_conflict_do_nothing(index_elements=["subscription_id", "dedupe_key"])
-        )
-        queued += max(0, int(getattr(result, "rowcount", 0) or 0))
+            .returning(col(WebhookMessage.id))
+        ).first()
+        queued += inserted is not None
     return queued
 
 
