@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -20,7 +20,7 @@ from hub.core import db
 from hub.notifications.sealed_secrets import reveal, seal
 from hub.notifications.signing import key_of, new_secret
 from hub.tables.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
-from hub.webhooks.delivery import Deliverer
+from hub.webhooks.delivery import Deliverer, sweep_finished
 from tests.fixtures.documents import API, DOCUMENT_BACKENDS, DocumentHub, running_documents_hub
 from tests.hub.webhooks.receiver import receiver
 
@@ -280,3 +280,39 @@ def _subscription_row(services: Any, organisation: str, url: str) -> uuid.UUID:
             )
         )
     return subscription_id
+
+
+def test_messages_finished_long_ago_are_swept_with_their_attempts(dev_hub: DocumentHub) -> None:
+    services = dev_hub.hub.services
+    subscription_id = _subscription_row(services, "GM0344", "https://localhost:1/in")
+    shared = dev_hub.share(
+        "DTV", grantee="GM0344", v_number=str(next(_cases)), document_types=["travel_document"]
+    )
+    assert shared.status_code == 201
+    Deliverer(
+        engine=services.engine, keys=services.keys, demo=False, timeout=1, delays=()
+    ).run_once()  # no retries: refused (loopback), given up at once
+
+    def messages() -> list[WebhookMessage]:
+        with Session(services.engine) as session:
+            return list(
+                session.exec(
+                    select(WebhookMessage).where(
+                        col(WebhookMessage.subscription_id) == subscription_id
+                    )
+                ).all()
+            )
+
+    (message,) = messages()
+    assert message.failed_at is not None
+    in_29_days = datetime.now(UTC) + timedelta(days=29)
+    sweep_finished(services.engine, clock=lambda: in_29_days)
+    assert len(messages()) == 1  # kept a month, for the deliveries API
+    in_31_days = datetime.now(UTC) + timedelta(days=31)
+    assert sweep_finished(services.engine, clock=lambda: in_31_days) >= 1
+    assert messages() == []
+    with Session(services.engine) as session:
+        left = session.exec(
+            select(WebhookDelivery).where(col(WebhookDelivery.message_id) == message.id)
+        ).all()
+    assert left == []
