@@ -17,7 +17,7 @@ from audit.events import Action
 from hub.core.errors import Forbidden, HubError, Unprocessable
 from hub.core.names import hidden_character
 from hub.documents.form import FormReader
-from hub.documents.service import DOCUMENT, DocumentService, Shown, about
+from hub.documents.service import DOCUMENT, DocumentService, Shown, about, transfer_of
 from hub.documents.sniff import guarded
 from hub.rules.model import PolicyAction
 from hub.subjects.keys import check_v_number
@@ -107,7 +107,12 @@ class UploadService(DocumentService):
         )
         self.session.add(document)
         self.session.flush()
-        receipt = self.record_receipt(_UPLOAD, about(document_id, v_number), rule=decision.rule)
+        receipt = self.record_receipt(
+            _UPLOAD,
+            about(document_id, v_number),
+            rule=decision.rule,
+            transfer=transfer_of(document),
+        )
         return Shown(document, v_number), receipt
 
     def _upload_fields(self, fields: Mapping[str, str]) -> tuple[str, str, str | None]:
