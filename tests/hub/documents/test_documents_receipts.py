@@ -141,3 +141,13 @@ def test_refusals_and_other_events_carry_no_content_fields(documents_hub: Docume
     assert all(
         e.content_size is None and e.range is None for e in events if e.action != "document.upload"
     )
+
+
+def test_the_openapi_document_names_the_receipt_headers(documents_hub: DocumentHub) -> None:
+    spec = documents_hub.client.get("/openapi.json").json()
+    content = spec["paths"]["/api/v1/documents/{document_id}/content"]
+    for method, status in (("get", "200"), ("get", "206"), ("get", "304"), ("head", "200")):
+        headers = content[method]["responses"][status]["headers"]
+        assert {"Audit-Seq", "Audit-Leaf-Hash", "Audit-Receipt"} <= set(headers), (method, status)
+    deleted = spec["paths"]["/api/v1/documents/{document_id}"]["delete"]["responses"]["204"]
+    assert "Audit-Receipt" in deleted["headers"]
