@@ -164,7 +164,7 @@ class ShareService(RecordingService):
             }
         )
 
-    def created_again(self, answer: Answer) -> tuple[ShareOut, Receipt | None]:
+    def created_again(self, answer: Answer) -> tuple[ShareOut, Receipt]:
         """The share an ``Idempotency-Key``'s first request made, as it is now, and that
         request's receipt: a replay shows the same share, records nothing, and keeps no
         v-number of its own (it is rendered from the share's row)."""
@@ -173,6 +173,8 @@ class ShareService(RecordingService):
         )
         if share is None:  # shares are never deleted; a key cannot outlive its share
             raise AnswerGone("the share this Idempotency-Key made no longer exists")
+        if answer.receipt is None:  # every grant's answer is kept with its receipt
+            raise RuntimeError("a grant's kept answer has no receipt")
         return self._outs([share])[0], answer.receipt
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:
