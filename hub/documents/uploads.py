@@ -206,7 +206,12 @@ class UploadService(DocumentService):
             None if answer.resource_id is None else self.session.get(Document, answer.resource_id)
         )
         if document is None or document.v_number_sealed is None:
-            raise AnswerGone("the document this Idempotency-Key uploaded was deleted since")
+            raise self.refuse(
+                AnswerGone("the document this Idempotency-Key uploaded was deleted since"),
+                _UPLOAD,
+                About(DOCUMENT),
+                detail=AnswerGone.slug,
+            )
         if answer.receipt is None:  # every upload's answer is kept with its receipt
             raise RuntimeError("an upload's kept answer has no receipt")
         return self._shown(document), answer.receipt

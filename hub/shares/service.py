@@ -172,7 +172,12 @@ class ShareService(RecordingService):
             None if answer.resource_id is None else repository.get(self.session, answer.resource_id)
         )
         if share is None:  # shares are never deleted; a key cannot outlive its share
-            raise AnswerGone("the share this Idempotency-Key made no longer exists")
+            raise self.refuse(
+                AnswerGone("the share this Idempotency-Key made no longer exists"),
+                Action.SHARE_CREATE,
+                About(SHARE),
+                detail=AnswerGone.slug,
+            )
         if answer.receipt is None:  # every grant's answer is kept with its receipt
             raise RuntimeError("a grant's kept answer has no receipt")
         return self._outs([share])[0], answer.receipt
