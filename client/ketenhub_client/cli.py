@@ -243,6 +243,8 @@ def _feed_commands(added: _Commands) -> None:
         "deliveries", help="a subscription's deliveries", parents=[added.common]
     )
     deliveries.add_argument("webhook_id", metavar="ID")
+    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument("--cursor")
     deliveries.set_defaults(run=commands.webhooks_deliveries)
 
 

@@ -361,13 +361,17 @@ def webhooks_remove(arguments: argparse.Namespace, output: Output) -> int:
 
 def webhooks_deliveries(arguments: argparse.Namespace, output: Output) -> int:
     with _hub(arguments) as hub:
-        found = hub.deliveries(arguments.webhook_id)
-    columns = sorted({key for d in found for key in d.raw})
+        page = hub.deliveries(arguments.webhook_id, limit=arguments.limit, cursor=arguments.cursor)
+    columns = ("attempted_at", "type", "attempt", "status_code", "error", "message_id")
 
     def human(_: Console) -> None:
-        output.table(columns, [[d.raw.get(c) for c in columns] for d in found], title="Deliveries")
+        output.table(
+            columns, [[d.raw.get(c) for c in columns] for d in page.items], title="Deliveries"
+        )
+        if page.next_cursor:
+            output.message(f"older: --cursor {page.next_cursor}")
 
-    output.result({"items": [d.raw for d in found]}, human)
+    output.result(_page_json(page), human)
     return EXIT_OK
 
 
