@@ -24,6 +24,7 @@ from hub.tables.organisations import Organisation
 from hub.tables.replicas import HubReplica
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
+from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
 from hub.tables.web_sessions import WebSession, WebSessionKey
 
@@ -46,6 +47,8 @@ __all__ = [
     "ShareType",
     "SigningKey",
     "SubjectKey",
+    "Upload",
+    "UploadPart",
     "UsedAssertion",
     "UserAccount",
     "UserActionToken",
