@@ -1,4 +1,4 @@
-"""The partner client's C2SP signed-note, checkpoint and receipt reading (``ketenhub_client.notes``).
+"""The partner client's reading of C2SP signed notes, checkpoints and receipts (``notes``).
 
 Known answers are Go's (golang.org/x/mod/sumdb/note, ``note_test.go``), as the hub's own tests
 use them; then every note the hub's ``audit.notes`` signs opens here (hypothesis over texts,
@@ -105,9 +105,9 @@ _names = st.text(
     min_size=1,
     max_size=20,
 ).filter(lambda name: "+" not in name and not any(ch.isspace() for ch in name))
-_lines = st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=40
-).map(lambda line: line + "\n")
+_lines = st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=40).map(
+    lambda line: line + "\n"
+)
 
 
 @settings(max_examples=60, deadline=None)
