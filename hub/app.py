@@ -27,6 +27,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.inbox.endpoints import router as inbox_router
 from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
 from hub.login.endpoints import router as login_router
@@ -65,6 +66,8 @@ from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
 from hub.web.refusals import RefusalRecording
+from hub.webhooks.delivery import deliverer_of, queue_expiring
+from hub.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +204,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: expire_due(built, system_context("retention")),
                     settings.retention_interval,
                 ),
+                periodic(
+                    "webhook deliveries",
+                    deliverer_of(built).run_once,
+                    settings.webhook_poll_seconds,
+                ),
+                periodic(
+                    "webhook share.expiring",
+                    lambda: queue_expiring(built.engine),
+                    settings.webhook_expiring_interval,
+                ),
             ):
                 yield
         finally:
@@ -251,6 +264,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(policy_router)
     app.include_router(documents_router)
     app.include_router(shares_router)
+    app.include_router(inbox_router)
+    app.include_router(webhooks_router)
     app.include_router(audit_router)
     app.include_router(apidocs_router)
     app.include_router(assets_router)

@@ -19,6 +19,7 @@ from hub.core.names import hidden_character
 from hub.documents.form import FormReader
 from hub.documents.service import DOCUMENT, DocumentService, Shown, about
 from hub.documents.sniff import guarded
+from hub.notifications import outbox
 from hub.rules.model import PolicyAction
 from hub.subjects.keys import check_v_number
 from hub.tables.documents import Document
@@ -107,6 +108,8 @@ class UploadService(DocumentService):
         )
         self.session.add(document)
         self.session.flush()
+        # In this transaction: the cases' grantees are told exactly when the upload commits.
+        outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
         receipt = self.record_receipt(_UPLOAD, about(document_id, v_number), rule=decision.rule)
         return Shown(document, v_number), receipt
 

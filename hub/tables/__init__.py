@@ -26,6 +26,7 @@ from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
 from hub.tables.vault import SealedObject
 from hub.tables.web_sessions import WebSession, WebSessionKey
+from hub.tables.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
     "AuditCheckpoint",
@@ -53,4 +54,7 @@ __all__ = [
     "UserRecoveryCode",
     "WebSession",
     "WebSessionKey",
+    "WebhookDelivery",
+    "WebhookMessage",
+    "WebhookSubscription",
 ]
