@@ -29,8 +29,10 @@ order, each step a :class:`Check` of the result:
 
 The first check that fails stops the ones that depend on it (shown as skipped); the witness
 state is saved only after steps 1 to 7 pass, or to record a split view. Errors reaching the
-hub (network, 4xx, 5xx) are not findings about the evidence and propagate as the source's
-own exceptions (:class:`AuditReadError` for :class:`HttpAuditSource`).
+hub (network, 4xx, 5xx) are not findings about the evidence and propagate as the SDK's
+:class:`~ketenhub_client.errors.HubRefused` and :class:`~ketenhub_client.errors.HubUnavailable`;
+the one exception is a 422 to a consistency request between two sizes the hub signed, which
+only a log shorter than its own checkpoint gives: a split view.
 """
 
 from __future__ import annotations
@@ -44,9 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import httpx
-
 from ketenhub_client import merkle
+from ketenhub_client.errors import HubRefused
 from ketenhub_client.jcs import canonical_leaf
 from ketenhub_client.notes import Checkpoint, ReceiptStatement, VerifierKey, b64decode, open_note
 from ketenhub_client.verification_errors import (
@@ -63,10 +64,8 @@ from ketenhub_client.witness import KeptCheckpoint, LogView, WitnessState, now_t
 
 __all__ = [
     "CHECKS",
-    "AuditReadError",
     "AuditSource",
     "Check",
-    "HttpAuditSource",
     "Receipt",
     "ReceiptVerification",
     "leaf_hash_of",
@@ -196,8 +195,9 @@ def _receipts_in(value: object) -> list[Receipt]:
 
 class AuditSource(Protocol):
     """The hub's audit API as the verification needs it: each method returns the decoded JSON
-    of one ``GET /api/v1/audit/…`` answer (the SDK's ``Hub`` provides them; so does
-    :class:`HttpAuditSource`). Errors reaching the hub are the source's own exceptions."""
+    of one ``GET /api/v1/audit/…`` answer. The SDK's :class:`~ketenhub_client.hub.Hub` is one;
+    like it, a source raises :class:`~ketenhub_client.errors.HubRefused` for a 4xx answer and
+    :class:`~ketenhub_client.errors.HubUnavailable` when the hub cannot be reached."""
 
     @property
     def base_url(self) -> str: ...
@@ -210,54 +210,6 @@ class AuditSource(Protocol):
 
     def audit_consistency(self, size1: int, size2: int) -> Any:
         """``GET /api/v1/audit/consistency?from={size1}&to={size2}``."""
-
-
-class AuditReadError(Exception):
-    """The hub did not answer an audit read (network) or refused it (``status``, its detail)."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class HttpAuditSource:
-    """An :class:`AuditSource` over an ``httpx.Client`` whose ``base_url`` is the hub's and
-    which authenticates its requests (a bearer token, or the SDK's auth flow)."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-
-    @property
-    def base_url(self) -> str:
-        return str(self.http.base_url).rstrip("/")
-
-    def audit_keys(self) -> Any:
-        return self._get("/api/v1/audit/keys")
-
-    def audit_event(self, seq: int) -> Any:
-        return self._get(f"/api/v1/audit/events/{seq}")
-
-    def audit_consistency(self, size1: int, size2: int) -> Any:
-        return self._get("/api/v1/audit/consistency", {"from": size1, "to": size2})
-
-    def _get(self, path: str, params: Mapping[str, int] | None = None) -> Any:
-        try:
-            response = self.http.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise AuditReadError(f"GET {path}: {exc}") from exc
-        if response.status_code != 200:
-            try:
-                detail = response.json().get("detail", "")
-            except (ValueError, AttributeError):
-                detail = ""
-            raise AuditReadError(
-                f"GET {path} answered {response.status_code} {detail}".rstrip(),
-                status=response.status_code,
-            )
-        try:
-            return response.json()
-        except ValueError:
-            raise MalformedEvidence(f"GET {path} did not answer JSON") from None
 
 
 # --- the result ---------------------------------------------------------------------------------
@@ -646,7 +598,7 @@ def _consistency(hub: AuditSource, size1: int, size2: int) -> Any:
     its log is now shorter than a checkpoint it signed) has lost or rewritten its log."""
     try:
         return hub.audit_consistency(size1, size2)
-    except AuditReadError as exc:
+    except HubRefused as exc:
         if exc.status == 422:
             raise ProofError(f"the hub cannot prove it: {exc}") from exc
         raise

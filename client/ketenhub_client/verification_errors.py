@@ -20,11 +20,16 @@ private key or a token. The tree::
                                       kept: two views of one log, which only a forking (or
                                       rolled back) log can produce
 
-``WitnessStateError`` is apart: the client's own state file is unreadable, so nothing was
-checked against it (a local problem, not evidence about the hub).
+``VerificationError`` is the SDK's :class:`~ketenhub_client.errors.VerificationFailed` (exit
+4) and ``SplitView`` also its :class:`~ketenhub_client.errors.SplitView`, so a caller that
+catches the SDK's tree catches these too. ``WitnessStateError`` is a
+:class:`~ketenhub_client.errors.ConfigError` (exit 1): the client's own state file is
+unreadable, so nothing was checked against it (a local problem, not evidence about the hub).
 """
 
 from __future__ import annotations
+
+from ketenhub_client import errors
 
 __all__ = [
     "ContentMismatch",
@@ -40,7 +45,7 @@ __all__ = [
 ]
 
 
-class VerificationError(Exception):
+class VerificationError(errors.VerificationFailed):
     """Evidence from the hub (a receipt, a checkpoint, a proof) does not hold."""
 
 
@@ -72,9 +77,9 @@ class ProofError(VerificationError):
     """A Merkle inclusion or consistency proof does not hold (RFC 9162 §2.1.3.2, §2.1.4.2)."""
 
 
-class SplitView(VerificationError):
+class SplitView(VerificationError, errors.SplitView):
     """The hub's checkpoint is inconsistent with the one this client kept: a forked log."""
 
 
-class WitnessStateError(Exception):
+class WitnessStateError(errors.ConfigError):
     """The witness state file cannot be read or written; nothing was checked against it."""

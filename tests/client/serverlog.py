@@ -19,7 +19,8 @@ from typing import Any
 from audit.events import leaf_hash_of
 from audit.merkle import MerkleAccumulator, consistency_proof, inclusion_proof
 from audit.notes import Checkpoint, NoteSigner, sign_checkpoint, sign_receipt
-from ketenhub_client.receipts import AuditReadError, Receipt
+from ketenhub_client.errors import HubRefused
+from ketenhub_client.receipts import Receipt
 
 ORIGIN = "ketenhub.test/audit"
 HUB_URL = "https://hub.test"
@@ -117,7 +118,8 @@ class ServerLog:
 
     def audit_event(self, seq: int) -> Any:
         if seq >= len(self.leaves):
-            raise AuditReadError(f"no audit event with seq {seq}", status=404)
+            problem = {"title": "Not Found", "detail": f"no audit event with seq {seq}"}
+            raise HubRefused(404, problem, method="GET", path=f"/api/v1/audit/events/{seq}")
         size = self.checkpoint_size or len(self.leaves)
         root = root_of(self.hashes[:size])
         proof = inclusion_proof(seq, size, node_store(self.hashes))
@@ -141,6 +143,7 @@ class ServerLog:
 
     def audit_consistency(self, size1: int, size2: int) -> Any:
         if size2 > len(self.leaves):
-            raise AuditReadError(f"to ({size2}) is larger than the log", status=422)
+            problem = {"title": "Unprocessable", "detail": f"to ({size2}) is larger than the log"}
+            raise HubRefused(422, problem, method="GET", path="/api/v1/audit/consistency")
         proof = consistency_proof(size1, size2, node_store(self.hashes))
         return {"from": size1, "to": size2, "hashes": [b64(h) for h in proof]}

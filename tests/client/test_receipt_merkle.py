@@ -243,7 +243,9 @@ def test_equal_sizes_with_different_roots_fail() -> None:
 def test_a_consistency_proof_from_the_empty_tree_is_refused() -> None:
     root = root_of(_leaves(3, b""))
     with pytest.raises(ProofError, match="empty tree"):
-        merkle.verify_consistency(size1=0, size2=3, root1=hashlib.sha256().digest(), root2=root, proof=[])
+        merkle.verify_consistency(
+            size1=0, size2=3, root1=hashlib.sha256().digest(), root2=root, proof=[]
+        )
 
 
 def test_a_shrinking_tree_is_refused() -> None:

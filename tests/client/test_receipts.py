@@ -13,11 +13,13 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
-from rich.console import Console
 
 from audit.notes import NoteSigner
+from ketenhub_client.errors import HubRefused
+from ketenhub_client.output import Output
 from ketenhub_client.receipt_command import receipt_verify
 from ketenhub_client.receipts import (
     Receipt,
@@ -326,27 +328,17 @@ def test_the_default_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> N
 # --- the command ---------------------------------------------------------------------------
 
 
-def _run(
-    log: ServerLog, tmp_path: Path, stdin: str, *args: str, **kwargs: object
-) -> tuple[int, str, str]:
+def _run(log: ServerLog, state_dir: Path, text: str, **options: Any) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = receipt_verify(
-        log,
-        *args,
-        state_dir=tmp_path,
-        out=Console(file=out, width=200),
-        err=Console(file=err, width=200),
-        stdin=io.StringIO(stdin),
-        **kwargs,  # type: ignore[arg-type]
-    )
+    output = Output(json_mode=options.pop("json_mode", False), stdout=out, stderr=err)
+    code = receipt_verify(log, text, output=output, state_dir=state_dir, **options)
     return code, out.getvalue(), err.getvalue()
 
 
 def test_the_command_prints_one_json_document_and_exits_0(log: ServerLog, tmp_path: Path) -> None:
     receipt = log.upload(CONTENT)
-    code, out, err = _run(
-        log, tmp_path, json.dumps({"receipt": receipt.as_dict()}), "-", json_output=True
-    )
+    text = json.dumps({"receipt": receipt.as_dict()})
+    code, out, err = _run(log, tmp_path, text, json_mode=True)
     assert (code, err) == (0, "")
     document = json.loads(out)
     assert document["ok"] is True
@@ -355,17 +347,15 @@ def test_the_command_prints_one_json_document_and_exits_0(log: ServerLog, tmp_pa
     assert [c["status"] for c in only["checks"]] == ["passed"] * 7
 
 
-def test_the_command_reads_a_receipt_file_and_checks_the_content(
-    log: ServerLog, tmp_path: Path
-) -> None:
-    receipt_file = tmp_path / "receipt.json"
-    receipt_file.write_text(json.dumps(log.upload(CONTENT).as_dict()))
+def test_the_command_checks_the_content_and_shows_the_event(log: ServerLog, tmp_path: Path) -> None:
     content = tmp_path / "document.pdf"
     content.write_bytes(CONTENT)
-    code, out, _ = _run(log, tmp_path / "state", "", str(receipt_file), content=content)
+    text = json.dumps(log.upload(CONTENT).as_dict())
+    code, out, _ = _run(log, tmp_path / "state", text, content=content)
     assert code == 0
-    assert "verified" in out
+    assert "Receipt of audit event 5: verified" in out
     assert "SHA-256 and size" in out
+    assert f"content_sha256 {hashlib.sha256(CONTENT).hexdigest()}" in out
 
 
 def test_the_command_exits_4_and_shouts_a_split_view(log: ServerLog, tmp_path: Path) -> None:
@@ -379,24 +369,34 @@ def test_the_command_exits_4_and_shouts_a_split_view(log: ServerLog, tmp_path: P
     assert "SplitView" in out
 
 
-def test_the_command_exits_4_on_a_tampered_note_and_1_on_a_missing_file(
-    log: ServerLog, tmp_path: Path
-) -> None:
+def test_the_command_exits_4_on_a_tampered_note(log: ServerLog, tmp_path: Path) -> None:
     note = log.upload(CONTENT).note
-    code, out, _ = _run(log, tmp_path, note.replace("seq 5", "seq 4"), json_output=True)
+    code, out, _ = _run(log, tmp_path, note.replace("seq 5", "seq 4"), json_mode=True)
     assert code == 4
     assert json.loads(out)["receipts"][0]["checks"][2]["error"] == "SignatureInvalid"
-    assert _run(log, tmp_path, "", str(tmp_path / "absent.json"))[0] == 1
-    assert _run(log, tmp_path, "not a receipt at all")[0] == 4
 
 
-def test_the_command_exits_2_when_the_hub_refuses_the_event(log: ServerLog, tmp_path: Path) -> None:
+def test_text_without_a_receipt_is_refused_with_exit_4(log: ServerLog, tmp_path: Path) -> None:
+    with pytest.raises(MalformedEvidence) as refused:
+        _run(log, tmp_path, "not a receipt at all")
+    assert refused.value.exit_code == 4
+
+
+def test_the_hubs_refusal_propagates_with_exit_2(log: ServerLog, tmp_path: Path) -> None:
     receipt = log.upload(CONTENT)
     log.leaves.pop()
     log.hashes.pop()  # the hub answers 404 for it now
-    code, _, err = _run(log, tmp_path, receipt.note)
-    assert code == 2
-    assert "404" in err or "no audit event" in err
+    with pytest.raises(HubRefused) as refused:
+        _run(log, tmp_path, receipt.note)
+    assert refused.value.exit_code == 2
+
+
+def test_a_damaged_state_is_a_config_error_with_exit_1(log: ServerLog, tmp_path: Path) -> None:
+    path = state_path(HUB_URL, tmp_path)
+    path.write_text("{")
+    with pytest.raises(WitnessStateError) as refused:
+        _run(log, tmp_path, log.upload(CONTENT).note)
+    assert refused.value.exit_code == 1
 
 
 def test_the_state_file_is_not_readable_by_others_even_with_a_loose_umask(
