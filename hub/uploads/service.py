@@ -55,8 +55,9 @@ from hub.core.errors import (
     UnsupportedMediaType,
 )
 from hub.documents.headers import sanitise_filename
-from hub.documents.service import DOCUMENT, DocumentsDeps, about
+from hub.documents.service import DOCUMENT, DocumentsDeps, about, transfer_of
 from hub.documents.uploads import UploadService
+from hub.notifications import outbox
 from hub.tables.documents import Document
 from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
@@ -419,11 +420,14 @@ class UploadsService(UploadService):
         v_number = self.deps.protector().open(
             upload.v_number_sealed, kind=DOCUMENT, row_id=document_id
         )
+        # In this transaction, as for a form upload: the cases' grantees are told of it.
+        outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
         receipt = self.record_receipt(
             Action.DOCUMENT_UPLOAD,
             about(document_id, v_number),
             rule=upload.policy_rule,
             detail=f"resumable upload {upload.id}",
+            transfer=transfer_of(document),
         )
         return Appended(live, document_id, receipt)
 
