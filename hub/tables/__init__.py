@@ -18,6 +18,7 @@ from auth.models import (
     UserRecoveryCode,
 )
 from hub.tables.documents import Document
+from hub.tables.idempotency import IdempotencyKey
 from hub.tables.inbox import InboxMarker
 from hub.tables.integrity import AuditVerification
 from hub.tables.organisations import Organisation
@@ -37,6 +38,7 @@ __all__ = [
     "AuthorizationCode",
     "Document",
     "HubReplica",
+    "IdempotencyKey",
     "InboxMarker",
     "OAuthClient",
     "Organisation",

@@ -7,7 +7,7 @@ the offset, and ``upload_part`` the objects of the sealed segments so far (see
 deleted by the hub as the rows go.
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0017"  # "0014" by the contract; 0017 once p14/idempotency is merged
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
