@@ -17,7 +17,7 @@ from audit.events import Action
 from hub.core.errors import Forbidden, HubError, Unprocessable
 from hub.core.names import hidden_character
 from hub.documents.form import FormReader
-from hub.documents.service import DOCUMENT, DocumentService, Shown, about
+from hub.documents.service import DOCUMENT, DocumentService, Shown, about, transfer_of
 from hub.documents.sniff import guarded
 from hub.notifications import outbox
 from hub.rules.model import PolicyAction
@@ -110,7 +110,12 @@ class UploadService(DocumentService):
         self.session.flush()
         # In this transaction: the cases' grantees are told exactly when the upload commits.
         outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
-        receipt = self.record_receipt(_UPLOAD, about(document_id, v_number), rule=decision.rule)
+        receipt = self.record_receipt(
+            _UPLOAD,
+            about(document_id, v_number),
+            rule=decision.rule,
+            transfer=transfer_of(document),
+        )
         return Shown(document, v_number), receipt
 
     def _upload_fields(self, fields: Mapping[str, str]) -> tuple[str, str, str | None]:
