@@ -7,6 +7,7 @@ caught by the named check with the named error. The real hub process is in
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import io
 import json
@@ -314,10 +315,22 @@ def test_a_kept_checkpoint_edited_in_the_file_is_refused(log: ServerLog, tmp_pat
 
 def test_state_files_are_per_hub_host_and_port(tmp_path: Path) -> None:
     assert state_path("https://hub.example.nl/", tmp_path).name == "hub.example.nl.json"
-    assert state_path("http://127.0.0.1:8000", tmp_path).name == "127.0.0.1_8000.json"
+    assert state_path("https://127.0.0.1:8000", tmp_path).name == "127.0.0.1_8000.json"
+    assert state_path("http://127.0.0.1:8000", tmp_path).name == "127.0.0.1_8000-http.json"
     with_path = state_path("https://example.nl/ketenhub", tmp_path).name
     assert with_path.startswith("example.nl-")
     assert with_path.endswith(".json")
+
+
+def test_the_state_is_held_under_an_exclusive_lock(tmp_path: Path) -> None:
+    # Two verifications at once would each keep "the newest" checkpoint: the later write could
+    # roll the kept one back. While one holds the state, nobody else can take the lock.
+    with open_witness(HUB_URL, tmp_path):
+        lock = state_path(HUB_URL, tmp_path).with_suffix(".json.lock")
+        with lock.open("rb") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with lock.open("rb") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the block
 
 
 def test_the_default_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ketenhub_client.credentials import ClientKey
 from ketenhub_client.hub import Hub
+from ketenhub_client.output import Output
+from ketenhub_client.receipt_command import receipt_verify
 from ketenhub_client.receipts import Receipt, ReceiptVerification, verify_receipt
 from ketenhub_client.witness import WitnessState, open_witness, state_path
 from tests.fixtures.served import ServedHub
@@ -226,3 +229,26 @@ def test_a_receipt_altered_after_the_hub_signed_it_fails_on_the_real_hub(
     earlier = Receipt(receipt.seq - 1, receipt.leaf_hash, receipt.note)
     forged = _verify(reader, earlier, tmp_path / "witness", other)
     assert [c.error for c in forged.checks if c.status == "failed"] == ["LeafMismatch"]
+
+
+def test_receipt_verify_reports_a_real_upload_as_one_json_document(
+    served_hub: ServedHub, reader: Hub, tmp_path: Path
+) -> None:
+    token = served_hub.token(_UPLOADER, "documents:read documents:write")
+    uploaded = served_hub.upload(token, CONTENT)
+    content = tmp_path / "document.pdf"
+    content.write_bytes(CONTENT)
+    out, err = io.StringIO(), io.StringIO()
+    code = receipt_verify(
+        reader,
+        json.dumps(uploaded),  # the upload's answer as the hub sent it
+        output=Output(json_mode=True, stdout=out, stderr=err),
+        content=content,
+        state_dir=tmp_path / "witness",
+    )
+    assert (code, err.getvalue()) == (0, "")
+    document = json.loads(out.getvalue())
+    (only,) = document["receipts"]
+    assert document["ok"] is True
+    assert [check["status"] for check in only["checks"]] == ["passed"] * 8
+    assert only["event"]["resource_id"] == uploaded["id"]
