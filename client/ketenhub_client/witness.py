@@ -129,9 +129,6 @@ class WitnessState:
                 "(the checkpoints kept in it are evidence: keep the file)"
             ) from exc
 
-    def view(self, origin: str) -> LogView:
-        return self.logs.setdefault(origin, LogView())
-
     def save(self) -> None:
         """Replace the file atomically (mode 0600); a crash leaves the old or the new file."""
         document = {

@@ -230,6 +230,23 @@ def test_a_rotated_key_is_reported_until_accepted(log: ServerLog, tmp_path: Path
     assert _verify(log, log.upload(b"and later"), tmp_path).ok  # pinned now
 
 
+def test_a_log_renamed_at_a_known_hub_is_a_changed_key(log: ServerLog, tmp_path: Path) -> None:
+    assert _verify(log, log.upload(CONTENT), tmp_path).ok
+    renamed = ServerLog(NoteSigner.generate("other.test/audit"))
+    receipt = renamed.upload(CONTENT)
+    assert _failed(_verify(renamed, receipt, tmp_path)) == ("audit keys", "KeyChanged")
+    assert _verify(renamed, receipt, tmp_path, accept_new_key=True).ok
+    state = json.loads(state_path(HUB_URL, tmp_path).read_text())
+    assert sorted(state["logs"]) == [ORIGIN, "other.test/audit"]
+
+
+def test_a_failed_first_run_leaves_no_state_behind(log: ServerLog, tmp_path: Path) -> None:
+    receipt = log.upload(CONTENT)
+    log.leaves[receipt.seq]["detail"] = "rewritten"
+    assert _failed(_verify(log, receipt, tmp_path)) == ("event", "LeafMismatch")
+    assert not state_path(HUB_URL, tmp_path).exists()
+
+
 def test_a_key_the_hub_does_not_publish_is_refused_even_when_accepting(
     log: ServerLog, tmp_path: Path
 ) -> None:
