@@ -61,6 +61,8 @@ from hub.ui.endpoints import router as ui_router
 from hub.ui.errors import ErrorPages
 from hub.ui.person import LoginRequired, login_redirect
 from hub.ui.rendering import PAGE_CSP
+from hub.uploads.endpoints import router as uploads_router
+from hub.uploads.expiry import expire_uploads
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
@@ -214,6 +216,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: queue_expiring(built.engine),
                     settings.webhook_expiring_interval,
                 ),
+                periodic(
+                    "upload-expiry",
+                    lambda: expire_uploads(built, system_context("upload-expiry")),
+                    settings.retention_interval,
+                ),
             ):
                 yield
         finally:
@@ -263,6 +270,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(organisations_router)
     app.include_router(policy_router)
     app.include_router(documents_router)
+    app.include_router(uploads_router)
     app.include_router(shares_router)
     app.include_router(inbox_router)
     app.include_router(webhooks_router)
