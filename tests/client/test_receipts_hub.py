@@ -7,9 +7,8 @@ body, the download's ``Audit-*`` headers) are checked by :func:`verify_receipt` 
 SDK's :class:`~ketenhub_client.hub.Hub` (tokens by ``private_key_jwt``), twice, so the second
 run proves consistency with the checkpoint the first one kept.
 
-The audit reads go through the demo auditor's client for now: partners reading the log's public
-parts and their own events is ``p14/receipts``' part (CONTRACT.md), and once it is merged the
-uploader's own client is the one to use (``_AUDIT_READER``).
+The audit reads go through the uploader's own client, as a partner's would: any authenticated
+caller reads the keys, checkpoints and consistency proofs, and the events it was the actor of.
 
 Why a second checker, and why this one: the client's code was written against the hub's, so a
 shared misreading of a specification would pass both. The checker below is a direct
@@ -36,6 +35,7 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ketenhub_client.credentials import ClientKey
+from ketenhub_client.errors import HubRefused
 from ketenhub_client.hub import Hub
 from ketenhub_client.output import Output
 from ketenhub_client.receipt_command import receipt_verify
@@ -44,7 +44,6 @@ from ketenhub_client.witness import WitnessState, open_witness, state_path
 from tests.fixtures.served import ServedHub
 
 _UPLOADER = "demo-iom"
-_AUDIT_READER = "demo-auditor"  # the uploader itself once partners may read (p14/receipts)
 CONTENT = b"%PDF-1.7\n" + bytes(range(256)) * 512 + b"\n%%EOF\n"
 
 
@@ -162,7 +161,7 @@ def _client(served_hub: ServedHub, client_id: str) -> Hub:
 
 @pytest.fixture
 def reader(served_hub: ServedHub) -> Any:
-    with _client(served_hub, _AUDIT_READER) as hub:
+    with _client(served_hub, _UPLOADER) as hub:
         yield hub
 
 
@@ -252,3 +251,15 @@ def test_receipt_verify_reports_a_real_upload_as_one_json_document(
     assert document["ok"] is True
     assert [check["status"] for check in only["checks"]] == ["passed"] * 8
     assert only["event"]["resource_id"] == uploaded["id"]
+
+
+def test_another_partys_receipt_cannot_be_checked_against_its_event(
+    served_hub: ServedHub, tmp_path: Path
+) -> None:
+    # The leaf is the actor's: a gemeente holding IOM's receipt learns nothing from the hub.
+    token = served_hub.token(_UPLOADER, "documents:read documents:write")
+    receipt = Receipt.from_json(served_hub.upload(token, CONTENT)["receipt"])
+    with _client(served_hub, "demo-gm0363") as other, pytest.raises(HubRefused) as refused:
+        _verify(other, receipt, tmp_path, tmp_path / "absent")
+    assert refused.value.status == 403
+    assert refused.value.exit_code == 2
