@@ -10,7 +10,8 @@ order, each step a :class:`Check` of the result:
 1. ``receipt``: well-formed; its ``seq`` and ``leaf_hash`` are the ones its note states.
 2. ``audit keys``: ``GET /api/v1/audit/keys``; on first use they are pinned in the witness
    state (:mod:`ketenhub_client.witness`); later, a key the hub signs with that is not pinned
-   fails with :class:`KeyChanged` unless ``accept_new_key`` (after asking the hub's operator).
+   fails with :class:`KeyChanged` unless ``accept_new_key`` (after asking the hub's operator;
+   :mod:`ketenhub_client.key_pinning` has the rules).
 3. ``receipt signature``: the note verifies under a pinned key named as its origin.
 4. ``event``: ``GET /api/v1/audit/events/{seq}`` (a partner may read the events it was the
    actor of); its leaf, canonicalised (RFC 8785, :mod:`ketenhub_client.jcs`) and hashed
