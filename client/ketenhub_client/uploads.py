@@ -239,10 +239,16 @@ def _finished(
     headers = final.headers if final is not None else httpx.Headers()
     document_id = headers.get("ketenhub-document-id")
     receipt = Receipt.from_headers(headers)
-    if document_id is None or receipt is None:
+    if document_id is None:
         raise HubUnavailable(
             f"{path.name} arrived whole, but the hub's answer naming the document was lost; "
             "`ketenhub-client list` shows it"
+        )
+    if receipt is None:
+        # The last PATCH's answer was lost; HEAD names the document but carries no receipt.
+        raise HubUnavailable(
+            f"{path.name} arrived whole as document {document_id}, but the answer with its "
+            "receipt was lost; the audit trail holds the upload's event"
         )
     document = hub.document(document_id)
     _check(document, sha256=sha256, size=size)
