@@ -306,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = arguments.run(arguments, output)
     except KeyboardInterrupt:
         output.error(
-            "interrupted; a download's .part file is kept, run it again to resume",
+            "interrupted; a download keeps its .part file (run the same command to resume), "
+            "an upload starts afresh next time",
             {"error": "Interrupted", "exit_code": EXIT_INTERRUPTED},
         )
         code = EXIT_INTERRUPTED
