@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -214,3 +215,64 @@ def _peak_memory(process: subprocess.Popen[str]) -> int:
     if peak == 0:
         pytest.fail("the upload ended before its memory could be read")
     return peak
+
+
+def test_an_upload_stopped_by_ctrl_c_goes_on_when_run_again(partner: PartnerClient) -> None:
+    source = pdf(partner.home / "scan.pdf", 40 * MIB)
+    v_file = v_number_file(partner.home, "4444400007")
+    command = ("upload", str(source), "--type", "travel_document", "--v-number-file", str(v_file))
+    served = partner.hub.served
+    mark = served.log_mark()
+    # 20 MiB towards the hub, then silence: two chunks are in, the third hangs.
+    partner.hub.relay.stall_after(20 * MIB + 12_345, upstream=True)
+    process = partner.start(*command, "--json", "--no-verify")
+    try:
+        assert partner.hub.relay.stalled.wait(120), "the upload never reached the stall"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+
+    again = partner.run(*command, "--json", "--no-verify")
+
+    assert again.code == 0, again.stderr
+    body = again.json()
+    assert body["resumed"] is True
+    assert body["sha256"] == _sha256(source)
+    log = served.log_since(mark)
+    assert log.count("POST /api/v1/uploads ") == 1  # one upload, continued, not two
+    assert "HEAD /api/v1/uploads/" in log
+    assert "(0%)" not in again.stderr  # it did not start from the first byte
+    assert not list((partner.home / "state" / "ketenhub-client" / "uploads").glob("*.json"))
+
+
+def test_another_v_number_for_the_same_file_is_a_new_upload(partner: PartnerClient) -> None:
+    source = pdf(partner.home / "scan.pdf", 20 * MIB)
+    partner.hub.relay.stall_after(10 * MIB, upstream=True)
+    first = partner.start(
+        "upload", str(source), "--type", "travel_document", "--v-number-file", str(
+            v_number_file(partner.home, "4444400008")
+        ), "--no-verify",
+    )  # fmt: skip
+    try:
+        assert partner.hub.relay.stalled.wait(120), "the upload never reached the stall"
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+
+    other = partner.run(
+        "upload", str(source), "--type", "travel_document", "--v-number-file", "-", "--json",
+        "--no-verify",
+        stdin="4444400009\n",
+    )  # fmt: skip
+
+    assert other.code == 0, other.stderr
+    assert other.json()["resumed"] is False
+    stored = _document(partner.hub, "demo-iom", other.json()["id"])
+    assert stored["v_number"] == "4444400009"
