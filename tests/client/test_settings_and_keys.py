@@ -5,6 +5,7 @@ algorithm, verified with the public key as the hub would."""
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from ketenhub_client.config import (
 )
 from ketenhub_client.credentials import ASSERTION_LIFETIME, ClientKey, Token, TokenCache
 from ketenhub_client.errors import ConfigError
+from ketenhub_client.pending import Pending
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -205,3 +207,37 @@ def test_a_token_is_reused_until_shortly_before_it_expires_and_dropped_on_reques
     assert cache.get() == "token-2"
     cache.drop("token-2")
     assert cache.get() == "token-3"
+
+
+def test_an_unfinished_upload_is_found_only_for_the_same_file_and_metadata(
+    tmp_path: Path,
+) -> None:
+    pending = Pending(tmp_path / "uploads")
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"%PDF-1.7 one")
+    same = {
+        "hub": "https://hub.example.nl",
+        "client_id": "demo-iom",
+        "path": scan,
+        "document_type": "case_info",
+        "v_number": "1234567890",
+        "title": None,
+    }
+    first = pending.fingerprint(**same)
+    pending.remember(first, "/api/v1/uploads/0b0e3f6a-5b2f-4b8e-9a53-0f0b1f1e2d3c")
+
+    assert pending.fingerprint(**same) == first
+    assert pending.location(first) == "/api/v1/uploads/0b0e3f6a-5b2f-4b8e-9a53-0f0b1f1e2d3c"
+    other_person = pending.fingerprint(**{**same, "v_number": "1234567891"})
+    assert pending.location(other_person) is None
+    scan.write_bytes(b"%PDF-1.7 two")  # the same size, another content and time
+    os.utime(scan, ns=(1, 1))
+    assert pending.fingerprint(**same) != first
+    # Nothing on disk says who the upload is about.
+    for entry in (tmp_path / "uploads").iterdir():
+        assert "1234567890" not in entry.name
+        assert b"1234567890" not in entry.read_bytes()
+        assert entry.stat().st_mode & 0o077 == 0
+    assert (tmp_path / "uploads").stat().st_mode & 0o077 == 0
+    pending.forget(first)
+    assert pending.location(first) is None
