@@ -62,6 +62,8 @@ from hub.ui.endpoints import router as ui_router
 from hub.ui.errors import ErrorPages
 from hub.ui.person import LoginRequired, login_redirect
 from hub.ui.rendering import PAGE_CSP
+from hub.uploads.endpoints import router as uploads_router
+from hub.uploads.expiry import expire_uploads
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
@@ -140,6 +142,26 @@ def check_schema(services: Services) -> None:
         )
 
 
+# The API, OAuth, operations, the docs and the login, in the order their routes are matched.
+ROUTERS: Final = (
+    health_router,
+    metrics_router,
+    oauth_router,
+    organisations_router,
+    policy_router,
+    documents_router,
+    uploads_router,
+    shares_router,
+    inbox_router,
+    webhooks_router,
+    audit_router,
+    apidocs_router,
+    assets_router,
+    ui_router,
+    login_router,
+    authorize_router,
+    account_router,
+)
 PAGE_ROUTERS: Final = (
     home_page_router,
     document_pages_router,
@@ -215,6 +237,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: housekeeping(built.engine),
                     settings.webhook_expiring_interval,
                 ),
+                periodic(
+                    "upload-expiry",
+                    lambda: expire_uploads(built, system_context("upload-expiry")),
+                    settings.retention_interval,
+                ),
                 periodic("idempotency-keys", lambda: sweep_expired(built.engine), SWEEP_INTERVAL),
             ):
                 yield
@@ -259,22 +286,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         )
     install_handlers(app, pages=ErrorPages())
     app.add_exception_handler(LoginRequired, login_redirect)
-    app.include_router(health_router)
-    app.include_router(metrics_router)
-    app.include_router(oauth_router)
-    app.include_router(organisations_router)
-    app.include_router(policy_router)
-    app.include_router(documents_router)
-    app.include_router(shares_router)
-    app.include_router(inbox_router)
-    app.include_router(webhooks_router)
-    app.include_router(audit_router)
-    app.include_router(apidocs_router)
-    app.include_router(assets_router)
-    app.include_router(ui_router)
-    app.include_router(login_router)
-    app.include_router(authorize_router)
-    app.include_router(account_router)
+    for router in ROUTERS:
+        app.include_router(router)
     for pages in PAGE_ROUTERS:
         app.include_router(pages)
     return app

@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds between retention runs that crypto-shred expired documents; 0: off",
     )
+    upload_expiry: int = Field(
+        default=86_400,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds an unfinished resumable (tus) upload lives from its creation before "
+        "it expires and is swept with its parts (24 hours)",
+    )
 
     # -- webhooks (hub/webhooks, decision 0033) ---------------------------------------------------
     webhook_poll_seconds: float = Field(

@@ -25,6 +25,7 @@ from hub.tables.organisations import Organisation
 from hub.tables.replicas import HubReplica
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
+from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
 from hub.tables.web_sessions import WebSession, WebSessionKey
 from hub.tables.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
@@ -49,6 +50,8 @@ __all__ = [
     "ShareType",
     "SigningKey",
     "SubjectKey",
+    "Upload",
+    "UploadPart",
     "UsedAssertion",
     "UserAccount",
     "UserActionToken",

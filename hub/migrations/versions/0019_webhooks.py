@@ -5,7 +5,7 @@ sealed under the KEK ring (never plain); the outbox is written in the same trans
 change it tells of, and a worker delivers it (decision 0033).
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | None = "0014"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
