@@ -70,7 +70,13 @@ def test_a_malformed_creation_is_refused_and_recorded(
     assert event.outcome == "invalid"
 
 
-def test_a_creation_without_tus_resumable_is_412_with_the_version(
+def test_a_creation_without_tus_resumable_is_400(documents_hub: DocumentHub) -> None:
+    headers = {**documents_hub.auth("IOM"), "Upload-Length": "10"}
+    response = documents_hub.client.post(f"{API}/uploads", headers=headers)
+    assert_problem(response, 400, "Tus-Resumable is required")
+
+
+def test_a_creation_of_another_tus_version_is_412_with_the_version(
     documents_hub: DocumentHub,
 ) -> None:
     headers = {**documents_hub.auth("IOM"), "Upload-Length": "10", "Tus-Resumable": "0.2.2"}
