@@ -265,6 +265,10 @@ def test_a_complete_upload_takes_no_more_patches_and_head_names_the_document(
     assert head.headers["ketenhub-document-id"] == document_id
     assert head.headers["cache-control"] == "no-store"
     assert_problem(tus.delete(location), 409, "complete")
+    upload = upload_row(documents_hub, location)
+    assert upload is not None
+    # The document holds the key and the v-number now; no copy outlives its shredding here.
+    assert (upload.wrapped_dek, upload.v_number_sealed, upload.tail) == (None, None, None)
 
 
 # -- who may touch it -----------------------------------------------------------------------------
