@@ -4,6 +4,7 @@ encryption's segments, HEAD, completion into an ordinary document, termination."
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -63,3 +64,22 @@ def test_a_patch_streamed_in_small_pieces_across_segments(documents_hub: Documen
     assert done.status_code == 204, done.text
     download = documents_hub.content("IOM", done.headers["ketenhub-document-id"])
     assert download.content == content
+
+
+def test_of_two_concurrent_patches_at_one_offset_one_is_kept(documents_hub: DocumentHub) -> None:
+    """On each backend (PostgreSQL's row lock under the compare-and-set, SQLite's writer lock)."""
+    content = pdf(2 * FIRST_SEGMENT_PLAINTEXT, seed=5)
+    tus = Tus(documents_hub)
+    location = tus.created(len(content))
+    first = content[: FIRST_SEGMENT_PLAINTEXT + 100]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: tus.patch(location, 0, first), range(2)))
+    assert sorted(a.status_code for a in answers) == [204, 409]
+    done = tus.patch(location, len(first), content[len(first) :])
+    assert done.status_code == 204, done.text
+    document_id = done.headers["ketenhub-document-id"]
+    assert documents_hub.content("IOM", document_id).content == content
+    start = FIRST_SEGMENT_PLAINTEXT - 10  # a range across the first segment boundary
+    ranged = documents_hub.content("IOM", document_id, Range=f"bytes={start}-{start + 19}")
+    assert ranged.status_code == 206
+    assert ranged.content == content[start : start + 20]
