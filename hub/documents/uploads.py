@@ -19,7 +19,7 @@ from audit.events import Action
 from hub.core.errors import Forbidden, HubError, PayloadTooLarge, Unprocessable
 from hub.core.names import hidden_character
 from hub.documents.form import FormReader, framing_limit
-from hub.documents.service import DOCUMENT, DocumentService, Shown, about
+from hub.documents.service import DOCUMENT, DocumentService, Shown, about, transfer_of
 from hub.documents.sniff import guarded
 from hub.idempotency.keys import AnswerGone, fingerprint
 from hub.idempotency.service import Answer
@@ -150,7 +150,12 @@ class UploadService(DocumentService):
         )
         self.session.add(document)
         self.session.flush()
-        receipt = self.record_receipt(_UPLOAD, about(document_id, v_number), rule=decided.rule)
+        receipt = self.record_receipt(
+            _UPLOAD,
+            about(document_id, v_number),
+            rule=decided.rule,
+            transfer=transfer_of(document),
+        )
         meaning = self._meaning(type_name, v_number, title, form.filename, sealed.sha256)
         return Shown(document, v_number), receipt, meaning
 

@@ -55,7 +55,7 @@ from hub.core.errors import (
     UnsupportedMediaType,
 )
 from hub.documents.headers import sanitise_filename
-from hub.documents.service import DOCUMENT, DocumentsDeps, about
+from hub.documents.service import DOCUMENT, DocumentsDeps, about, transfer_of
 from hub.documents.uploads import UploadService
 from hub.idempotency.keys import AnswerGone, fingerprint
 from hub.idempotency.service import Answer
@@ -463,6 +463,7 @@ class UploadsService(UploadService):
             about(document_id, v_number),
             rule=upload.policy_rule,
             detail=f"resumable upload {upload.id}",
+            transfer=transfer_of(document),
         )
         return Appended(live, document_id, receipt)
 

@@ -5,7 +5,7 @@ key itself); see :mod:`hub.tables.idempotency`. Expired rows are swept by every 
 (:func:`hub.idempotency.service.sweep_expired`), by ``expires_at``.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"  # "0014" on its branch; one chain once merged (p14/tus)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -101,6 +101,9 @@ FIELD_LABELS: Final[Mapping[str, str]] = {
     "detail": N_("Detail"),
     "actor_issuer": N_("Partner issuer"),
     "actor_client": N_("Through client"),
+    "content_sha256": N_("Content SHA-256"),
+    "content_size": N_("Content size (bytes)"),
+    "range": N_("Bytes served"),
 }
 """A name for every leaf field (:data:`audit.events.LEAF_FIELDS`), in the leaf's order."""
 

@@ -3,11 +3,14 @@ encryption's segments, HEAD, completion into an ordinary document, termination."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlmodel import Session
 
+from audit.models import AuditEvent
 from storage.envelope import FIRST_SEGMENT_PLAINTEXT, SEGMENT_PLAINTEXT
 from tests.fixtures.documents import DocumentHub, pdf
 from tests.hub.uploads.tus import OCTETS, Tus
@@ -45,6 +48,14 @@ def test_an_upload_in_chunks_becomes_the_document_it_sent(
     assert metadata["sha256"] == hashlib.sha256(content).hexdigest()
     assert metadata["size"] == size
     assert metadata["filename"] == "scan.pdf"
+    # The completion's receipt: the signed note, and a leaf naming the content it delivered.
+    note = base64.b64decode(last.headers["audit-receipt"]).decode()
+    assert f"\nseq {last.headers['audit-seq']}\nleaf {last.headers['audit-leaf-hash']}\n" in note
+    with Session(documents_hub.hub.services.engine) as session:
+        event = session.get(AuditEvent, int(last.headers["audit-seq"]))
+    assert event is not None
+    assert (event.action, event.resource_id) == ("document.upload", document_id)
+    assert (event.content_sha256, event.content_size) == (metadata["sha256"], size)
 
 
 def test_a_patch_streamed_in_small_pieces_across_segments(documents_hub: DocumentHub) -> None:
