@@ -11,8 +11,10 @@ import pytest
 from sqlmodel import Session
 
 from audit.models import AuditEvent
+from hub.auditing.repository import leaf_of
 from storage.envelope import FIRST_SEGMENT_PLAINTEXT, SEGMENT_PLAINTEXT
 from tests.fixtures.documents import DocumentHub, pdf
+from tests.fixtures.receipts import check_receipt, leaf_hash
 from tests.hub.uploads.tus import OCTETS, Tus
 
 
@@ -48,14 +50,20 @@ def test_an_upload_in_chunks_becomes_the_document_it_sent(
     assert metadata["sha256"] == hashlib.sha256(content).hexdigest()
     assert metadata["size"] == size
     assert metadata["filename"] == "scan.pdf"
-    # The completion's receipt: the signed note, and a leaf naming the content it delivered.
-    note = base64.b64decode(last.headers["audit-receipt"]).decode()
-    assert f"\nseq {last.headers['audit-seq']}\nleaf {last.headers['audit-leaf-hash']}\n" in note
+    # The completion's receipt, checked by a verifier written from docs/formats.md alone: the
+    # signed note names the leaf, and the leaf the content delivered.
+    note = base64.b64decode(last.headers["audit-receipt"], validate=True).decode("utf-8")
+    (verifier, *_) = documents_hub.hub.services.audit.verifiers
+    checked = check_receipt(note, verifier.encoded())
+    assert str(checked.seq) == last.headers["audit-seq"]
+    assert base64.b64encode(checked.leaf_hash).decode() == last.headers["audit-leaf-hash"]
     with Session(documents_hub.hub.services.engine) as session:
-        event = session.get(AuditEvent, int(last.headers["audit-seq"]))
-    assert event is not None
-    assert (event.action, event.resource_id) == ("document.upload", document_id)
-    assert (event.content_sha256, event.content_size) == (metadata["sha256"], size)
+        event = session.get(AuditEvent, checked.seq)
+        assert event is not None
+        leaf = leaf_of(event)
+    assert leaf_hash(leaf) == checked.leaf_hash
+    assert (leaf["action"], leaf["resource_id"]) == ("document.upload", document_id)
+    assert (leaf["content_sha256"], leaf["content_size"]) == (metadata["sha256"], size)
 
 
 def test_a_patch_streamed_in_small_pieces_across_segments(documents_hub: DocumentHub) -> None:
