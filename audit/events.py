@@ -128,7 +128,12 @@ class Action(StrEnum):
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
     INBOX_READ = "inbox.read"
     """A read of the feed of what became visible to an organisation (the web UI's home page,
-    later ``GET /api/v1/inbox``): one event per page read, its size in ``detail``."""
+    and ``GET /api/v1/inbox``): one event per page read, its size in ``detail``."""
+    WEBHOOK_SUBSCRIBE = "webhook.subscribe"
+    """A partner client registered a webhook endpoint (or was refused one: a bad URL)."""
+    WEBHOOK_UNSUBSCRIBE = "webhook.unsubscribe"
+    WEBHOOK_READ = "webhook.read"
+    """A read of the caller's subscriptions or of a subscription's deliveries."""
     LOGIN = "user.login"
     USER_LOGOUT = "user.logout"
     USER_LOCK = "user.lock"

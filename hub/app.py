@@ -27,6 +27,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.inbox.endpoints import router as inbox_router
 from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
 from hub.login.endpoints import router as login_router
@@ -67,6 +68,8 @@ from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
 from hub.web.refusals import RefusalRecording
+from hub.webhooks.delivery import deliverer_of, housekeeping
+from hub.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +141,28 @@ def check_schema(services: Services) -> None:
         )
 
 
+API_ROUTERS: Final = (
+    health_router,
+    metrics_router,
+    oauth_router,
+    organisations_router,
+    policy_router,
+    documents_router,
+    uploads_router,
+    shares_router,
+    inbox_router,
+    webhooks_router,
+    audit_router,
+    apidocs_router,
+    assets_router,
+    ui_router,
+    login_router,
+    authorize_router,
+    account_router,
+)
+"""The API's routers and the web UI's foundation (login, assets), before the pages, in this
+order."""
+
 PAGE_ROUTERS: Final = (
     home_page_router,
     document_pages_router,
@@ -208,6 +233,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: expire_uploads(built, system_context("upload-expiry")),
                     settings.retention_interval,
                 ),
+                periodic(
+                    "webhook deliveries",
+                    deliverer_of(built).run_once,
+                    settings.webhook_poll_seconds,
+                ),
+                periodic(
+                    "webhook housekeeping",
+                    lambda: housekeeping(built.engine),
+                    settings.webhook_expiring_interval,
+                ),
             ):
                 yield
         finally:
@@ -251,21 +286,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         )
     install_handlers(app, pages=ErrorPages())
     app.add_exception_handler(LoginRequired, login_redirect)
-    app.include_router(health_router)
-    app.include_router(metrics_router)
-    app.include_router(oauth_router)
-    app.include_router(organisations_router)
-    app.include_router(policy_router)
-    app.include_router(documents_router)
-    app.include_router(uploads_router)
-    app.include_router(shares_router)
-    app.include_router(audit_router)
-    app.include_router(apidocs_router)
-    app.include_router(assets_router)
-    app.include_router(ui_router)
-    app.include_router(login_router)
-    app.include_router(authorize_router)
-    app.include_router(account_router)
-    for pages in PAGE_ROUTERS:
-        app.include_router(pages)
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
+        app.include_router(router)
     return app

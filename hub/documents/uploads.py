@@ -23,6 +23,7 @@ from hub.documents.service import DOCUMENT, DocumentService, Shown, about, trans
 from hub.documents.sniff import guarded
 from hub.idempotency.keys import AnswerGone, fingerprint
 from hub.idempotency.service import Answer
+from hub.notifications import outbox
 from hub.rules.model import DocumentType, PolicyAction
 from hub.subjects.keys import check_v_number
 from hub.tables.documents import Document
@@ -150,6 +151,8 @@ class UploadService(DocumentService):
         )
         self.session.add(document)
         self.session.flush()
+        # In this transaction: the cases' grantees are told exactly when the upload commits.
+        outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
         receipt = self.record_receipt(
             _UPLOAD,
             about(document_id, v_number),

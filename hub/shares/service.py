@@ -38,6 +38,7 @@ from hub.core.errors import Forbidden, HubError, NotFound, Unprocessable
 from hub.directory.organisations import OrganisationDirectory
 from hub.idempotency.keys import AnswerGone, fingerprint
 from hub.idempotency.service import Answer
+from hub.notifications import outbox
 from hub.rules.model import Party, Policy, PolicyAction
 from hub.shares import repository
 from hub.shares.schemas import ShareIn, ShareOut, ShareState
@@ -136,6 +137,8 @@ class ShareService(RecordingService):
                     ShareType(share_id=share_id, document_type=name, own_only=reach[name] == "own")
                 )
             self.session.flush()
+        # In this transaction: the grantee is told exactly when the share commits.
+        outbox.share_granted(self.session, share, policy=policy, now=self.now)
         receipt = self.record_receipt(
             Action.SHARE_CREATE,
             subject,
@@ -362,6 +365,7 @@ class ShareService(RecordingService):
             share.revoked_by = self.caller.principal.client_id
             self.session.add(share)
             self.session.flush()
+            outbox.share_revoked(self.session, share, now=self.now)
         v_number = None
         if share.v_number_sealed is not None:
             v_number = self.deps.protector().open(

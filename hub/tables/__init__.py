@@ -28,6 +28,7 @@ from hub.tables.subjects import SubjectKey
 from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
 from hub.tables.web_sessions import WebSession, WebSessionKey
+from hub.tables.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
     "AuditCheckpoint",
@@ -58,4 +59,7 @@ __all__ = [
     "UserRecoveryCode",
     "WebSession",
     "WebSessionKey",
+    "WebhookDelivery",
+    "WebhookMessage",
+    "WebhookSubscription",
 ]

@@ -59,6 +59,7 @@ from hub.documents.service import DOCUMENT, DocumentsDeps, about, transfer_of
 from hub.documents.uploads import UploadService
 from hub.idempotency.keys import AnswerGone, fingerprint
 from hub.idempotency.service import Answer
+from hub.notifications import outbox
 from hub.tables.documents import Document
 from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
@@ -457,6 +458,9 @@ class UploadsService(UploadService):
         repository.drop_parts(self.session, upload.id)
         self.session.flush()
         db.after_commit(self.session, lambda: delete_objects(store, keys))
+        # In this transaction, as the form upload: the cases' grantees are told exactly when the
+        # document exists.
+        outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
         v_number = self.deps.protector().open(v_number_sealed, kind=DOCUMENT, row_id=document_id)
         receipt = self.record_receipt(
             Action.DOCUMENT_UPLOAD,
