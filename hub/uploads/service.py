@@ -160,8 +160,8 @@ class UploadsService(UploadService):
             }
         )
 
-    def created_again(self, answer: Answer) -> None:
-        """An ``Idempotency-Key``'s first creation is answered again only while its upload
+    def created_again(self, answer: Answer) -> Upload:
+        """The upload an ``Idempotency-Key``'s first creation made, answered again only while it
         lives: a terminated or expired one answers 410, never a Location that leads nowhere."""
         upload = None if answer.resource_id is None else self._peek(answer.resource_id)
         if upload is None or upload.owner != self.owner:
@@ -171,6 +171,7 @@ class UploadsService(UploadService):
                 About(UPLOAD),
                 detail=AnswerGone.slug,
             )
+        return upload
 
     def create(self, length: int, fields: Mapping[str, str]) -> Upload:
         """Decide and create an upload of ``length`` bytes (see the module docstring)."""
