@@ -27,6 +27,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.idempotency.service import SWEEP_INTERVAL, sweep_expired
 from hub.inbox.endpoints import router as inbox_router
 from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
@@ -243,6 +244,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: housekeeping(built.engine),
                     settings.webhook_expiring_interval,
                 ),
+                periodic("idempotency-keys", lambda: sweep_expired(built.engine), SWEEP_INTERVAL),
             ):
                 yield
         finally:

@@ -157,7 +157,7 @@ _CREATION: Final[dict[str, Any]] = {
             "lapses if unfinished (24 hours by default), `Upload-Offset` where to PATCH from "
             "(0; for a replayed `Idempotency-Key`, where the upload stands now)",
             "headers": {
-                "Location": {"schema": {"type": "string"}},
+                **idempotent.CREATED_HEADERS,
                 "Upload-Expires": {"schema": {"type": "string"}},
                 "Upload-Offset": {"schema": {"type": "string"}},
             },
