@@ -10,10 +10,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from audit.models import AuditEvent
+from hub.core import db
 from hub.documents.consistency import check_store, iter_orphans
 from hub.tables.uploads import Upload, UploadPart
 from hub.trail.context import system_context
 from hub.uploads.expiry import expire_uploads
+from hub.vault.service import retire_kek, rewrap_all
+from storage.errors import KeyRingError
 from tests.fixtures.documents import DocumentHub, pdf
 from tests.hub.uploads.tus import Tus
 
@@ -94,3 +97,23 @@ def test_the_sweep_leaves_live_uploads(documents_hub: DocumentHub) -> None:
         assert session.get(Upload, upload_id) is not None
     assert set(keys) <= stored_keys(documents_hub)
     assert Tus(documents_hub).head(location).headers["upload-offset"] == "2200000"
+
+
+def test_a_kek_is_not_retired_while_an_unfinished_upload_needs_it(
+    documents_hub: DocumentHub,
+) -> None:
+    location, _, _ = started(documents_hub)
+    services = documents_hub.hub.services
+    old = services.vault.keys.current_kek_id()
+    services.vault.keys.rotate()
+    with db.transaction(services.engine) as session:
+        rewrap_all(session, services.vault)
+    with (
+        db.transaction(services.engine) as session,
+        pytest.raises(KeyRingError, match="unfinished"),
+    ):
+        retire_kek(session, services.vault, old)
+    content = pdf(3_000_000)
+    tus = Tus(documents_hub)
+    done = tus.patch(location, 2_200_000, content[2_200_000:])
+    assert done.status_code == 204, done.text
