@@ -50,14 +50,18 @@ v-numbers are never arguments: --v-number-file FILE, --v-number-file - (stdin), 
 """
 
 _V_NUMBER = re.compile(r"^[0-9]{10}$")
+_V_NUMBER_LIKE = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits 1 (2 means "the hub refused" here)."""
+    """argparse, but a usage error exits 1 (2 means "the hub refused" here), and does not
+    repeat what looks like a v-number: argparse quotes unrecognised arguments, and a v-number
+    typed on the command line must not reach the job log that keeps stderr as well."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        shown = _V_NUMBER_LIKE.sub("[10 digits withheld]", message)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {shown}\n")
 
 
 def read_v_number(source: str | None, *, stdin: IO[str] | None = None) -> str:

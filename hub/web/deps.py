@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
-from typing import Annotated, Final
+from collections.abc import Callable, Iterator, Sequence
+from types import UnionType
+from typing import Annotated, Final, Union, get_args, get_origin
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -133,34 +134,56 @@ _SHOWABLE_PARAMETER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
 
 def reject_unknown_query(request: Request) -> None:
-    """Refuse query parameters the route does not declare (422).
+    """Refuse query parameters the route does not declare, and a single-valued one given more
+    than once (422).
 
     A misspelled filter (``?documnet_type=decision``) would otherwise be ignored, and the
-    caller would get everything instead of what it asked for. A name is repeated in the
-    message only when it cannot be personal data (a short word, not a v-number).
+    caller would get everything instead of what it asked for; a repeated one
+    (``?outcome=denied&outcome=success``) would silently mean only its last value. A name is
+    repeated in the message only when it cannot be personal data (a short word, not a v-number).
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or "access_token" in request.query_params:
         # A token in the query is refused by the bearer check itself, as RFC 6750 prescribes.
         return
-    known = _query_names(route.dependant)
+    known, lists = _query_names(route.dependant)
     unknown = [name for name in request.query_params if name not in known]
     if unknown:
         shown = [name for name in unknown if _SHOWABLE_PARAMETER.fullmatch(name)]
         names = ", ".join(sorted(set(shown))) if len(shown) == len(unknown) else "unnamed"
         allowed = ", ".join(sorted(known)) or "none"
         raise Unprocessable(f"unknown query parameter ({names}); this route takes: {allowed}")
+    repeated = sorted(
+        name
+        for name in set(request.query_params)
+        if name not in lists and len(request.query_params.getlist(name)) > 1
+    )
+    if repeated:
+        raise Unprocessable(f"query parameter given more than once: {', '.join(repeated)}")
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    """The query parameters a route declares, its dependencies' included."""
+def _takes_several(annotation: object) -> bool:
+    """Whether a parameter's type is a list (``list[str]``, ``list[str] | None``, …)."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset, Sequence):
+        return True
+    return origin in (Union, UnionType) and any(_takes_several(a) for a in get_args(annotation))
+
+
+def _query_names(dependant: Dependant) -> tuple[set[str], set[str]]:
+    """The query parameters a route declares, its dependencies' included, and those of them
+    that take several values."""
     names: set[str] = set()
+    lists: set[str] = set()
     pending = [dependant]
     while pending:
         current = pending.pop()
-        names.update(param.alias for param in current.query_params)
+        for param in current.query_params:
+            names.add(param.alias)
+            if _takes_several(param.field_info.annotation):
+                lists.add(param.alias)
         pending.extend(current.dependencies)
-    return names
+    return names, lists
 
 
 StrictQuery = Depends(reject_unknown_query)

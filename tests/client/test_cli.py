@@ -113,6 +113,7 @@ def test_a_v_number_is_never_taken_from_the_command_line(partner: PartnerClient)
 
     assert as_argument.code == 1
     assert "unrecognized arguments" in as_argument.stderr
+    assert "1234567890" not in as_argument.stderr  # the usage error does not repeat it
     assert without_any.code == 1
     assert "--v-number-file" in without_any.stderr
 
