@@ -1,11 +1,14 @@
 """Client authentication: authlib's view of a registered client, and ``private_key_jwt``.
 
 RFC 7523 client assertions are verified with RS256, PS256 or ES256 only (joserfc would refuse
-PS256 unless listed), may expire at most :data:`MAX_ASSERTION_AGE` ahead, and are accepted once:
-authlib leaves ``jti`` checking unimplemented, so here every assertion's ``jti`` is recorded in
-the database, where every replica sees it. ``client_secret_basic`` is accepted only where the
-deployment allows it (:attr:`~auth.server_config.ServerConfig.allow_client_secret`, by default
-in demo mode alone).
+PS256 unless listed), may expire at most :data:`MAX_ASSERTION_AGE` ahead (an hour: authlib's
+client default, decision 0029), and are accepted once: authlib leaves ``jti`` checking
+unimplemented, so here every assertion's ``jti`` is recorded in the database, where every
+replica sees it, until the assertion's ``exp`` has passed. Their ``aud`` is the issuer, the token
+endpoint or the endpoint being called. A client's public keys are registered as a JWK Set, or as
+a ``jwks_uri`` the hub fetches them from (:class:`ClientKeySets`), so a partner rotates its own
+keys. ``client_secret_basic`` is accepted only where the deployment allows it
+(:attr:`~auth.server_config.ServerConfig.allow_client_secret`, by default in demo mode alone).
 
 Neither method tells an unknown client from a known one with wrong credentials: both fail with
 the same error and description after the same work (a secret is compared with a decoy hash, an
@@ -24,11 +27,14 @@ import hmac
 import json
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
+import httpx
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
@@ -46,15 +52,122 @@ from auth.server_config import (
     PRIVATE_KEY_JWT,
     ServerConfig,
 )
-from auth.tokens import ACCEPTED_ALGORITHMS
+from auth.tokens import (
+    ACCEPTED_ALGORITHMS,
+    JWKS_FAILURE_TTL,
+    JWKS_TIMEOUT,
+    InvalidToken,
+    RemoteJwks,
+)
 
-MAX_ASSERTION_AGE: Final = 300
+MAX_ASSERTION_AGE: Final = 3600
+"""Seconds ahead an assertion may expire: authlib's and most clients' default lifetime."""
 ASSERTION_LEEWAY: Final = 30
 MAX_CLIENT_ID_LENGTH: Final = 64
 
 # RFC 6749 Appendix A: client_id, client_secret and the like are *VSCHAR (%x20-7E).
 _VSCHARS: Final = re.compile(r"[\x20-\x7e]*")
 _DECOY_SECRET_HASH: Final = hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+
+
+MAX_JWKS_URI_LENGTH: Final = 2048
+JWKS_URI_MAX_AGE: Final = (60.0, 3600.0)
+"""Bounds of a client key set's ``Cache-Control: max-age``: at least a minute, so a partner
+cannot make every token request a fetch, at most an hour, so a key it withdrew is dropped."""
+JWKS_URI_REFETCH_INTERVAL: Final = 30.0
+"""At most one fetch per this many seconds for an unknown ``kid``: rotation is picked up, a flood
+of made-up kids is not a flood of fetches to the partner."""
+MAX_CACHED_KEY_SETS: Final = 1024
+
+
+def jwks_uri_problem(uri: str, *, allow_http: bool) -> str | None:
+    """Why ``uri`` cannot be a client's ``jwks_uri``, or ``None``: an absolute https URL (http
+    only where ``allow_http``: demo and development), no credentials or fragment, at most
+    :data:`MAX_JWKS_URI_LENGTH` characters of printable ASCII."""
+    if not 0 < len(uri) <= MAX_JWKS_URI_LENGTH or not is_vschar(uri) or " " in uri:
+        return f"a jwks_uri is 1-{MAX_JWKS_URI_LENGTH} printable ASCII characters, no spaces"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "the jwks_uri is not a valid URL"
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes:
+        return "the jwks_uri must use https" + ("" if allow_http else " outside demo mode")
+    if not parts.hostname:
+        return "the jwks_uri names no host"
+    if parts.username is not None or parts.password is not None or parts.fragment:
+        return "the jwks_uri may hold no credentials and no fragment"
+    return None
+
+
+class ClientKeySets:
+    """The key sets of clients registered with a ``jwks_uri``, fetched and cached per process.
+
+    Each URL's set is a :class:`~auth.tokens.RemoteJwks` in strict mode: one overall deadline
+    (``timeout`` seconds), a streamed size cap, no redirects, ``Cache-Control: max-age`` honoured
+    within :data:`JWKS_URI_MAX_AGE` (else five minutes), at most one refetch per
+    :data:`JWKS_URI_REFETCH_INTERVAL` for an unknown ``kid``, failures remembered for
+    ``failure_ttl`` seconds, JSON only and public keys only. At most :data:`MAX_CACHED_KEY_SETS`
+    URLs are kept, the least recently used dropped first. A URL that is not https (http only
+    where ``allow_http``) is never fetched, whatever the database says.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_http: bool,
+        timeout: float = JWKS_TIMEOUT,
+        failure_ttl: float = JWKS_FAILURE_TTL,
+        refetch_interval: float = JWKS_URI_REFETCH_INTERVAL,
+        http_client: httpx.Client | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self.allow_http = allow_http
+        self._timeout = timeout
+        self._failure_ttl = failure_ttl
+        self._refetch_interval = refetch_interval
+        self._client = http_client or httpx.Client(
+            timeout=timeout, follow_redirects=False, trust_env=False
+        )
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._remotes: OrderedDict[str, RemoteJwks] = OrderedDict()
+
+    def _remote(self, uri: str) -> RemoteJwks:
+        with self._lock:
+            remote = self._remotes.get(uri)
+            if remote is None:
+                extra = {"monotonic": self._monotonic} if self._monotonic is not None else {}
+                remote = self._remotes[uri] = RemoteJwks(
+                    uri,
+                    client=self._client,
+                    timeout=self._timeout,
+                    failure_ttl=self._failure_ttl,
+                    max_age_bounds=JWKS_URI_MAX_AGE,
+                    strict=True,
+                    refetch_interval=self._refetch_interval,
+                    **extra,
+                )
+                while len(self._remotes) > MAX_CACHED_KEY_SETS:
+                    self._remotes.popitem(last=False)
+            self._remotes.move_to_end(uri)
+            return remote
+
+    def keys(self, uri: str, kid: str) -> KeySet:
+        """The client's keys for an assertion signed with ``kid``; raises
+        :class:`InvalidClientError` when they cannot be had."""
+        if jwks_uri_problem(uri, allow_http=self.allow_http) is not None:
+            raise InvalidClientError(description="The client's jwks_uri is not accepted here.")
+        try:
+            return self._remote(uri).keys(kid)
+        except InvalidToken:
+            raise InvalidClientError(
+                description="The client's keys cannot be retrieved from its jwks_uri."
+            ) from None
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def is_vschar(value: str) -> bool:
@@ -164,12 +277,17 @@ class Client(ClientMixin):
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if method == PRIVATE_KEY_JWT:
-            return self.row.jwks is not None
+            return self.row.jwks is not None or self.row.jwks_uri is not None
         if method == CLIENT_SECRET_BASIC:
             return self._allow_secret and self.row.secret_hash is not None
         if method == IN_PROCESS:
             # A people's client with no credential of its own: the web UI's (decision 0023).
-            return self.for_people and self.row.jwks is None and self.row.secret_hash is None
+            return (
+                self.for_people
+                and self.row.jwks is None
+                and self.row.jwks_uri is None
+                and self.row.secret_hash is None
+            )
         return False
 
     def check_response_type(self, response_type: str) -> bool:
@@ -208,12 +326,21 @@ class ClientAssertion(JWTBearerClientAssertion):
 
     CLIENT_AUTH_METHOD = PRIVATE_KEY_JWT
 
-    def __init__(self, session: Session, config: ServerConfig, *, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        config: ServerConfig,
+        *,
+        now: Callable[[], float],
+        client_keys: ClientKeySets,
+    ) -> None:
         super().__init__(validate_jti=True, leeway=ASSERTION_LEEWAY)
         self._session = session
         self._config = config
         self._now = now
+        self._client_keys = client_keys
         self._endpoint = config.token_endpoint
+        self._kid = ""
 
     def __call__(self, query_client: Callable[[str], Client | None], request: Any) -> Any:
         def known_or_decoy(client_id: str) -> Client | _Decoy:
@@ -228,6 +355,13 @@ class ClientAssertion(JWTBearerClientAssertion):
             if isinstance(getattr(request, "client", None), _Decoy):
                 request.client = None  # authlib set it before verifying; nobody authenticated
             raise
+
+    def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        headers, claims = super().extract_assertion(assertion)
+        kid = headers.get("kid")
+        # The kid picks the key; for a jwks_uri client an unknown one may mean it rotated.
+        self._kid = kid if isinstance(kid, str) and len(kid) <= 255 else ""
+        return dict(headers), claims
 
     def get_audiences(self) -> list[str]:
         # Exactly the issuer identifier, the exact token endpoint URL or the exact URL of the
@@ -277,8 +411,10 @@ class ClientAssertion(JWTBearerClientAssertion):
         return True
 
     def resolve_client_public_key(self, client: Client | _Decoy) -> KeySet:
-        if isinstance(client, _Decoy) or client.row.jwks is None:
-            # Verified against keys nobody holds: refused as a wrong signature is, so the
-            # answer does not tell whether the client exists or has keys.
-            return decoy_keys()
-        return KeySet.import_key_set(json.loads(client.row.jwks))
+        if isinstance(client, Client) and client.row.jwks is not None:
+            return KeySet.import_key_set(json.loads(client.row.jwks))
+        if isinstance(client, Client) and client.row.jwks_uri is not None:
+            return self._client_keys.keys(client.row.jwks_uri, self._kid)
+        # Verified against keys nobody holds: refused as a wrong signature is, so the answer
+        # does not tell whether the client exists or has keys.
+        return decoy_keys()

@@ -19,12 +19,13 @@ class OAuthClient(SQLModel, table=True):
     application that people log in to with the authorization code grant.
 
     Secrets are never stored, only their SHA-256 (they are 256-bit random values the hub
-    generated, so a slow password hash would add nothing). A client with ``jwks`` may
-    authenticate with ``private_key_jwt``; one with ``secret_hash`` with
-    ``client_secret_basic``, where configuration allows it. A client with ``redirect_uris`` is
-    a people's client: it uses the authorization code grant (and refresh tokens), never client
-    credentials; one without is a system and uses client credentials only. The web UI's own
-    client has neither keys nor secret: it authenticates in-process (decision 0023).
+    generated, so a slow password hash would add nothing). A client with ``jwks`` or a
+    ``jwks_uri`` (never both) may authenticate with ``private_key_jwt``; one with
+    ``secret_hash`` with ``client_secret_basic``, where configuration allows it. A client with
+    ``redirect_uris`` is a people's client: it uses the authorization code grant (and refresh
+    tokens), never client credentials; one without is a system and uses client credentials
+    only. The web UI's own client has neither keys nor secret: it authenticates in-process
+    (decision 0023).
     """
 
     __tablename__ = "oauth_client"
@@ -37,6 +38,11 @@ class OAuthClient(SQLModel, table=True):
         max_length=64, description="Code of the processing activity (purpose) it acts for"
     )
     jwks: str | None = Field(default=None, sa_type=Text, description="Public JWK Set, as JSON")
+    jwks_uri: str | None = Field(
+        default=None,
+        sa_type=Text,
+        description="Where its public JWK Set is fetched (instead of jwks): it rotates its keys",
+    )
     secret_hash: str | None = Field(default=None, max_length=64)
     enabled: bool = Field(default=True)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))

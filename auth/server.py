@@ -16,6 +16,8 @@ Where authlib's defaults are unsafe for this hub those parts override them:
 - algorithms: assertions are verified with RS256, PS256 or ES256 only (joserfc would refuse
   PS256 unless listed), and an assertion may expire at most
   :data:`~auth.client_auth.MAX_ASSERTION_AGE` ahead (:mod:`auth.client_auth`);
+- client keys: registered as a JWK Set, or fetched from the client's ``jwks_uri`` with a
+  deadline, a size cap and a bounded cache (:class:`~auth.client_auth.ClientKeySets`);
 - no client_secret_post, no ``none`` authentication; ``client_secret_basic`` is the hub's own,
   which refuses malformed credentials and answers an unknown client as a wrong secret
   (:mod:`auth.client_auth`); the web UI's own client authenticates in-process only
@@ -46,7 +48,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    InvalidRequestError,
+    OAuth2Error,
+    OAuth2Payload,
+    OAuth2Request,
+)
 from sqlalchemy import delete
 from sqlmodel import Session
 
@@ -54,6 +61,7 @@ from auth import families
 from auth.client_auth import (
     Client,
     ClientAssertion,
+    ClientKeySets,
     authenticate_client_secret_basic,
     authenticate_in_process,
     is_client_id,
@@ -157,10 +165,12 @@ class HubAuthorizationServer(AuthorizationServer):
         is_revoked: Callable[[str], bool],
         organisation_enabled: Callable[[str], bool],
         people: People,
+        client_keys: ClientKeySets,
         now: Callable[[], float] = time.time,
     ) -> None:
         """``organisation_enabled(code)`` reads the organisation's state in ``session``, and
-        ``people(user_id)`` the person's."""
+        ``people(user_id)`` the person's; ``client_keys`` are the process's cache of key sets
+        fetched from clients' ``jwks_uri``."""
         super().__init__(scopes_supported=[s.value for s in Scope])
         self.session = session
         self.config = config
@@ -171,7 +181,10 @@ class HubAuthorizationServer(AuthorizationServer):
         self.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True)])
         self.register_grant(RefreshTokenGrant)
         self.register_client_auth_method(CLIENT_SECRET_BASIC, authenticate_client_secret_basic)
-        self.register_client_auth_method(PRIVATE_KEY_JWT, ClientAssertion(session, config, now=now))
+        self.register_client_auth_method(
+            PRIVATE_KEY_JWT,
+            ClientAssertion(session, config, now=now, client_keys=client_keys),
+        )
         self.register_client_auth_method(IN_PROCESS, authenticate_in_process)
         self.register_token_generator("default", AccessTokenIssuer(config, signing, now=now))
         self.register_endpoint(Introspection(validator, is_revoked))
@@ -179,6 +192,15 @@ class HubAuthorizationServer(AuthorizationServer):
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+    def create_token_response(self, request: Any = None) -> Any:
+        """authlib answers a missing ``grant_type`` as ``unsupported_grant_type``; RFC 6749
+        §5.2 calls a missing required parameter ``invalid_request``, and a client's library
+        shows that as its own mistake rather than the server's."""
+        if isinstance(request, FormRequest) and not request.form.get("grant_type"):
+            error = InvalidRequestError(description="The grant_type parameter is missing.")
+            return self.handle_error_response(request, error)
+        return super().create_token_response(request)
 
     def query_client(self, client_id: str) -> Client | None:
         row = self.session.get(OAuthClient, client_id) if is_client_id(client_id) else None

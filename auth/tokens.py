@@ -35,12 +35,15 @@ that the hub can record the attempt.
 from __future__ import annotations
 
 import json
+import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 from joserfc import jws
@@ -63,9 +66,13 @@ JWKS_FAILURE_TTL: Final = 10.0
 JWKS_MAX_STALE: Final = 3600.0
 """Seconds after its last good fetch that a key set still verifies its own kids while its
 server fails: a partner's outage is bridged, a key it withdrew is not trusted for ever."""
+_MAX_AGE: Final = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+_JSON_TYPES: Final = frozenset({"application/json", "application/jwk-set+json"})
 # joserfc refuses PS256 unless it is listed: the registry names exactly the accepted three.
 _REGISTRY: Final = jws.JWSRegistry(algorithms=list(ACCEPTED_ALGORITHMS))
 _SCOPE_VALUES: Final = frozenset(s.value for s in Scope)
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidToken(Exception):
@@ -154,7 +161,12 @@ class RemoteJwks:
       tokens and other issuers' never wait behind it;
     - is remembered when it fails (``failure_ttl`` seconds): meanwhile the issuer's tokens are
       refused at once, or checked against the keys last fetched, so a flood of tokens is not a
-      flood of fetches.
+      flood of fetches; the failure is logged with the URL's host and path only.
+
+    A good answer is kept :data:`JWKS_CACHE_SECONDS`, or, with ``max_age_bounds``, the answer's
+    ``Cache-Control: max-age`` clamped to those bounds. ``strict`` (a client's ``jwks_uri``)
+    refuses an answer that is not JSON by its ``Content-Type`` and a set holding a private key:
+    a partner that publishes its private half has lost it.
     """
 
     def __init__(
@@ -165,9 +177,16 @@ class RemoteJwks:
         timeout: float = JWKS_TIMEOUT,
         failure_ttl: float = JWKS_FAILURE_TTL,
         max_bytes: int = JWKS_MAX_BYTES,
+        max_age_bounds: tuple[float, float] | None = None,
+        strict: bool = False,
+        refetch_interval: float = JWKS_REFETCH_INTERVAL,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url
+        self._refetch_interval = refetch_interval
+        self._max_age_bounds = max_age_bounds
+        self._strict = strict
+        self._lifetime = JWKS_CACHE_SECONDS
         self._client = client
         self._timeout = timeout
         self._failure_ttl = failure_ttl
@@ -179,8 +198,9 @@ class RemoteJwks:
         self._failed_until = float("-inf")
         self._flight: _Flight | None = None
 
-    def _fetch(self, deadline: float) -> KeySet:
-        """One fetch, streamed; raises :class:`InvalidToken` on any failure."""
+    def _fetch(self, deadline: float) -> tuple[KeySet, float]:
+        """One fetch, streamed: the keys and how long to keep them; raises :class:`InvalidToken`
+        on any failure."""
         try:
             with self._client.stream(
                 "GET",
@@ -190,10 +210,33 @@ class RemoteJwks:
                 timeout=httpx.Timeout(self._timeout),
             ) as response:
                 response.raise_for_status()
+                if self._strict:
+                    media_type = response.headers.get("content-type", "").split(";")[0]
+                    if media_type.strip().lower() not in _JSON_TYPES:
+                        raise InvalidToken("the key set is not JSON")
                 body = self._read(response, deadline)
-            return KeySet.import_key_set(json.loads(body))
+                lifetime = self._lifetime_of(response.headers.get("cache-control", ""))
+            keys = KeySet.import_key_set(json.loads(body))
         except (httpx.HTTPError, ValueError, JoseError, TypeError, RecursionError) as exc:
             raise InvalidToken("the issuer's keys cannot be retrieved") from exc
+        if self._strict and any(key.is_private for key in keys):
+            raise InvalidToken("the key set holds a private key")
+        return keys, lifetime
+
+    def _lifetime_of(self, cache_control: str) -> float:
+        """Seconds to keep a good answer: ``max-age`` within the bounds, if those are set."""
+        if self._max_age_bounds is None:
+            return JWKS_CACHE_SECONDS
+        low, high = self._max_age_bounds
+        found = _MAX_AGE.search(cache_control)
+        seconds = float(found.group(1)) if found else JWKS_CACHE_SECONDS
+        return min(max(seconds, low), high)
+
+    @property
+    def where(self) -> str:
+        """The URL without query or credentials, for a log line."""
+        url = urlsplit(self._url)
+        return f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}{url.path}"
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         """The body, read until :data:`JWKS_MAX_BYTES` or the deadline, whichever comes first."""
@@ -211,15 +254,20 @@ class RemoteJwks:
 
     def _run(self, flight: _Flight) -> None:
         """The fetch's own thread: fetch, then publish the outcome."""
+        lifetime = JWKS_CACHE_SECONDS
         try:
-            keys: KeySet | None = self._fetch(flight.deadline)
-        except Exception:  # noqa: BLE001 - whatever fails, the waiters must wake to a refusal
+            keys, lifetime = self._fetch(flight.deadline)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the waiters must wake to a refusal
             keys = None
+            reason = str(exc) if isinstance(exc, InvalidToken) else type(exc).__name__
+            cause = exc.__cause__
+            detail = f"{reason} ({type(cause).__name__})" if cause is not None else reason
+            logger.warning("key set fetch from %s failed: %s", self.where, detail)
         flight.keys = keys
         with self._lock:
             now = self._monotonic()
             if keys is not None:
-                self._keys, self._fetched_at = keys, now
+                self._keys, self._fetched_at, self._lifetime = keys, now, lifetime
                 self._failed_until = float("-inf")
             else:
                 self._failed_until = now + self._failure_ttl
@@ -232,9 +280,9 @@ class RemoteJwks:
         with self._lock:
             now = self._monotonic()
             known = self._keys
-            stale = now - self._fetched_at >= JWKS_CACHE_SECONDS
+            stale = now - self._fetched_at >= self._lifetime
             missing = known is None or not any(k.kid == kid for k in known)
-            may_refetch = now - self._fetched_at >= JWKS_REFETCH_INTERVAL
+            may_refetch = now - self._fetched_at >= self._refetch_interval
             if known is not None and not stale and not (missing and may_refetch):
                 return known
             flight = self._flight

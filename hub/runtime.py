@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audit.events import Action
+from auth.client_auth import ClientKeySets
 from auth.scopes import parse_scopes
 from auth.server_config import ServerConfig
 from auth.tokens import TokenValidator, TrustedIssuer
@@ -323,6 +324,12 @@ def build_oauth(
         is_revoked=is_revoked,
         standing=standing,
         people=people,
+        # Clients' jwks_uri: https only in production (DESIGN.md, decision 0029).
+        client_keys=ClientKeySets(
+            allow_http=not settings.is_production,
+            timeout=settings.jwks_timeout,
+            failure_ttl=settings.jwks_failure_ttl,
+        ),
     )
 
 

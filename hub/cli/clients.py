@@ -53,6 +53,8 @@ def cmd_add(args: argparse.Namespace) -> None:
             processing_activity=args.purpose,
             jwks=jwks,
             generate_key=args.generate_key,
+            jwks_uri=args.jwks_uri,
+            allow_http_jwks_uri=not settings.is_production,
             with_secret=args.with_secret,
             client_id=args.client_id,
         )
@@ -65,6 +67,8 @@ def cmd_add(args: argparse.Namespace) -> None:
     print(f"client_id     {new.client.client_id}")
     print(f"organisation  {new.client.organisation}")
     print(f"scopes        {new.client.scopes}")
+    if new.client.jwks_uri is not None:
+        print(f"jwks_uri      {new.client.jwks_uri}")
     if new.private_jwk is not None:
         print("private_jwk   (shown once; store it in the partner system, then forget it)")
         print(json.dumps(new.private_jwk))
@@ -97,6 +101,7 @@ def _row(view: ClientView, *, secrets_accepted: bool) -> dict[str, Any]:
         "scopes": client.scopes.split(),
         "purpose": client.processing_activity,
         "methods": methods,
+        "jwks_uri": client.jwks_uri,
         "created": _when(client.created_at),
         "last_used": _when(client.last_used_at),
         "state": view.state,
@@ -177,6 +182,12 @@ def add_parser(commands: Any) -> None:
     keys_source = add.add_mutually_exclusive_group(required=True)
     keys_source.add_argument("--jwks", metavar="FILE", help="the client's public JWK Set")
     keys_source.add_argument("--generate-key", action="store_true", help="generate an ES256 pair")
+    keys_source.add_argument(
+        "--jwks-uri",
+        metavar="URL",
+        help="where the client publishes its public JWK Set, fetched by the hub (the partner "
+        "rotates its own keys); https only outside demo and development",
+    )
     add.add_argument(
         "--with-secret",
         action="store_true",

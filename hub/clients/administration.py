@@ -35,12 +35,15 @@ CLIENT = "client"
 @dataclass(frozen=True, slots=True)
 class ClientsDeps:
     policy: Policy
+    allow_http_jwks_uri: bool = False
+    """Whether a ``jwks_uri`` may be plain http: in demo and development only."""
 
 
 @dataclass(frozen=True, slots=True)
 class Registration:
     """What the registration form asks: ``jwks`` is the pasted public JWK Set (text), used
-    unless ``generate`` asks for a new key pair."""
+    unless ``generate`` asks for a new key pair or ``jwks_uri`` names where the partner
+    publishes its set."""
 
     organisation: str
     name: str
@@ -48,6 +51,7 @@ class Registration:
     processing_activity: str
     generate: bool
     jwks: str = ""
+    jwks_uri: str | None = None
 
 
 class ClientAdministration(RecordingService):
@@ -70,8 +74,12 @@ class ClientAdministration(RecordingService):
                 name=registration.name,
                 scopes=" ".join(registration.scopes),
                 processing_activity=registration.processing_activity,
-                jwks=None if registration.generate else _jwks(registration.jwks),
+                jwks=None
+                if registration.generate or registration.jwks_uri is not None
+                else _jwks(registration.jwks),
                 generate_key=registration.generate,
+                jwks_uri=registration.jwks_uri,
+                allow_http_jwks_uri=self.deps.allow_http_jwks_uri,
                 clock=lambda: self.now,
             )
         except Unprocessable as exc:

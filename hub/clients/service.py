@@ -1,8 +1,10 @@
 """Registering, listing, disabling and enabling OAuth clients.
 
 A client authenticates with ``private_key_jwt``: its public JWK Set is registered (or a key
-pair is generated, and the private half shown once). A secret for ``client_secret_basic`` is
-only generated on request, or for demo clients; the hub keeps its SHA-256, never the secret.
+pair is generated, and the private half shown once), or the ``jwks_uri`` it publishes that set
+at, so that it rotates its own keys (https only outside demo and development, decision 0029).
+A secret for ``client_secret_basic`` is only generated on request, or for demo clients; the hub
+keeps its SHA-256, never the secret.
 
 A client's scopes keep the duties apart (:func:`auth.scopes.check_separation`): ``audit:read``
 and ``admin`` never with a document or share scope, ``metrics:read`` alone. A client belongs to
@@ -27,7 +29,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlmodel import Session
 
-from auth.client_auth import hash_secret, new_secret
+from auth.client_auth import hash_secret, jwks_uri_problem, new_secret
 from auth.models import OAuthClient
 from auth.scopes import Scope, check_separation, format_scopes, parse_scopes
 from auth.server_config import CLIENT_SECRET_BASIC, IN_PROCESS, PRIVATE_KEY_JWT
@@ -87,10 +89,16 @@ def add_client(
     processing_activity: str,
     jwks: dict[str, Any] | None = None,
     generate_key: bool = False,
+    jwks_uri: str | None = None,
+    allow_http_jwks_uri: bool = False,
     with_secret: bool = False,
     client_id: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> NewClient:
+    """Register a client with exactly one source of keys: ``jwks`` (its public JWK Set),
+    ``generate_key`` (a new ES256 pair, the private half in the answer) or ``jwks_uri`` (where
+    the hub fetches its set; plain http only with ``allow_http_jwks_uri``, in demo and
+    development). Raises :class:`Unprocessable` saying what is wrong."""
     org = organisations.get(session, organisation)
     if org is None:
         raise Unprocessable(f"no enabled organisation {organisation!r}")
@@ -109,8 +117,14 @@ def add_client(
             f"unknown processing activity {processing_activity!r}; "
             f"use one of {', '.join(PROCESSING_ACTIVITIES)}"
         )
-    if (jwks is None) == (not generate_key):
-        raise Unprocessable("give the client's public keys (a JWK Set) or generate a key pair")
+    if (jwks is not None) + generate_key + (jwks_uri is not None) != 1:
+        raise Unprocessable(
+            "give the client's public keys (a JWK Set), or a jwks_uri, or generate a key pair"
+        )
+    if jwks_uri is not None:
+        problem = jwks_uri_problem(jwks_uri, allow_http=allow_http_jwks_uri)
+        if problem is not None:
+            raise Unprocessable(problem)
     client_id = client_id or f"{organisation.lower()}-{secrets.token_hex(4)}"
     if not _CLIENT_ID.fullmatch(client_id):
         raise Unprocessable("a client id is 3-64 characters of a-z, 0-9, '.', '_' and '-'")
@@ -119,7 +133,6 @@ def add_client(
     private_jwk = None
     if generate_key:
         jwks, private_jwk = generate_key_pair(client_id)
-    assert jwks is not None  # noqa: S101 - one of the two branches above set it
     secret = new_secret() if with_secret else None
     client = OAuthClient(
         client_id=client_id,
@@ -127,7 +140,8 @@ def add_client(
         name=name,
         scopes=format_scopes(set(parsed_scopes)),
         processing_activity=processing_activity,
-        jwks=_validated_jwks(jwks),
+        jwks=_validated_jwks(jwks) if jwks is not None else None,
+        jwks_uri=jwks_uri,
         secret_hash=hash_secret(secret) if secret else None,
         enabled=True,
         created_at=clock(),
@@ -142,6 +156,7 @@ def reset_credentials(session: Session, client: OAuthClient) -> NewClient:
     jwks, private_jwk = generate_key_pair(client.client_id)
     secret = new_secret()
     client.jwks = _validated_jwks(jwks)
+    client.jwks_uri = None
     client.secret_hash = hash_secret(secret)
     session.add(client)
     session.flush()
@@ -151,7 +166,7 @@ def reset_credentials(session: Session, client: OAuthClient) -> NewClient:
 def methods(client: OAuthClient) -> list[str]:
     """The authentication methods the client is registered for."""
     registered = []
-    if client.jwks:
+    if client.jwks or client.jwks_uri:
         registered.append(PRIVATE_KEY_JWT)
     if client.secret_hash:
         registered.append(CLIENT_SECRET_BASIC)

@@ -26,7 +26,7 @@ from sqlmodel import Session
 
 from audit.events import Action, ActorType, Outcome
 from auth import families
-from auth.client_auth import basic_credentials, decoy_keys, is_client_id
+from auth.client_auth import ClientKeySets, basic_credentials, decoy_keys, is_client_id
 from auth.code_grant import AuthorizationRequest, Grantee
 from auth.models import OAuthClient, RefreshToken, RevokedToken
 from auth.people import WEB_CLIENT_ID, Person
@@ -114,8 +114,14 @@ class OAuthService:
         is_revoked: Callable[[str], bool],
         standing: Standing,
         people: PersonLookup,
+        client_keys: ClientKeySets | None = None,
     ) -> None:
+        """``client_keys``: the cache of key sets fetched from clients' ``jwks_uri``; by
+        default one that fetches over https only."""
         self.config = config
+        self.client_keys = (
+            client_keys if client_keys is not None else ClientKeySets(allow_http=False)
+        )
         self.signing = signing
         self.validator = validator
         self.standing = standing
@@ -133,6 +139,7 @@ class OAuthService:
             is_revoked=self._is_revoked,
             organisation_enabled=lambda code: organisations.is_enabled(session, code),
             people=lambda user_id: self._people.grantee(session, user_id),
+            client_keys=self.client_keys,
         )
 
     # -- the authorization endpoint, for the login pages ---------------------------------------

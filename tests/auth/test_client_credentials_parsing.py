@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from authlib.oauth2.rfc6749 import InvalidClientError
 
-from auth.client_auth import ClientAssertion, basic_credentials, is_client_id
+from auth.client_auth import ClientAssertion, ClientKeySets, basic_credentials, is_client_id
 from auth.server_config import ServerConfig
 
 ISSUER = "https://hub.example"
@@ -89,7 +89,12 @@ def _assertion_verifier() -> ClientAssertion:
         allow_client_secret=False,
         purpose_uri=lambda code: code,
     )
-    verifier = ClientAssertion(session=None, config=config, now=time.time)  # type: ignore[arg-type]
+    verifier = ClientAssertion(
+        session=None,  # type: ignore[arg-type]
+        config=config,
+        now=time.time,
+        client_keys=ClientKeySets(allow_http=False),
+    )
     verifier._endpoint = _Request.uri  # as __call__ sets it for the endpoint being called
     return verifier
 

@@ -137,11 +137,46 @@ def test_assertion_with_the_wrong_audience_is_invalid_client(hub: Hub) -> None:
 
 def test_assertion_expiring_too_far_ahead_is_invalid_client(hub: Hub) -> None:
     client = hub.register()
-    assertion = make_assertion(client, lifetime=3600)
+    assertion = make_assertion(client, lifetime=3600 + 120)
     response = hub.token_response(
         client, client_assertion_type=ASSERTION_TYPE, client_assertion=assertion
     )
     _assert_oauth_error(response, 400, "invalid_client")
+    assert "3600s" in response.json()["error_description"]
+
+
+def test_an_assertion_of_an_hour_is_accepted_and_its_jti_kept_until_it_expires(hub: Hub) -> None:
+    """authlib's client signs assertions that live an hour (decision 0029): accepted, and its
+    jti is remembered until then, so a replay within the hour is refused after any pruning."""
+    client = hub.register()
+    assertion = make_assertion(client, lifetime=3600, jti="an-hour")
+    first = hub.token_response(
+        client, client_assertion_type=ASSERTION_TYPE, client_assertion=assertion
+    )
+    assert first.status_code == 200, first.text
+    with Session(hub.services.engine) as session:
+        prune(session, now=datetime.now(UTC) + timedelta(minutes=59))
+        session.commit()
+        assert session.exec(select(UsedAssertion.jti)).all() == ["an-hour"]
+    again = hub.token_response(
+        client, client_assertion_type=ASSERTION_TYPE, client_assertion=assertion
+    )
+    _assert_oauth_error(again, 400, "invalid_client")
+
+
+def test_a_missing_grant_type_is_invalid_request(hub: Hub) -> None:
+    """RFC 6749 §5.2: a missing required parameter is invalid_request, not an unsupported
+    grant type."""
+    client = hub.register()
+    response = hub.client.post(
+        "/oauth/token",
+        data={
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": make_assertion(client),
+        },
+    )
+    _assert_oauth_error(response, 400, "invalid_request")
+    assert "grant_type" in response.json()["error_description"]
 
 
 def test_expired_assertion_is_invalid_client(hub: Hub) -> None:

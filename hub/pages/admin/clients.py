@@ -129,14 +129,15 @@ async def add_client(request: Request, service: ClientAdder, person: CurrentPers
         "processing_activity": text.get("processing_activity", ""),
         "key": text.get("key", ""),
         "jwks": text.get("jwks", ""),
+        "jwks_uri": text.get("jwks_uri", ""),
     }
     _ = translator(request)
-    if values["key"] not in ("generate", "jwks"):
+    if values["key"] not in ("generate", "jwks", "jwks_uri"):
         return _form_page(
             request,
             service,
             values=values,
-            errors=[_("Choose whether to generate a key pair or to paste a JWK Set.")],
+            errors=[_("Choose whether to generate a key pair, paste a JWK Set or give its URL.")],
             status_code=422,
         )
     registration = Registration(
@@ -146,6 +147,7 @@ async def add_client(request: Request, service: ClientAdder, person: CurrentPers
         processing_activity=text.get("processing_activity", ""),
         generate=values["key"] == "generate",
         jwks=text.get("jwks", ""),
+        jwks_uri=text.get("jwks_uri", "").strip() if values["key"] == "jwks_uri" else None,
     )
     try:
         new = service.add(registration)
@@ -219,6 +221,9 @@ def client_refusal(exc: HubError, _: Callable[[str], str]) -> str:
         ),
         ("RSA keys must have", _("RSA keys must have at least 2048 bits.")),
         ("keys must be RSA", _("The keys must be RSA or EC P-256 keys.")),
+        ("the jwks_uri must use https", _("The key set's URL must begin with https://.")),
+        ("a jwks_uri is", _("The key set's URL is too long or holds spaces.")),
+        ("the jwks_uri", _("The key set's URL is not a valid https:// URL.")),
     )
     if "separation of duties" in message and "cannot be held together" in message:
         return _(

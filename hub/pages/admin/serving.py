@@ -19,7 +19,12 @@ from hub.web.recording import Call
 
 
 def _clients(call: Call, services: Services) -> ClientAdministration:
-    return ClientAdministration(call, ClientsDeps(policy=services.policy))
+    return ClientAdministration(
+        call,
+        ClientsDeps(
+            policy=services.policy, allow_http_jwks_uri=not services.settings.is_production
+        ),
+    )
 
 
 def _shares(call: Call, services: Services) -> ShareService:
