@@ -379,13 +379,15 @@ def upload_and_share(story: Story, inbox: Receiver) -> tuple[Path, str, Path]:
     document_id = uploaded["id"]
     assert uploaded["sha256"] == sha256_of(document)
     assert uploaded["size"] == DOCUMENT_SIZE
+    assert uploaded["verification"]["ok"] is True, uploaded["verification"]
     upload_receipt = home / "upload-receipt.json"
     upload_receipt.write_text(json.dumps(receipt_of(uploaded)))
 
     shared = story.run(
         "iom",
-        "share", document_id,
-        "--grantee", "GM0363",
+        "share",
+        "--document", document_id,
+        "--to", "GM0363",
         "--purpose", "terugkeer",
         "--days", "30",
     )  # fmt: skip
@@ -438,8 +440,14 @@ def download_interrupted_and_resumed(
     downloaded = story.run("gm0363", "download", document_id, "-o", str(target))
     assert not partial.exists()
     assert sha256_of(target) == sha256_of(document)
-    download_receipt = home / "download-receipt.json"
-    download_receipt.write_text(json.dumps(receipt_of(downloaded)))
+    assert downloaded["resumed"] is True
+    assert downloaded["sha256"] == sha256_of(document)
+    # The receipts of both requests that delivered a part: the interrupted one's and the range.
+    assert len(downloaded["receipts"]) == 2, downloaded["receipts"]
+    for receipt in downloaded["receipts"]:
+        receipt_of({"receipt": receipt})
+    download_receipt = home / "download-receipts.json"
+    download_receipt.write_text(json.dumps(downloaded))
 
     # The trail: the resumed download is a range from where the first one stopped, and each
     # download's event names the whole content it was part of.
