@@ -29,6 +29,12 @@ that the Merkle log hashes, ``leaf_hash = SHA-256(0x00 || JCS(leaf))``:
                             ``actor_id`` alone may name one of the hub's clients
 ``actor_client``            for a person (``actor_type`` ``user``), the client they acted
                             through, such as the web UI's ``ketenhub-web``; absent otherwise
+``content_sha256``          on ``document.upload`` and ``document.download``: the SHA-256 of
+                            the document's whole content, 64 lowercase hex digits …
+``content_size``            … and its size in bytes, a JSON *number* (the only one besides
+                            ``seq``), so a receipt proves which bytes were received or served
+``range``                   on a range download: the bytes served, ``start-end`` (inclusive
+                            offsets, as the ``Content-Range`` said); absent for the whole
 ==========================  =================================================================
 
 Absent values are omitted from the leaf, never ``null``. The leaf is exactly what is stored, so
@@ -61,7 +67,11 @@ __all__ = [
 
 _HEX32: Final = re.compile(r"[0-9a-f]{32}")
 _HEX16: Final = re.compile(r"[0-9a-f]{16}")
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_RANGE: Final = re.compile(r"(0|[1-9][0-9]*)-(0|[1-9][0-9]*)")
 MAX_TEXT: Final = 512
+MAX_SIZE: Final = 2**53 - 1
+"""The largest ``content_size``: a JSON number holds it exactly (JCS, I-JSON)."""
 
 
 class Action(StrEnum):
@@ -99,6 +109,14 @@ class Action(StrEnum):
     DOCUMENT_DOWNLOAD = "document.download"
     DOCUMENT_DELETE = "document.delete"
     DOCUMENT_SHRED = "document.shred"
+    UPLOAD_CREATE = "upload.create"
+    """A resumable (tus) upload created: the policy decided on its metadata."""
+    UPLOAD_APPEND = "upload.append"
+    """Bytes appended to a resumable upload. Only refusals are recorded (and the completion,
+    as the ``document.upload`` it makes); a successful PATCH is progress, not an access."""
+    UPLOAD_TERMINATE = "upload.terminate"
+    UPLOAD_EXPIRE = "upload.expire"
+    """An unfinished resumable upload swept at its expiry, its parts deleted."""
     SHARE_CREATE = "share.create"
     SHARE_REVOKE = "share.revoke"
     SHARE_READ = "share.read"
@@ -110,7 +128,12 @@ class Action(StrEnum):
     """Only refusals are recorded: scrapes hold no personal data and come every few seconds."""
     INBOX_READ = "inbox.read"
     """A read of the feed of what became visible to an organisation (the web UI's home page,
-    later ``GET /api/v1/inbox``): one event per page read, its size in ``detail``."""
+    and ``GET /api/v1/inbox``): one event per page read, its size in ``detail``."""
+    WEBHOOK_SUBSCRIBE = "webhook.subscribe"
+    """A partner client registered a webhook endpoint (or was refused one: a bad URL)."""
+    WEBHOOK_UNSUBSCRIBE = "webhook.unsubscribe"
+    WEBHOOK_READ = "webhook.read"
+    """A read of the caller's subscriptions or of a subscription's deliveries."""
     LOGIN = "user.login"
     USER_LOGOUT = "user.logout"
     USER_LOCK = "user.lock"
@@ -187,6 +210,9 @@ class Event:
     detail: str | None = None
     actor_issuer: str | None = None
     actor_client: str | None = None
+    content_sha256: str | None = None
+    content_size: int | None = None
+    range: str | None = None
 
     def __post_init__(self) -> None:
         if self.trace_id is not None and not _HEX32.fullmatch(self.trace_id):
@@ -201,14 +227,34 @@ class Event:
                 raise ValueError(f"{field.name} must be printable text of at most {MAX_TEXT}")
         if (self.data_subject_id is None) != (self.data_subject_id_type is None):
             raise ValueError("data_subject_id and data_subject_id_type go together")
+        self._check_content()
+
+    def _check_content(self) -> None:
+        """The content fields: both or neither, and a range only within the content."""
+        if (self.content_sha256 is None) != (self.content_size is None):
+            raise ValueError("content_sha256 and content_size go together")
+        if self.content_sha256 is not None and not _HEX64.fullmatch(self.content_sha256):
+            raise ValueError("content_sha256 must be 64 lowercase hex digits")
+        size = self.content_size
+        if size is not None and (type(size) is not int or not 0 <= size <= MAX_SIZE):
+            raise ValueError(f"content_size must be an integer from 0 to {MAX_SIZE}")
+        if self.range is None:
+            return
+        match = _RANGE.fullmatch(self.range)
+        if size is None or match is None:
+            raise ValueError("range must be 'start-end' and comes with the content fields")
+        start, end = int(match[1]), int(match[2])
+        if not start <= end < size:
+            raise ValueError(f"range {self.range} is not within content of {size} bytes")
 
     def leaf(self, *, seq: int, time: datetime) -> dict[str, Any]:
-        """The stored, hashed object: ``seq``, ``time`` and every field that has a value."""
+        """The stored, hashed object: ``seq``, ``time`` and every field that has a value; the
+        numbers (``content_size``) as numbers, everything else as text."""
         leaf: dict[str, Any] = {"seq": seq, "time": format_time(time)}
         for field in fields(self):
             value = getattr(self, field.name)
             if value is not None:
-                leaf[field.name] = str(value)
+                leaf[field.name] = value if type(value) is int else str(value)
         return leaf
 
 

@@ -58,6 +58,10 @@ class AuditEvent(SQLModel, table=True):
     """Last, where migration 0006 added it (see :data:`audit.events.LEAF_FIELDS` for the leaf)."""
     actor_client: str | None = Field(default=None, max_length=_TEXT)
     """After it, where migration 0008 added it: the client a person acted through."""
+    content_sha256: str | None = Field(default=None, max_length=64)
+    """The content fields of uploads and downloads, where migration 0016 appended them."""
+    content_size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    range: str | None = Field(default=None, max_length=64)
 
 
 class AuditNode(SQLModel, table=True):

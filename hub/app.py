@@ -27,6 +27,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.inbox.endpoints import router as inbox_router
 from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
 from hub.login.endpoints import router as login_router
@@ -60,11 +61,15 @@ from hub.ui.endpoints import router as ui_router
 from hub.ui.errors import ErrorPages
 from hub.ui.person import LoginRequired, login_redirect
 from hub.ui.rendering import PAGE_CSP
+from hub.uploads.endpoints import router as uploads_router
+from hub.uploads.expiry import expire_uploads
 from hub.web.assets import router as assets_router
 from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
 from hub.web.refusals import RefusalRecording
+from hub.webhooks.delivery import deliverer_of, queue_expiring
+from hub.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +206,21 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: expire_due(built, system_context("retention")),
                     settings.retention_interval,
                 ),
+                periodic(
+                    "webhook deliveries",
+                    deliverer_of(built).run_once,
+                    settings.webhook_poll_seconds,
+                ),
+                periodic(
+                    "webhook share.expiring",
+                    lambda: queue_expiring(built.engine),
+                    settings.webhook_expiring_interval,
+                ),
+                periodic(
+                    "upload-expiry",
+                    lambda: expire_uploads(built, system_context("upload-expiry")),
+                    settings.retention_interval,
+                ),
             ):
                 yield
         finally:
@@ -250,7 +270,10 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     app.include_router(organisations_router)
     app.include_router(policy_router)
     app.include_router(documents_router)
+    app.include_router(uploads_router)
     app.include_router(shares_router)
+    app.include_router(inbox_router)
+    app.include_router(webhooks_router)
     app.include_router(audit_router)
     app.include_router(apidocs_router)
     app.include_router(assets_router)

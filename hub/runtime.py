@@ -31,6 +31,7 @@ from hub.directory.clients import DisabledClients
 from hub.directory.organisations import OrganisationDirectory
 from hub.keys.custodian import KeyCustodian
 from hub.keys.signing import SealedSigningKeys
+from hub.notifications.sealed_secrets import SealedWebhookSecrets
 from hub.observability.metrics import HubMetrics
 from hub.observability.store import ObservedStore
 from hub.rules.loader import load_policy_file
@@ -155,6 +156,7 @@ class Services:
                 self.subjects,
                 SealedFactorSecrets(self.keys),
                 self.session_keys,
+                SealedWebhookSecrets(self.keys),
             ),
         )
 

@@ -180,6 +180,12 @@ def _document_commands(added: _Commands) -> None:
     download.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     download.add_argument("--force", action="store_true", help="replace FILE if it exists")
     download.add_argument("--receipt-file", type=Path, help="also write the receipts (JSON) here")
+    download.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="do not verify the receipts against the log",
+    )
 
     listing = added.add("list", commands.list_documents, "the documents this client may see")
     listing.add_argument("--type", dest="document_type")
@@ -243,6 +249,8 @@ def _feed_commands(added: _Commands) -> None:
         "deliveries", help="a subscription's deliveries", parents=[added.common]
     )
     deliveries.add_argument("webhook_id", metavar="ID")
+    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument("--cursor")
     deliveries.set_defaults(run=commands.webhooks_deliveries)
 
 
@@ -260,6 +268,18 @@ def _receipt_commands(added: _Commands) -> None:
         default="-",
         metavar="FILE|-",
         help="the receipt, or an upload's/download's --json output (- = stdin)",
+    )
+    verify.add_argument(
+        "--file",
+        dest="content",
+        type=Path,
+        metavar="CONTENT",
+        help="the file the receipt is about: its SHA-256 and size must be the event's",
+    )
+    verify.add_argument(
+        "--accept-new-key",
+        action="store_true",
+        help="pin an audit key the hub signs with that this client has not seen (ask first)",
     )
     verify.set_defaults(run=commands.receipt_verify)
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from rich.console import Console
 
-from ketenhub_client import verification
 from ketenhub_client.config import (
     DEFAULT_PROFILE,
     Settings,
@@ -25,10 +24,14 @@ from ketenhub_client.config import (
     write_profile,
 )
 from ketenhub_client.credentials import ClientKey
-from ketenhub_client.errors import EXIT_OK, ConfigError
+from ketenhub_client.errors import EXIT_OK, EXIT_VERIFICATION, ConfigError, VerificationFailed
 from ketenhub_client.hub import Hub
 from ketenhub_client.models import Document, Page, Receipt
 from ketenhub_client.output import Output, size_text
+from ketenhub_client.receipt_command import receipt_verify as verify_text
+from ketenhub_client.receipt_command import results_document, show_results, verify_receipts
+from ketenhub_client.receipts import Receipt as Evidence
+from ketenhub_client.receipts import ReceiptVerification
 
 # -- set-up ------------------------------------------------------------------------------------
 
@@ -110,15 +113,41 @@ def upload(arguments: argparse.Namespace, output: Output) -> int:
         data: dict[str, Any] = done.as_json()
         data.pop("v_number", None)  # personal data: the caller knows it, stdout need not repeat it
         _write_receipts(arguments.receipt_file, data)
-        checked = (
-            verification.verify(hub, [done.receipt], file=path, output=output)
-            if arguments.verify
-            else None
-        )
-    if checked is not None:
-        data["verification"] = checked.as_json()
-    output.result(data, lambda out: _show_upload(out, path, data))
-    return checked.exit_code if checked is not None else EXIT_OK
+        results = _verify(hub, [done.receipt], path, data, enabled=arguments.verify)
+
+    def human(out: Console) -> None:
+        _show_upload(out, path, data)
+        show_results(out, results)
+
+    output.result(data, human)
+    return _exit_code(data)
+
+
+def _verify(
+    hub: Hub, receipts: list[Receipt], path: Path, data: dict[str, Any], *, enabled: bool
+) -> list[ReceiptVerification]:
+    """Verify ``receipts`` (and ``path`` against their events) as a witness, unless disabled;
+    the findings also go into ``data["verification"]`` (``{"ok", "receipts"}``)."""
+    if not enabled:
+        return []
+    if not receipts:
+        data["verification"] = {"ok": False, "receipts": [], "error": "the hub sent no receipt"}
+        return []
+    results = verify_receipts(
+        hub, [Evidence(r.seq, r.leaf_hash, r.note) for r in receipts], file=path
+    )
+    ok = len(results) == len(receipts) and all(result.ok for result in results)
+    data["verification"] = results_document(results, ok=ok)
+    return results
+
+
+def _exit_code(data: dict[str, Any]) -> int:
+    verification = data.get("verification")
+    if verification is None or verification["ok"]:
+        return EXIT_OK
+    if verification.get("error"):
+        raise VerificationFailed(verification["error"])
+    return EXIT_VERIFICATION
 
 
 def _show_upload(out: Console, path: Path, data: dict[str, Any]) -> None:
@@ -142,10 +171,12 @@ def download(arguments: argparse.Namespace, output: Output) -> int:
     target: Path = arguments.output
     if target.exists() and not arguments.force:
         raise ConfigError(f"{target} exists; give --force to replace it")
-    with _hub(arguments) as hub, output.progress(f"download {target.name}") as progress:
-        done = hub.download(arguments.document_id, target, progress=progress)
-    data = done.as_json()
-    _write_receipts(arguments.receipt_file, data)
+    with _hub(arguments) as hub:
+        with output.progress(f"download {target.name}") as progress:
+            done = hub.download(arguments.document_id, target, progress=progress)
+        data = done.as_json()
+        _write_receipts(arguments.receipt_file, data)
+        results = _verify(hub, done.receipts, target, data, enabled=arguments.verify)
 
     def human(out: Console) -> None:
         resumed = " (resumed)" if done.resumed else ""
@@ -153,9 +184,10 @@ def download(arguments: argparse.Namespace, output: Output) -> int:
         out.print(f"  {size_text(done.size)}, SHA-256 {done.sha256} (matches Repr-Digest)")
         for receipt in done.receipts:
             _show_receipt(out, receipt)
+        show_results(out, results)
 
     output.result(data, human)
-    return EXIT_OK
+    return _exit_code(data)
 
 
 def _documents(page: Page[Document], out: Output, title: str) -> None:
@@ -361,13 +393,17 @@ def webhooks_remove(arguments: argparse.Namespace, output: Output) -> int:
 
 def webhooks_deliveries(arguments: argparse.Namespace, output: Output) -> int:
     with _hub(arguments) as hub:
-        found = hub.deliveries(arguments.webhook_id)
-    columns = sorted({key for d in found for key in d.raw})
+        page = hub.deliveries(arguments.webhook_id, limit=arguments.limit, cursor=arguments.cursor)
+    columns = ("attempted_at", "type", "attempt", "status_code", "error", "message_id")
 
     def human(_: Console) -> None:
-        output.table(columns, [[d.raw.get(c) for c in columns] for d in found], title="Deliveries")
+        output.table(
+            columns, [[d.raw.get(c) for c in columns] for d in page.items], title="Deliveries"
+        )
+        if page.next_cursor:
+            output.message(f"older: --cursor {page.next_cursor}")
 
-    output.result({"items": [d.raw for d in found]}, human)
+    output.result(_page_json(page), human)
     return EXIT_OK
 
 
@@ -375,9 +411,15 @@ def webhooks_deliveries(arguments: argparse.Namespace, output: Output) -> int:
 
 
 def receipt_verify(arguments: argparse.Namespace, output: Output) -> int:
+    """``receipt verify [FILE|-] [--file CONTENT] [--accept-new-key]``
+    (:mod:`.receipt_command` does the work)."""
     source: str = arguments.source
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     with _hub(arguments) as hub:
-        checked = verification.verify_text(hub, text, output=output)
-    output.result(checked.as_json(), checked.show)
-    return checked.exit_code
+        return verify_text(
+            hub,
+            text,
+            output=output,
+            content=arguments.content,
+            accept_new_key=arguments.accept_new_key,
+        )

@@ -153,7 +153,7 @@ def write_profile(name: str, settings: Settings, *, env: Mapping[str, str] | Non
     temporary = path.with_name(path.name + ".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
+        handle.write("\n".join(lines) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     temporary.replace(path)

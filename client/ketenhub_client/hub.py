@@ -304,9 +304,15 @@ class Hub:
     def remove_webhook(self, webhook_id: str) -> None:
         self.session.request("DELETE", f"{API}/webhooks/{_segment(webhook_id)}", expect=(204,))
 
-    def deliveries(self, webhook_id: str) -> list[Delivery]:
-        answer = self._json("GET", f"/webhooks/{_segment(webhook_id)}/deliveries")
-        return [Delivery.from_json(item) for item in _items(answer)]
+    def deliveries(
+        self, webhook_id: str, *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Delivery]:
+        """Every delivery attempt to a subscription, newest first."""
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        answer = self._json("GET", f"/webhooks/{_segment(webhook_id)}/deliveries", params=params)
+        return Page.from_json(answer, Delivery.from_json)
 
     # -- the audit log's public parts (for receipts and the witness) ---------------------------
     #

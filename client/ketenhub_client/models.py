@@ -240,11 +240,28 @@ class Webhook:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    raw: dict[str, Any]
+    """One attempt to deliver an event to a webhook: the receiver's status, or why none."""
+
+    message_id: str
+    type: str
+    attempt: int
+    attempted_at: datetime | None
+    status_code: int | None
+    error: str | None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Delivery:
-        return cls(dict(raw))
+        status = raw.get("status_code")
+        return cls(
+            message_id=str(raw.get("message_id", "")),
+            type=str(raw.get("type", "")),
+            attempt=int(raw.get("attempt", 0)),
+            attempted_at=_time(raw.get("attempted_at")),
+            status_code=status if isinstance(status, int) else None,
+            error=raw.get("error"),
+            raw=dict(raw),
+        )
 
 
 @dataclass(frozen=True, slots=True)

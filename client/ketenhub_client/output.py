@@ -81,8 +81,9 @@ class Output:
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str) -> None:
         table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column)
+        for number, column in enumerate(columns):
+            # The first column is an id to copy: never cut or wrapped, whatever the width.
+            table.add_column(column, no_wrap=number == 0, min_width=36 if number == 0 else None)
         for row in rows:
             table.add_row(*("" if cell is None else str(cell) for cell in row))
         self.out.print(table)

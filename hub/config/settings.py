@@ -201,6 +201,41 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds between retention runs that crypto-shred expired documents; 0: off",
     )
+    upload_expiry: int = Field(
+        default=86_400,
+        ge=60,
+        le=7 * 86_400,
+        description="Seconds an unfinished resumable (tus) upload lives from its creation before "
+        "it expires and is swept with its parts (24 hours)",
+    )
+
+    # -- webhooks (hub/webhooks, decision 0033) ---------------------------------------------------
+    webhook_poll_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="Seconds between the delivery worker's looks at the outbox; 0: no delivery",
+    )
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="Seconds a webhook receiver may take to connect, and again to answer",
+    )
+    webhook_retry_delays: tuple[float, ...] = Field(
+        default=(5, 300, 1800, 7200, 18_000, 36_000, 36_000),
+        min_length=1,
+        max_length=20,
+        description="JSON list of the seconds before each retry of a failed webhook (with 10 % "
+        "jitter); given up after the last. Default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h",
+    )
+    webhook_expiring_interval: int = Field(
+        default=3600,
+        ge=0,
+        le=86_400,
+        description="Seconds between looks for shares ending within 7 days (share.expiring); "
+        "0: off",
+    )
 
     # -- what a request may cost (hub/web/limits.py, decision 0017) ----------------------------
     uploads_per_client: int = Field(

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
 from hub.core import db
+from hub.tables.uploads import UploadPart
 from hub.tables.vault import SealedObject
 from storage.objects import ObjectInfo, ObjectStore
 
@@ -159,10 +160,23 @@ def still_live(engine: Engine, keys: Sequence[str]) -> list[MissingObject]:
 # -- scanning ---------------------------------------------------------------------------------
 
 
+def upload_parts(engine: Engine, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are parts of a resumable upload in progress (:mod:`hub.uploads`):
+    objects without a ``sealed_object`` row that are nevertheless needed."""
+    if not keys:
+        return set()
+    statement = select(UploadPart.object_key).where(col(UploadPart.object_key).in_(keys))
+    with _reading(engine) as session:
+        return set(session.exec(statement).all())
+
+
 def _orphans_among(engine: Engine, infos: Sequence[ObjectInfo]) -> Iterator[Orphan]:
     rows = shredded_by_key(engine, [info.key for info in infos])
+    parts = upload_parts(engine, [info.key for info in infos if info.key not in rows])
     for info in infos:
         shredded = rows.get(info.key)
+        if info.key in parts:
+            continue  # an unfinished upload's part: its row is in upload_part
         if shredded is None or shredded:
             yield Orphan(info, shredded=shredded is not None)
 

@@ -23,7 +23,7 @@ from audit.events import Action, Outcome
 from hub.core import db
 from hub.core.errors import HubError, PreconditionFailed, ServiceUnavailable
 from hub.documents.content import ByteRange, Conditions, etag, requested_range
-from hub.documents.service import DocumentService, about
+from hub.documents.service import DocumentService, about, transfer_of
 from hub.tables.documents import Document
 from hub.trail.auditor import Receipt
 from hub.trail.recorder import About
@@ -122,11 +122,22 @@ class DownloadService(DocumentService):
         detail = "head" if head else None
         if byte_range is not None:
             detail = f"bytes {byte_range.start}-{byte_range.end}"
+        # A download's leaf names the bytes it served (the whole content's hash and size, and
+        # the range); a HEAD serves none and is a metadata read.
+        transfer = None
+        if not head:
+            span = (byte_range.start, byte_range.end) if byte_range is not None else None
+            transfer = transfer_of(document, span)
         # Opened (and its first segment authenticated) before the event is appended, so the
         # audit log's lock is held only for the append and the commit, not for storage I/O.
         chunks = None if head else self._open_stream(document, byte_range, subject)
         receipt = self.record_receipt(
-            action, subject, rule=access.rule, purpose=access.purpose, detail=detail
+            action,
+            subject,
+            rule=access.rule,
+            purpose=access.purpose,
+            detail=detail,
+            transfer=transfer,
         )
         return Content(document, byte_range, chunks, receipt)
 

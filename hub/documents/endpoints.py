@@ -35,7 +35,12 @@ from hub.documents.dependencies import (
 )
 from hub.documents.downloads import DownloadService
 from hub.documents.repository import DocumentFilter
-from hub.documents.responses import conditions_of, content_response, receipt_headers
+from hub.documents.responses import (
+    RECEIPT_HEADERS,
+    conditions_of,
+    content_response,
+    receipt_headers,
+)
 from hub.documents.schemas import (
     DocumentOut,
     DocumentPage,
@@ -273,7 +278,16 @@ _CONDITIONAL: Final[dict[str, Any]] = {
 _NOT_MODIFIED: Final[dict[str, Any]] = {
     "description": "Not Modified: If-None-Match matched. No body; the ETag and the audit "
     "receipt of the metadata read",
-    "headers": {"ETag": {"schema": {"type": "string"}, "required": True}},
+    "headers": {"ETag": {"schema": {"type": "string"}, "required": True}, **RECEIPT_HEADERS},
+}
+_SERVED_HEADERS: Final[dict[str, Any]] = {
+    "ETag": {"schema": {"type": "string"}, "required": True},
+    "Repr-Digest": {
+        "description": "RFC 9530 sha-256 of the whole content, also on a 206",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    **RECEIPT_HEADERS,
 }
 # The content is served as the type sniffed at upload, never as a generic octet stream.
 _CONTENT_TYPES: Final = {
@@ -294,9 +308,19 @@ _CONTENT_PROBLEMS: Final[dict[int | str, dict[str, Any]]] = {
     responses={
         200: {
             "content": _CONTENT_TYPES,
-            "description": "The content, as the type it was sniffed as",
+            "description": "The content, as the type it was sniffed as, with the receipt of "
+            "its download: the event's leaf holds the content's SHA-256 and size",
+            "headers": _SERVED_HEADERS,
         },
-        206: {"content": _CONTENT_TYPES, "description": "One byte range"},
+        206: {
+            "content": _CONTENT_TYPES,
+            "description": "One byte range (`Content-Range`); the receipt's leaf also holds "
+            "the range served",
+            "headers": {
+                **_SERVED_HEADERS,
+                "Content-Range": {"schema": {"type": "string"}, "required": True},
+            },
+        },
         304: _NOT_MODIFIED,
         **_CONTENT_PROBLEMS,
         416: problem("The range starts past the end"),
@@ -312,7 +336,11 @@ def get_content(request: Request, service: Downloader, document_id: DocumentId) 
     response_class=Response,
     openapi_extra=_CONDITIONAL,
     responses={
-        200: {"description": "Headers as for GET of the whole content (Range is ignored), no body"},
+        200: {
+            "description": "Headers as for GET of the whole content (Range is ignored), no "
+            "body; the receipt is of the metadata read",
+            "headers": _SERVED_HEADERS,
+        },
         304: _NOT_MODIFIED,
         **_CONTENT_PROBLEMS,
     },
@@ -332,7 +360,10 @@ def _content(
     "/{document_id:uuid}",
     status_code=204,
     summary="Crypto-shred a document (the uploader, or whom the policy names)",
-    responses={403: problem("Visible to the caller, but it may not delete it")},
+    responses={
+        204: {"description": "Shredded; the receipt of the deletion", "headers": RECEIPT_HEADERS},
+        403: problem("Visible to the caller, but it may not delete it"),
+    },
 )
 def delete_document(service: Deleter, document_id: DocumentId) -> Response:
     receipt = service.delete(document_id)

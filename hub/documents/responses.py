@@ -3,11 +3,14 @@
 ``GET /api/v1/documents/{id}/content`` and the page download ``GET /documents/{id}/content``
 serve the same bytes under the same rules (:class:`hub.documents.downloads.DownloadService`):
 this module turns what the service opened into the answer both send, with the validators, the
-digest, ``Content-Disposition: attachment`` and the audit receipt (``Audit-Seq``,
-``Audit-Leaf-Hash``), so the two can never drift apart.
+digest, ``Content-Disposition: attachment`` and the audit receipt (:func:`receipt_headers`), so
+the two can never drift apart.
 """
 
 from __future__ import annotations
+
+import base64
+from typing import Any, Final
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
@@ -21,9 +24,43 @@ from hub.web.preconditions import joined
 _CACHE_CONTROL = "private, no-store"
 
 
+RECEIPT_HEADERS: Final[dict[str, dict[str, Any]]] = {
+    "Audit-Seq": {
+        "description": "The answer's audit event: its position (seq) in the log",
+        "schema": {"type": "integer", "minimum": 0},
+        "required": True,
+    },
+    "Audit-Leaf-Hash": {
+        "description": "base64 of the event's leaf hash, SHA-256(0x00 || JCS(leaf))",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    "Audit-Receipt": {
+        "description": "base64 of the UTF-8 signed note by the audit key over the log's origin, "
+        "the seq and the leaf hash (docs/formats.md): the receipt to keep and verify",
+        "schema": {"type": "string", "format": "byte"},
+        "required": True,
+    },
+}
+"""The OpenAPI description of the headers :func:`receipt_headers` sets."""
+
+
 def receipt_headers(receipt: Receipt) -> dict[str, str]:
-    """The audit receipt of an answer without a JSON body: its seq and leaf hash."""
-    return {"Audit-Seq": str(receipt.seq), "Audit-Leaf-Hash": receipt.leaf_hash}
+    """The audit receipt of an answer without a JSON body (a download, a 304, the last
+    ``PATCH`` of a resumable upload, a deletion):
+
+    - ``Audit-Seq``: the event's position in the log, decimal;
+    - ``Audit-Leaf-Hash``: base64 of its leaf hash;
+    - ``Audit-Receipt``: base64 of the UTF-8 bytes of the whole signed note (docs/formats.md),
+      which a partner keeps and verifies with the audit keys: a header value cannot hold the
+      note's newlines, so it is encoded.
+    """
+    note = base64.b64encode(receipt.note.encode("utf-8")).decode("ascii")
+    return {
+        "Audit-Seq": str(receipt.seq),
+        "Audit-Leaf-Hash": receipt.leaf_hash,
+        "Audit-Receipt": note,
+    }
 
 
 def conditions_of(request: Request) -> Conditions:

@@ -16,7 +16,11 @@ class ReceiptOut(BaseModel):
 
     seq: int = Field(description="The event's position in the audit log")
     leaf_hash: str = Field(description="base64 of the event's leaf hash")
-    note: str = Field(description="A signed note over seq and leaf hash (the hub's audit key)")
+    note: str = Field(
+        description="The C2SP signed note by the audit key over the log's origin, the seq and "
+        "the leaf hash (docs/formats.md): keep it; it verifies with GET /api/v1/audit/keys, and "
+        "GET /api/v1/audit/events/{seq} gives the leaf and its inclusion proof"
+    )
 
 
 class DocumentOut(BaseModel):

@@ -46,7 +46,7 @@ from hub.rules.model import Policy, PolicyAction
 from hub.subjects.keys import SubjectProtector
 from hub.tables.documents import Document
 from hub.trail.auditor import Receipt
-from hub.trail.recorder import About
+from hub.trail.recorder import About, Transfer
 from hub.vault import repository as vault_repository
 from hub.vault import service as vault
 from hub.vault.service import Vault
@@ -80,6 +80,12 @@ class Shown:
 def about(document_id: uuid.UUID, v_number: str | None = None) -> About:
     """What an event on one document is about."""
     return About(DOCUMENT, str(document_id), v_number)
+
+
+def transfer_of(document: Document, span: tuple[int, int] | None = None) -> Transfer:
+    """What an upload or download of ``document`` moved, for its event's leaf: the whole
+    content's SHA-256 and size, and for a range download the inclusive ``span`` served."""
+    return Transfer(sha256=document.sha256, size=document.size, span=span)
 
 
 class DocumentService(RecordingService):

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from audit.events import Action
 from hub.core.errors import Forbidden, HubError, Unprocessable
 from hub.core.names import hidden_character
 from hub.documents.form import FormReader
-from hub.documents.service import DOCUMENT, DocumentService, Shown, about
+from hub.documents.service import DOCUMENT, DocumentService, Shown, about, transfer_of
 from hub.documents.sniff import guarded
-from hub.rules.model import PolicyAction
+from hub.notifications import outbox
+from hub.rules.model import DocumentType, PolicyAction
 from hub.subjects.keys import check_v_number
 from hub.tables.documents import Document
 from hub.trail.auditor import Receipt
@@ -28,6 +30,17 @@ from hub.vault import service as vault
 
 _MAX_TITLE: Final = 200
 _UPLOAD: Final = Action.DOCUMENT_UPLOAD
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """An upload's metadata, checked, and the policy's yes with the rule that gave it."""
+
+    type_name: str
+    v_number: str
+    title: str | None
+    document_type: DocumentType
+    rule: str | None
 
 
 class UploadService(DocumentService):
@@ -54,24 +67,9 @@ class UploadService(DocumentService):
                 admit(fields)
         except HubError as exc:
             raise self.refuse(exc, _UPLOAD, About(DOCUMENT), detail=exc.slug) from None
-        type_name, v_number, title = self._upload_fields(fields)
-        subject = About(DOCUMENT, v_number=v_number)
-        document_type = self.deps.policy.document_type(type_name)
-        if document_type is None:
-            raise self.refuse(
-                Unprocessable(f"unknown document type {type_name!r}"),
-                _UPLOAD,
-                subject,
-                detail="unknown document type",
-            )
-        decision = self.deps.policy.decide(self.caller.party, PolicyAction.UPLOAD, type_name)
-        if not decision.allowed:
-            raise self.refuse(
-                Forbidden(f"{self.caller.party.code} may not upload documents of type {type_name}"),
-                _UPLOAD,
-                subject,
-                rule=decision.rule,
-            )
+        decided = self.decide(fields, action=_UPLOAD)
+        type_name, v_number, title = decided.type_name, decided.v_number, decided.title
+        document_type, subject = decided.document_type, About(DOCUMENT, v_number=v_number)
         protector = self.deps.protector()
         document_id = uuid.uuid4()
         sniffed: list[str] = []
@@ -87,7 +85,7 @@ class UploadService(DocumentService):
             )
         except HubError as exc:
             # The object store left nothing behind; the session has not been used yet.
-            raise self.refuse(exc, _UPLOAD, subject, rule=decision.rule, detail=exc.slug) from None
+            raise self.refuse(exc, _UPLOAD, subject, rule=decided.rule, detail=exc.slug) from None
         document = Document(
             id=document_id,
             document_type=type_name,
@@ -107,18 +105,55 @@ class UploadService(DocumentService):
         )
         self.session.add(document)
         self.session.flush()
-        receipt = self.record_receipt(_UPLOAD, about(document_id, v_number), rule=decision.rule)
+        # In this transaction: the cases' grantees are told exactly when the upload commits.
+        outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
+        receipt = self.record_receipt(
+            _UPLOAD,
+            about(document_id, v_number),
+            rule=decided.rule,
+            transfer=transfer_of(document),
+        )
         return Shown(document, v_number), receipt
 
-    def _upload_fields(self, fields: Mapping[str, str]) -> tuple[str, str, str | None]:
+    def decide(self, fields: Mapping[str, str], *, action: Action) -> Decided:
+        """Check an upload's metadata fields and decide the policy on them, before any content.
+
+        Shared by the form upload (``document.upload``) and the creation of a resumable upload
+        (``upload.create``): each refusal is recorded as ``action``, with the v-number once it
+        is known and the rule once the policy has decided.
+        """
+        type_name, v_number, title = self._upload_fields(fields, action=action)
+        subject = About(DOCUMENT, v_number=v_number)
+        document_type = self.deps.policy.document_type(type_name)
+        if document_type is None:
+            raise self.refuse(
+                Unprocessable(f"unknown document type {type_name!r}"),
+                action,
+                subject,
+                detail="unknown document type",
+            )
+        decision = self.deps.policy.decide(self.caller.party, PolicyAction.UPLOAD, type_name)
+        if not decision.allowed:
+            raise self.refuse(
+                Forbidden(f"{self.caller.party.code} may not upload documents of type {type_name}"),
+                action,
+                subject,
+                rule=decision.rule,
+            )
+        return Decided(type_name, v_number, title, document_type, decision.rule)
+
+    def _upload_fields(
+        self, fields: Mapping[str, str], *, action: Action
+    ) -> tuple[str, str, str | None]:
         def invalid(message: str) -> HubError:
             return self.refuse(
-                Unprocessable(message), _UPLOAD, About(DOCUMENT), detail="invalid field"
+                Unprocessable(message), action, About(DOCUMENT), detail="invalid field"
             )
 
         missing = [name for name in ("document_type", "v_number") if not fields.get(name)]
         if missing:
-            raise invalid(f"missing form field(s): {', '.join(missing)}")
+            where = "form field(s)" if action is _UPLOAD else "Upload-Metadata key(s)"
+            raise invalid(f"missing {where}: {', '.join(missing)}")
         try:
             v_number = check_v_number(fields["v_number"])
         except ValueError:

@@ -5,15 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from audit.events import Action
 from auth.scopes import Scope
 from hub.auditing.schemas import ShareMetadataOut
 from hub.auditing.subjects import AuditedMetadata, audited_metadata
+from hub.idempotency.service import Answer, Replay
 from hub.runtime import Services
 from hub.shares.schemas import ShareCreated, ShareIn, ShareOut, SharePage
-from hub.shares.service import SharesDeps, ShareService
+from hub.shares.service import SHARE, SharesDeps, ShareService
+from hub.trail.auditor import Receipt
+from hub.trail.recorder import About
+from hub.web import idempotent
 from hub.web.caller import Serving, ServingEither
 from hub.web.deps import StrictQuery
 from hub.web.links import document_links, share_links
@@ -86,18 +91,47 @@ ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
                 "GetSharedDocument": document_links("$response.body#/document_id")["GetDocument"],
             },
         },
+        400: problem(idempotent.PROBLEMS["400"]),
         403: problem("The policy does not let the caller share this, or the grantee receive it"),
         404: problem("No such document, or not visible to the caller"),
+        409: problem(idempotent.PROBLEMS["409"]),
         422: problem(
             "Unknown organisation, type or purpose; expiry in the past or "
-            "beyond the policy's maximum"
+            "beyond the policy's maximum; or the `Idempotency-Key` was used for another request"
         ),
     },
+    openapi_extra={"parameters": [idempotent.PARAMETER]},
 )
-def create_share(service: Granting, body: ShareIn, response: Response) -> ShareCreated:
+def create_share(service: Granting, body: ShareIn, request: Request) -> JSONResponse:
+    begun = idempotent.begin(
+        service,
+        request.headers,
+        action=Action.SHARE_CREATE,
+        about=About(SHARE),
+        fingerprint=service.fingerprint(body),
+    )
+    if isinstance(begun, Replay):
+        again, first_receipt = service.created_again(begun.answer)
+        return _created(again, first_receipt, status=begun.answer.status, replayed=begun.answer)
     share, receipt = service.create(body)
-    response.headers["Location"] = f"/api/v1/shares/{share.id}"
-    return ShareCreated(**share.model_dump(), receipt=receipt.as_dict())
+    location = {"Location": f"/api/v1/shares/{share.id}"}
+    if begun is not None:
+        begun.complete(
+            service.session, Answer(201, resource_id=share.id, headers=location, receipt=receipt)
+        )
+    return _created(share, receipt, status=201)
+
+
+def _created(
+    share: ShareOut, receipt: Receipt | None, *, status: int, replayed: Answer | None = None
+) -> JSONResponse:
+    body = ShareCreated(**share.model_dump(), receipt=receipt.as_dict() if receipt else {})
+    headers = (
+        idempotent.replay_headers(replayed)
+        if replayed is not None
+        else {"Location": f"/api/v1/shares/{share.id}"}
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 @router.get("", response_model=SharePage, summary="Shares the caller granted or received")

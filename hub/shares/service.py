@@ -36,6 +36,9 @@ from hub.access.rule import resolve_visible
 from hub.core.db import as_utc
 from hub.core.errors import Forbidden, HubError, NotFound, Unprocessable
 from hub.directory.organisations import OrganisationDirectory
+from hub.idempotency.keys import AnswerGone, fingerprint
+from hub.idempotency.service import Answer
+from hub.notifications import outbox
 from hub.rules.model import Party, Policy, PolicyAction
 from hub.shares import repository
 from hub.shares.schemas import ShareIn, ShareOut, ShareState
@@ -134,6 +137,8 @@ class ShareService(RecordingService):
                     ShareType(share_id=share_id, document_type=name, own_only=reach[name] == "own")
                 )
             self.session.flush()
+        # In this transaction: the grantee is told exactly when the share commits.
+        outbox.share_granted(self.session, share, policy=policy, now=self.now)
         receipt = self.record_receipt(
             Action.SHARE_CREATE,
             subject,
@@ -144,6 +149,34 @@ class ShareService(RecordingService):
         # The grantor is the caller, whose organisation is enabled: its token just acted.
         out = self._out(share, sorted(types) if document is None else None, v_number, set())
         return out, receipt
+
+    def fingerprint(self, request: ShareIn) -> str:
+        """What makes two grant requests the same (an ``Idempotency-Key``'s check): the body's
+        fields as parsed, the types as a set, the expiry as an instant, and the v-number only
+        as its blind index."""
+        v_number = request.v_number
+        v_index = None if v_number is None else self.deps.protector().blind_index(v_number)
+        return fingerprint(
+            {
+                "grantee": request.grantee,
+                "document_id": None if request.document_id is None else str(request.document_id),
+                "v_index": v_index,
+                "document_types": sorted(request.document_types or []) or None,
+                "purpose": request.purpose,
+                "expires_at": as_utc(request.expires_at).isoformat(),
+            }
+        )
+
+    def created_again(self, answer: Answer) -> tuple[ShareOut, Receipt | None]:
+        """The share an ``Idempotency-Key``'s first request made, as it is now, and that
+        request's receipt: a replay shows the same share, records nothing, and keeps no
+        v-number of its own (it is rendered from the share's row)."""
+        share = (
+            None if answer.resource_id is None else repository.get(self.session, answer.resource_id)
+        )
+        if share is None:  # shares are never deleted; a key cannot outlive its share
+            raise AnswerGone("the share this Idempotency-Key made no longer exists")
+        return self._outs([share])[0], answer.receipt
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:
         """The document, if the grantor may see it; 404 (recorded) otherwise, missing and
@@ -325,6 +358,7 @@ class ShareService(RecordingService):
             share.revoked_by = self.caller.principal.client_id
             self.session.add(share)
             self.session.flush()
+            outbox.share_revoked(self.session, share, now=self.now)
         v_number = None
         if share.v_number_sealed is not None:
             v_number = self.deps.protector().open(

@@ -18,14 +18,17 @@ from auth.models import (
     UserRecoveryCode,
 )
 from hub.tables.documents import Document
+from hub.tables.idempotency import IdempotencyKey
 from hub.tables.inbox import InboxMarker
 from hub.tables.integrity import AuditVerification
 from hub.tables.organisations import Organisation
 from hub.tables.replicas import HubReplica
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
+from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
 from hub.tables.web_sessions import WebSession, WebSessionKey
+from hub.tables.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
 
 __all__ = [
     "AuditCheckpoint",
@@ -36,6 +39,7 @@ __all__ = [
     "AuthorizationCode",
     "Document",
     "HubReplica",
+    "IdempotencyKey",
     "InboxMarker",
     "OAuthClient",
     "Organisation",
@@ -46,6 +50,8 @@ __all__ = [
     "ShareType",
     "SigningKey",
     "SubjectKey",
+    "Upload",
+    "UploadPart",
     "UsedAssertion",
     "UserAccount",
     "UserActionToken",
@@ -53,4 +59,7 @@ __all__ = [
     "UserRecoveryCode",
     "WebSession",
     "WebSessionKey",
+    "WebhookDelivery",
+    "WebhookMessage",
+    "WebhookSubscription",
 ]

@@ -44,6 +44,25 @@ NOTHING = About()
 """An event about no resource in particular (a token refused before its client is known)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer:
+    """The content an upload received or a download served, for the leaf of its event.
+
+    ``sha256`` (lowercase hex) and ``size`` (bytes) are always the document's *whole* content,
+    so a partner compares them with what it holds; ``span`` is the inclusive ``(start, end)``
+    byte offsets a range download served (``None``: all of it). Recorded as the leaf's
+    ``content_sha256``, ``content_size`` and ``range`` (:mod:`audit.events`).
+    """
+
+    sha256: str
+    size: int
+    span: tuple[int, int] | None = None
+
+    @property
+    def range(self) -> str | None:
+        return None if self.span is None else f"{self.span[0]}-{self.span[1]}"
+
+
 class Recorder:
     """Builds and appends the events of one actor in one context."""
 
@@ -62,10 +81,11 @@ class Recorder:
         purpose: str | None = None,
         detail: str | None = None,
         organisation: str | None = None,
+        transfer: Transfer | None = None,
     ) -> Event:
         """The event: ``purpose`` is a processing-activity code (recorded as its URI, in place
         of the actor's own); ``organisation`` overrides the actor's (an operator acting on
-        one)."""
+        one); ``transfer`` is the content an upload or download moved."""
         context, actor = self.context, self.actor
         processing_activity = actor.processing_activity if actor is not None else None
         if purpose is not None:
@@ -90,6 +110,9 @@ class Recorder:
             detail=detail,
             actor_issuer=actor.issuer if actor is not None else None,
             actor_client=actor.client if actor is not None else None,
+            content_sha256=transfer.sha256 if transfer is not None else None,
+            content_size=transfer.size if transfer is not None else None,
+            range=transfer.range if transfer is not None else None,
         )
 
     def record(
@@ -103,6 +126,7 @@ class Recorder:
         purpose: str | None = None,
         detail: str | None = None,
         organisation: str | None = None,
+        transfer: Transfer | None = None,
     ) -> Recorded:
         """Append the event in the session's transaction (see :meth:`Auditor.record`)."""
         event = self.event(
@@ -113,6 +137,7 @@ class Recorder:
             purpose=purpose,
             detail=detail,
             organisation=organisation,
+            transfer=transfer,
         )
         return self.auditor.record(session, event)
 
@@ -126,6 +151,7 @@ class Recorder:
         purpose: str | None = None,
         detail: str | None = None,
         organisation: str | None = None,
+        transfer: Transfer | None = None,
     ) -> Recorded:
         """Append the event in a transaction of its own (see :meth:`Auditor.record_alone`)."""
         event = self.event(
@@ -136,5 +162,6 @@ class Recorder:
             purpose=purpose,
             detail=detail,
             organisation=organisation,
+            transfer=transfer,
         )
         return self.auditor.record_alone(event)

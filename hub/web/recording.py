@@ -24,7 +24,7 @@ from hub.core.errors import Forbidden, HubError, NotFound
 from hub.rules.model import Party
 from hub.trail.auditor import Receipt
 from hub.trail.context import Context
-from hub.trail.recorder import About, Recorder
+from hub.trail.recorder import About, Recorder, Transfer
 from hub.web.deps import RequestTransaction
 
 
@@ -78,10 +78,18 @@ class RecordingService:
         rule: str | None = None,
         purpose: str | None = None,
         detail: str | None = None,
+        transfer: Transfer | None = None,
     ) -> Recorded:
-        """Record a success in this request's transaction."""
+        """Record a success in this request's transaction; ``transfer`` is the content an
+        upload or download moved (its hash, size and range go in the leaf)."""
         return self.recorder.record(
-            self.session, action, about, rule=rule, purpose=purpose, detail=detail
+            self.session,
+            action,
+            about,
+            rule=rule,
+            purpose=purpose,
+            detail=detail,
+            transfer=transfer,
         )
 
     def record_receipt(
@@ -92,9 +100,12 @@ class RecordingService:
         rule: str | None = None,
         purpose: str | None = None,
         detail: str | None = None,
+        transfer: Transfer | None = None,
     ) -> Receipt:
         """:meth:`record`, and the signed receipt the answer carries."""
-        recorded = self.record(action, about, rule=rule, purpose=purpose, detail=detail)
+        recorded = self.record(
+            action, about, rule=rule, purpose=purpose, detail=detail, transfer=transfer
+        )
         return self.recorder.auditor.receipt(recorded)
 
     def refuse(

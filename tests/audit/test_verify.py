@@ -92,6 +92,45 @@ def test_an_edited_event_is_named(trail: Engine, signer: NoteSigner) -> None:
     assert "seq 21: the stored event does not hash" in report.problems[0].message
 
 
+def test_the_stored_content_fields_hash_as_recorded(trail: Engine, signer: NoteSigner) -> None:
+    # content_size comes back from the database as an integer and is hashed as a JSON number.
+    with trail.connect() as connection:
+        rows = connection.execute(
+            text("SELECT content_sha256, content_size, range FROM audit_event WHERE seq = 11")
+        ).one()
+    assert rows == (f"{11:064x}", 1_000_011, "11-1010")
+    assert _verify(trail, signer).intact
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # Another document's hash, as if other bytes had been delivered.
+        f"content_sha256 = '{'e' * 64}'",
+        "content_size = content_size + 1",
+        "range = '0-1009'",
+        # Removing the content from a download's record.
+        "content_sha256 = NULL, content_size = NULL, range = NULL",
+    ],
+)
+def test_an_edited_content_field_is_named(trail: Engine, signer: NoteSigner, edit: str) -> None:
+    execute(trail, f"UPDATE audit_event SET {edit} WHERE seq = 21")  # noqa: S608 - the test's own
+    report = _verify(trail, signer)
+    assert report.first_bad_seq == 21
+    assert "seq 21: the stored event does not hash" in report.problems[0].message
+
+
+def test_content_added_to_an_event_that_had_none_is_named(
+    trail: Engine, signer: NoteSigner
+) -> None:
+    execute(
+        trail,
+        f"UPDATE audit_event SET content_sha256 = '{'a' * 64}', content_size = 5 WHERE seq = 22",
+    )
+    report = _verify(trail, signer)
+    assert report.first_bad_seq == 22
+
+
 def test_an_edit_with_a_recomputed_hash_is_caught_by_the_tree(
     trail: Engine, signer: NoteSigner
 ) -> None:

@@ -41,6 +41,10 @@ ACTION_LABELS: Final[Mapping[str, str]] = {
     Action.DOCUMENT_DOWNLOAD: N_("Document downloaded"),
     Action.DOCUMENT_DELETE: N_("Document deleted"),
     Action.DOCUMENT_SHRED: N_("Document shredded"),
+    Action.UPLOAD_CREATE: N_("Resumable upload started"),
+    Action.UPLOAD_APPEND: N_("Resumable upload continued"),
+    Action.UPLOAD_TERMINATE: N_("Resumable upload cancelled"),
+    Action.UPLOAD_EXPIRE: N_("Resumable upload expired"),
     Action.SHARE_CREATE: N_("Share created"),
     Action.SHARE_REVOKE: N_("Share revoked"),
     Action.SHARE_READ: N_("Share opened"),
@@ -50,6 +54,9 @@ ACTION_LABELS: Final[Mapping[str, str]] = {
     Action.STORAGE_SWEEP: N_("Storage swept"),
     Action.METRICS_READ: N_("Metrics read"),
     Action.INBOX_READ: N_("What is new read"),
+    Action.WEBHOOK_SUBSCRIBE: N_("Webhook subscribed"),
+    Action.WEBHOOK_UNSUBSCRIBE: N_("Webhook removed"),
+    Action.WEBHOOK_READ: N_("Webhooks read"),
     Action.LOGIN: N_("Logged in"),
     Action.USER_LOGOUT: N_("Logged out"),
     Action.USER_LOCK: N_("Account locked"),
@@ -97,6 +104,9 @@ FIELD_LABELS: Final[Mapping[str, str]] = {
     "detail": N_("Detail"),
     "actor_issuer": N_("Partner issuer"),
     "actor_client": N_("Through client"),
+    "content_sha256": N_("Content SHA-256"),
+    "content_size": N_("Content size (bytes)"),
+    "range": N_("Bytes served"),
 }
 """A name for every leaf field (:data:`audit.events.LEAF_FIELDS`), in the leaf's order."""
 

@@ -1,0 +1,667 @@
+"""Verifying a hub's receipt: what a partner can prove about an upload or a download.
+
+Every upload and download answer carries a receipt (DESIGN.md "Receipts"): the event's
+``seq``, its ``leaf_hash`` and ``note``, the hub's audit key's signed statement
+``<origin>/receipt, seq <n>, leaf <base64>``. Uploads return it in the body (``receipt``),
+downloads and the last tus ``PATCH`` in the headers ``Audit-Seq``, ``Audit-Leaf-Hash`` and
+``Audit-Receipt`` (base64 of the note). :func:`verify_receipt` checks it end to end, in this
+order, each step a :class:`Check` of the result:
+
+1. ``receipt``: well-formed; its ``seq`` and ``leaf_hash`` are the ones its note states.
+2. ``audit keys``: ``GET /api/v1/audit/keys``; on first use they are pinned in the witness
+   state (:mod:`ketenhub_client.witness`); later, a key the hub signs with that is not pinned
+   fails with :class:`KeyChanged` unless ``accept_new_key`` (after asking the hub's operator).
+3. ``receipt signature``: the note verifies under a pinned key named as its origin.
+4. ``event``: ``GET /api/v1/audit/events/{seq}`` (a partner may read the events it was the
+   actor of); its leaf, canonicalised (RFC 8785, :mod:`ketenhub_client.jcs`) and hashed
+   (``SHA-256(0x00 || JCS(leaf))``), is the receipt's leaf hash.
+5. ``checkpoint signature``: the checkpoint the hub proves the event against (the newest; the
+   hub signs one on demand when none covers the event yet, so no waiting is needed) verifies
+   under a pinned key, its origin is the key's name, and it covers ``seq``.
+6. ``inclusion``: the RFC 9162 inclusion proof of leaf ``seq`` against that checkpoint.
+7. ``consistency``: against the checkpoint this client kept from earlier runs, through
+   ``GET /api/v1/audit/consistency``. Equal sizes need equal roots; otherwise the larger tree
+   must extend the smaller. A failure is a :class:`SplitView`: the evidence (both signed
+   notes) is added to the state and the kept checkpoint is never replaced. On success the
+   newer of the two is kept.
+8. ``content`` (with ``file``): the leaf's ``content_sha256`` and ``content_size`` are the
+   file's.
+
+The first check that fails stops the ones that depend on it (shown as skipped); the witness
+state is saved only after steps 1 to 7 pass, or to record a split view. Errors reaching the
+hub (network, 4xx, 5xx) are not findings about the evidence and propagate as the SDK's
+:class:`~ketenhub_client.errors.HubRefused` and :class:`~ketenhub_client.errors.HubUnavailable`;
+the one exception is a 422 to a consistency request between two sizes the hub signed, which
+only a log shorter than its own checkpoint gives: a split view.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ketenhub_client import merkle
+from ketenhub_client.errors import HubRefused
+from ketenhub_client.jcs import canonical_leaf
+from ketenhub_client.notes import Checkpoint, ReceiptStatement, VerifierKey, b64decode, open_note
+from ketenhub_client.verification_errors import (
+    ContentMismatch,
+    KeyChanged,
+    LeafMismatch,
+    MalformedEvidence,
+    ProofError,
+    SplitView,
+    UnknownKey,
+    VerificationError,
+)
+from ketenhub_client.witness import KeptCheckpoint, LogView, WitnessState, now_text
+
+__all__ = [
+    "CHECKS",
+    "AuditSource",
+    "Check",
+    "Receipt",
+    "ReceiptVerification",
+    "leaf_hash_of",
+    "load_receipts",
+    "verify_receipt",
+]
+
+CHECKS = (
+    "receipt",
+    "audit keys",
+    "receipt signature",
+    "event",
+    "checkpoint signature",
+    "inclusion",
+    "consistency",
+    "content",
+)
+"""The checks of :func:`verify_receipt`, in the order they run."""
+
+_CHUNK = 1024 * 1024
+
+
+# --- what a receipt is and where it comes from ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A receipt as the hub hands it out: ``leaf_hash`` base64, ``note`` the signed note."""
+
+    seq: int
+    leaf_hash: str
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "leaf_hash": self.leaf_hash, "note": self.note}
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Receipt:
+        """From a download's (or the last tus PATCH's) ``Audit-*`` headers."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        try:
+            seq, leaf, note64 = (
+                lowered["audit-seq"],
+                lowered["audit-leaf-hash"],
+                lowered["audit-receipt"],
+            )
+        except KeyError as exc:
+            raise MalformedEvidence(f"the answer has no {exc.args[0]} header") from None
+        try:
+            note = base64.b64decode(note64.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise MalformedEvidence("Audit-Receipt is not base64 of a UTF-8 note") from None
+        return cls(_seq_of(seq.strip()), leaf.strip(), note)
+
+    @classmethod
+    def from_json(cls, value: object) -> Receipt:
+        if not isinstance(value, Mapping):
+            raise MalformedEvidence("a receipt is a JSON object with seq, leaf_hash and note")
+        seq, leaf, note = value.get("seq"), value.get("leaf_hash"), value.get("note")
+        if isinstance(seq, bool) or not isinstance(seq, int):
+            raise MalformedEvidence("the receipt's seq is not an integer")
+        if not isinstance(leaf, str) or not isinstance(note, str):
+            raise MalformedEvidence("the receipt's leaf_hash and note are not strings")
+        return cls(seq, leaf, note)
+
+    @classmethod
+    def from_note(cls, note: str) -> Receipt:
+        """From the bare signed note (its text states the seq and the leaf hash)."""
+        text = note[: note.rfind("\n\n") + 1] if "\n\n" in note else note
+        statement = ReceiptStatement.parse(text)
+        leaf = base64.b64encode(statement.leaf_hash).decode("ascii")
+        return cls(statement.seq, leaf, note)
+
+
+def _seq_of(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise MalformedEvidence(f"Audit-Seq {text!r} is not a number")
+    return int(text)
+
+
+def load_receipts(text: str) -> list[Receipt]:
+    """Every receipt in ``text``, which may be what the hub or the client printed:
+
+    * JSON: a receipt ``{"seq", "leaf_hash", "note"}``, an upload's answer (``{"receipt": …}``),
+      the client's ``--json`` output (``"receipt"`` or ``"receipts"``: one per part of a
+      resumed download), or a list of any of these;
+    * the headers of an answer (``curl -D``): ``Audit-Seq``, ``Audit-Leaf-Hash``,
+      ``Audit-Receipt`` lines;
+    * the signed receipt note itself.
+    """
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            value = json.loads(stripped)
+        except ValueError as exc:
+            raise MalformedEvidence(f"the receipt is not valid JSON: {exc}") from None
+        receipts = _receipts_in(value)
+        if not receipts:
+            raise MalformedEvidence("the JSON holds no receipt (seq, leaf_hash, note)")
+        return receipts
+    if "audit-receipt:" in text.lower():
+        headers = {}
+        for line in text.splitlines():
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip()] = value.strip()
+        return [Receipt.from_headers(headers)]
+    return [Receipt.from_note(text if text.endswith("\n") else text + "\n")]
+
+
+def _receipts_in(value: object) -> list[Receipt]:
+    if isinstance(value, list):
+        return [receipt for item in value for receipt in _receipts_in(item)]
+    if not isinstance(value, Mapping):
+        return []
+    if {"seq", "leaf_hash", "note"} <= value.keys():
+        return [Receipt.from_json(value)]
+    found: list[Receipt] = []
+    for key in ("receipt", "receipts"):
+        if key in value:
+            found.extend(_receipts_in(value[key]))
+    return found
+
+
+# --- where the log's public parts come from ---------------------------------------------------
+
+
+class AuditSource(Protocol):
+    """The hub's audit API as the verification needs it: each method returns the decoded JSON
+    of one ``GET /api/v1/audit/…`` answer. The SDK's :class:`~ketenhub_client.hub.Hub` is one;
+    like it, a source raises :class:`~ketenhub_client.errors.HubRefused` for a 4xx answer and
+    :class:`~ketenhub_client.errors.HubUnavailable` when the hub cannot be reached."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    def audit_keys(self) -> Any:
+        """``GET /api/v1/audit/keys``."""
+
+    def audit_event(self, seq: int) -> Any:
+        """``GET /api/v1/audit/events/{seq}``: the event and its inclusion proof."""
+
+    def audit_consistency(self, size1: int, size2: int) -> Any:
+        """``GET /api/v1/audit/consistency?from={size1}&to={size2}``."""
+
+
+# --- the result ---------------------------------------------------------------------------------
+
+Status = Literal["passed", "failed", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One step: ``passed``, ``failed`` (``error`` names the finding) or ``skipped``."""
+
+    name: str
+    status: Status
+    detail: str = ""
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class ReceiptVerification:
+    """What :func:`verify_receipt` found: every check, warnings, and what the receipt proves."""
+
+    hub: str
+    receipt: Receipt
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    origin: str | None = None
+    event: dict[str, Any] | None = None
+    """The event's leaf as the hub recorded it (action, time, actor, content_sha256, …)."""
+    checkpoint_size: int | None = None
+    kept_size: int | None = None
+    """The size of the checkpoint the witness state keeps after this run."""
+    failure: VerificationError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and all(c.status == "passed" for c in self.checks)
+
+    @property
+    def split_view(self) -> bool:
+        return isinstance(self.failure, SplitView)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "hub": self.hub,
+            "seq": self.receipt.seq,
+            "leaf_hash": self.receipt.leaf_hash,
+            "origin": self.origin,
+            "split_view": self.split_view,
+            "checks": [c.as_dict() for c in self.checks],
+            "warnings": list(self.warnings),
+            "event": self.event,
+            "checkpoint_size": self.checkpoint_size,
+            "kept_checkpoint_size": self.kept_size,
+        }
+
+
+class _Steps:
+    """Runs the checks in order; the first failure marks the rest skipped."""
+
+    def __init__(self, result: ReceiptVerification, names: Sequence[str]) -> None:
+        self.result = result
+        self.pending = list(names)
+
+    def passed(self, name: str, detail: str) -> None:
+        self._take(name)
+        self.result.checks.append(Check(name, "passed", detail))
+
+    def failed(self, name: str, error: VerificationError) -> None:
+        self._take(name)
+        self.result.checks.append(Check(name, "failed", str(error), type(error).__name__))
+        self.result.failure = error
+        for rest in self.pending:
+            self.result.checks.append(Check(rest, "skipped", f"not run: {name} failed"))
+        self.pending.clear()
+
+    def _take(self, name: str) -> None:
+        if self.pending[0] != name:  # pragma: no cover - a bug in the order below
+            raise RuntimeError(f"check {name!r} out of order")
+        self.pending.pop(0)
+
+
+# --- the verification ---------------------------------------------------------------------------
+
+
+def leaf_hash_of(leaf: Mapping[str, object]) -> bytes:
+    """``SHA-256(0x00 || JCS(leaf))``: the hub's leaf hash of an audit event."""
+    return merkle.leaf_hash(canonical_leaf(leaf))
+
+
+def verify_receipt(
+    hub: AuditSource,
+    receipt: Receipt,
+    *,
+    state: WitnessState,
+    file: Path | None = None,
+    accept_new_key: bool = False,
+    now: Callable[[], str] = now_text,
+) -> ReceiptVerification:
+    """Check ``receipt`` against ``hub`` and the witness ``state`` (see the module docstring).
+
+    ``state`` must be held by :func:`~ketenhub_client.witness.open_witness` for the hub; it is
+    saved here when the log checks pass (keys pinned, a newer checkpoint kept) or a split view
+    was found (its evidence added). Findings are returned, never raised; the hub's refusals and
+    network errors propagate.
+    """
+    result = ReceiptVerification(hub=hub.base_url, receipt=receipt)
+    names = CHECKS if file is not None else CHECKS[:-1]
+    steps = _Steps(result, names)
+    current = "receipt"
+    try:
+        statement = _check_receipt(receipt)
+        result.origin = statement.origin
+        steps.passed(current, f"seq {statement.seq} of {statement.origin}")
+
+        current = "audit keys"
+        view = state.view(statement.origin)
+        trust = _check_keys(
+            hub.audit_keys(), statement.origin, view, result, accept_new_key=accept_new_key
+        )
+        steps.passed(current, trust.detail)
+
+        current = "receipt signature"
+        signer = trust.open(receipt.note, statement.origin)
+        steps.passed(current, f"signed by {signer.label}")
+
+        current = "event"
+        proof = _mapping(hub.audit_event(statement.seq), "the event answer")
+        leaf = _check_event(proof, statement)
+        result.event = leaf
+        steps.passed(current, f"{leaf.get('action')} at {leaf.get('time')} hashes to the leaf")
+
+        current = "checkpoint signature"
+        note, checkpoint = _check_checkpoint(proof, statement, trust)
+        result.checkpoint_size = checkpoint.size
+        steps.passed(current, f"tree size {checkpoint.size}, signed by {statement.origin}")
+
+        current = "inclusion"
+        merkle.verify_inclusion(
+            index=statement.seq,
+            size=checkpoint.size,
+            leaf=statement.leaf_hash,
+            proof=_hashes(proof.get("hashes"), "the inclusion proof"),
+            root=checkpoint.root,
+        )
+        steps.passed(current, f"leaf {statement.seq} is in the tree of size {checkpoint.size}")
+
+        current = "consistency"
+        kept = _witness(hub, view=view, note=note, checkpoint=checkpoint, result=result, now=now)
+        result.kept_size = kept.checkpoint.size
+        steps.passed(current, _consistency_detail(view.checkpoint, checkpoint))
+        trust.keep(view, kept, now)
+        state.save()
+
+        if file is not None:
+            current = "content"
+            steps.passed(current, _check_content(leaf, file))
+    except VerificationError as error:
+        steps.failed(current, error)
+        if isinstance(error, SplitView):
+            state.save()  # the evidence was added to the view; the kept checkpoint is unchanged
+    return result
+
+
+def _check_receipt(receipt: Receipt) -> ReceiptStatement:
+    try:
+        text = receipt.note[: receipt.note.rindex("\n\n") + 1]
+    except ValueError:
+        raise MalformedEvidence("the receipt's note has no signature lines") from None
+    statement = ReceiptStatement.parse(text)
+    leaf = b64decode(receipt.leaf_hash, what="the receipt's leaf_hash", size=32)
+    if statement.seq != receipt.seq or statement.leaf_hash != leaf:
+        raise LeafMismatch(
+            f"the receipt says seq {receipt.seq}, leaf {receipt.leaf_hash}, but its signed note "
+            f"says seq {statement.seq}, leaf {base64.b64encode(statement.leaf_hash).decode()}"
+        )
+    return statement
+
+
+class _Trust:
+    """The keys a note may be signed with: the pinned ones (on first use, every published
+    one), and the published but unpinned ones that ``accept_new_key`` lets in."""
+
+    def __init__(
+        self,
+        *,
+        trusted: list[VerifierKey],
+        unpinned: list[VerifierKey],
+        first_use: bool,
+        accept_new_key: bool,
+        result: ReceiptVerification,
+        detail: str,
+    ) -> None:
+        self.trusted = trusted
+        self.unpinned = unpinned
+        self.first_use = first_use
+        self.accept_new_key = accept_new_key
+        self.accepted: list[VerifierKey] = []
+        self.result = result
+        self.detail = detail
+
+    def open(self, note: str, origin: str) -> VerifierKey:
+        """The key that signed ``note``; a published key that is not pinned is
+        :class:`KeyChanged` unless ``accept_new_key``."""
+        try:
+            signed_by = open_note(note, self.trusted).signed_by
+        except UnknownKey:
+            signed_by = self._by_unpinned(note)
+        if all(key.name != origin for key in signed_by):
+            raise UnknownKey(f"the note is not signed by a key named {origin!r}")
+        return signed_by[0]
+
+    def _by_unpinned(self, note: str) -> tuple[VerifierKey, ...]:
+        try:
+            signed_by = open_note(note, self.unpinned).signed_by if self.unpinned else ()
+        except UnknownKey:
+            signed_by = ()
+        if not signed_by:
+            raise UnknownKey("no pinned or published audit key of the hub signed the note")
+        labels = ", ".join(key.label for key in signed_by)
+        if not self.accept_new_key:
+            raise KeyChanged(
+                f"signed by {labels}, which the hub now publishes but this client did not pin: "
+                "the hub rotated its audit key, or someone else signs in its name. Ask the "
+                "hub's operator for the new key's ID, then verify again accepting the new key"
+            )
+        for key in signed_by:
+            self.trusted.append(key)
+            self.unpinned.remove(key)
+            self.accepted.append(key)
+        self.result.warnings.append(f"accepted and pinned the new audit key {labels}")
+        return signed_by
+
+    def keep(self, view: LogView, kept: KeptCheckpoint, now: Callable[[], str]) -> None:
+        """Pin what was trusted (first use) or accepted, and keep ``kept``."""
+        for key in self.trusted if self.first_use else self.accepted:
+            view.keys.setdefault(key.encoded(), now())
+        view.checkpoint = kept
+
+
+def _check_keys(
+    answer: Any,
+    origin: str,
+    view: LogView,
+    result: ReceiptVerification,
+    *,
+    accept_new_key: bool,
+) -> _Trust:
+    """The published keys, checked against the pinned ones."""
+    body = _mapping(answer, "the audit keys answer")
+    published = [
+        VerifierKey.parse(_text(_mapping(entry, "an audit key").get("verifier_key"), "a key"))
+        for entry in _list(body.get("keys"), "the audit keys")
+    ]
+    if view.keys and body.get("origin") != origin:
+        raise KeyChanged(
+            f"the hub's audit log is now {body.get('origin')!r}, the receipt is of {origin!r}"
+        )
+    if body.get("origin") != origin or not published or any(k.name != origin for k in published):
+        raise MalformedEvidence(f"the hub publishes no audit keys named {origin!r}")
+    if not view.keys:
+        return _Trust(
+            trusted=published,
+            unpinned=[],
+            first_use=True,
+            accept_new_key=accept_new_key,
+            result=result,
+            detail=f"first use: {len(published)} published key(s), pinned if all checks pass",
+        )
+    pinned = view.pinned()
+    for key in pinned:
+        if key not in published:
+            result.warnings.append(
+                f"the hub no longer publishes the pinned key {key.label}; it promised to keep "
+                "every audit key published for what it signed"
+            )
+    unpinned = [key for key in published if key not in pinned]
+    if unpinned:
+        labels = ", ".join(key.label for key in unpinned)
+        result.warnings.append(f"the hub publishes audit key(s) not pinned here: {labels}")
+    return _Trust(
+        trusted=pinned,
+        unpinned=unpinned,
+        first_use=False,
+        accept_new_key=accept_new_key,
+        result=result,
+        detail=f"{len(pinned)} pinned key(s), {len(published)} published",
+    )
+
+
+def _check_event(proof: Mapping[str, Any], statement: ReceiptStatement) -> dict[str, Any]:
+    event = _mapping(proof.get("event"), "the event")
+    leaf = dict(_mapping(event.get("leaf"), "the event's leaf"))
+    if leaf.get("seq") != statement.seq or proof.get("leaf_index") != statement.seq:
+        raise LeafMismatch(f"the hub answered another event than seq {statement.seq}")
+    computed = leaf_hash_of(leaf)
+    if computed != statement.leaf_hash:
+        raise LeafMismatch(
+            f"event {statement.seq} hashes to {computed.hex()}, the receipt names "
+            f"{statement.leaf_hash.hex()}: the hub shows another event than it signed for"
+        )
+    return leaf
+
+
+def _check_checkpoint(
+    proof: Mapping[str, Any], statement: ReceiptStatement, trust: _Trust
+) -> tuple[str, Checkpoint]:
+    signed = _mapping(proof.get("checkpoint"), "the checkpoint")
+    note = _text(signed.get("note"), "the checkpoint's note")
+    trust.open(note, statement.origin)
+    checkpoint = Checkpoint.parse(note[: note.rindex("\n\n") + 1])
+    if checkpoint.origin != statement.origin:
+        raise UnknownKey(f"the checkpoint is of {checkpoint.origin!r}, not {statement.origin!r}")
+    if proof.get("tree_size") != checkpoint.size or signed.get("tree_size") != checkpoint.size:
+        raise MalformedEvidence("the answer's tree_size is not the signed checkpoint's")
+    if statement.seq >= checkpoint.size:
+        raise ProofError(
+            f"the checkpoint (size {checkpoint.size}) does not hold event {statement.seq}; the "
+            "hub signs one that does when asked for the event, so this answer is wrong"
+        )
+    return note, checkpoint
+
+
+def _witness(
+    hub: AuditSource,
+    *,
+    view: LogView,
+    note: str,
+    checkpoint: Checkpoint,
+    result: ReceiptVerification,
+    now: Callable[[], str],
+) -> KeptCheckpoint:
+    """The checkpoint to keep: the newer of the kept one and ``checkpoint``, once a consistency
+    proof joins them. A failure records the evidence in ``view`` and raises :class:`SplitView`."""
+    seen = KeptCheckpoint(note, checkpoint, now())
+    kept = view.checkpoint
+    if kept is None:
+        return seen
+    old, new = (kept, seen) if kept.checkpoint.size <= checkpoint.size else (seen, kept)
+    try:
+        if old.checkpoint.size == new.checkpoint.size:
+            proof: list[bytes] = []
+        else:
+            answer = _mapping(
+                _consistency(hub, old.checkpoint.size, new.checkpoint.size), "the consistency"
+            )
+            if answer.get("from") != old.checkpoint.size or answer.get("to") != new.checkpoint.size:
+                raise MalformedEvidence("the consistency answer is for other sizes")
+            proof = _hashes(answer.get("hashes"), "the consistency proof")
+        merkle.verify_consistency(
+            size1=old.checkpoint.size,
+            size2=new.checkpoint.size,
+            root1=old.checkpoint.root,
+            root2=new.checkpoint.root,
+            proof=proof,
+        )
+    except ProofError as exc:
+        view.split_views.append(
+            {"detected_at": now(), "reason": str(exc), "kept_note": kept.note, "seen_note": note}
+        )
+        raise SplitView(
+            f"SPLIT VIEW: the hub's checkpoint of size {checkpoint.size} is not consistent with "
+            f"the one of size {kept.checkpoint.size} this client kept ({exc}). The hub shows "
+            "different logs to different parties, or rewrote its log. Both signed checkpoints "
+            "are kept as evidence in the witness state; report this to the hub's operator and "
+            "your security officer"
+        ) from exc
+    if checkpoint.size < kept.checkpoint.size:
+        result.warnings.append(
+            f"the hub proved against a checkpoint (size {checkpoint.size}) older than the one "
+            f"kept here (size {kept.checkpoint.size}); consistent, so the newer one stays kept"
+        )
+    return new
+
+
+def _consistency(hub: AuditSource, size1: int, size2: int) -> Any:
+    """The hub's consistency proof; a hub that refuses one between two sizes it signed (422:
+    its log is now shorter than a checkpoint it signed) has lost or rewritten its log."""
+    try:
+        return hub.audit_consistency(size1, size2)
+    except HubRefused as exc:
+        if exc.status == 422:
+            raise ProofError(f"the hub cannot prove it: {exc}") from exc
+        raise
+
+
+def _consistency_detail(kept: KeptCheckpoint | None, seen: Checkpoint) -> str:
+    if kept is None:
+        return f"first checkpoint kept (size {seen.size})"
+    if kept.checkpoint.size == seen.size:
+        return f"same checkpoint as kept (size {seen.size})"
+    low, high = sorted((kept.checkpoint.size, seen.size))
+    return f"the tree of size {high} extends the kept one of size {low}"
+
+
+def _check_content(leaf: Mapping[str, Any], file: Path) -> str:
+    recorded_sha, recorded_size = leaf.get("content_sha256"), leaf.get("content_size")
+    if not isinstance(recorded_sha, str) or not isinstance(recorded_size, int):
+        raise ContentMismatch(
+            "the event records no content_sha256 and content_size, so it proves nothing about "
+            "this file (an event that is not an upload or download, or a hub before receipts "
+            "held them)"
+        )
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with file.open("rb") as content:
+            while chunk := content.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise ContentMismatch(f"cannot read {file}: {exc.strerror}") from exc
+    if digest.hexdigest() != recorded_sha or size != recorded_size:
+        raise ContentMismatch(
+            f"{file} has SHA-256 {digest.hexdigest()} and {size} bytes; the event records "
+            f"{recorded_sha} and {recorded_size} bytes"
+        )
+    served = leaf.get("range")
+    return f"SHA-256 and size ({size} bytes) match" + (f"; range {served} served" if served else "")
+
+
+# --- shapes of the hub's answers ------------------------------------------------------------
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise MalformedEvidence(f"{what} is not a JSON object")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedEvidence(f"{what} is not a JSON string")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise MalformedEvidence(f"{what} is not a JSON array")
+    return value
+
+
+def _hashes(value: Any, what: str) -> list[bytes]:
+    return [
+        b64decode(item, what=f"{what}[{index}]", size=32)
+        for index, item in enumerate(_list(value, what))
+    ]

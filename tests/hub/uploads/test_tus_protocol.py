@@ -1,0 +1,46 @@
+"""tus 1.0 against the hub on both backend pairs: creation, PATCH in chunks that split the
+encryption's segments, HEAD, completion into an ordinary document, termination."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from storage.envelope import FIRST_SEGMENT_PLAINTEXT, SEGMENT_PLAINTEXT
+from tests.fixtures.documents import DocumentHub, pdf
+from tests.hub.uploads.tus import Tus
+
+
+@pytest.fixture(scope="module")
+def documents_hub(module_documents_hub: DocumentHub) -> DocumentHub:
+    return module_documents_hub
+
+
+@pytest.mark.parametrize(
+    ("size", "chunk"),
+    [
+        (10, 3),
+        (FIRST_SEGMENT_PLAINTEXT, 300_000),
+        (FIRST_SEGMENT_PLAINTEXT + 1, FIRST_SEGMENT_PLAINTEXT),
+        (FIRST_SEGMENT_PLAINTEXT + SEGMENT_PLAINTEXT, 700_001),
+        (FIRST_SEGMENT_PLAINTEXT + SEGMENT_PLAINTEXT + 17, 1 << 20),
+    ],
+)
+def test_an_upload_in_chunks_becomes_the_document_it_sent(
+    documents_hub: DocumentHub, size: int, chunk: int
+) -> None:
+    content = pdf(size)
+    last = Tus(documents_hub).send(content, chunk)
+    document_id = last.headers["ketenhub-document-id"]
+    assert last.headers["tus-resumable"] == "1.0.0"
+    assert int(last.headers["audit-seq"]) >= 0
+    download = documents_hub.content("IOM", document_id)
+    assert download.status_code == 200, download.text
+    assert download.content == content
+    metadata = documents_hub.client.get(
+        f"/api/v1/documents/{document_id}", headers=documents_hub.auth("IOM")
+    ).json()
+    assert metadata["sha256"] == hashlib.sha256(content).hexdigest()
+    assert metadata["size"] == size
+    assert metadata["filename"] == "scan.pdf"
