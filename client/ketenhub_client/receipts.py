@@ -334,9 +334,16 @@ def verify_receipt(
         steps.passed(current, f"seq {statement.seq} of {statement.origin}")
 
         current = "audit keys"
-        view = state.view(statement.origin)
+        # Into the state only once it passed (below): a failed run adds nothing to the file.
+        view = state.logs.get(statement.origin) or LogView()
+        others = sorted(origin for origin in state.logs if origin != statement.origin)
         trust = _check_keys(
-            hub.audit_keys(), statement.origin, view, result, accept_new_key=accept_new_key
+            hub.audit_keys(),
+            statement.origin,
+            view,
+            result,
+            accept_new_key=accept_new_key,
+            other_origins=others,
         )
         steps.passed(current, trust.detail)
 
@@ -370,6 +377,7 @@ def verify_receipt(
         result.kept_size = kept.checkpoint.size
         steps.passed(current, _consistency_detail(view.checkpoint, checkpoint))
         trust.keep(view, kept, now)
+        state.logs[statement.origin] = view
         state.save()
 
         if file is not None:
@@ -465,8 +473,10 @@ def _check_keys(
     result: ReceiptVerification,
     *,
     accept_new_key: bool,
+    other_origins: Sequence[str],
 ) -> _Trust:
-    """The published keys, checked against the pinned ones."""
+    """The published keys, checked against the pinned ones. A log this client has not seen
+    at a hub whose other log it pinned is a changed key too: a new name is not a new hub."""
     body = _mapping(answer, "the audit keys answer")
     published = [
         VerifierKey.parse(_text(_mapping(entry, "an audit key").get("verifier_key"), "a key"))
@@ -478,6 +488,13 @@ def _check_keys(
         )
     if body.get("origin") != origin or not published or any(k.name != origin for k in published):
         raise MalformedEvidence(f"the hub publishes no audit keys named {origin!r}")
+    if not view.keys and other_origins and not accept_new_key:
+        raise KeyChanged(
+            f"the receipt is of the log {origin!r}, but this client pinned the keys of "
+            f"{', '.join(map(repr, other_origins))} at this hub: the hub renamed its log, or "
+            "someone else answers in its name. Ask the hub's operator, then verify again "
+            "accepting the new key"
+        )
     if not view.keys:
         return _Trust(
             trusted=published,

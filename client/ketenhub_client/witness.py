@@ -13,10 +13,10 @@ keeps, per hub and log origin:
 * the evidence of every split view it detected: both checkpoints and the reason.
 
 The file is ``$XDG_STATE_HOME/ketenhub-client/witness/<host>[_<port>].json`` (by default
-``~/.local/state/…``), mode 0600, one per hub; a base URL with a path adds a short hash of it to
-the name. It is replaced atomically (a temporary file, fsync, rename) and used under an
-exclusive lock, so two commands running at once never lose or roll back a checkpoint. The
-format, version 1::
+``~/.local/state/…``), mode 0600, one per hub; a scheme other than https adds ``-<scheme>`` and
+a base URL with a path a short hash of it to the name. It is replaced atomically (a temporary
+file, fsync, rename) and used under an exclusive lock, so two commands running at once never
+lose or roll back a checkpoint. The format, version 1::
 
     {"version": 1, "hub": "<base URL>",
      "logs": {"<origin>": {
@@ -62,13 +62,15 @@ def default_state_dir() -> Path:
 
 
 def state_path(hub_url: str, state_dir: Path | None = None) -> Path:
-    """The state file of the hub at ``hub_url``: ``<host>[_<port>][-<hash of path>].json``."""
+    """The state file of the hub at ``hub_url``: ``<host>[_<port>][-http][-<path hash>].json``."""
     parts = urlsplit(hub_url.rstrip("/"))
     if not parts.hostname:
         raise WitnessStateError(f"{hub_url!r} is not a hub URL with a host name")
     name = parts.hostname
     if parts.port is not None:
         name += f"_{parts.port}"
+    if parts.scheme != "https":
+        name += f"-{parts.scheme}"  # a demo hub over http never shares a file with https
     if parts.path:
         name += "-" + hashlib.sha256(parts.path.encode()).hexdigest()[:8]
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
@@ -127,9 +129,6 @@ class WitnessState:
                 "(the checkpoints kept in it are evidence: keep the file)"
             ) from exc
 
-    def view(self, origin: str) -> LogView:
-        return self.logs.setdefault(origin, LogView())
-
     def save(self) -> None:
         """Replace the file atomically (mode 0600); a crash leaves the old or the new file."""
         document = {
@@ -171,7 +170,7 @@ def _logs(document: Any, hub: str) -> dict[str, LogView]:
     if not isinstance(document, dict) or document.get("version") != _VERSION:
         raise ValueError(f"not a version {_VERSION} witness state")
     if document.get("hub") != hub:
-        raise ValueError(f"it is the state of {document.get('hub')!r}, not of {hub!r}")
+        raise ValueError(f"it holds the state of the hub {document.get('hub')!r}, not {hub!r}")
     logs: dict[str, LogView] = {}
     for origin, entry in document["logs"].items():
         view = LogView(

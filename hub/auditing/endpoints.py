@@ -1,7 +1,11 @@
-"""The auditor API under ``/api/v1/audit`` (scope ``audit:read``).
+"""The audit API under ``/api/v1/audit``: the auditors' (scope ``audit:read``), and the log's
+public parts for every authenticated caller.
 
-Auditors read the trail and nothing else; every read is itself recorded (see
-:mod:`hub.auditing.queries`), and so is a refusal for want of the scope.
+Auditors read the trail and nothing else. Any authenticated client or person, whatever its
+scopes, reads the audit keys, the latest checkpoint and consistency proofs, and the inclusion
+proof of an event it was the actor of, so a partner can verify its receipts and act as a
+witness (decision 0030). Every read is itself recorded (see :mod:`hub.auditing.queries`), and so
+is a refusal.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from hub.core.rfc3339 import Timestamp
 from hub.web.caller import Serving
 from hub.web.deps import ServicesDep, StrictQuery
 from hub.web.pagination import Cursor, Limit
-from hub.web.problems import problem_responses
+from hub.web.problems import problem, problem_responses
 from hub.web.routes import TokenFirstRoute
 
 router = APIRouter(
@@ -58,6 +62,24 @@ Queries = Annotated[
     ),
 ]
 
+
+PublicQueries = Annotated[
+    AuditQueries,
+    Depends(
+        Serving(
+            audit_queries,
+            scope=None,
+            action=Action.AUDIT_QUERY,
+            resource_type="audit_log",
+        )
+    ),
+]
+"""The log's public parts: any authenticated caller; what it may read beyond the keys, the
+checkpoint and consistency proofs is decided by :class:`AuditQueries`."""
+
+_FOR_PARTNERS = (
+    " Any authenticated client or person may ask, whatever its scopes (no `audit:read` needed)."
+)
 
 _TEXT = 512
 
@@ -142,13 +164,23 @@ def list_events(
     "/events/{seq}",
     response_model=InclusionOut,
     summary="One event with its inclusion proof against the latest checkpoint",
+    description="With `audit:read`: any event. Any other authenticated caller: an event it was "
+    "the actor of (the client, of the same issuer, or the person), such as the download its "
+    "receipt names; another's event is 403, recorded as a denied `audit.query`.",
+    responses={403: problem("Not the caller's own event, and the caller lacks audit:read")},
 )
-def get_event(queries: Queries, seq: Annotated[int, Path(ge=0, le=_MAX_SEQ)]) -> InclusionOut:
+def get_event(queries: PublicQueries, seq: Annotated[int, Path(ge=0, le=_MAX_SEQ)]) -> InclusionOut:
     return queries.event(seq)
 
 
-@router.get("/checkpoints/latest", response_model=CheckpointOut, summary="The newest checkpoint")
-def latest_checkpoint(queries: Queries) -> CheckpointOut:
+@router.get(
+    "/checkpoints/latest",
+    response_model=CheckpointOut,
+    summary="The newest checkpoint",
+    description="The signed tree head to verify inclusion proofs against; keep it, and ask "
+    "for a consistency proof from it next time." + _FOR_PARTNERS,
+)
+def latest_checkpoint(queries: PublicQueries) -> CheckpointOut:
     return queries.latest_checkpoint()
 
 
@@ -157,17 +189,25 @@ def latest_checkpoint(queries: Queries) -> CheckpointOut:
     response_model=ConsistencyOut,
     response_model_by_alias=True,
     summary="Consistency proof between two tree sizes",
+    description="Shows that the tree of size `to` extends that of size `from` (RFC 9162)."
+    + _FOR_PARTNERS,
 )
 def consistency(
-    queries: Queries,
+    queries: PublicQueries,
     size1: Annotated[int, Query(alias="from", ge=1, le=_MAX_SEQ)],
     size2: Annotated[int, Query(alias="to", ge=1, le=_MAX_SEQ)],
 ) -> ConsistencyOut:
     return queries.consistency(size1, size2)
 
 
-@router.get("/keys", response_model=AuditKeysOut, summary="The audit keys (checkpoints, receipts)")
-def keys(queries: Queries) -> AuditKeysOut:
+@router.get(
+    "/keys",
+    response_model=AuditKeysOut,
+    summary="The audit keys (checkpoints, receipts)",
+    description="Every audit key, retired ones included, as signed-note verifier keys."
+    + _FOR_PARTNERS,
+)
+def keys(queries: PublicQueries) -> AuditKeysOut:
     return queries.keys()
 
 

@@ -1,4 +1,10 @@
-"""What auditors may ask of the trail, each answer recorded as an audit event itself.
+"""What auditors, and partners of the log's public parts, may ask of the trail, each answer
+recorded as an audit event itself.
+
+Auditors (``audit:read``) read everything. Every other authenticated caller reads the log's
+public parts: the audit keys, the latest checkpoint, consistency proofs, and an event with its
+inclusion proof only when it was that event's actor (:meth:`AuditQueries.event`), so a partner
+can verify the receipts it was given without seeing what other parties did (decision 0030).
 
 Every read is recorded in the request's transaction *after* it ran, so an auditor's query never
 shows up in its own answer, and is committed before the answer is sent. Cursors are opaque:
@@ -23,6 +29,7 @@ from audit import checkpoints, log
 from audit.events import LEAF_FIELDS, Action, ldv_status
 from audit.models import AuditEvent
 from audit.pseudonyms import SUBJECT_TYPE
+from auth.scopes import Scope
 from hub.auditing import repository
 from hub.auditing.repository import EventFilter, Order
 from hub.auditing.schemas import (
@@ -37,9 +44,10 @@ from hub.auditing.schemas import (
 )
 from hub.auditing.stats import AuditStats, compute, period
 from hub.core import db
-from hub.core.errors import HubError, NotFound, Unprocessable
+from hub.core.errors import Forbidden, HubError, NotFound, Unprocessable
 from hub.runtime import Services
 from hub.trail.auditor import Auditor, b64
+from hub.trail.context import Actor
 from hub.trail.recorder import NOTHING, About
 from hub.web.pagination import Page, seq_position
 from hub.web.recording import Call, RecordingService
@@ -140,11 +148,35 @@ class AuditQueries(RecordingService):
         self.record(Action.AUDIT_QUERY, About("audit_log"), detail=_describe(where))
         return EventPage(items=items, next_cursor=next_cursor)
 
+    @property
+    def reads_everything(self) -> bool:
+        """Whether the caller is an auditor (``audit:read``); else it reads the public parts."""
+        return Scope.AUDIT_READ in self.caller.principal.scopes
+
+    def _acted(self, row: AuditEvent) -> bool:
+        """Whether the caller is ``row``'s actor: the same client of the same issuer (``None``
+        for the hub's own clients), or the same person."""
+        actor = Actor.of(self.caller.principal)
+        return (row.actor_type, row.actor_id, row.actor_issuer) == (
+            actor.type,
+            actor.id,
+            actor.issuer,
+        )
+
     def event(self, seq: int) -> InclusionOut:
+        """Event ``seq`` with its inclusion proof against the latest checkpoint: any event for
+        an auditor, only its own for anyone else (403 for another's: the seq lies below the
+        public tree size, so its existence is no secret; its leaf is)."""
         row = repository.get(self.session, seq)
         if row is None:
             error = NotFound(f"no audit event with seq {seq}")
             raise self._refuse(error, About("audit_event"))
+        if not self.reads_everything and not self._acted(row):
+            error = Forbidden(
+                f"audit event {seq} is not one of the caller's own; without audit:read a "
+                "caller reads only the events it was the actor of"
+            )
+            raise self._refuse(error, About("audit_event", str(seq)))
         self.record(Action.AUDIT_QUERY, About("audit_event", str(seq)))
         signed = self._checkpoint_covering(seq + 1)
         proof = log.inclusion_proof(self.session.connection(), seq, signed.tree_size)

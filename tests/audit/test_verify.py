@@ -114,7 +114,7 @@ def test_the_stored_content_fields_hash_as_recorded(trail: Engine, signer: NoteS
     ],
 )
 def test_an_edited_content_field_is_named(trail: Engine, signer: NoteSigner, edit: str) -> None:
-    execute(trail, f"UPDATE audit_event SET {edit} WHERE seq = 21")  # noqa: S608 - the test's own
+    execute(trail, f"UPDATE audit_event SET {edit} WHERE seq = 21")
     report = _verify(trail, signer)
     assert report.first_bad_seq == 21
     assert "seq 21: the stored event does not hash" in report.problems[0].message

@@ -7,6 +7,7 @@ caught by the named check with the named error. The real hub process is in
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import io
 import json
@@ -229,6 +230,23 @@ def test_a_rotated_key_is_reported_until_accepted(log: ServerLog, tmp_path: Path
     assert _verify(log, log.upload(b"and later"), tmp_path).ok  # pinned now
 
 
+def test_a_log_renamed_at_a_known_hub_is_a_changed_key(log: ServerLog, tmp_path: Path) -> None:
+    assert _verify(log, log.upload(CONTENT), tmp_path).ok
+    renamed = ServerLog(NoteSigner.generate("other.test/audit"))
+    receipt = renamed.upload(CONTENT)
+    assert _failed(_verify(renamed, receipt, tmp_path)) == ("audit keys", "KeyChanged")
+    assert _verify(renamed, receipt, tmp_path, accept_new_key=True).ok
+    state = json.loads(state_path(HUB_URL, tmp_path).read_text())
+    assert sorted(state["logs"]) == [ORIGIN, "other.test/audit"]
+
+
+def test_a_failed_first_run_leaves_no_state_behind(log: ServerLog, tmp_path: Path) -> None:
+    receipt = log.upload(CONTENT)
+    log.leaves[receipt.seq]["detail"] = "rewritten"
+    assert _failed(_verify(log, receipt, tmp_path)) == ("event", "LeafMismatch")
+    assert not state_path(HUB_URL, tmp_path).exists()
+
+
 def test_a_key_the_hub_does_not_publish_is_refused_even_when_accepting(
     log: ServerLog, tmp_path: Path
 ) -> None:
@@ -314,10 +332,22 @@ def test_a_kept_checkpoint_edited_in_the_file_is_refused(log: ServerLog, tmp_pat
 
 def test_state_files_are_per_hub_host_and_port(tmp_path: Path) -> None:
     assert state_path("https://hub.example.nl/", tmp_path).name == "hub.example.nl.json"
-    assert state_path("http://127.0.0.1:8000", tmp_path).name == "127.0.0.1_8000.json"
+    assert state_path("https://127.0.0.1:8000", tmp_path).name == "127.0.0.1_8000.json"
+    assert state_path("http://127.0.0.1:8000", tmp_path).name == "127.0.0.1_8000-http.json"
     with_path = state_path("https://example.nl/ketenhub", tmp_path).name
     assert with_path.startswith("example.nl-")
     assert with_path.endswith(".json")
+
+
+def test_the_state_is_held_under_an_exclusive_lock(tmp_path: Path) -> None:
+    # Two verifications at once would each keep "the newest" checkpoint: the later write could
+    # roll the kept one back. While one holds the state, nobody else can take the lock.
+    with open_witness(HUB_URL, tmp_path):
+        lock = state_path(HUB_URL, tmp_path).with_suffix(".json.lock")
+        with lock.open("rb") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with lock.open("rb") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the block
 
 
 def test_the_default_state_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch) -> None:

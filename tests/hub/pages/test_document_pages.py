@@ -5,6 +5,8 @@ download with its receipt, the upload form and its refusals, CSRF, and upload sl
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import uuid
 from collections.abc import Iterator
@@ -224,6 +226,10 @@ def test_the_download_is_an_attachment_with_its_receipt_then_shown_on_the_page(
     assert str(event.seq) == seq
     assert (event.actor_type, event.actor_id) == ("user", dtv.person.username)
     assert event.actor_client == "ketenhub-web"
+    # The page's download goes through the API's service: the same content fields and receipt.
+    assert (event.content_sha256, event.content_size) == (document["sha256"], len(content))
+    note = base64.b64decode(download.headers["audit-receipt"]).decode("utf-8")
+    assert f"\nseq {seq}\nleaf {leaf}\n" in note
 
     after = dtv.get(f"/documents/{document['id']}")
     assert f">{seq}<" in after.text
@@ -280,6 +286,8 @@ def test_an_upload_shows_its_signed_receipt_and_downloads_as_uploaded(pages_hub:
     assert answer.status_code == 201, answer.text
     no_number_in_addresses(answer, V_NUMBER)
     [event] = [e for e in _events(pages_hub, "document.upload") if e.outcome == "success"]
+    assert event.content_sha256 == hashlib.sha256(content).hexdigest()
+    assert event.content_size == len(content)
     text = answer.text
     assert f">{event.seq}<" in text
     assert (event.actor_type, event.actor_id) == ("user", gemeente.person.username)
