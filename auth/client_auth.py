@@ -28,6 +28,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -121,7 +122,7 @@ class ClientKeySets:
         failure_ttl: float = JWKS_FAILURE_TTL,
         refetch_interval: float = JWKS_URI_REFETCH_INTERVAL,
         http_client: httpx.Client | None = None,
-        monotonic: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.allow_http = allow_http
         self._timeout = timeout
@@ -138,7 +139,6 @@ class ClientKeySets:
         with self._lock:
             remote = self._remotes.get(uri)
             if remote is None:
-                extra = {"monotonic": self._monotonic} if self._monotonic is not None else {}
                 remote = self._remotes[uri] = RemoteJwks(
                     uri,
                     client=self._client,
@@ -147,7 +147,7 @@ class ClientKeySets:
                     max_age_bounds=JWKS_URI_MAX_AGE,
                     strict=True,
                     refetch_interval=self._refetch_interval,
-                    **extra,
+                    monotonic=self._monotonic,
                 )
                 while len(self._remotes) > MAX_CACHED_KEY_SETS:
                     self._remotes.popitem(last=False)
@@ -165,9 +165,6 @@ class ClientKeySets:
             raise InvalidClientError(
                 description="The client's keys cannot be retrieved from its jwks_uri."
             ) from None
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def is_vschar(value: str) -> bool:

@@ -114,6 +114,16 @@ _FORM_BODY: Final[dict[str, Any]] = {
 }
 
 
+_CLIENT_AUTH: Final = (
+    "Client authentication: `private_key_jwt` (RFC 7523), an assertion signed RS256, PS256 or "
+    "ES256 with `iss` = `sub` = the client id, `aud` = the issuer (advised), the token "
+    "endpoint or this endpoint's URL, `exp` at most 60 minutes ahead and a `jti` never used "
+    "before; or `client_secret_basic` where the deployment enables it. A client's keys are "
+    "registered, or fetched from its `jwks_uri` (docs/decisions/0029)."
+)
+_HINT: Final = " An unknown or wrong `token_type_hint` is ignored and the search goes on."
+
+
 @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
 def metadata(services: ServicesDep) -> JSONResponse:
     return JSONResponse(services.oauth.config.metadata(), headers={"Cache-Control": "max-age=300"})
@@ -135,6 +145,9 @@ def jwks(services: ServicesDep) -> JWKSetResponse:
 @router.post(
     "/oauth/token",
     summary="Token endpoint (client credentials, authorization code with PKCE, refresh token)",
+    description=_CLIENT_AUTH
+    + " A missing `grant_type` is `invalid_request`; one the hub does not offer is "
+    "`unsupported_grant_type`.",
     openapi_extra=_FORM_BODY,
     responses=oauth_error_responses(),
 )
@@ -152,6 +165,7 @@ def token(
 @router.post(
     "/oauth/introspect",
     summary="RFC 7662 introspection",
+    description=_CLIENT_AUTH + _HINT,
     openapi_extra=_FORM_BODY,
     responses=oauth_error_responses(),
 )
@@ -169,6 +183,7 @@ def introspect(
 @router.post(
     "/oauth/revoke",
     summary="RFC 7009 revocation",
+    description=_CLIENT_AUTH + _HINT,
     openapi_extra=_FORM_BODY,
     responses=oauth_error_responses(),
 )

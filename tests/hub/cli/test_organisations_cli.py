@@ -267,10 +267,12 @@ def test_client_list_shows_each_clients_state_and_last_use(
         "scopes",
         "purpose",
         "methods",
+        "jwks_uri",
         "created",
         "last_used",
         "state",
     }
+    assert before["demo-admin"]["jwks_uri"] is None
     assert before["demo-admin"]["scopes"] == ["admin"]
     assert before["demo-metrics"]["scopes"] == ["metrics:read"]
     assert before["demo-iom"]["methods"] == ["private_key_jwt", "client_secret_basic"]
@@ -366,6 +368,38 @@ def test_client_add_with_secret_is_refused_in_production(env: dict[str, str]) ->
         "documents:read", "--generate-key", "--with-secret", check=False,
     )  # fmt: skip
     one_line_error(result, "--with-secret is refused in production")
+
+
+def test_client_add_with_a_plain_http_jwks_uri_is_refused_in_production(
+    env: dict[str, str], database: Any
+) -> None:
+    production = {
+        **env,
+        "KETENHUB_ENVIRONMENT": "production",
+        "KETENHUB_ISSUER": "https://hub.example.nl",
+    }
+    result = run_ketenhub(
+        production, "client", "add", "--org", "IOM", "--name", "IOM", "--scopes",
+        "documents:read", "--jwks-uri", "http://iom.example/jwks.json", check=False,
+    )  # fmt: skip
+    one_line_error(result, "the jwks_uri must use https outside demo mode")
+    with Session(database) as session:
+        assert session.exec(select(OAuthClient).where(col(OAuthClient.name) == "IOM")).all() == []
+
+
+def test_client_add_with_a_jwks_uri_in_development(env: dict[str, str], database: Any) -> None:
+    development = {**env, "KETENHUB_ENVIRONMENT": "development"}
+    uri = "http://127.0.0.1:8123/jwks.json"
+    result = run_ketenhub(
+        development, "client", "add", "--org", "IOM", "--name", "IOM", "--scopes",
+        "documents:read", "--jwks-uri", uri,
+    )  # fmt: skip
+    assert f"jwks_uri      {uri}" in result.stdout
+    assert "private_jwk" not in result.stdout
+    client_id = result.stdout.split()[1]
+    listed = _client_list(development)[client_id]
+    assert listed["jwks_uri"] == uri
+    assert listed["methods"] == ["private_key_jwt"]
 
 
 def test_client_add_with_secret_where_secrets_are_off_warns(

@@ -165,6 +165,27 @@ def test_a_pasted_jwks_is_checked_as_the_cli_checks_it(admin_pages_hub: PagesHub
     assert "private-key" not in added.text
 
 
+def test_a_jwks_uri_is_registered_from_the_form(admin_pages_hub: PagesHub) -> None:
+    """The third choice: the partner's own key-set URL, checked as the CLI checks it."""
+    hub = admin_pages_hub
+    assert "jwks_uri" in parsed(_admin(hub).get("/admin/clients/new")).fields["hub-client"]
+    refused = _register(hub, key="jwks_uri", jwks_uri="ftp://iom.example/jwks.json")
+    assert refused.status_code == 422
+    assert "moet met https:// beginnen" in refused.text
+    assert _events(hub, "client.add")[-1].outcome == "invalid"
+    uri = "https://iom.example/.well-known/jwks.json"
+    added = _register(hub, key="jwks_uri", jwks_uri=f" {uri} ", name="Eigen sleutelserver")
+    assert added.status_code == 201, added.text
+    assert "private-key" not in added.text
+    client_id = re.search(r"<dd><code>(iom-[0-9a-f]{8})</code></dd>", added.text)
+    assert client_id is not None
+    stored = _client(hub, client_id.group(1))
+    assert stored is not None
+    assert stored.jwks_uri == uri
+    assert stored.jwks is None
+    assert "private_key_jwt" in _row(_admin(hub).get("/admin/clients").text, client_id.group(1))
+
+
 def test_disable_and_enable_a_client(admin_pages_hub: PagesHub) -> None:
     hub = admin_pages_hub
     admin = _admin(hub)
