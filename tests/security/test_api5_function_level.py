@@ -78,6 +78,9 @@ ROUTES: Final = {
     "metrics": RouteClass("GET", "/metrics", "metrics:read", 200),
     "organisations": RouteClass("GET", f"{API}/organisations?limit=1", None, 200),
     "policy": RouteClass("GET", f"{API}/policy", None, 200),
+    # The log's public parts, for every partner to verify its receipts (decision 0030).
+    "audit-keys": RouteClass("GET", f"{API}/audit/keys", None, 200),
+    "audit-checkpoint": RouteClass("GET", f"{API}/audit/checkpoints/latest", None, 200),
 }
 
 
