@@ -19,6 +19,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
+from audit.events import Action
 from hub.auditing.schemas import DocumentMetadataOut
 from hub.auditing.subjects import AuditedMetadata
 from hub.core.db import as_utc
@@ -48,8 +49,13 @@ from hub.documents.schemas import (
     SearchIn,
     UploadOut,
 )
-from hub.documents.service import Shown
+from hub.documents.service import DOCUMENT, Shown
 from hub.documents.sniff import SNIFFED_TYPES
+from hub.documents.uploads import UploadService
+from hub.idempotency.service import Answer, Claim, Replay
+from hub.trail.auditor import Receipt
+from hub.trail.recorder import About
+from hub.web import idempotent
 from hub.web.deps import StrictQuery, UploadSlotsDep
 from hub.web.limits import body_limit
 from hub.web.links import CREATE_SHARE, DELETE_DOCUMENT, document_links, link
@@ -140,8 +146,12 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
             }
         },
         "description": "The metadata fields must come before `file`: the policy is decided "
-        "before any content is read.",
-    }
+        "before any content is read. A `Content-Length` larger than any document the caller "
+        "may upload can be (its types' largest maximum size, and the form) is refused with 413 "
+        "before the body is read; a client that sends `Expect: 100-continue` gets that answer "
+        "instead of `100 Continue`, before it sends the body.",
+    },
+    "parameters": [idempotent.PARAMETER],
 }
 
 
@@ -168,12 +178,20 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
                 ),
             },
         },
-        400: problem("Malformed multipart body, or the client hung up"),
+        400: problem("Malformed multipart body or `Idempotency-Key`, or the client hung up"),
         403: problem("The policy does not let the caller upload this type"),
         408: problem("The body stopped arriving, or arrived too slowly"),
-        413: problem("Larger than the type's maximum size"),
+        409: problem(idempotent.PROBLEMS["409"]),
+        410: problem("The `Idempotency-Key`'s first upload made a document deleted since"),
+        413: problem(
+            "Larger than the type's maximum size; a `Content-Length` over the largest the "
+            "caller may upload at once, before the body is read"
+        ),
         415: problem("Not multipart/form-data, or content of a type not allowed"),
-        422: problem("Missing or invalid field, unknown type, no file or two files"),
+        422: problem(
+            "Missing or invalid field, unknown type, no file or two files; or the "
+            "`Idempotency-Key` was used for another upload"
+        ),
         429: problem("The client already runs its maximum of uploads (`Retry-After`)"),
         503: problem("The hub already runs its maximum of uploads (`Retry-After`)"),
     },
@@ -181,20 +199,50 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
 @body_limit(None)  # streamed: the document type's maximum size bounds it
 async def upload(request: Request, service: Uploader, slots: UploadSlotsDep) -> JSONResponse:
     principal = service.caller.principal
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        # Before anything reads the body: uvicorn sends `100 Continue` only once it is read.
+        length = int(declared)
+        await anyio.to_thread.run_sync(lambda: service.refuse_too_large(length))
     # A slot first (429/503 at once when there is none), then the body is read, on the uploads'
     # own threads: a slow upload never holds a thread the health, token or read paths need.
     with slots.hold(f"{principal.issuer} {principal.client_id}"):
         chunks = body_chunks(request)
-        content_type = request.headers.get("content-type")
-        shown, receipt = await anyio.to_thread.run_sync(
-            lambda: service.upload(chunks, content_type=content_type), limiter=slots.threads
+        return await anyio.to_thread.run_sync(
+            lambda: _upload_once(request, service, chunks), limiter=slots.threads
         )
-    body = UploadOut(**_out(shown).model_dump(), receipt=ReceiptOut(**receipt.as_dict()))
-    return JSONResponse(
-        body.model_dump(mode="json"),
-        status_code=201,
-        headers={"Location": f"/api/v1/documents/{shown.document.id}"},
+
+
+def _upload_once(request: Request, service: UploadService, chunks: Iterator[bytes]) -> JSONResponse:
+    """The upload, under its ``Idempotency-Key`` if it has one: claimed before the body is read
+    (so a retry while the first still runs is refused at once), its answer kept with the
+    document. A key used before must still be compared: its body is read and hashed, not kept."""
+    content_type = request.headers.get("content-type")
+    subject = About(DOCUMENT)
+    begun = idempotent.begin(
+        service, request.headers, action=Action.DOCUMENT_UPLOAD, about=subject, fingerprint=None
     )
+    if isinstance(begun, Replay):
+        meaning = service.fingerprint_of(chunks, content_type=content_type)
+        idempotent.check(service, begun, meaning, action=Action.DOCUMENT_UPLOAD, about=subject)
+        shown, first_receipt = service.uploaded_again(begun.answer)
+        return _uploaded(
+            shown, first_receipt, begun.answer.status, idempotent.replay_headers(begun.answer)
+        )
+    claim = begun if isinstance(begun, Claim) else None
+    shown, receipt, meaning = service.upload_fingerprinted(
+        idempotent.renewing(chunks, claim), content_type=content_type
+    )
+    location = {"Location": f"/api/v1/documents/{shown.document.id}"}
+    if claim is not None:
+        answer = Answer(201, resource_id=shown.document.id, headers=location, receipt=receipt)
+        claim.complete(service.session, answer, fingerprint=meaning)
+    return _uploaded(shown, receipt, 201, location)
+
+
+def _uploaded(shown: Shown, receipt: Receipt, status: int, headers: dict[str, str]) -> JSONResponse:
+    body = UploadOut(**_out(shown).model_dump(), receipt=ReceiptOut(**receipt.as_dict()))
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 @router.get("", response_model=DocumentPage, summary="The documents the caller may see")

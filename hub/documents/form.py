@@ -76,6 +76,24 @@ _PART_HEADERS: Final = frozenset(
 )
 _IDENTITY_ENCODINGS: Final = frozenset({"7bit", "8bit", "binary"})
 
+_MAX_FIELD_BYTES: Final = 1024
+_MAX_HEADER_BYTES: Final = 8192
+
+
+def framing_limit(
+    extra_fields: tuple[str, ...] = (),
+    *,
+    max_field_bytes: int = _MAX_FIELD_BYTES,
+    max_header_bytes: int = _MAX_HEADER_BYTES,
+) -> int:
+    """The most bytes a form (of :class:`FormReader`'s defaults) may hold besides the file's
+    content: every part's headers, every field's value, the boundaries. A body longer than the
+    file's maximum plus this cannot be a valid upload (``POST /documents`` refuses its
+    ``Content-Length`` at once)."""
+    per_part = max_header_bytes + max_field_bytes
+    return (len(extra_fields) + len(TEXT_FIELDS) + 1) * per_part + 1024
+
+
 _TRUNCATED: Final = "the request body ended before the multipart form was complete"
 _ONE_FILE: Final = "the form must have exactly one file part, and nothing may follow it"
 
@@ -94,8 +112,8 @@ class FormReader:
         chunks: Iterator[bytes],
         content_type: str | None,
         *,
-        max_field_bytes: int = 1024,
-        max_header_bytes: int = 8192,
+        max_field_bytes: int = _MAX_FIELD_BYTES,
+        max_header_bytes: int = _MAX_HEADER_BYTES,
         extra_fields: tuple[str, ...] = (),
     ) -> None:
         if content_type is None or media_type(content_type) != "multipart/form-data":
@@ -113,8 +131,9 @@ class FormReader:
         self._max_header_bytes = max_header_bytes
         # Everything but file content: the fields' and the file's headers, the fields' values
         # and their boundary lines.
-        per_part = max_header_bytes + max_field_bytes
-        self._framing_limit = (len(self._text_fields) + 1) * per_part + 1024
+        self._framing_limit = framing_limit(
+            extra_fields, max_field_bytes=max_field_bytes, max_header_bytes=max_header_bytes
+        )
         self._parser = MultipartParser(
             boundary.encode("ascii"),
             {

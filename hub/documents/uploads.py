@@ -9,17 +9,20 @@ once the fields are read, the rule once the policy has decided.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from audit.events import Action
-from hub.core.errors import Forbidden, HubError, Unprocessable
+from hub.core.errors import Forbidden, HubError, PayloadTooLarge, Unprocessable
 from hub.core.names import hidden_character
-from hub.documents.form import FormReader
+from hub.documents.form import FormReader, framing_limit
 from hub.documents.service import DOCUMENT, DocumentService, Shown, about, transfer_of
 from hub.documents.sniff import guarded
+from hub.idempotency.keys import AnswerGone, fingerprint
+from hub.idempotency.service import Answer
 from hub.notifications import outbox
 from hub.rules.model import DocumentType, PolicyAction
 from hub.subjects.keys import check_v_number
@@ -46,6 +49,34 @@ class Decided:
 class UploadService(DocumentService):
     """One caller's upload."""
 
+    def largest_body(self, extra_fields: tuple[str, ...] = ()) -> int | None:
+        """The longest body an upload of this caller can be: the largest maximum size of the
+        types the policy lets it upload, and the form around the file; ``None`` when it may
+        upload none (the policy's 403 then says why, once the fields are read)."""
+        policy, party = self.deps.policy, self.caller.party
+        sizes = [
+            document_type.max_size
+            for name, document_type in policy.document_types.items()
+            if policy.decide(party, PolicyAction.UPLOAD, name).allowed
+        ]
+        return max(sizes) + framing_limit(extra_fields) if sizes else None
+
+    def refuse_too_large(self, content_length: int, extra_fields: tuple[str, ...] = ()) -> None:
+        """413 (recorded) for a declared ``Content-Length`` no upload of this caller can have,
+        before a byte of the body is read: a client that sent ``Expect: 100-continue`` is told
+        before it sends the body, any other before the hub reads it."""
+        largest = self.largest_body(extra_fields)
+        if largest is not None and content_length > largest:
+            raise self.refuse(
+                PayloadTooLarge(
+                    f"the request body ({content_length} bytes) is larger than any document "
+                    f"this client may upload can be ({largest} bytes, the form included)"
+                ),
+                _UPLOAD,
+                About(DOCUMENT),
+                detail="content-too-large",
+            )
+
     def upload(
         self,
         chunks: Iterator[bytes],
@@ -60,6 +91,21 @@ class UploadService(DocumentService):
         which raises a :class:`HubError` to refuse it: after the fields are read, before the
         policy is decided and before a byte of the file is.
         """
+        shown, receipt, _ = self.upload_fingerprinted(
+            chunks, content_type=content_type, extra_fields=extra_fields, admit=admit
+        )
+        return shown, receipt
+
+    def upload_fingerprinted(
+        self,
+        chunks: Iterator[bytes],
+        *,
+        content_type: str | None,
+        extra_fields: tuple[str, ...] = (),
+        admit: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> tuple[Shown, Receipt, str]:
+        """:meth:`upload`, and the upload's fingerprint for its ``Idempotency-Key``
+        (:meth:`fingerprint_of`)."""
         try:
             form = FormReader(chunks, content_type, extra_fields=extra_fields)
             fields = form.read_fields()
@@ -113,7 +159,67 @@ class UploadService(DocumentService):
             rule=decided.rule,
             transfer=transfer_of(document),
         )
-        return Shown(document, v_number), receipt
+        meaning = self._meaning(type_name, v_number, title, form.filename, sealed.sha256)
+        return Shown(document, v_number), receipt, meaning
+
+    # -- Idempotency-Key ---------------------------------------------------------------------------
+
+    def _meaning(
+        self, type_name: str, v_number: str, title: str | None, filename: str | None, sha256: str
+    ) -> str:
+        """The fingerprint of an upload: its fields as read (the v-number as its blind index)
+        and its content's SHA-256."""
+        return fingerprint(
+            {
+                "document_type": type_name,
+                "v_index": self.deps.protector().blind_index(v_number),
+                "title": title,
+                "filename": filename,
+                "content_sha256": sha256,
+            }
+        )
+
+    def fingerprint_of(self, chunks: Iterator[bytes], *, content_type: str | None) -> str:
+        """The fingerprint of an upload whose key was used before: the body is read and its
+        file hashed, bounded by the type's maximum size, and nothing is stored or recorded.
+
+        An upload cannot be told from another by its fields alone (the same form, another
+        scan), so the content must be read to be compared; it is not kept, since the first
+        request's document already is.
+        """
+        try:
+            form = FormReader(chunks, content_type)
+            fields = form.read_fields()
+        except HubError as exc:
+            raise self.refuse(exc, _UPLOAD, About(DOCUMENT), detail=exc.slug) from None
+        type_name, v_number, title = self._upload_fields(fields, action=_UPLOAD)
+        document_type = self.deps.policy.document_type(type_name)
+        limit = max(t.max_size for t in self.deps.policy.document_types.values())
+        try:
+            sha256 = _hashed(form.file_chunks(), document_type.max_size if document_type else limit)
+        except HubError as exc:
+            raise self.refuse(
+                exc, _UPLOAD, About(DOCUMENT, v_number=v_number), detail=exc.slug
+            ) from None
+        return self._meaning(type_name, v_number, title, form.filename, sha256)
+
+    def uploaded_again(self, answer: Answer) -> tuple[Shown, Receipt]:
+        """The document an ``Idempotency-Key``'s first upload made, rendered from its row (its
+        v-number is kept nowhere else), and that upload's receipt. 410 once it was shredded:
+        a replay must not bring back what a shred destroyed."""
+        document = (
+            None if answer.resource_id is None else self.session.get(Document, answer.resource_id)
+        )
+        if document is None or document.v_number_sealed is None:
+            raise self.refuse(
+                AnswerGone("the document this Idempotency-Key uploaded was deleted since"),
+                _UPLOAD,
+                About(DOCUMENT),
+                detail=AnswerGone.slug,
+            )
+        if answer.receipt is None:  # every upload's answer is kept with its receipt
+            raise RuntimeError("an upload's kept answer has no receipt")
+        return self._shown(document), answer.receipt
 
     def decide(self, fields: Mapping[str, str], *, action: Action) -> Decided:
         """Check an upload's metadata fields and decide the policy on them, before any content.
@@ -166,3 +272,13 @@ class UploadService(DocumentService):
         if hidden is not None:
             raise invalid(f"title: may not hold {hidden}; no control or bidi characters")
         return type_name, v_number, title
+
+
+def _hashed(chunks: Iterable[bytes], max_size: int) -> str:
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_size:
+            raise PayloadTooLarge("the file is larger than its type's maximum size")
+        digest.update(chunk)
+    return digest.hexdigest()

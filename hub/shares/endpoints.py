@@ -123,9 +123,9 @@ def create_share(service: Granting, body: ShareIn, request: Request) -> JSONResp
 
 
 def _created(
-    share: ShareOut, receipt: Receipt | None, *, status: int, replayed: Answer | None = None
+    share: ShareOut, receipt: Receipt, *, status: int, replayed: Answer | None = None
 ) -> JSONResponse:
-    body = ShareCreated(**share.model_dump(), receipt=receipt.as_dict() if receipt else {})
+    body = ShareCreated(**share.model_dump(), receipt=receipt.as_dict())
     headers = (
         idempotent.replay_headers(replayed)
         if replayed is not None

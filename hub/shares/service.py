@@ -167,7 +167,7 @@ class ShareService(RecordingService):
             }
         )
 
-    def created_again(self, answer: Answer) -> tuple[ShareOut, Receipt | None]:
+    def created_again(self, answer: Answer) -> tuple[ShareOut, Receipt]:
         """The share an ``Idempotency-Key``'s first request made, as it is now, and that
         request's receipt: a replay shows the same share, records nothing, and keeps no
         v-number of its own (it is rendered from the share's row)."""
@@ -175,7 +175,14 @@ class ShareService(RecordingService):
             None if answer.resource_id is None else repository.get(self.session, answer.resource_id)
         )
         if share is None:  # shares are never deleted; a key cannot outlive its share
-            raise AnswerGone("the share this Idempotency-Key made no longer exists")
+            raise self.refuse(
+                AnswerGone("the share this Idempotency-Key made no longer exists"),
+                Action.SHARE_CREATE,
+                About(SHARE),
+                detail=AnswerGone.slug,
+            )
+        if answer.receipt is None:  # every grant's answer is kept with its receipt
+            raise RuntimeError("a grant's kept answer has no receipt")
         return self._outs([share])[0], answer.receipt
 
     def _shareable_document(self, document_id: uuid.UUID) -> Document:

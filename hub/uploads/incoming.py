@@ -64,8 +64,8 @@ class Incoming:
                 self._hasher.update(chunk)
             if self.content_type is None:
                 self._sniff(chunk)
-            for index, sealed in enumerate(resumed.update(chunk)):
-                if self.first_index + index == 0:  # the object starts with its header
+            for sealed in resumed.update(chunk):
+                if resumed.index == 1:  # segment 0 just sealed: the object starts with its header
                     yield self._header
                 yield sealed
         if self._hasher is None or self._checksum is None:

@@ -9,7 +9,7 @@ import pytest
 
 from storage.envelope import FIRST_SEGMENT_PLAINTEXT, SEGMENT_PLAINTEXT
 from tests.fixtures.documents import DocumentHub, pdf
-from tests.hub.uploads.tus import Tus
+from tests.hub.uploads.tus import OCTETS, Tus
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,22 @@ def test_an_upload_in_chunks_becomes_the_document_it_sent(
     assert metadata["sha256"] == hashlib.sha256(content).hexdigest()
     assert metadata["size"] == size
     assert metadata["filename"] == "scan.pdf"
+
+
+def test_a_patch_streamed_in_small_pieces_across_segments(documents_hub: DocumentHub) -> None:
+    """One PATCH whose body arrives in 64 KiB pieces and completes several segments (the
+    object's header must come once, before segment 0, however the body is cut)."""
+    content = pdf(3 * FIRST_SEGMENT_PLAINTEXT, seed=3)
+    tus = Tus(documents_hub)
+    location = tus.created(len(content))
+    sent = len(content) - 5000
+    pieces = [content[i : min(i + 65536, sent)] for i in range(0, sent, 65536)]
+    response = documents_hub.client.patch(
+        location, content=iter(pieces), headers=tus.headers(**OCTETS, **{"Upload-Offset": "0"})
+    )
+    assert response.status_code == 204, response.text
+    assert response.headers["upload-offset"] == str(sent)
+    done = tus.patch(location, sent, content[sent:])
+    assert done.status_code == 204, done.text
+    download = documents_hub.content("IOM", done.headers["ketenhub-document-id"])
+    assert download.content == content
