@@ -27,6 +27,7 @@ from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
 from hub.health.metrics import router as metrics_router
+from hub.idempotency.service import SWEEP_INTERVAL, sweep_expired
 from hub.inbox.endpoints import router as inbox_router
 from hub.login.account import router as account_router
 from hub.login.authorize import router as authorize_router
@@ -141,6 +142,26 @@ def check_schema(services: Services) -> None:
         )
 
 
+# The API, OAuth, operations, the docs and the login, in the order their routes are matched.
+ROUTERS: Final = (
+    health_router,
+    metrics_router,
+    oauth_router,
+    organisations_router,
+    policy_router,
+    documents_router,
+    uploads_router,
+    shares_router,
+    inbox_router,
+    webhooks_router,
+    audit_router,
+    apidocs_router,
+    assets_router,
+    ui_router,
+    login_router,
+    authorize_router,
+    account_router,
+)
 PAGE_ROUTERS: Final = (
     home_page_router,
     document_pages_router,
@@ -221,6 +242,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     lambda: expire_uploads(built, system_context("upload-expiry")),
                     settings.retention_interval,
                 ),
+                periodic("idempotency-keys", lambda: sweep_expired(built.engine), SWEEP_INTERVAL),
             ):
                 yield
         finally:
@@ -264,23 +286,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         )
     install_handlers(app, pages=ErrorPages())
     app.add_exception_handler(LoginRequired, login_redirect)
-    app.include_router(health_router)
-    app.include_router(metrics_router)
-    app.include_router(oauth_router)
-    app.include_router(organisations_router)
-    app.include_router(policy_router)
-    app.include_router(documents_router)
-    app.include_router(uploads_router)
-    app.include_router(shares_router)
-    app.include_router(inbox_router)
-    app.include_router(webhooks_router)
-    app.include_router(audit_router)
-    app.include_router(apidocs_router)
-    app.include_router(assets_router)
-    app.include_router(ui_router)
-    app.include_router(login_router)
-    app.include_router(authorize_router)
-    app.include_router(account_router)
+    for router in ROUTERS:
+        app.include_router(router)
     for pages in PAGE_ROUTERS:
         app.include_router(pages)
     return app
