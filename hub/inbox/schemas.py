@@ -1,8 +1,9 @@
 """Shapes of the inbox: the feed's items and the shares about to expire.
 
-Both are shown to people (the home page) now and to partner systems later (``GET
-/api/v1/inbox`` and webhooks), so they are API models. A case share names its person by
-v-number, in bodies only, and only while the share is active (every item of the feed is).
+Both are shown to people (the home page) and the items to partner systems (``GET
+/api/v1/inbox``; webhooks carry them without the v-number, :mod:`hub.notifications.events`),
+so they are API models. A case share names its person by v-number, in bodies only, and only
+while the share is active (every item of the feed is).
 """
 
 from __future__ import annotations

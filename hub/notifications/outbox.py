@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import and_, exists
+from sqlalchemy import ColumnElement, and_, exists
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -37,7 +37,7 @@ from hub.core.db import as_utc
 from hub.notifications.events import EventType, FeedNotice, ShareNotice, envelope
 from hub.rules.model import Party, Policy
 from hub.tables.documents import Document
-from hub.tables.organisations import Organisation
+from hub.tables.organisations import Organisation, OrganisationKind
 from hub.tables.shares import Share, ShareType
 from hub.tables.webhooks import WebhookMessage, WebhookSubscription
 
@@ -169,7 +169,7 @@ def expiring_shares(session: Session, *, now: datetime, within: timedelta = EXPI
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _live_subscription(event: EventType) -> object:
+def _live_subscription(event: EventType) -> ColumnElement[bool]:
     return and_(
         col(WebhookSubscription.enabled).is_(True),
         col(WebhookSubscription.deleted_at).is_(None),
@@ -233,7 +233,7 @@ def _queue(
 
 def _party(session: Session, code: str) -> Party:
     kind = session.exec(select(Organisation.kind).where(col(Organisation.code) == code)).one()
-    return Party(code, kind)
+    return Party(code, OrganisationKind(kind))
 
 
 def _types(session: Session, share: Share) -> list[str] | None:

@@ -124,7 +124,7 @@ class Deliverer:
                 )
                 .order_by(col(WebhookMessage.next_attempt_at))
                 .limit(BATCH)
-                .with_for_update(skip_locked=True, of=WebhookMessage)  # type: ignore[arg-type]
+                .with_for_update(skip_locked=True, of=WebhookMessage)
             )
             for message, subscription in session.exec(statement).all():
                 if subscription.deleted_at is not None or not subscription.enabled:

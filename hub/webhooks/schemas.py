@@ -14,9 +14,8 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(
-        max_length=2048,
-        description="Where to POST the events: `https` (plain `http` only in demo mode), no "
-        "user or password in it",
+        description="Where to POST the events: `https` (plain `http` only in demo mode), at "
+        "most 2,048 characters, no user or password in it",
     )
     events: list[EventType] | None = Field(
         default=None,

@@ -74,11 +74,12 @@ class WebhookService(RecordingService):
         self.deps = deps
 
     @property
-    def _owner(self) -> dict[str, str]:
-        return {
-            "client_id": self.caller.principal.client_id,
-            "organisation": self.caller.party.code,
-        }
+    def _client_id(self) -> str:
+        return self.caller.principal.client_id
+
+    @property
+    def _organisation(self) -> str:
+        return self.caller.party.code
 
     def subscribe(self, request: SubscriptionIn) -> SubscriptionCreated:
         subscription_id = uuid.uuid4()
@@ -88,7 +89,12 @@ class WebhookService(RecordingService):
             raise self.refuse(
                 Unprocessable(str(exc)), Action.WEBHOOK_SUBSCRIBE, about(), detail="url refused"
             ) from None
-        if repository.count_owned(self.session, **self._owner) >= MAX_SUBSCRIPTIONS:
+        if (
+            repository.count_owned(
+                self.session, client_id=self._client_id, organisation=self._organisation
+            )
+            >= MAX_SUBSCRIPTIONS
+        ):
             raise self.refuse(
                 Unprocessable(f"a client may have at most {MAX_SUBSCRIPTIONS} subscriptions"),
                 Action.WEBHOOK_SUBSCRIBE,
@@ -106,7 +112,8 @@ class WebhookService(RecordingService):
             sealed_secret=sealed,
             enabled=True,
             created_at=self.now,
-            **self._owner,
+            client_id=self._client_id,
+            organisation=self._organisation,
         )
         self.session.add(row)
         self.session.flush()
@@ -117,18 +124,19 @@ class WebhookService(RecordingService):
 
     def _mine(self, subscription_id: uuid.UUID, action: Action) -> WebhookSubscription:
         row = repository.get(self.session, subscription_id)
-        owner = self._owner
         if (
             row is None
             or row.deleted_at is not None
-            or row.client_id != owner["client_id"]
-            or row.organisation != owner["organisation"]
+            or row.client_id != self._client_id
+            or row.organisation != self._organisation
         ):
             raise self.refuse(NotFound(_NO_SUCH), action, about(subscription_id))
         return row
 
     def subscriptions(self) -> list[SubscriptionOut]:
-        rows = repository.owned(self.session, **self._owner)
+        rows = repository.owned(
+            self.session, client_id=self._client_id, organisation=self._organisation
+        )
         self.record(Action.WEBHOOK_READ, about(), detail=f"{len(rows)} subscriptions")
         return [_out(row) for row in rows]
 

@@ -132,7 +132,7 @@ def test_keys_rotate_list_rewrap_retire(env: dict[str, str], tmp_path: Path) -> 
     rewrapped = run_ketenhub(env, "keys", "rewrap").stdout
     assert (
         "re-wrapped 0 data keys, 1 signing keys, 2 audit keys, 2 v-number keys, "
-        f"{len(DEMO_USERS)} user factor secrets and 1 web-session keys"
+        f"{len(DEMO_USERS)} user factor secrets, 1 web-session keys and 0 webhook secrets"
     ) in rewrapped
     run_ketenhub(env, "keys", "retire", first)
     ring = json.loads((tmp_path / "var" / "keys" / "keyring.json").read_text())

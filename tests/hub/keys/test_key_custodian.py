@@ -29,7 +29,9 @@ from auth.people import Role
 from hub.cli.console import operator_recorder
 from hub.core import db
 from hub.keys.custodian import RetireRefused
+from hub.notifications.sealed_secrets import reveal
 from hub.runtime import Services
+from hub.tables.webhooks import WebhookSubscription
 from hub.trail.context import Context
 from storage.errors import IntegrityError, KeyRingError, KeyUsageExhausted, UnknownKeyId
 from storage.keys import KekInfo, KeyProvider, LocalKeyRing, WrappedKey
@@ -42,6 +44,7 @@ SECRET_KINDS = {
     "v-number keys": 2,
     "user factor secrets": 2,  # one enrolled, one pending (see _people)
     "web-session keys": 1,  # made by the first web session (see _web_session)
+    "webhook secrets": 1,  # a partner's subscription (see _webhook)
 }
 PASSWORD = "a passphrase for the custodian"
 
@@ -80,6 +83,24 @@ def _web_session(services: Services) -> str:
         web.progress["next"] = "/documents"
         services.web_sessions.save(session, web, now=datetime.now(UTC))
     return cookie
+
+
+def _webhook(hub: DocumentHub) -> tuple[str, str]:
+    """A partner's webhook subscription: its id and its signing secret (shown once)."""
+    response = hub.client.post(
+        "/api/v1/webhooks", json={"url": "https://hooks.example.org/in"}, headers=hub.auth("IOM")
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    register_secret(body["secret"], "webhook secret")
+    return body["id"], body["secret"]
+
+
+def _webhook_secret(services: Services, subscription_id: str) -> str:
+    with Session(services.engine) as session:
+        row = session.get(WebhookSubscription, uuid.UUID(subscription_id))
+        assert row is not None
+        return reveal(services.keys, row)
 
 
 def _web_progress(services: Services, cookie: str) -> object:
@@ -237,6 +258,7 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
     document = custodian_hub.uploaded("IOM", content)
     secret = _people(services)
     cookie = _web_session(services)
+    webhook, webhook_secret = _webhook(custodian_hub)
 
     with db.transaction(services.engine) as session:
         (usage,) = services.custodian.inventory(session)
@@ -282,6 +304,7 @@ def test_a_hub_on_another_provider_serves_documents_across_rotate_rewrap_retire(
         cached.invalidate()
     _logs_in(services, secret)  # the re-sealed factor still opens
     assert _web_progress(services, cookie) == {"next": "/documents"}  # and the session key
+    assert _webhook_secret(services, webhook) == webhook_secret  # and the webhook's secret
     served = custodian_hub.content("IOM", document["id"])
     assert served.status_code == 200
     assert served.content == content
@@ -342,4 +365,5 @@ def test_rotating_the_signing_and_audit_keys_is_recorded(custodian_hub: Document
         "v-number keys": 2,
         "user factor secrets": 0,
         "web-session keys": 1,
+        "webhook secrets": 0,
     }
