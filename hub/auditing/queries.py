@@ -172,11 +172,11 @@ class AuditQueries(RecordingService):
             error = NotFound(f"no audit event with seq {seq}")
             raise self._refuse(error, About("audit_event"))
         if not self.reads_everything and not self._acted(row):
-            error = Forbidden(
+            refusal = Forbidden(
                 f"audit event {seq} is not one of the caller's own; without audit:read a "
                 "caller reads only the events it was the actor of"
             )
-            raise self._refuse(error, About("audit_event", str(seq)))
+            raise self._refuse(refusal, About("audit_event", str(seq)))
         self.record(Action.AUDIT_QUERY, About("audit_event", str(seq)))
         signed = self._checkpoint_covering(seq + 1)
         proof = log.inclusion_proof(self.session.connection(), seq, signed.tree_size)
