@@ -20,8 +20,11 @@ from fastapi import APIRouter, Path, Request, Response
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive, Scope, Send
 
+from audit.events import Action
 from hub.documents.responses import receipt_headers
+from hub.idempotency.service import Answer, Replay
 from hub.tables.uploads import Upload
+from hub.trail.recorder import About
 from hub.uploads import schemas
 from hub.uploads.dependencies import Appender, Creator, Terminator, TusResumable
 from hub.uploads.schemas import (
@@ -31,7 +34,8 @@ from hub.uploads.schemas import (
     TUS_VERSION,
     tus_headers,
 )
-from hub.uploads.service import expires_header
+from hub.uploads.service import UPLOAD, expires_header
+from hub.web import idempotent
 from hub.web.deps import ServicesDep, StrictQuery, UploadSlotsDep
 from hub.web.limits import body_limit
 from hub.web.problems import problem, problem_responses
@@ -136,6 +140,7 @@ _CREATION: Final[dict[str, Any]] = {
             "(required), `title` and `filename` (optional); other keys are ignored. The policy "
             "is decided on them here, as for `POST /api/v1/documents`.",
         ),
+        idempotent.PARAMETER,
     ]
 }
 
@@ -155,30 +160,49 @@ _CREATION: Final[dict[str, Any]] = {
                 "Upload-Expires": {"schema": {"type": "string"}},
             },
         },
-        400: problem("Missing or malformed Upload-Length or Upload-Metadata, or deferred length"),
+        400: problem(
+            "Missing or malformed Upload-Length or Upload-Metadata, deferred length, or "
+            + idempotent.PROBLEMS["400"]
+        ),
         403: problem("The policy does not let the caller upload this type"),
+        409: problem(idempotent.PROBLEMS["409"]),
+        410: problem("The upload this `Idempotency-Key` created was terminated or expired"),
         412: problem("Tus-Resumable is not 1.0.0"),
         413: problem("Upload-Length is larger than the type's maximum"),
-        422: problem("Missing or invalid metadata, unknown type, or an empty file"),
+        422: problem(
+            "Missing or invalid metadata, unknown type, an empty file, or "
+            + idempotent.PROBLEMS["422"]
+        ),
     },
 )
 def create(request: Request, service: Creator) -> Response:
     headers = request.headers
-    upload = service.create(
+    length, fields = service.parse(
         length=headers.get("upload-length"),
         metadata=headers.get("upload-metadata"),
         deferred="upload-defer-length" in headers,
     )
-    return Response(
-        status_code=201,
-        headers=tus_headers(
-            {
-                "Location": f"/api/v1/uploads/{upload.id}",
-                "Upload-Offset": "0",
-                "Upload-Expires": expires_header(upload.expires_at),
-            }
-        ),
+    begun = idempotent.begin(
+        service,
+        headers,
+        action=Action.UPLOAD_CREATE,
+        about=About(UPLOAD),
+        fingerprint=service.fingerprint(length, fields),
     )
+    if isinstance(begun, Replay):
+        service.created_again(begun.answer)
+        return Response(
+            status_code=begun.answer.status,
+            headers=tus_headers(idempotent.replay_headers(begun.answer)),
+        )
+    upload = service.create(length, fields)
+    answer = {
+        "Location": f"/api/v1/uploads/{upload.id}",
+        "Upload-Expires": expires_header(upload.expires_at),
+    }
+    if begun is not None:
+        begun.complete(service.session, Answer(201, resource_id=upload.id, headers=answer))
+    return Response(status_code=201, headers=tus_headers(answer))
 
 
 @router.head(

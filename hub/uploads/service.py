@@ -57,6 +57,8 @@ from hub.core.errors import (
 from hub.documents.headers import sanitise_filename
 from hub.documents.service import DOCUMENT, DocumentsDeps, about, transfer_of
 from hub.documents.uploads import UploadService
+from hub.idempotency.keys import AnswerGone, fingerprint
+from hub.idempotency.service import Answer
 from hub.notifications import outbox
 from hub.tables.documents import Document
 from hub.tables.uploads import Upload, UploadPart
@@ -127,20 +129,54 @@ class UploadsService(UploadService):
 
     # -- creation ------------------------------------------------------------------------------
 
-    def create(self, *, length: str | None, metadata: str | None, deferred: bool) -> Upload:
-        """Decide and create an upload from the creation request's ``Upload-Length`` and
-        ``Upload-Metadata`` (see the module docstring); ``deferred``: it sent
-        ``Upload-Defer-Length``, which the hub does not support."""
+    def parse(
+        self, *, length: str | None, metadata: str | None, deferred: bool
+    ) -> tuple[int, dict[str, str]]:
+        """The creation request's ``Upload-Length`` and ``Upload-Metadata``; ``deferred``: it
+        sent ``Upload-Defer-Length``, which the hub does not support (the size is part of the
+        decision). Refusals (400) are recorded as ``upload.create``."""
         try:
             if deferred:
                 raise BadRequest(
                     "Upload-Defer-Length is not supported: the size is decided at creation"
                 )
-            size = integer(length, header="Upload-Length")
-            fields = parse_metadata(metadata)
+            return integer(length, header="Upload-Length"), parse_metadata(metadata)
         except HubError as exc:
             raise self.refuse(exc, _CREATE, About(UPLOAD), detail=exc.slug) from None
-        return self._create(size, fields)
+
+    def fingerprint(self, length: int, fields: Mapping[str, str]) -> str:
+        """What an ``Idempotency-Key`` on creation stands for: the length and the metadata the
+        hub reads, the v-number as its blind index (a hash of the number could be searched
+        back)."""
+        try:
+            v_index: str | None = self.deps.protector().blind_index(fields.get("v_number", ""))
+        except ValueError:
+            v_index = None  # refused at the decision; a refused request keeps no key
+        return fingerprint(
+            {
+                "upload_length": length,
+                "document_type": fields.get("document_type"),
+                "v_index": v_index,
+                "title": fields.get("title"),
+                "filename": fields.get("filename"),
+            }
+        )
+
+    def created_again(self, answer: Answer) -> None:
+        """An ``Idempotency-Key``'s first creation is answered again only while its upload
+        lives: a terminated or expired one answers 410, never a Location that leads nowhere."""
+        upload = None if answer.resource_id is None else self._peek(answer.resource_id)
+        if upload is None or upload.owner != self.owner:
+            raise self.refuse(
+                AnswerGone("the upload this Idempotency-Key created was terminated or expired"),
+                _CREATE,
+                About(UPLOAD),
+                detail=AnswerGone.slug,
+            )
+
+    def create(self, length: int, fields: Mapping[str, str]) -> Upload:
+        """Decide and create an upload of ``length`` bytes (see the module docstring)."""
+        return self._create(length, fields)
 
     def _create(self, length: int, fields: Mapping[str, str]) -> Upload:
         decided = self.decide(fields, action=_CREATE)
