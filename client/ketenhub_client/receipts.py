@@ -10,7 +10,8 @@ order, each step a :class:`Check` of the result:
 1. ``receipt``: well-formed; its ``seq`` and ``leaf_hash`` are the ones its note states.
 2. ``audit keys``: ``GET /api/v1/audit/keys``; on first use they are pinned in the witness
    state (:mod:`ketenhub_client.witness`); later, a key the hub signs with that is not pinned
-   fails with :class:`KeyChanged` unless ``accept_new_key`` (after asking the hub's operator).
+   fails with :class:`KeyChanged` unless ``accept_new_key`` (after asking the hub's operator;
+   :mod:`ketenhub_client.key_pinning` has the rules).
 3. ``receipt signature``: the note verifies under a pinned key named as its origin.
 4. ``event``: ``GET /api/v1/audit/events/{seq}`` (a partner may read the events it was the
    actor of); its leaf, canonicalised (RFC 8785, :mod:`ketenhub_client.jcs`) and hashed
@@ -38,9 +39,7 @@ only a log shorter than its own checkpoint gives: a split view.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,9 @@ from typing import Any, Literal, Protocol
 from ketenhub_client import merkle
 from ketenhub_client.errors import HubRefused
 from ketenhub_client.jcs import canonical_leaf
-from ketenhub_client.notes import Checkpoint, ReceiptStatement, VerifierKey, b64decode, open_note
+from ketenhub_client.key_pinning import KeyTrust, pin_keys
+from ketenhub_client.notes import Checkpoint, ReceiptStatement, VerifierKey, b64decode
+from ketenhub_client.receipt_forms import Receipt, load_receipts
 from ketenhub_client.verification_errors import (
     ContentMismatch,
     KeyChanged,
@@ -86,108 +87,6 @@ CHECKS = (
 """The checks of :func:`verify_receipt`, in the order they run."""
 
 _CHUNK = 1024 * 1024
-
-
-# --- what a receipt is and where it comes from ----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """A receipt as the hub hands it out: ``leaf_hash`` base64, ``note`` the signed note."""
-
-    seq: int
-    leaf_hash: str
-    note: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "leaf_hash": self.leaf_hash, "note": self.note}
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> Receipt:
-        """From a download's (or the last tus PATCH's) ``Audit-*`` headers."""
-        lowered = {name.lower(): value for name, value in headers.items()}
-        try:
-            seq, leaf, note64 = (
-                lowered["audit-seq"],
-                lowered["audit-leaf-hash"],
-                lowered["audit-receipt"],
-            )
-        except KeyError as exc:
-            raise MalformedEvidence(f"the answer has no {exc.args[0]} header") from None
-        try:
-            note = base64.b64decode(note64.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            raise MalformedEvidence("Audit-Receipt is not base64 of a UTF-8 note") from None
-        return cls(_seq_of(seq.strip()), leaf.strip(), note)
-
-    @classmethod
-    def from_json(cls, value: object) -> Receipt:
-        if not isinstance(value, Mapping):
-            raise MalformedEvidence("a receipt is a JSON object with seq, leaf_hash and note")
-        seq, leaf, note = value.get("seq"), value.get("leaf_hash"), value.get("note")
-        if isinstance(seq, bool) or not isinstance(seq, int):
-            raise MalformedEvidence("the receipt's seq is not an integer")
-        if not isinstance(leaf, str) or not isinstance(note, str):
-            raise MalformedEvidence("the receipt's leaf_hash and note are not strings")
-        return cls(seq, leaf, note)
-
-    @classmethod
-    def from_note(cls, note: str) -> Receipt:
-        """From the bare signed note (its text states the seq and the leaf hash)."""
-        text = note[: note.rfind("\n\n") + 1] if "\n\n" in note else note
-        statement = ReceiptStatement.parse(text)
-        leaf = base64.b64encode(statement.leaf_hash).decode("ascii")
-        return cls(statement.seq, leaf, note)
-
-
-def _seq_of(text: str) -> int:
-    if not text.isascii() or not text.isdigit():
-        raise MalformedEvidence(f"Audit-Seq {text!r} is not a number")
-    return int(text)
-
-
-def load_receipts(text: str) -> list[Receipt]:
-    """Every receipt in ``text``, which may be what the hub or the client printed:
-
-    * JSON: a receipt ``{"seq", "leaf_hash", "note"}``, an upload's answer (``{"receipt": …}``),
-      the client's ``--json`` output (``"receipt"`` or ``"receipts"``: one per part of a
-      resumed download), or a list of any of these;
-    * the headers of an answer (``curl -D``): ``Audit-Seq``, ``Audit-Leaf-Hash``,
-      ``Audit-Receipt`` lines;
-    * the signed receipt note itself.
-    """
-    stripped = text.strip()
-    if stripped.startswith(("{", "[")):
-        try:
-            value = json.loads(stripped)
-        except ValueError as exc:
-            raise MalformedEvidence(f"the receipt is not valid JSON: {exc}") from None
-        receipts = _receipts_in(value)
-        if not receipts:
-            raise MalformedEvidence("the JSON holds no receipt (seq, leaf_hash, note)")
-        return receipts
-    if "audit-receipt:" in text.lower():
-        headers = {}
-        for line in text.splitlines():
-            name, colon, value = line.partition(":")
-            if colon:
-                headers[name.strip()] = value.strip()
-        return [Receipt.from_headers(headers)]
-    return [Receipt.from_note(text if text.endswith("\n") else text + "\n")]
-
-
-def _receipts_in(value: object) -> list[Receipt]:
-    if isinstance(value, list):
-        return [receipt for item in value for receipt in _receipts_in(item)]
-    if not isinstance(value, Mapping):
-        return []
-    if {"seq", "leaf_hash", "note"} <= value.keys():
-        return [Receipt.from_json(value)]
-    found: list[Receipt] = []
-    for key in ("receipt", "receipts"):
-        if key in value:
-            found.extend(_receipts_in(value[key]))
-    return found
 
 
 # --- where the log's public parts come from ---------------------------------------------------
@@ -341,14 +240,15 @@ def verify_receipt(
             hub.audit_keys(),
             statement.origin,
             view,
-            result,
             accept_new_key=accept_new_key,
             other_origins=others,
         )
+        result.warnings.extend(trust.take_warnings())
         steps.passed(current, trust.detail)
 
         current = "receipt signature"
         signer = trust.open(receipt.note, statement.origin)
+        result.warnings.extend(trust.take_warnings())
         steps.passed(current, f"signed by {signer.label}")
 
         current = "event"
@@ -359,6 +259,7 @@ def verify_receipt(
 
         current = "checkpoint signature"
         note, checkpoint = _check_checkpoint(proof, statement, trust)
+        result.warnings.extend(trust.take_warnings())
         result.checkpoint_size = checkpoint.size
         steps.passed(current, f"tree size {checkpoint.size}, signed by {statement.origin}")
 
@@ -405,78 +306,15 @@ def _check_receipt(receipt: Receipt) -> ReceiptStatement:
     return statement
 
 
-class _Trust:
-    """The keys a note may be signed with: the pinned ones (on first use, every published
-    one), and the published but unpinned ones that ``accept_new_key`` lets in."""
-
-    def __init__(
-        self,
-        *,
-        trusted: list[VerifierKey],
-        unpinned: list[VerifierKey],
-        first_use: bool,
-        accept_new_key: bool,
-        result: ReceiptVerification,
-        detail: str,
-    ) -> None:
-        self.trusted = trusted
-        self.unpinned = unpinned
-        self.first_use = first_use
-        self.accept_new_key = accept_new_key
-        self.accepted: list[VerifierKey] = []
-        self.result = result
-        self.detail = detail
-
-    def open(self, note: str, origin: str) -> VerifierKey:
-        """The key that signed ``note``; a published key that is not pinned is
-        :class:`KeyChanged` unless ``accept_new_key``."""
-        try:
-            signed_by = open_note(note, self.trusted).signed_by
-        except UnknownKey:
-            signed_by = self._by_unpinned(note)
-        if all(key.name != origin for key in signed_by):
-            raise UnknownKey(f"the note is not signed by a key named {origin!r}")
-        return signed_by[0]
-
-    def _by_unpinned(self, note: str) -> tuple[VerifierKey, ...]:
-        try:
-            signed_by = open_note(note, self.unpinned).signed_by if self.unpinned else ()
-        except UnknownKey:
-            signed_by = ()
-        if not signed_by:
-            raise UnknownKey("no pinned or published audit key of the hub signed the note")
-        labels = ", ".join(key.label for key in signed_by)
-        if not self.accept_new_key:
-            raise KeyChanged(
-                f"signed by {labels}, which the hub now publishes but this client did not pin: "
-                "the hub rotated its audit key, or someone else signs in its name. Ask the "
-                "hub's operator for the new key's ID, then verify again accepting the new key"
-            )
-        for key in signed_by:
-            self.trusted.append(key)
-            self.unpinned.remove(key)
-            self.accepted.append(key)
-        self.result.warnings.append(f"accepted and pinned the new audit key {labels}")
-        return signed_by
-
-    def keep(self, view: LogView, kept: KeptCheckpoint, now: Callable[[], str]) -> None:
-        """Pin what was trusted (first use) or accepted, and keep ``kept``."""
-        for key in self.trusted if self.first_use else self.accepted:
-            view.keys.setdefault(key.encoded(), now())
-        view.checkpoint = kept
-
-
 def _check_keys(
     answer: Any,
     origin: str,
     view: LogView,
-    result: ReceiptVerification,
     *,
     accept_new_key: bool,
     other_origins: Sequence[str],
-) -> _Trust:
-    """The published keys, checked against the pinned ones. A log this client has not seen
-    at a hub whose other log it pinned is a changed key too: a new name is not a new hub."""
+) -> KeyTrust:
+    """The published keys (``GET /api/v1/audit/keys``), checked against the pinned ones."""
     body = _mapping(answer, "the audit keys answer")
     published = [
         VerifierKey.parse(_text(_mapping(entry, "an audit key").get("verifier_key"), "a key"))
@@ -488,40 +326,8 @@ def _check_keys(
         )
     if body.get("origin") != origin or not published or any(k.name != origin for k in published):
         raise MalformedEvidence(f"the hub publishes no audit keys named {origin!r}")
-    if not view.keys and other_origins and not accept_new_key:
-        raise KeyChanged(
-            f"the receipt is of the log {origin!r}, but this client pinned the keys of "
-            f"{', '.join(map(repr, other_origins))} at this hub: the hub renamed its log, or "
-            "someone else answers in its name. Ask the hub's operator, then verify again "
-            "accepting the new key"
-        )
-    if not view.keys:
-        return _Trust(
-            trusted=published,
-            unpinned=[],
-            first_use=True,
-            accept_new_key=accept_new_key,
-            result=result,
-            detail=f"first use: {len(published)} published key(s), pinned if all checks pass",
-        )
-    pinned = view.pinned()
-    for key in pinned:
-        if key not in published:
-            result.warnings.append(
-                f"the hub no longer publishes the pinned key {key.label}; it promised to keep "
-                "every audit key published for what it signed"
-            )
-    unpinned = [key for key in published if key not in pinned]
-    if unpinned:
-        labels = ", ".join(key.label for key in unpinned)
-        result.warnings.append(f"the hub publishes audit key(s) not pinned here: {labels}")
-    return _Trust(
-        trusted=pinned,
-        unpinned=unpinned,
-        first_use=False,
-        accept_new_key=accept_new_key,
-        result=result,
-        detail=f"{len(pinned)} pinned key(s), {len(published)} published",
+    return pin_keys(
+        published, origin, view, accept_new_key=accept_new_key, other_origins=other_origins
     )
 
 
@@ -540,7 +346,7 @@ def _check_event(proof: Mapping[str, Any], statement: ReceiptStatement) -> dict[
 
 
 def _check_checkpoint(
-    proof: Mapping[str, Any], statement: ReceiptStatement, trust: _Trust
+    proof: Mapping[str, Any], statement: ReceiptStatement, trust: KeyTrust
 ) -> tuple[str, Checkpoint]:
     signed = _mapping(proof.get("checkpoint"), "the checkpoint")
     note = _text(signed.get("note"), "the checkpoint's note")
