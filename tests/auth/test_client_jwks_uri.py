@@ -150,7 +150,15 @@ def test_cache_control_max_age_is_honoured_within_a_minute_and_an_hour(
 
 @pytest.mark.parametrize(
     "failure",
-    ["server error", "too slow", "not JSON by type", "not JSON", "a private key", "not a set"],
+    [
+        "server error",
+        "too slow",
+        "not JSON by type",
+        "not JSON",
+        "a private key",
+        "not a set",
+        "a redirect",
+    ],
 )
 def test_a_key_server_that_fails_is_invalid_client_never_a_500(
     hub: Hub,
@@ -171,14 +179,16 @@ def test_a_key_server_that_fails_is_invalid_client_never_a_500(
         keys_server.body = b"<html>keys</html>"
     elif failure == "not a set":
         keys_server.body = b'["keys"]'
+    elif failure == "a redirect":  # never followed: it could point anywhere, inside too
+        keys_server.status, keys_server.location = 302, keys_server.url + "?elsewhere"
     client = _register(hub, keys_server.url)
     with caplog.at_level(logging.WARNING, logger="auth.tokens"):
         _refused(_token_response(hub, client, key), "cannot be retrieved from its jwks_uri")
     assert f"key set fetch from {keys_server.url} failed" in caplog.text
+    assert keys_server.requests == 1  # a redirect is not followed
     # The failure is remembered: a flood of assertions is not a flood of fetches.
-    fetched = keys_server.requests
     _refused(_token_response(hub, client, key), "cannot be retrieved")
-    assert keys_server.requests == fetched
+    assert keys_server.requests == 1
     # Once the partner mends its server, and the failure is forgotten, tokens come again.
     keys_server.serve(key)
     clock.now += 11
