@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import astuple
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 import pytest
@@ -210,6 +210,9 @@ TEXT_COLUMNS = frozenset(
 )
 
 
+NUMBER_COLUMNS: Final = frozenset({"content_size"})
+
+
 def leaf_of_csv_row(row: dict[str, str]) -> dict[str, str | int]:
     """The leaf an exported row stands for, as an auditor's own tool would rebuild it."""
     leaf: dict[str, str | int] = {"seq": int(row["seq"])}
@@ -218,7 +221,8 @@ def leaf_of_csv_row(row: dict[str, str]) -> dict[str, str | int]:
         if name in TEXT_COLUMNS and value.startswith("'"):
             value = value[1:]
         if value:
-            leaf[name] = value
+            # The leaf's numbers (seq above, content_size) are JSON numbers, so are rebuilt as such.
+            leaf[name] = int(value) if name in NUMBER_COLUMNS else value
     return leaf
 
 

@@ -9,7 +9,9 @@ receipt, which an independent checker (:mod:`tests.fixtures.receipts`, nothing o
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 from typing import Any, Final
 
 import httpx
@@ -17,6 +19,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from audit.models import AuditEvent
+from hub.auditing.queries import CSV_TEXT_COLUMNS
 from hub.auditing.repository import leaf_of
 from tests.fixtures.documents import API, DocumentHub, pdf
 from tests.fixtures.receipts import check_receipt, leaf_hash
@@ -141,3 +144,38 @@ def test_refusals_and_other_events_carry_no_content_fields(documents_hub: Docume
     assert all(
         e.content_size is None and e.range is None for e in events if e.action != "document.upload"
     )
+
+
+def test_the_openapi_document_names_the_receipt_headers(documents_hub: DocumentHub) -> None:
+    spec = documents_hub.client.get("/openapi.json").json()
+    content = spec["paths"]["/api/v1/documents/{document_id}/content"]
+    for method, status in (("get", "200"), ("get", "206"), ("get", "304"), ("head", "200")):
+        headers = content[method]["responses"][status]["headers"]
+        assert {"Audit-Seq", "Audit-Leaf-Hash", "Audit-Receipt"} <= set(headers), (method, status)
+    deleted = spec["paths"]["/api/v1/documents/{document_id}"]["delete"]["responses"]["204"]
+    assert "Audit-Receipt" in deleted["headers"]
+
+
+def test_exported_content_fields_rebuild_the_leaf(documents_hub: DocumentHub) -> None:
+    """An auditor's export of downloads: each CSV row, with ``content_size`` read back as the
+    number it is in the leaf, hashes to its ``leaf_hash`` (docs/api.md)."""
+    document_id = documents_hub.uploaded("IOM", pdf(6_000, seed=26), v_number=V_NUMBER)["id"]
+    assert documents_hub.content("DTV", document_id, Range="bytes=0-99").status_code == 206
+    auditor = documents_hub.auth("DTV", "audit:read")
+    exported = documents_hub.client.get(
+        f"{API}/audit/export",
+        params={"format": "csv", "document_id": document_id},
+        headers=auditor,
+    )
+    assert exported.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(exported.text, newline="")))
+    assert {r["action"] for r in rows} >= {"document.upload", "document.download"}
+    for row in rows:
+        leaf: dict[str, Any] = {"seq": int(row["seq"])}
+        for name, cell in list(row.items())[3:]:
+            value = cell[1:] if name in CSV_TEXT_COLUMNS and cell.startswith("'") else cell
+            if value:
+                leaf[name] = int(value) if name == "content_size" else value
+        assert base64.b64encode(leaf_hash(leaf)).decode() == row["leaf_hash"], row
+    [ranged] = [r for r in rows if r["range"]]
+    assert ranged["range"] == "0-99"
