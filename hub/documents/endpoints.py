@@ -164,6 +164,7 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
     responses={
         201: {
             "description": "The document, and the receipt of its upload",
+            "headers": idempotent.CREATED_HEADERS,
             "links": {
                 **document_links("$response.body#/id"),
                 "ShareDocument": link(

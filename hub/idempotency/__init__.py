@@ -18,19 +18,35 @@ same key while the first request still runs            409 ``idempotency-key-in-
 same key after the first request failed (4xx/5xx)      done as usual: a failure is not kept
 =====================================================  ===================================
 
-The API the features use (:mod:`hub.idempotency.service`), in a route::
+The API the features use (:mod:`hub.idempotency.service`); a route goes through
+:mod:`hub.web.idempotent`, which records the refusals as the route's action and binds the claim
+to the request's transaction. tus creation (``upload.create``), in the route::
 
-    key = parse_key(request.headers.getlist("Idempotency-Key"))   # MalformedKey: 400
-    if key is not None:
-        keys = Idempotency(engine, caller=caller_key(principal), operation=Operation.UPLOAD_CREATE,
-                           now=service.now)
-        begun = keys.begin(key, fingerprint({"length": n, "v_index": index, ...}))
-        if isinstance(begun, Replay):        # KeyReused (422) / KeyInProgress (409) raised
-            return answer_again(begun.answer)  # with REPLAYED_HEADER
-        begun.bind(session)                  # released unless completed, when the request ends
-        ...the work, in the request's session...
-        begun.complete(session, Answer(status=201, resource_id=upload.id,
-                                       headers={"Location": ..., "Upload-Expires": ...}))
+    from hub.idempotency.keys import fingerprint
+    from hub.idempotency.service import Answer, Replay
+    from hub.web import idempotent
+
+    begun = idempotent.begin(                  # None without the header; 400/409/422 recorded
+        service, request.headers, action=Action.UPLOAD_CREATE, about=About("upload"),
+        fingerprint=fingerprint({"length": length, "document_type": type_name,
+                                 "v_index": protector.blind_index(v_number),
+                                 "title": title, "filename": filename}),
+    )
+    if isinstance(begun, Replay):              # the first answer: status and headers
+        return Response(status_code=begun.answer.status,
+                        headers=idempotent.replay_headers(begun.answer))
+    upload = ...the work, in the request's session...
+    if begun is not None:                      # a Claim: kept with the work, or released
+        begun.complete(service.session, Answer(
+            201, resource_id=upload.id,
+            headers={"Location": f"/api/v1/uploads/{upload.id}", "Upload-Expires": ...}))
+
+Without the web layer (:class:`~hub.idempotency.service.Idempotency` itself)::
+
+    begun = Idempotency(engine, caller=caller_key(principal), operation="upload.create")
+                .begin(key, fingerprint)      # Claim | Replay; KeyInProgress, KeyReused
+    begun.bind(session)                        # a Claim: released unless completed+committed
+    begun.complete(session, Answer(...), fingerprint=None)
 
 - :meth:`Idempotency.begin` claims the key in a short transaction of its own (insert or find the
   row, race-free across replicas: the primary key decides), so a second request with the key

@@ -130,7 +130,7 @@ class Idempotency:
         scope: Scope = (self._caller, self._operation, key_hash(key))
         now = self._clock()
         token = uuid.uuid4()
-        claim_values = {
+        claim_values: dict[str, Any] = {
             "token": token,
             "state": IN_PROGRESS,
             "fingerprint": fingerprint,
@@ -141,27 +141,37 @@ class Idempotency:
             "lease_until": now + self._lease,
             "expires_at": now + LIFETIME,
         }
+        # Twice at most: a row released (or swept) between the insert and the select is gone,
+        # and the key free again.
+        for _ in range(2):
+            begun = self._begin_once(scope, claim_values)
+            if begun is not None:
+                break
+        else:
+            raise KeyInProgress(_IN_PROGRESS)
+        if isinstance(begun, Replay) and fingerprint is not None:
+            begun.check(fingerprint)
+        return begun
+
+    def _begin_once(self, scope: Scope, values: dict[str, Any]) -> Replay | Claim | None:
+        token, fingerprint, now = values["token"], values["fingerprint"], values["created_at"]
         with db.transaction(self._engine) as session:
-            if repository.insert_claim(session, scope, claim_values):
+            if repository.insert_claim(session, scope, values):
                 return self._claim(scope, token, fingerprint)
             row = repository.locked(session, scope)
-            if row is None:  # deleted (released or swept) between the insert and the select
-                raise KeyInProgress(_IN_PROGRESS)
+            if row is None:
+                return None
             lapsed = row.state == IN_PROGRESS and as_utc(row.lease_until) <= now
             if as_utc(row.expires_at) <= now or lapsed:
                 # A new key again (its day is over), or a crashed request's claim: take it over.
-                for name, value in claim_values.items():
+                for name, value in values.items():
                     setattr(row, name, value)
                 session.add(row)
                 return self._claim(scope, token, fingerprint)
             if row.state != DONE or row.status is None:
                 raise KeyInProgress(_IN_PROGRESS)
-            replay = Replay(
-                Answer.of(row.status, row.resource_id, row.answer or {}), row.fingerprint
-            )
-        if fingerprint is not None:
-            replay.check(fingerprint)
-        return replay
+            answer = Answer.of(row.status, row.resource_id, row.answer or {})
+            return Replay(answer, row.fingerprint)
 
     def _claim(self, scope: Scope, token: uuid.UUID, fingerprint: str | None) -> Claim:
         return Claim(self._engine, scope, token, fingerprint, clock=self._clock, lease=self._lease)

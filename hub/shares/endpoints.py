@@ -86,6 +86,7 @@ ShareId = Annotated[uuid.UUID, Path(description="The share's id")]
     responses={
         201: {
             "description": "The share, and the receipt of its grant",
+            "headers": idempotent.CREATED_HEADERS,
             "links": {
                 **share_links("$response.body#/id"),
                 "GetSharedDocument": document_links("$response.body#/document_id")["GetDocument"],

@@ -60,6 +60,16 @@ PARAMETER: Final[dict[str, Any]] = {
 }
 """The header in an operation's ``parameters`` (``openapi_extra``)."""
 
+CREATED_HEADERS: Final[dict[str, Any]] = {
+    "Location": {"schema": {"type": "string"}, "description": "The new resource"},
+    REPLAYED_HEADER: {
+        "schema": {"type": "string", "enum": ["true"]},
+        "description": "Present on a replay: the first answer to this `Idempotency-Key` again, "
+        "its receipt included; nothing was done or recorded anew",
+    },
+}
+"""The headers of a 201 that may be a replay, for its ``responses``."""
+
 PROBLEMS: Final[dict[str, str]] = {
     "400": "Malformed `Idempotency-Key`",
     "409": "A request with this `Idempotency-Key` is still being processed",

@@ -225,3 +225,12 @@ def test_the_first_answer_is_kept_without_the_v_number(documents_hub: DocumentHu
         ).one()
     assert row.state == "done"
     assert body["v_number"] not in repr(row.model_dump())
+
+
+def test_the_openapi_document_describes_the_header(documents_hub: DocumentHub) -> None:
+    paths = documents_hub.client.get("/openapi.json").json()["paths"]
+    for path in ("/api/v1/documents", "/api/v1/shares"):
+        operation = paths[path]["post"]
+        names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+        assert "Idempotency-Key" in names, path
+        assert {"400", "409", "422"} <= set(operation["responses"]), path

@@ -23,6 +23,7 @@ from hub.idempotency.keys import (
 from hub.idempotency.service import Answer, Claim, Idempotency, Replay, sweep_expired
 from hub.tables.idempotency import IdempotencyKey
 from hub.trail.auditor import Receipt
+from hub.web.idempotent import renewing
 
 # -- the header --------------------------------------------------------------------------------
 
@@ -274,3 +275,24 @@ def test_an_in_progress_row_is_never_replayed(migrated_engine: Engine) -> None:
         )
     with pytest.raises(KeyInProgress):
         keys(migrated_engine, clock).begin("k1", "f" * 64)
+
+
+def test_a_streaming_body_renews_its_claim_and_stops_when_it_was_taken_over(
+    migrated_engine: Engine,
+) -> None:
+    clock = Clock()
+    claim = keys(migrated_engine, clock).begin("k1", None)
+    assert isinstance(claim, Claim)
+    ticks = iter([0.0, 30.0, 61.0, 62.0, 130.0])
+    chunks = renewing(iter([b"a", b"b", b"c"]), claim, every=60.0, monotonic=lambda: next(ticks))
+    assert next(chunks) == b"a"  # 30 s: not yet
+    clock.now += timedelta(minutes=9)
+    assert next(chunks) == b"b"  # 61 s: renewed, so the lease runs from now
+    clock.now += timedelta(minutes=9)
+    with pytest.raises(KeyInProgress):
+        keys(migrated_engine, clock).begin("k1", None)
+    # Another request takes the claim over once the lease has lapsed; the stream then stops.
+    clock.now += timedelta(minutes=2)
+    assert isinstance(keys(migrated_engine, clock).begin("k1", None), Claim)
+    with pytest.raises(KeyInProgress):
+        next(chunks)
