@@ -12,10 +12,15 @@ becomes a ``document`` row only when its last byte is in (:mod:`hub.uploads`). U
 - ``upload_part`` lists the objects holding the sealed segments received so far, by the
   ciphertext offset they start at. The orphan sweep counts them as live objects.
 
-Invariants: ``received`` only grows, by a compare-and-set on its old value (two PATCHes at the
-same offset: one wins); ``completed_at`` is set exactly when ``document_id`` names a live
-document made from this upload, after which the parts are gone and only ``received`` matters
-(a client whose last answer was lost asks HEAD).
+Invariants:
+- ``wrapped_dek`` and ``v_number_sealed`` are ``None`` exactly when ``completed_at`` is set
+  (a check constraint): the document's own rows hold them from then on, and a copy left here
+  would outlive the document's crypto-shredding.
+- ``received`` only grows, by a compare-and-set on its old value (of two PATCHes at the same
+  offset one wins).
+- ``completed_at`` is set exactly when ``document_id`` names the document made from this
+  upload; the parts are gone then, and the row stays until its expiry only so that HEAD can
+  tell a client whose last answer was lost the final offset and the document's id.
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, LargeBinary
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
 class Upload(SQLModel, table=True):
     __tablename__ = "upload"
+    __table_args__ = (
+        CheckConstraint(
+            "(wrapped_dek IS NULL) = (completed_at IS NOT NULL) "
+            "AND (v_number_sealed IS NULL) = (completed_at IS NOT NULL)",
+            name="completed_has_no_key",
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner: str = Field(max_length=600, index=True)
@@ -40,7 +52,7 @@ class Upload(SQLModel, table=True):
     document_type: str = Field(max_length=64)
     policy_rule: str | None = Field(default=None, max_length=256)
     v_index: str = Field(max_length=64)
-    v_number_sealed: bytes = Field(sa_type=LargeBinary)
+    v_number_sealed: bytes | None = Field(default=None, sa_type=LargeBinary)
     title: str | None = Field(default=None, max_length=200)
     filename: str | None = Field(default=None, max_length=255)
     content_type: str | None = Field(default=None, max_length=64)
@@ -49,7 +61,7 @@ class Upload(SQLModel, table=True):
     received: int = Field(default=0, ge=0, sa_type=BigInteger)
     dek_id: str = Field(max_length=32, unique=True)
     kek_id: str = Field(max_length=64)
-    wrapped_dek: bytes = Field(sa_type=LargeBinary)
+    wrapped_dek: bytes | None = Field(default=None, sa_type=LargeBinary)
     header: bytes = Field(sa_type=LargeBinary)
     tail: bytes | None = Field(default=None, sa_type=LargeBinary)
     created_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from audit.events import Action
 from auth.scopes import Scope
-from hub.core.errors import PreconditionFailed
+from hub.core.errors import BadRequest, PreconditionFailed
 from hub.documents.dependencies import documents_deps
 from hub.runtime import Services
 from hub.uploads.schemas import TUS_VERSION, tus_headers
@@ -29,15 +29,20 @@ def _uploads(call: Call, services: Services) -> UploadsService:
 
 
 def tus_resumable(request: Request) -> None:
-    """tus: every request but OPTIONS names the protocol version it speaks; 412 otherwise."""
-    if request.headers.get("tus-resumable") != TUS_VERSION:
+    """tus: every request but OPTIONS names the protocol version it speaks: 400 without one,
+    412 (with ``Tus-Version``) for a version the hub does not speak. Called first thing in each
+    handler, so the token, the scope and the path are checked before it (as for any route)."""
+    version = request.headers.get("tus-resumable")
+    if version is None:
+        raise BadRequest(
+            f"Tus-Resumable is required: send Tus-Resumable: {TUS_VERSION}",
+            headers=tus_headers({"Tus-Version": TUS_VERSION}),
+        )
+    if version != TUS_VERSION:
         raise PreconditionFailed(
             f"this server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}",
             headers=tus_headers({"Tus-Version": TUS_VERSION}),
         )
-
-
-TusResumable = Depends(tus_resumable)
 
 
 def _serving(action: Action, *, id_param: str | None = "upload_id") -> Serving[UploadsService]:

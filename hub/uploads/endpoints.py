@@ -26,7 +26,7 @@ from hub.idempotency.service import Answer, Replay
 from hub.tables.uploads import Upload
 from hub.trail.recorder import About
 from hub.uploads import schemas
-from hub.uploads.dependencies import Appender, Creator, Terminator, TusResumable
+from hub.uploads.dependencies import Appender, Creator, Terminator, tus_resumable
 from hub.uploads.schemas import (
     CHECKSUM_ALGORITHMS,
     DOCUMENT_ID_HEADER,
@@ -72,8 +72,9 @@ _TUS_RESUMABLE: Final[dict[str, Any]] = {
     "name": "Tus-Resumable",
     "in": "header",
     "required": True,
-    "schema": {"type": "string", "enum": [TUS_VERSION]},
-    "description": "The tus version the client speaks; another answers 412 with Tus-Version",
+    "schema": {"type": "string", "example": TUS_VERSION},
+    "description": f"The tus version the client speaks: `{TUS_VERSION}`. Without it 400; "
+    "another version answers 412 with `Tus-Version`",
 }
 
 
@@ -149,7 +150,6 @@ _CREATION: Final[dict[str, Any]] = {
     "",
     status_code=201,
     summary="Create a resumable upload (tus creation); the policy is decided here",
-    dependencies=[TusResumable],
     openapi_extra=_CREATION,
     responses={
         201: {
@@ -167,7 +167,7 @@ _CREATION: Final[dict[str, Any]] = {
         403: problem("The policy does not let the caller upload this type"),
         409: problem(idempotent.PROBLEMS["409"]),
         410: problem("The upload this `Idempotency-Key` created was terminated or expired"),
-        412: problem("Tus-Resumable is not 1.0.0"),
+        412: problem("Tus-Resumable is another version than 1.0.0"),
         413: problem("Upload-Length is larger than the type's maximum"),
         422: problem(
             "Missing or invalid metadata, unknown type, an empty file, or "
@@ -189,6 +189,9 @@ def create(request: Request, service: Creator) -> Response:
         about=About(UPLOAD),
         fingerprint=service.fingerprint(length, fields),
     )
+    # After the request's own fields, so a malformed one is named first (a claimed key is
+    # released again when the request fails).
+    tus_resumable(request)
     if isinstance(begun, Replay):
         service.created_again(begun.answer)
         return Response(
@@ -208,7 +211,6 @@ def create(request: Request, service: Creator) -> Response:
 @router.head(
     "/{upload_id}",
     summary="Where an upload stands (tus HEAD); after completion, also the document's id",
-    dependencies=[TusResumable],
     openapi_extra={"parameters": [_TUS_RESUMABLE]},
     responses={
         200: {
@@ -217,10 +219,11 @@ def create(request: Request, service: Creator) -> Response:
             "was lost learns the document's id)"
         },
         404: problem("No such upload, another caller's, or expired"),
-        412: problem("Tus-Resumable is not 1.0.0"),
+        412: problem("Tus-Resumable is another version than 1.0.0"),
     },
 )
-def head(service: Appender, upload_id: UploadId) -> Response:
+def head(request: Request, service: Appender, upload_id: UploadId) -> Response:
+    tus_resumable(request)
     return Response(status_code=200, headers=tus_headers(_progress(service.status(upload_id))))
 
 
@@ -271,7 +274,6 @@ class _Body:
     "/{upload_id}",
     status_code=204,
     summary="Append to an upload (tus PATCH); the last one makes the document",
-    dependencies=[TusResumable],
     openapi_extra=_APPEND,
     responses={
         204: {
@@ -282,7 +284,7 @@ class _Body:
         400: problem("Malformed Upload-Offset or Upload-Checksum"),
         404: problem("No such upload, another caller's, or expired"),
         409: problem("Upload-Offset is not the upload's offset, or it is complete"),
-        412: problem("Tus-Resumable is not 1.0.0"),
+        412: problem("Tus-Resumable is another version than 1.0.0"),
         413: problem("The body goes past Upload-Length"),
         415: problem(
             "Not application/offset+octet-stream, or content the type does not take (the "
@@ -295,6 +297,7 @@ class _Body:
 async def append(
     request: Request, service: Appender, slots: UploadSlotsDep, upload_id: UploadId
 ) -> Response:
+    tus_resumable(request)
     principal = service.caller.principal
     headers = request.headers
     body = _Body(request)
@@ -323,14 +326,14 @@ async def append(
     "/{upload_id}",
     status_code=204,
     summary="Terminate an unfinished upload (tus termination); its parts are deleted",
-    dependencies=[TusResumable],
     openapi_extra={"parameters": [_TUS_RESUMABLE]},
     responses={
         404: problem("No such upload, another caller's, or expired"),
         409: problem("The upload is complete: delete the document instead"),
-        412: problem("Tus-Resumable is not 1.0.0"),
+        412: problem("Tus-Resumable is another version than 1.0.0"),
     },
 )
-def terminate(service: Terminator, upload_id: UploadId) -> Response:
+def terminate(request: Request, service: Terminator, upload_id: UploadId) -> Response:
+    tus_resumable(request)
     service.terminate(upload_id)
     return Response(status_code=204, headers=tus_headers())

@@ -44,8 +44,8 @@ def expire_uploads(
             for upload in due:
                 keys.extend(part.object_key for part in repository.parts(session, upload.id))
                 repository.remove(session, upload.id)
-                if upload.completed_at is not None or protector is None:
-                    continue
+                if upload.v_number_sealed is None or protector is None:
+                    continue  # completed: its record is the document.upload it made
                 v_number = protector.open(
                     upload.v_number_sealed, kind=DOCUMENT, row_id=upload.document_id
                 )

@@ -410,12 +410,15 @@ class UploadsService(UploadService):
             raise RuntimeError("an upload's parts do not add up to its length")
         sha256 = digest.hexdigest()
         document_id = upload.document_id
+        wrapped_dek, v_number_sealed = upload.wrapped_dek, upload.v_number_sealed
+        if wrapped_dek is None or v_number_sealed is None:
+            raise RuntimeError("an unfinished upload lacks its data key or its v-number")
         sealed = SealedObject(
             document_id=document_id,
             version=0,
             dek_id=upload.dek_id,
             kek_id=upload.kek_id,
-            wrapped_dek=upload.wrapped_dek,
+            wrapped_dek=wrapped_dek,
             object_key=info.key,
             plaintext_size=size,
             sha256=sha256,
@@ -431,7 +434,7 @@ class UploadsService(UploadService):
             uploaded_by=upload.uploaded_by,
             purpose=upload.purpose,
             v_index=upload.v_index,
-            v_number_sealed=upload.v_number_sealed,
+            v_number_sealed=v_number_sealed,
             title=upload.title,
             filename=upload.filename,
             content_type=upload.content_type,
@@ -446,16 +449,16 @@ class UploadsService(UploadService):
         live = repository.get(self.session, upload.id)
         if live is None:
             raise RuntimeError("the upload vanished under its own row lock")
+        # The document's rows hold the key and the v-number now; a copy kept here would outlive
+        # the document's crypto-shredding until the row is swept.
         live.completed_at = self.now
-        live.tail = None
+        live.tail = live.wrapped_dek = live.v_number_sealed = None
         self.session.add(live)
         keys = [part.object_key for part in parts]
         repository.drop_parts(self.session, upload.id)
         self.session.flush()
         db.after_commit(self.session, lambda: delete_objects(store, keys))
-        v_number = self.deps.protector().open(
-            upload.v_number_sealed, kind=DOCUMENT, row_id=document_id
-        )
+        v_number = self.deps.protector().open(v_number_sealed, kind=DOCUMENT, row_id=document_id)
         # In this transaction, as for a form upload: the cases' grantees are told of it.
         outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
         receipt = self.record_receipt(
@@ -497,6 +500,8 @@ class UploadsService(UploadService):
             db.after_commit(session, lambda: delete_objects(store, keys))
 
     def _dek(self, upload: Upload, binding: envelope.Binding) -> bytes:
+        if upload.wrapped_dek is None:  # completed: PATCH and completion refuse it before this
+            raise RuntimeError("a completed upload has no data key")
         return self.deps.vault.keys.unwrap(
             WrappedKey(upload.kek_id, upload.wrapped_dek),
             document_id=upload.document_id,

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from hub.tables.uploads import Upload
 from hub.tables.vault import SealedObject
 
 
@@ -42,6 +43,15 @@ def live_wrapped_under(session: Session, kek_id: str) -> int:
     """Data keys that still need ``kek_id`` to open (not shredded)."""
     statement = select(func.count()).where(
         SealedObject.kek_id == kek_id, col(SealedObject.wrapped_dek).is_not(None)
+    )
+    return session.exec(statement).one()
+
+
+def uploads_wrapped_under(session: Session, kek_id: str) -> int:
+    """Unfinished resumable uploads whose data key is wrapped under ``kek_id`` (they move to a
+    ``sealed_object`` row when complete, and expire within a day otherwise)."""
+    statement = select(func.count()).where(
+        Upload.kek_id == kek_id, col(Upload.completed_at).is_(None)
     )
     return session.exec(statement).one()
 

@@ -220,4 +220,10 @@ def retire_kek(session: Session, vault: Vault, kek_id: str) -> None:
         raise KeyRingError(
             f"{remaining} data keys are still wrapped under {kek_id}; run `ketenhub keys rewrap`"
         )
+    uploading = repository.uploads_wrapped_under(session, kek_id)
+    if uploading:
+        raise KeyRingError(
+            f"{uploading} unfinished resumable uploads hold data keys wrapped under {kek_id}; "
+            "retire it once they have completed or expired (KETENHUB_UPLOAD_EXPIRY)"
+        )
     vault.keys.retire(kek_id)

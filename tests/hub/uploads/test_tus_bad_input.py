@@ -70,7 +70,13 @@ def test_a_malformed_creation_is_refused_and_recorded(
     assert event.outcome == "invalid"
 
 
-def test_a_creation_without_tus_resumable_is_412_with_the_version(
+def test_a_creation_without_tus_resumable_is_400(documents_hub: DocumentHub) -> None:
+    headers = {**documents_hub.auth("IOM"), "Upload-Length": "10"}
+    response = documents_hub.client.post(f"{API}/uploads", headers=headers)
+    assert_problem(response, 400, "Tus-Resumable is required")
+
+
+def test_a_creation_of_another_tus_version_is_412_with_the_version(
     documents_hub: DocumentHub,
 ) -> None:
     headers = {**documents_hub.auth("IOM"), "Upload-Length": "10", "Tus-Resumable": "0.2.2"}
@@ -259,6 +265,10 @@ def test_a_complete_upload_takes_no_more_patches_and_head_names_the_document(
     assert head.headers["ketenhub-document-id"] == document_id
     assert head.headers["cache-control"] == "no-store"
     assert_problem(tus.delete(location), 409, "complete")
+    upload = upload_row(documents_hub, location)
+    assert upload is not None
+    # The document holds the key and the v-number now; no copy outlives its shredding here.
+    assert (upload.wrapped_dek, upload.v_number_sealed, upload.tail) == (None, None, None)
 
 
 # -- who may touch it -----------------------------------------------------------------------------
