@@ -69,7 +69,7 @@ from hub.web.error_handlers import install_handlers
 from hub.web.limits import BodyLimits, Pace, UploadSlots
 from hub.web.proxy import ForwardedFor
 from hub.web.refusals import RefusalRecording
-from hub.webhooks.delivery import deliverer_of, queue_expiring
+from hub.webhooks.delivery import deliverer_of, housekeeping
 from hub.webhooks.endpoints import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -233,8 +233,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     settings.webhook_poll_seconds,
                 ),
                 periodic(
-                    "webhook share.expiring",
-                    lambda: queue_expiring(built.engine),
+                    "webhook housekeeping",
+                    lambda: housekeeping(built.engine),
                     settings.webhook_expiring_interval,
                 ),
                 periodic(

@@ -233,8 +233,8 @@ class Settings(BaseSettings):
         default=3600,
         ge=0,
         le=86_400,
-        description="Seconds between looks for shares ending within 7 days (share.expiring); "
-        "0: off",
+        description="Seconds between looks for shares ending within 7 days (share.expiring) "
+        "and sweeps of messages finished 30 days ago; 0: off",
     )
 
     # -- what a request may cost (hub/web/limits.py, decision 0017) ----------------------------

@@ -19,6 +19,9 @@ Each tick (every ``KETENHUB_WEBHOOK_POLL_SECONDS``, on every replica):
    message's fate in one transaction: a 2xx delivers it; anything else schedules the next try
    after the next delay of ``KETENHUB_WEBHOOK_RETRY_DELAYS`` (with ±10 % jitter, so a receiver
    that was down is not hit by every message at one instant), or gives up after the last.
+
+Every ``KETENHUB_WEBHOOK_EXPIRING_INTERVAL`` the housekeeping job queues ``share.expiring``
+and deletes messages finished more than 30 days ago, with their attempts.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, or_
 from sqlmodel import col, select
 
 from hub.config.settings import Environment
@@ -48,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 BATCH: Final = 32
 PARALLEL: Final = 4
+KEEP_FINISHED: Final = timedelta(days=30)
+"""How long a delivered or given-up message and its attempts stay readable (deliveries API)."""
+SWEEP_BATCH: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +245,35 @@ def queue_expiring(
     """The periodic job behind ``share.expiring``: queue it for shares ending within 7 days."""
     with db.transaction(engine) as session:
         return outbox.expiring_shares(session, now=clock())
+
+
+def sweep_finished(
+    engine: Engine,
+    *,
+    keep: timedelta = KEEP_FINISHED,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
+    """Delete the messages delivered or given up more than ``keep`` ago, with their attempts;
+    returns how many messages went. A ``share.expiring`` message outlives its share's end (at
+    most 7 days after it was queued), so the sweep never makes one due again."""
+    cutoff = clock() - keep
+    with db.transaction(engine) as session:
+        finished = select(WebhookMessage.id).where(
+            or_(
+                col(WebhookMessage.delivered_at) < cutoff,
+                col(WebhookMessage.failed_at) < cutoff,
+            )
+        )
+        ids = list(session.exec(finished.limit(SWEEP_BATCH)).all())
+        if not ids:
+            return 0
+        session.execute(delete(WebhookDelivery).where(col(WebhookDelivery.message_id).in_(ids)))
+        session.execute(delete(WebhookMessage).where(col(WebhookMessage.id).in_(ids)))
+    return len(ids)
+
+
+def housekeeping(engine: Engine) -> None:
+    """The hourly job: queue ``share.expiring``, then sweep what finished long ago."""
+    queue_expiring(engine)
+    while sweep_finished(engine) == SWEEP_BATCH:
+        pass

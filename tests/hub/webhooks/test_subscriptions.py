@@ -4,9 +4,10 @@ The delivery worker is off in this hub; tests run a :class:`Deliverer` themselve
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -16,11 +17,12 @@ from sqlmodel import Session, col, func, select
 from audit.events import Action
 from audit.models import AuditEvent
 from hub.core import db
-from hub.notifications.sealed_secrets import reveal
-from hub.notifications.signing import key_of
-from hub.tables.webhooks import WebhookMessage, WebhookSubscription
-from hub.webhooks.delivery import Deliverer
+from hub.notifications.sealed_secrets import reveal, seal
+from hub.notifications.signing import key_of, new_secret
+from hub.tables.webhooks import WebhookDelivery, WebhookMessage, WebhookSubscription
+from hub.webhooks.delivery import Deliverer, sweep_finished
 from tests.fixtures.documents import API, DOCUMENT_BACKENDS, DocumentHub, running_documents_hub
+from tests.hub.webhooks.receiver import receiver
 
 _cases = count(4600000001)
 
@@ -109,9 +111,11 @@ def test_a_subscription_is_its_clients_alone_and_its_secret_sealed(dev_hub: Docu
     # Another organisation's client, and another client of the same organisation: 404.
     for org, scopes in (("GM0344", None), ("GM0363", "documents:read")):
         headers = dev_hub.auth(org) if scopes is None else dev_hub.auth(org, scopes)
-        for method in ("GET", "DELETE"):
-            other = dev_hub.client.request(method, f"{API}/webhooks/{body['id']}", headers=headers)
-            assert other.status_code == 404, (org, method)
+        for method, path in (("GET", ""), ("DELETE", ""), ("GET", "/deliveries")):
+            other = dev_hub.client.request(
+                method, f"{API}/webhooks/{body['id']}{path}", headers=headers
+            )
+            assert other.status_code == 404, (org, method, path)
     # At rest: sealed, not the key; the KEK ring opens it.
     services = dev_hub.hub.services
     with Session(services.engine) as session:
@@ -211,3 +215,104 @@ def test_a_message_locked_by_one_replica_is_skipped_by_another(dev_hub: Document
         assert row.attempts == 1
         assert row.next_attempt_at is not None
         assert row.next_attempt_at > datetime.now(UTC)
+
+
+def test_a_receiver_that_never_answers_is_a_timeout_and_a_redirect_is_not_followed(
+    dev_hub: DocumentHub,
+) -> None:
+    """A listening socket that never answers times out; a 302 is recorded, not followed."""
+    services = dev_hub.hub.services
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    try:
+        with receiver(script=[302]) as moved:
+            ids = []
+            for url in (f"https://127.0.0.1:{port}/in", moved.url):
+                row = _subscription_row(services, "GM0363", url)
+                ids.append(row)
+            shared = dev_hub.share(
+                "DTV",
+                grantee="GM0363",
+                v_number=str(next(_cases)),
+                document_types=["travel_document"],
+            )
+            assert shared.status_code == 201
+            # demo=True here only so that loopback may be called at all.
+            deliverer = Deliverer(
+                engine=services.engine, keys=services.keys, demo=True, timeout=0.5, delays=(60,)
+            )
+            deliverer.run_once()
+            moved.wait_for(1)
+    finally:
+        silent.close()
+    with Session(services.engine) as session:
+        found = {
+            subscription_id: [
+                (d.status_code, d.error)
+                for d in session.exec(
+                    select(WebhookDelivery)
+                    .join(WebhookMessage, col(WebhookMessage.id) == col(WebhookDelivery.message_id))
+                    .where(col(WebhookMessage.subscription_id) == subscription_id)
+                ).all()
+            ]
+            for subscription_id in ids
+        }
+    assert found == {ids[0]: [(None, "timeout")], ids[1]: [(302, "redirect")]}
+
+
+def _subscription_row(services: Any, organisation: str, url: str) -> uuid.UUID:
+    """A subscription written directly (an https URL to loopback, which the API refuses)."""
+    subscription_id = uuid.uuid4()
+    kek_id, sealed = seal(services.keys, subscription_id, new_secret())
+    with db.transaction(services.engine) as session:
+        session.add(
+            WebhookSubscription(
+                id=subscription_id,
+                client_id="a-test-client",
+                organisation=organisation,
+                url=url,
+                events="share.received",
+                kek_id=kek_id,
+                sealed_secret=sealed,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return subscription_id
+
+
+def test_messages_finished_long_ago_are_swept_with_their_attempts(dev_hub: DocumentHub) -> None:
+    services = dev_hub.hub.services
+    subscription_id = _subscription_row(services, "GM0344", "https://localhost:1/in")
+    shared = dev_hub.share(
+        "DTV", grantee="GM0344", v_number=str(next(_cases)), document_types=["travel_document"]
+    )
+    assert shared.status_code == 201
+    Deliverer(
+        engine=services.engine, keys=services.keys, demo=False, timeout=1, delays=()
+    ).run_once()  # no retries: refused (loopback), given up at once
+
+    def messages() -> list[WebhookMessage]:
+        with Session(services.engine) as session:
+            return list(
+                session.exec(
+                    select(WebhookMessage).where(
+                        col(WebhookMessage.subscription_id) == subscription_id
+                    )
+                ).all()
+            )
+
+    (message,) = messages()
+    assert message.failed_at is not None
+    in_29_days = datetime.now(UTC) + timedelta(days=29)
+    sweep_finished(services.engine, clock=lambda: in_29_days)
+    assert len(messages()) == 1  # kept a month, for the deliveries API
+    in_31_days = datetime.now(UTC) + timedelta(days=31)
+    assert sweep_finished(services.engine, clock=lambda: in_31_days) >= 1
+    assert messages() == []
+    with Session(services.engine) as session:
+        left = session.exec(
+            select(WebhookDelivery).where(col(WebhookDelivery.message_id) == message.id)
+        ).all()
+    assert left == []
