@@ -8,7 +8,7 @@ Exit codes (also in ``--help``)::
     2    the hub refused (4xx; its problem document is shown)
     3    the hub could not be reached, or kept failing (5xx), after the retries
     4    verification failed: a receipt, a proof or a downloaded file's digest
-    130  interrupted (Ctrl-C); a download's FILE.part is kept for the next run
+    130  interrupted (Ctrl-C); the same command run again goes on where it stopped
 
 A v-number is never an argument (``ps`` and shell history would show it): it comes from
 ``--v-number-file FILE``, ``--v-number-file -`` (standard input), or a prompt on a terminal.
@@ -42,7 +42,7 @@ exit codes:
   2    the hub refused the request (4xx)
   3    the hub could not be reached or kept failing (network, 5xx), after retries
   4    verification failed (a receipt, a proof, a download's SHA-256)
-  130  interrupted (Ctrl-C); a download's FILE.part is kept, rerun to resume
+  130  interrupted (Ctrl-C); run the same command again to go on where it stopped
 
 settings: a profile written by `ketenhub-client configure`, overridden by the environment
 (KETENHUB_CLIENT_HUB, KETENHUB_CLIENT_ID, KETENHUB_CLIENT_KEY_FILE).
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = arguments.run(arguments, output)
     except KeyboardInterrupt:
         output.error(
-            "interrupted; a download's .part file is kept, run it again to resume",
+            "interrupted; run the same command again to go on where it stopped",
             {"error": "Interrupted", "exit_code": EXIT_INTERRUPTED},
         )
         code = EXIT_INTERRUPTED

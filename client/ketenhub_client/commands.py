@@ -21,6 +21,7 @@ from ketenhub_client.config import (
     check_key_file,
     load_settings,
     read_profiles,
+    state_dir,
     write_profile,
 )
 from ketenhub_client.credentials import ClientKey
@@ -109,6 +110,7 @@ def upload(arguments: argparse.Namespace, output: Output) -> int:
                 v_number=v_number,
                 title=arguments.title,
                 progress=progress,
+                resume_from=state_dir() / "uploads",
             )
         data: dict[str, Any] = done.as_json()
         data.pop("v_number", None)  # personal data: the caller knows it, stdout need not repeat it

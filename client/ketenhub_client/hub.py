@@ -44,6 +44,7 @@ from ketenhub_client.models import (
     Upload,
     Webhook,
 )
+from ketenhub_client.pending import Pending
 from ketenhub_client.transport import Session
 
 API: Final = "/api/v1"
@@ -133,8 +134,11 @@ class Hub:
         progress: Progress | None = None,
         chunk_size: int = uploads.CHUNK_SIZE,
         key: str | None = None,
+        resume_from: Path | None = None,
     ) -> Upload:
-        """Upload ``path`` resumably (tus), resuming after breaks; the document and its receipt."""
+        """Upload ``path`` resumably (tus), resuming after breaks; the document and its receipt.
+        ``resume_from``: a directory where unfinished uploads are remembered, so a later call
+        for the same file and metadata goes on where this one stopped (:mod:`.pending`)."""
         return uploads.upload(
             self,
             path,
@@ -144,6 +148,7 @@ class Hub:
             progress=progress,
             chunk_size=chunk_size,
             key=key or idempotency_key(),
+            pending=None if resume_from is None else Pending(resume_from),
         )
 
     def upload_form(

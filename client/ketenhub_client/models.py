@@ -127,6 +127,8 @@ class Upload:
     receipt: Receipt
     document: Document | None = None
     replayed: bool = False
+    resumed: bool = False
+    """Whether it went on from what an earlier run left unfinished."""
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = dict(self.document.raw) if self.document else {}
@@ -134,6 +136,7 @@ class Upload:
             id=self.document_id,
             sha256=self.sha256,
             size=self.size,
+            resumed=self.resumed,
             receipt=self.receipt.as_json(),
         )
         return body

@@ -158,6 +158,12 @@ class ReceiptVerification:
     def split_view(self) -> bool:
         return isinstance(self.failure, SplitView)
 
+    def raise_for_failure(self) -> None:
+        """Raise the finding (a :class:`VerificationError`, the SDK's ``VerificationFailed``)
+        if a check failed, for code that would rather catch than read the checks."""
+        if self.failure is not None:
+            raise self.failure
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,

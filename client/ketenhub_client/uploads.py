@@ -29,6 +29,7 @@ import hashlib
 import random
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ from ketenhub_client.errors import (
     VerificationFailed,
 )
 from ketenhub_client.models import Document, Receipt, Upload
+from ketenhub_client.pending import Pending
 
 if TYPE_CHECKING:
     from ketenhub_client.hub import Hub, Progress
@@ -53,6 +55,8 @@ PIECE: Final = 256 * 1024
 TUS: Final = {"Tus-Resumable": "1.0.0"}
 UPLOADS: Final = "/api/v1/uploads"
 CHECKSUM_MISMATCH: Final = 460
+# Answers after which the client asks where the hub stands and goes on (with 5xx).
+_BREAKS: Final = frozenset({409, CHECKSUM_MISMATCH})
 
 
 def metadata_header(fields: Mapping[str, str | None]) -> str:
@@ -105,37 +109,68 @@ def upload(
     progress: Progress | None,
     chunk_size: int,
     key: str,
+    pending: Pending | None = None,
 ) -> Upload:
-    """Upload ``path`` over tus; see the module docstring."""
+    """Upload ``path`` over tus; see the module docstring. With ``pending``, an upload of the
+    same file and metadata that an earlier run left unfinished is continued (:mod:`.pending`)."""
     session = hub.session
     size = _size(path)
-    created = session.request(
-        "POST",
-        UPLOADS,
-        expect=(201,),
-        headers={
-            **TUS,
-            "Upload-Length": str(size),
-            "Upload-Metadata": metadata_header(
-                {
-                    "document_type": document_type,
-                    "v_number": v_number,
-                    "title": title,
-                    "filename": path.name,
-                }
-            ),
-            "Idempotency-Key": key,
-        },
+    fingerprint = (
+        pending.fingerprint(
+            hub=hub.base_url,
+            client_id=session.client_id,
+            path=path,
+            document_type=document_type,
+            v_number=v_number,
+            title=title,
+        )
+        if pending is not None
+        else None
     )
-    location = _location(hub, created.headers.get("location"))
+    final: httpx.Response | None = None
+    found = _earlier(hub, pending, fingerprint, size)
+    if found is not None:
+        location, offset, final = found
+    else:
+        location, offset = _create(
+            hub, path, size, document_type=document_type, v_number=v_number, title=title, key=key
+        )
+        if pending is not None and fingerprint is not None:
+            pending.remember(fingerprint, location)
+    resumed = found is not None
     hasher = _Hasher(path)
-    offset = int(created.headers.get("upload-offset", "0") or 0)
     if offset:
         hasher.advance(offset)
+    if final is None:
+        final = _send_all(
+            hub, path, location, offset=offset, hasher=hasher, progress=progress,
+            chunk_size=chunk_size,
+        )  # fmt: skip
+    if progress is not None:
+        progress(size, size)
+    if pending is not None and fingerprint is not None:
+        pending.forget(fingerprint)  # complete: whatever the answer says, nothing to resume
+    done = _finished(hub, final, path=path, size=size, sha256=_whole(hasher, size))
+    return replace(done, resumed=resumed)
+
+
+def _send_all(
+    hub: Hub,
+    path: Path,
+    location: str,
+    *,
+    offset: int,
+    hasher: _Hasher,
+    progress: Progress | None,
+    chunk_size: int,
+) -> httpx.Response:
+    """PATCH the file from ``offset`` to its end, going on from the hub's offset after each
+    break; the answer that completed it."""
+    session = hub.session
+    size = _size(path)
     failures = 0
-    final: httpx.Response | None = None
     with path.open("rb") as handle:
-        while final is None:
+        while True:
             if progress is not None:
                 progress(offset, size)
             handle.seek(offset)
@@ -155,12 +190,12 @@ def upload(
                 hasher.take(chunk, offset)
                 offset, failures = new_offset, 0
                 if offset >= size:
-                    final = answer
+                    return answer
                 continue
             if (
                 answer is not None
-                and answer.status_code not in {409, CHECKSUM_MISMATCH}
-                and (answer.status_code < 500)
+                and answer.status_code not in _BREAKS
+                and answer.status_code < 500
             ):
                 raise session.error(answer, method="PATCH", path=location)
             failures += 1
@@ -174,10 +209,64 @@ def upload(
             if head is not None:
                 offset = int(head.headers.get("upload-offset", str(offset)))
                 if offset >= size:
-                    final = head
-    if progress is not None:
-        progress(size, size)
-    return _finished(hub, final, path=path, size=size, sha256=_whole(hasher, size))
+                    return head
+
+
+def _create(
+    hub: Hub,
+    path: Path,
+    size: int,
+    *,
+    document_type: str,
+    v_number: str,
+    title: str | None,
+    key: str,
+) -> tuple[str, int]:
+    """A new tus upload: its path and offset (0, or more for a replayed creation)."""
+    created = hub.session.request(
+        "POST",
+        UPLOADS,
+        expect=(201,),
+        headers={
+            **TUS,
+            "Upload-Length": str(size),
+            "Upload-Metadata": metadata_header(
+                {
+                    "document_type": document_type,
+                    "v_number": v_number,
+                    "title": title,
+                    "filename": path.name,
+                }
+            ),
+            "Idempotency-Key": key,
+        },
+    )
+    location = _location(hub, created.headers.get("location"))
+    return location, int(created.headers.get("upload-offset", "0") or 0)
+
+
+def _earlier(
+    hub: Hub, pending: Pending | None, fingerprint: str | None, size: int
+) -> tuple[str, int, httpx.Response | None] | None:
+    """An earlier run's unfinished upload of this file that the hub still holds: its path, the
+    hub's offset, and the HEAD answer if it is already complete; None to start afresh."""
+    if pending is None or fingerprint is None:
+        return None
+    kept = pending.location(fingerprint)
+    if kept is None:
+        return None
+    try:
+        location = _location(hub, kept)
+        head = hub.session.request("HEAD", location, headers=TUS, expect=(200, 204))
+    except (HubRefused, HubUnavailable):
+        # Expired, ended, or unreadable: a new upload; the hub sweeps the old one.
+        pending.forget(fingerprint)
+        return None
+    if int(head.headers.get("upload-length", "-1")) != size:
+        pending.forget(fingerprint)
+        return None
+    offset = int(head.headers.get("upload-offset", "0"))
+    return location, offset, (head if offset >= size else None)
 
 
 def _whole(hasher: _Hasher, size: int) -> str:
@@ -239,10 +328,16 @@ def _finished(
     headers = final.headers if final is not None else httpx.Headers()
     document_id = headers.get("ketenhub-document-id")
     receipt = Receipt.from_headers(headers)
-    if document_id is None or receipt is None:
+    if document_id is None:
         raise HubUnavailable(
             f"{path.name} arrived whole, but the hub's answer naming the document was lost; "
             "`ketenhub-client list` shows it"
+        )
+    if receipt is None:
+        # The last PATCH's answer was lost; HEAD names the document but carries no receipt.
+        raise HubUnavailable(
+            f"{path.name} arrived whole as document {document_id}, but the answer with its "
+            "receipt was lost; the audit trail holds the upload's event"
         )
     document = hub.document(document_id)
     _check(document, sha256=sha256, size=size)

@@ -46,7 +46,8 @@ class Relay:
         self.port: int = self._listener.getsockname()[1]
         self.target: tuple[str, int] = ("127.0.0.1", 0)
         self._lock = threading.Lock()
-        self._plan: tuple[str, int, int] | None = None  # (mode, after bytes, connections)
+        # (mode, after bytes, connections, towards the hub?)
+        self._plan: tuple[str, int, int, bool] | None = None
         self._sockets: list[socket.socket] = []
         self._closing = False
         self.stalled = threading.Event()
@@ -60,16 +61,18 @@ class Relay:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cut_after(self, count: int, *, connections: int = 1) -> None:
-        """The next ``connections`` connections are closed after ``count`` bytes from the hub."""
+    def cut_after(self, count: int, *, connections: int = 1, upstream: bool = False) -> None:
+        """The next ``connections`` connections are closed after ``count`` bytes from the hub
+        (or, ``upstream``, to the hub)."""
         with self._lock:
-            self._plan = ("cut", count, connections)
+            self._plan = ("cut", count, connections, upstream)
 
-    def stall_after(self, count: int, *, connections: int = 1) -> None:
-        """The next ``connections`` connections pass ``count`` bytes from the hub, then none."""
+    def stall_after(self, count: int, *, connections: int = 1, upstream: bool = False) -> None:
+        """The next ``connections`` connections pass ``count`` bytes from the hub (or, with
+        ``upstream``, to it), then none."""
         with self._lock:
             self.stalled.clear()
-            self._plan = ("stall", count, connections)
+            self._plan = ("stall", count, connections, upstream)
 
     def clear(self) -> None:
         with self._lock:
@@ -90,11 +93,11 @@ class Relay:
             except OSError:
                 return
             with self._lock:
-                plan = None
+                plan, upstream_plan = None, False
                 if self._plan is not None:
-                    mode, after, left = self._plan
+                    mode, after, left, upstream_plan = self._plan
                     plan = (mode, after)
-                    self._plan = (mode, after, left - 1) if left > 1 else None
+                    self._plan = (mode, after, left - 1, upstream_plan) if left > 1 else None
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:
@@ -102,11 +105,12 @@ class Relay:
                 continue
             with self._lock:
                 self._sockets += [downstream, upstream]
+            up, down = (plan, None) if upstream_plan else (None, plan)
             threading.Thread(
-                target=self._pump, args=(downstream, upstream, None), daemon=True
+                target=self._pump, args=(downstream, upstream, up), daemon=True
             ).start()
             threading.Thread(
-                target=self._pump, args=(upstream, downstream, plan), daemon=True
+                target=self._pump, args=(upstream, downstream, down), daemon=True
             ).start()
 
     def _pump(
@@ -122,8 +126,8 @@ class Relay:
                     sink.sendall(data[: plan[1] - passed])
                     if plan[0] == "stall":
                         self.stalled.set()
-                        # Hold the connection open and silent until the client gives up.
-                        while sink.recv(65536):
+                        # Open and silent: what comes is swallowed until the sender gives up.
+                        while source.recv(65536):
                             pass
                     break
                 sink.sendall(data)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from audit.notes import NoteSigner
-from ketenhub_client.errors import HubRefused
+from ketenhub_client.errors import HubRefused, VerificationFailed
 from ketenhub_client.output import Output
 from ketenhub_client.receipt_command import receipt_verify
 from ketenhub_client.receipts import (
@@ -28,7 +28,11 @@ from ketenhub_client.receipts import (
     load_receipts,
     verify_receipt,
 )
-from ketenhub_client.verification_errors import MalformedEvidence, WitnessStateError
+from ketenhub_client.verification_errors import (
+    LeafMismatch,
+    MalformedEvidence,
+    WitnessStateError,
+)
 from ketenhub_client.witness import WitnessState, open_witness, state_path
 from tests.client.serverlog import HUB_URL, ORIGIN, ServerLog, b64
 
@@ -127,6 +131,15 @@ def test_a_tampered_receipt_note_fails_its_signature(log: ServerLog, tmp_path: P
     assert _failed(result) == ("receipt signature", "SignatureInvalid")
     assert _statuses(result)["inclusion"] == "skipped"
     assert not state_path(HUB_URL, tmp_path).exists()  # nothing pinned from a failed run
+
+
+def test_sdk_users_may_have_the_finding_raised(log: ServerLog, tmp_path: Path) -> None:
+    receipt = log.upload(CONTENT)
+    _verify(log, receipt, tmp_path).raise_for_failure()  # verified: nothing raised
+    log.leaves[receipt.seq]["outcome"] = "denied"
+    with pytest.raises(VerificationFailed, match="hashes to") as raised:
+        _verify(log, receipt, tmp_path).raise_for_failure()
+    assert isinstance(raised.value, LeafMismatch)
 
 
 def test_a_receipt_whose_fields_contradict_its_note_is_a_leaf_mismatch(
