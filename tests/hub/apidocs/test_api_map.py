@@ -64,3 +64,11 @@ def test_every_operation_is_on_the_map(method: str, path: str) -> None:
 def test_every_operation_is_described_in_the_openapi_document(method: str, path: str) -> None:
     operation = DOCUMENT["paths"][path][method]
     assert operation.get("summary") or operation.get("description"), f"{method.upper()} {path}"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/documents", "/api/v1/shares", "/api/v1/uploads"])
+def test_the_creations_a_partner_retries_take_an_idempotency_key(path: str) -> None:
+    # docs/api.md and docs/partners.md promise it on these three; a generated client learns it
+    # only from the document.
+    names = [parameter["name"] for parameter in DOCUMENT["paths"][path]["post"]["parameters"]]
+    assert "Idempotency-Key" in names, names
