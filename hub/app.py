@@ -142,8 +142,7 @@ def check_schema(services: Services) -> None:
         )
 
 
-# The API, OAuth, operations, the docs and the login, in the order their routes are matched.
-ROUTERS: Final = (
+API_ROUTERS: Final = (
     health_router,
     metrics_router,
     oauth_router,
@@ -162,6 +161,9 @@ ROUTERS: Final = (
     authorize_router,
     account_router,
 )
+"""The API's routers and the web UI's foundation (login, assets), before the pages, in this
+order."""
+
 PAGE_ROUTERS: Final = (
     home_page_router,
     document_pages_router,
@@ -228,6 +230,11 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     settings.retention_interval,
                 ),
                 periodic(
+                    "upload-expiry",
+                    lambda: expire_uploads(built, system_context("upload-expiry")),
+                    settings.retention_interval,
+                ),
+                periodic(
                     "webhook deliveries",
                     deliverer_of(built).run_once,
                     settings.webhook_poll_seconds,
@@ -236,11 +243,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     "webhook housekeeping",
                     lambda: housekeeping(built.engine),
                     settings.webhook_expiring_interval,
-                ),
-                periodic(
-                    "upload-expiry",
-                    lambda: expire_uploads(built, system_context("upload-expiry")),
-                    settings.retention_interval,
                 ),
                 periodic("idempotency-keys", lambda: sweep_expired(built.engine), SWEEP_INTERVAL),
             ):
@@ -286,8 +288,6 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         )
     install_handlers(app, pages=ErrorPages())
     app.add_exception_handler(LoginRequired, login_redirect)
-    for router in ROUTERS:
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)
-    for pages in PAGE_ROUTERS:
-        app.include_router(pages)
     return app

@@ -154,10 +154,12 @@ _CREATION: Final[dict[str, Any]] = {
     responses={
         201: {
             "description": "Created: `Location` is the upload's URL, `Upload-Expires` when it "
-            "lapses if unfinished (24 hours by default)",
+            "lapses if unfinished (24 hours by default), `Upload-Offset` where to PATCH from "
+            "(0; for a replayed `Idempotency-Key`, where the upload stands now)",
             "headers": {
-                "Location": {"schema": {"type": "string"}},
+                **idempotent.CREATED_HEADERS,
                 "Upload-Expires": {"schema": {"type": "string"}},
+                "Upload-Offset": {"schema": {"type": "string"}},
             },
         },
         400: problem(
@@ -193,10 +195,11 @@ def create(request: Request, service: Creator) -> Response:
     # released again when the request fails).
     tus_resumable(request)
     if isinstance(begun, Replay):
-        service.created_again(begun.answer)
+        # Where the upload stands now, so a client that retried its creation goes on from there.
+        offset = {"Upload-Offset": str(service.created_again(begun.answer).received)}
         return Response(
             status_code=begun.answer.status,
-            headers=tus_headers(idempotent.replay_headers(begun.answer)),
+            headers=tus_headers({**idempotent.replay_headers(begun.answer), **offset}),
         )
     upload = service.create(length, fields)
     answer = {
@@ -205,7 +208,7 @@ def create(request: Request, service: Creator) -> Response:
     }
     if begun is not None:
         begun.complete(service.session, Answer(201, resource_id=upload.id, headers=answer))
-    return Response(status_code=201, headers=tus_headers(answer))
+    return Response(status_code=201, headers=tus_headers({**answer, "Upload-Offset": "0"}))
 
 
 @router.head(

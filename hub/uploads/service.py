@@ -30,7 +30,6 @@ The order of operations, and why:
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import secrets
 import uuid
@@ -60,12 +59,11 @@ from hub.documents.uploads import UploadService
 from hub.idempotency.keys import AnswerGone, fingerprint
 from hub.idempotency.service import Answer
 from hub.notifications import outbox
-from hub.tables.documents import Document
 from hub.tables.uploads import Upload, UploadPart
-from hub.tables.vault import SealedObject
 from hub.trail.auditor import Receipt
 from hub.trail.recorder import About
 from hub.uploads import repository
+from hub.uploads.completion import assemble, completed_rows
 from hub.uploads.incoming import Incoming, Unacceptable
 from hub.uploads.schemas import OFFSET_CONTENT_TYPE, Checksum, integer
 from hub.uploads.schemas import metadata as parse_metadata
@@ -162,8 +160,8 @@ class UploadsService(UploadService):
             }
         )
 
-    def created_again(self, answer: Answer) -> None:
-        """An ``Idempotency-Key``'s first creation is answered again only while its upload
+    def created_again(self, answer: Answer) -> Upload:
+        """The upload an ``Idempotency-Key``'s first creation made, answered again only while it
         lives: a terminated or expired one answers 410, never a Location that leads nowhere."""
         upload = None if answer.resource_id is None else self._peek(answer.resource_id)
         if upload is None or upload.owner != self.owner:
@@ -173,6 +171,7 @@ class UploadsService(UploadService):
                 About(UPLOAD),
                 detail=AnswerGone.slug,
             )
+        return upload
 
     def create(self, length: int, fields: Mapping[str, str]) -> Upload:
         """Decide and create an upload of ``length`` bytes (see the module docstring)."""
@@ -385,65 +384,23 @@ class UploadsService(UploadService):
     def _complete(self, upload: Upload) -> Appended:
         store = self.deps.vault.store
         binding = _binding(upload)
-        dek = self._dek(upload, binding)
         parts = repository.parts(self.session, upload.id)
-        decryptor = envelope.Decryptor(dek, binding)
-        digest = hashlib.sha256()
-        size = 0
-
-        def ciphertext() -> Iterator[bytes]:
-            nonlocal size
-            for part in parts:
-                with store.open(part.object_key) as reader:
-                    for chunk in reader:
-                        plaintext = decryptor.update(chunk)
-                        digest.update(plaintext)
-                        size += len(plaintext)
-                        yield chunk
-            last = decryptor.finalize()
-            digest.update(last)
-            size += len(last)
-
-        info = store.put(ciphertext())
-        db.after_rollback(self.session, lambda: store.delete(info.key))
-        if size != upload.length or info.size != envelope.ciphertext_size(upload.length):
-            raise RuntimeError("an upload's parts do not add up to its length")
-        sha256 = digest.hexdigest()
-        document_id = upload.document_id
-        wrapped_dek, v_number_sealed = upload.wrapped_dek, upload.v_number_sealed
-        if wrapped_dek is None or v_number_sealed is None:
-            raise RuntimeError("an unfinished upload lacks its data key or its v-number")
-        sealed = SealedObject(
-            document_id=document_id,
-            version=0,
-            dek_id=upload.dek_id,
-            kek_id=upload.kek_id,
-            wrapped_dek=wrapped_dek,
-            object_key=info.key,
-            plaintext_size=size,
-            sha256=sha256,
-            created_at=self.now,
+        assembled = assemble(
+            store, parts, dek=self._dek(upload, binding), binding=binding, length=upload.length
         )
+        db.after_rollback(self.session, lambda: store.delete(assembled.object_key))
         document_type = self.deps.policy.document_type(upload.document_type)
-        if document_type is None or upload.content_type is None:
-            raise RuntimeError("a complete upload lacks its type or its sniffed content type")
-        document = Document(
-            id=document_id,
-            document_type=upload.document_type,
-            uploader=upload.organisation,
-            uploaded_by=upload.uploaded_by,
-            purpose=upload.purpose,
-            v_index=upload.v_index,
-            v_number_sealed=v_number_sealed,
-            title=upload.title,
-            filename=upload.filename,
-            content_type=upload.content_type,
-            size=size,
-            sha256=sha256,
-            version=0,
-            created_at=self.now,
+        if document_type is None:
+            raise RuntimeError("a complete upload's document type left the policy")
+        sealed, document = completed_rows(
+            upload,
+            assembled,
             retain_until=document_type.retention.expires_at(self.now),
+            now=self.now,
         )
+        v_number_sealed, document_id = document.v_number_sealed, document.id
+        if v_number_sealed is None:
+            raise RuntimeError("a new document without its v-number")
         self.session.add(sealed)
         self.session.add(document)
         live = repository.get(self.session, upload.id)
@@ -458,9 +415,10 @@ class UploadsService(UploadService):
         repository.drop_parts(self.session, upload.id)
         self.session.flush()
         db.after_commit(self.session, lambda: delete_objects(store, keys))
-        v_number = self.deps.protector().open(v_number_sealed, kind=DOCUMENT, row_id=document_id)
-        # In this transaction, as for a form upload: the cases' grantees are told of it.
+        # In this transaction, as the form upload: the cases' grantees are told exactly when the
+        # document exists.
         outbox.document_added(self.session, document, policy=self.deps.policy, now=self.now)
+        v_number = self.deps.protector().open(v_number_sealed, kind=DOCUMENT, row_id=document_id)
         receipt = self.record_receipt(
             Action.DOCUMENT_UPLOAD,
             about(document_id, v_number),

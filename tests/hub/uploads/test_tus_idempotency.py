@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from hub.tables.uploads import Upload
-from tests.fixtures.documents import DocumentHub
+from tests.fixtures.documents import DocumentHub, pdf
 from tests.hub.uploads.tus import Tus
 
 
@@ -39,6 +39,9 @@ def test_a_retried_creation_answers_the_first_upload_again(documents_hub: Docume
     assert again.headers["idempotent-replayed"] == "true"
     assert again.headers["tus-resumable"] == "1.0.0"
     assert uploads(documents_hub) == before
+    # A retried creation learns where the upload stands now, to go on from there.
+    assert tus.patch(first.headers["location"], 0, pdf(400)).status_code == 204
+    assert tus.create(1000, **headers).headers["upload-offset"] == "400"
 
 
 def test_the_key_with_another_length_or_v_number_is_422(documents_hub: DocumentHub) -> None:
