@@ -13,10 +13,13 @@ import io
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.notes import NoteSigner
 from ketenhub_client.errors import HubRefused, VerificationFailed
@@ -451,3 +454,36 @@ def test_the_state_file_is_not_readable_by_others_even_with_a_loose_umask(
     finally:
         os.umask(old)
     assert stat.S_IMODE(state_path(HUB_URL, tmp_path).stat().st_mode) == 0o600
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    common=st.integers(0, 12),
+    first=st.integers(0, 12),
+    second=st.integers(0, 12),
+    forked=st.booleans(),
+    earlier_first=st.booleans(),
+)
+def test_the_witness_flags_exactly_the_forks(
+    common: int, first: int, second: int, forked: bool, earlier_first: bool
+) -> None:
+    # Two runs against one hub: the second sees the same log grown, or a fork of it that
+    # differs after the `common` events (each view uploads another document). Honest growth
+    # always verifies; a fork is always a split view, whichever view the witness saw first.
+
+    log = ServerLog(NoteSigner.generate(ORIGIN))
+    for _ in range(common):
+        log.append("audit.query")
+    other = log.fork() if forked else log
+    views = [(log, first, CONTENT), (other, second, b"another document")]
+    if earlier_first:
+        views.reverse()
+    with tempfile.TemporaryDirectory() as state_dir:
+        results = []
+        for server, extra, content in views:
+            for _ in range(extra):
+                server.append("share.create")
+            results.append(_verify(server, server.upload(content), Path(state_dir)))
+    assert results[0].ok
+    assert results[1].split_view == forked
+    assert results[1].ok != forked
