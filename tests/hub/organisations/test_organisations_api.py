@@ -414,6 +414,8 @@ def test_changing_needs_the_admin_scope(documents_hub: DocumentHub) -> None:
 _PATH_VALUES: Final = {
     "document_id": str(uuid.uuid4()),
     "share_id": str(uuid.uuid4()),
+    "subscription_id": str(uuid.uuid4()),
+    "upload_id": str(uuid.uuid4()),
     "code": "DTV",
 }
 
