@@ -35,7 +35,7 @@ import subprocess
 import threading
 import time
 import venv
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -235,6 +235,24 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
         server.server_close()
 
 
+def _handover(args: Sequence[str], stdout: str) -> str:
+    """``webhooks add`` prints the subscription's secret by design, once, to the partner who
+    stores it in its receiver (as ``ketenhub client add`` hands over a key): that one value is
+    registered and taken out before the output joins the secret scan, so it is still caught
+    anywhere else."""
+    if tuple(args[:2]) != ("webhooks", "add"):
+        return stdout
+    try:
+        answer = json.loads(stdout)
+    except ValueError:
+        return stdout
+    secret = answer.get("secret") if isinstance(answer, dict) else None
+    if not isinstance(secret, str):
+        return stdout
+    register_secret(secret, "webhook secret")
+    return stdout.replace(secret, "[webhook secret handed to the receiver]")
+
+
 @dataclass
 class Story:
     hub: SecurityHub
@@ -265,7 +283,7 @@ class Story:
             timeout=600,
             check=False,
         )
-        SCANNER.add(f"`ketenhub-client {' '.join(args)}` stdout", result.stdout)
+        SCANNER.add(f"`ketenhub-client {' '.join(args)}` stdout", _handover(args, result.stdout))
         SCANNER.add(f"`ketenhub-client {' '.join(args)}` stderr", result.stderr)
         assert result.returncode == status, (
             f"ketenhub-client {' '.join(args)}: exit {result.returncode}\n"
