@@ -89,6 +89,8 @@ def test_benchmarks_are_found() -> None:
     every one of them can be run as a script."""
     found = benchmark_files()
     assert {"api.py", "storage.py", "oauth.py"} <= {p.name for p in found}
+    others = sorted(p.name for p in BENCHMARKS.glob("*.py") if p not in found)
+    print(f"benchmarks: {[p.name for p in found]}; not benchmarks, not run: {others}")
     not_runnable = [p.name for p in found if not _has_main_block(p)]
     assert not not_runnable, (
         f"benchmarks without an `if __name__ == '__main__':` block: {not_runnable}"
