@@ -28,10 +28,9 @@ What it measures, for the filesystem store and for SeaweedFS (S3), in one run:
    and both are labelled. SeaweedFS's gets are whatever its server caches; nothing is evicted.
 
    Workloads: ``--small-count`` (100) objects of 1 MiB, and one object of ``--large-mib`` (256)
-   MiB, all cut from
-   one ``os.urandom`` buffer. Figures are MiB/s of plaintext (2**20 bytes per second) and the
-   ratio encrypted / raw; the target is a ratio of at least 0.9 for the large object, for put
-   and for get. The machine is shared and noisy, so every measurement is repeated
+   MiB, all cut from one ``os.urandom`` buffer. Figures are MiB/s of plaintext (2**20 bytes per
+   second) and the ratio encrypted / raw; the target is a ratio of at least 0.9 for the large
+   object, for put and for get. The machine is shared and noisy, so every measurement is repeated
    ``--repeats`` (3) times, the variants interleaved and taking turns to go first. The
    table shows the **best** run of each (the least disturbed one; the target is judged on the
    ratio of the bests) and, as a cross-check, the ratio of the medians. It also shows the
