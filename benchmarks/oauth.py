@@ -1,7 +1,10 @@
 """Benchmark: access-token issuance per second and validation latency, for each signing alg.
 
 Measures, on a throw-away hub (SQLite in a temporary directory, or PostgreSQL with
-``--postgres ADMIN_URL``, in a database of its own that it creates and drops):
+``--postgres ADMIN_URL``, in a database of its own that it creates and drops), set up exactly as
+the tests' in-process hub is (:func:`tests.fixtures.oauth.start_hub`: organisations, signing
+keys, the demo policy file, the store), so that what a hub needs at start-up cannot drift from
+this script again:
 
 - **issuance**: full ``POST /oauth/token`` round trips in process (client assertion verified,
   its ``jti`` recorded in the database, token signed), sequentially, as tokens per second;
@@ -12,15 +15,17 @@ Measures, on a throw-away hub (SQLite in a temporary directory, or PostgreSQL wi
 
 Target: validation median <= 200 microseconds with the key cached. Run:
 
-    .venv/bin/python benchmarks/oauth.py [--algs PS256,ES256] [--tokens 200] [--validations 3000]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python benchmarks/oauth.py [--quick] [--algs PS256,ES256] [--tokens 200]
+        [--validations 3000] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+``--quick`` (20 tokens and 300 validations per algorithm unless said otherwise) is the smoke run
+CI does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,20 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from hub.app import create_app
-from hub.clients.service import add_client
-from hub.config import Environment, Settings
-from hub.core import db
-from hub.organisations.service import CHAIN, ensure_organisations
-from hub.runtime import build_services
-from storage.keys import LocalKeyRing
-from tests.fixtures.oauth import RegisteredClient, make_assertion
+from benchmarks.conventions import add_quick, apply_sizes, machine_header
+from tests.fixtures.oauth import hub_settings, make_assertion, start_hub
 
-ISSUER = "http://127.0.0.1:8000"
 TARGET_US = 200.0
 
 
@@ -58,58 +55,41 @@ def _percentile(values: list[float], fraction: float) -> float:
 def run(alg: str, *, tokens: int, validations: int, database_url: str | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        settings = Settings(
-            environment=Environment.DEVELOPMENT,
-            data_dir=data_dir,
-            issuer=ISSUER,
-            token_signing_alg=alg,  # type: ignore[arg-type]
-            **({"database_url": database_url} if database_url else {}),
-        )
-        LocalKeyRing.create(settings.resolved_key_file)
-        services = build_services(settings, create_database=True)
-        db.migrate(services.engine)
-        with db.transaction(services.engine) as session:
-            ensure_organisations(session, CHAIN)
-            services.oauth.signing.ensure(session)
-            new = add_client(
-                session,
+        url = database_url or f"sqlite:///{data_dir / 'ketenhub.db'}"
+        settings = hub_settings(data_dir, url, token_signing_alg=alg)
+        with contextmanager(start_hub)(settings) as hub:
+            client = hub.register(
                 organisation="IOM",
-                name="bench",
                 scopes="documents:read",
-                processing_activity="terugkeer",
-                generate_key=True,
                 client_id=f"bench-{alg.lower()}-{os.getpid()}",
+                with_secret=False,
             )
-        client = RegisteredClient(
-            new.client.client_id, None, new.private_jwk, "IOM", new.client.scopes
-        )
-        app = create_app(settings, services=services)
-        with TestClient(app, base_url=ISSUER) as http:
             form = {
                 "grant_type": "client_credentials",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             }
             assertions = [make_assertion(client) for _ in range(tokens + 5)]
             for assertion in assertions[:5]:  # warm up: keys loaded, connections open
-                http.post("/oauth/token", data={**form, "client_assertion": assertion})
+                hub.client.post("/oauth/token", data={**form, "client_assertion": assertion})
             started = time.perf_counter()
             for assertion in assertions[5:]:
-                response = http.post("/oauth/token", data={**form, "client_assertion": assertion})
+                response = hub.client.post(
+                    "/oauth/token", data={**form, "client_assertion": assertion}
+                )
                 if response.status_code != 200:
                     raise SystemExit(f"token request failed: {response.text}")
             issuance = tokens / (time.perf_counter() - started)
             token = response.json()["access_token"]
 
-        validator = services.oauth.validator
-        for _ in range(50):
-            validator.validate(token)
-        samples: dict[str, list[float]] = {"cached": [], "with_revocation": []}
-        for mode, check in (("cached", False), ("with_revocation", True)):
-            for _ in range(validations):
-                t0 = time.perf_counter_ns()
-                validator.validate(token, check_revocation=check)
-                samples[mode].append((time.perf_counter_ns() - t0) / 1000)
-        services.close()
+            validator = hub.services.oauth.validator
+            for _ in range(50):
+                validator.validate(token)
+            samples: dict[str, list[float]] = {"cached": [], "with_revocation": []}
+            for mode, check in (("cached", False), ("with_revocation", True)):
+                for _ in range(validations):
+                    t0 = time.perf_counter_ns()
+                    validator.validate(token, check_revocation=check)
+                    samples[mode].append((time.perf_counter_ns() - t0) / 1000)
     return {
         "issuance_per_s": issuance,
         "cached_p50": statistics.median(samples["cached"]),
@@ -121,16 +101,19 @@ def run(alg: str, *, tokens: int, validations: int, database_url: str | None) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_quick(parser)
     parser.add_argument("--algs", default="PS256,ES256")
-    parser.add_argument("--tokens", type=int, default=200)
-    parser.add_argument("--validations", type=int, default=3000)
+    parser.add_argument("--tokens", type=int, default=None, help="200; 20 with --quick")
+    parser.add_argument("--validations", type=int, default=None, help="3000; 300 with --quick")
     parser.add_argument(
         "--postgres",
         default=None,
         metavar="ADMIN_URL",
         help="benchmark on PostgreSQL in a scratch database (default: SQLite in a temp dir)",
     )
-    _report(parser.parse_args())
+    args = parser.parse_args()
+    apply_sizes(args, tokens=(200, 20), validations=(3000, 300))
+    _report(args)
 
 
 @contextmanager
@@ -156,12 +139,7 @@ def _scratch_database(admin_url: str | None) -> Iterator[str | None]:
 
 
 def _report(args: argparse.Namespace) -> None:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    print(f"nproc {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}")
+    print("\n".join(machine_header(quick=args.quick)), flush=True)
     print(f"database: {'PostgreSQL (scratch database)' if args.postgres else 'SQLite (temporary)'}")
     print(
         f"{'alg':<6} {'tokens/s':>9} {'validate p50 µs':>16} {'p99':>8} "

@@ -15,14 +15,15 @@ file, and the median of ``readable_types`` and ``share_scope``.
 A benchmark, not a test: it prints figures and asserts nothing. Target: median decide
 <= 50 µs. Run:
 
-    .venv/bin/python benchmarks/policy.py [--iterations 500000] [--seed 1]
+    .venv/bin/python benchmarks/policy.py [--quick] [--iterations 500000] [--seed 1]
+
+``--quick`` (20,000 decisions unless ``--iterations`` says otherwise) is the smoke run CI does.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import random
 import statistics
 import sys
@@ -32,6 +33,7 @@ from pathlib import Path
 # Keep imports from the project root, however the script is started.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.conventions import add_quick, apply_sizes, machine_header
 from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from hub.rules import Party, Policy, PolicyAction, demo_policy_bytes, load_policy
 
@@ -89,9 +91,12 @@ def _clock_cost(count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=500_000)
+    add_quick(parser)
+    parser.add_argument("--iterations", type=int, default=None, help="500000; 20000 with --quick")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    apply_sizes(args, iterations=(500_000, 20_000))
+    print("\n".join(machine_header(quick=args.quick)), flush=True)
 
     organisations = {seed.code: seed.kind for seed in CHAIN + DEMO_GEMEENTEN}
     data = demo_policy_bytes()
@@ -121,7 +126,6 @@ def main() -> None:
 
     median_us = statistics.median(samples) / 1000
     p99_us = _percentile(samples, 0.99) / 1000
-    print(f"python {platform.python_version()} on {platform.machine()}, {platform.system()}")
     print(f"load demo policy:   median {statistics.median(loads) / 1e6:.2f} ms")
     print(
         f"decide ({len(samples):,} calls, {allowed / len(questions):.0%} allowed): "

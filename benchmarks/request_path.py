@@ -15,10 +15,14 @@ interleaved so that a disturbance of the shared machine hits every kind alike:
 - **list (shares)**: GM0363 lists its first page of 50 (it sees only what was shared with it);
 - **download**: DTV downloads the content of one of them, hashed and checked.
 
-It prints the median and 90th percentile per kind, in milliseconds. Run from the project root,
-with PostgreSQL and SeaweedFS running::
+It prints the median and 90th percentile per kind, in milliseconds. It has no target of its own:
+compare a run before a change with one after it. Run from the project root, with PostgreSQL and
+SeaweedFS running::
 
-    .venv/bin/python benchmarks/request_path.py [--documents 300] [--rounds 100] [--kib 64]
+    .venv/bin/python benchmarks/request_path.py [--quick] [--documents 300] [--rounds 100]
+        [--kib 64]
+
+``--quick`` (20 documents, 10 rounds unless said otherwise) is the smoke run CI does.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ if __package__ in (None, ""):  # run as a script: the project root, not benchmar
     sys.path[:] = [str(_HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
 from benchmarks import api as bench
+from benchmarks.conventions import add_quick, apply_sizes, machine_header
 
 LIST_PAGE = 50
 
@@ -135,24 +140,24 @@ def report(samples: dict[str, list[float]], arguments: argparse.Namespace) -> li
         f"One request of each kind, sequential, {arguments.rounds} rounds; "
         f"{arguments.documents} documents seeded, {arguments.kib} KiB each; ms per request."
     )
-    lines = [
-        heading,
-        *bench.machine_facts(),
-        f"  {'':28} {'median':>8} {'p90':>8}",
-    ]
+    lines = [heading, f"  {'':28} {'median':>8} {'p90':>8}"]
     for name, values in samples.items():
         p90 = bench.percentile(values, 0.9)
         lines.append(f"  {name:28} {statistics.median(values):8.2f} {p90:8.2f}")
+    lines.append("target: none; compare the medians of runs before and after a change")
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--documents", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=100)
+    add_quick(parser)
+    parser.add_argument("--documents", type=int, default=None, help="300; 20 with --quick")
+    parser.add_argument("--rounds", type=int, default=None, help="100; 10 with --quick")
     parser.add_argument("--kib", type=int, default=64)
     parser.add_argument("--postgres", default=bench.DEFAULT_ADMIN_URL, metavar="ADMIN_URL")
     arguments = parser.parse_args(argv)
+    apply_sizes(arguments, documents=(300, 20), rounds=(100, 10))
+    print("\n".join(machine_header(quick=arguments.quick)), flush=True)
     print("\n".join(report(run(arguments), arguments)))
     return 0
 

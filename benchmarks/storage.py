@@ -27,10 +27,10 @@ What it measures, for the filesystem store and for SeaweedFS (S3), in one run:
    after it was stored, the realistic case for a document server. The target applies to both,
    and both are labelled. SeaweedFS's gets are whatever its server caches; nothing is evicted.
 
-   Workloads: 100 objects of 1 MiB, and one object of ``--large-mib`` (256) MiB, all cut from
-   one ``os.urandom`` buffer. Figures are MiB/s of plaintext (2**20 bytes per second) and the
-   ratio encrypted / raw; the target is a ratio of at least 0.9 for the large object, for put
-   and for get. The machine is shared and noisy, so every measurement is repeated
+   Workloads: ``--small-count`` (100) objects of 1 MiB, and one object of ``--large-mib`` (256)
+   MiB, all cut from one ``os.urandom`` buffer. Figures are MiB/s of plaintext (2**20 bytes per
+   second) and the ratio encrypted / raw; the target is a ratio of at least 0.9 for the large
+   object, for put and for get. The machine is shared and noisy, so every measurement is repeated
    ``--repeats`` (3) times, the variants interleaved and taking turns to go first. The
    table shows the **best** run of each (the least disturbed one; the target is judged on the
    ratio of the bests) and, as a cross-check, the ratio of the medians. It also shows the
@@ -51,14 +51,15 @@ What it measures, for the filesystem store and for SeaweedFS (S3), in one run:
 
 Run from the project root, with SeaweedFS started (``scripts/s3-test-servers up seaweed``)::
 
-    .venv/bin/python benchmarks/storage.py [--backends filesystem,seaweed] [--skip-memory]
-        [--large-mib 256] [--memory-gib 1] [--repeats 3]
+    .venv/bin/python benchmarks/storage.py [--quick] [--backends filesystem,seaweed]
+        [--skip-memory] [--large-mib 256] [--small-count 100] [--memory-gib 1] [--repeats 3]
 
 The S3 endpoint and credentials come from ``KETENHUB_TEST_S3_SEAWEED_ENDPOINT``,
 ``..._ACCESS_KEY`` and ``..._SECRET_KEY`` (defaults: those of ``scripts/s3-test-servers``).
 Each run uses a fresh random bucket and temp directory (``$TMPDIR``) and removes them, with
 every object in them, afterwards. A full run with the defaults needs about 2.5 GiB of free disk
-and takes a few minutes.
+and takes a few minutes. ``--quick`` is the smoke run CI does: both backends, 10 x 1 MiB, one
+16 MiB object, one run each, a memory round trip of 128 MiB (sizes given explicitly win).
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ import inspect
 import io
 import json
 import os
-import platform
 import resource
 import secrets
 import shutil
@@ -100,6 +100,7 @@ from minio import Minio
 from minio.error import MinioException
 from urllib3.exceptions import HTTPError
 
+from benchmarks.conventions import add_quick, apply_sizes, machine_header
 from storage.envelope import Binding, ciphertext_size, decrypt, encrypt
 from storage.objects import READ_CHUNK_SIZE, FilesystemStore, ObjectStore, S3Store
 
@@ -107,7 +108,6 @@ T = TypeVar("T")
 
 MiB: Final = 1 << 20
 GiB: Final = 1 << 30
-SMALL_COUNT: Final = 100
 RATIO_TARGET: Final = 0.9
 MEMORY_TARGET_MIB: Final = 64
 BACKENDS: Final = ("filesystem", "seaweed")
@@ -691,21 +691,11 @@ def load_average() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def machine_facts() -> list[str]:
-    cpu_model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    return [
-        f"nproc: {len(os.sched_getaffinity(0))} (os.cpu_count {os.cpu_count()})",
-        f"CPU: {cpu_model}",
-        f"Python: {platform.python_implementation()} {platform.python_version()}",
-        f"Kernel: {platform.system()} {platform.release()}",
-        f"cryptography {cryptography.__version__}, minio {minio.__version__}",
-        f"load average (1, 5, 15 min) at the start: {load_average()}",
-    ]
+def machine_facts(*, quick: bool) -> list[str]:
+    """The common header, with the versions of the libraries measured here."""
+    facts = machine_header(quick=quick)
+    facts.insert(2, f"cryptography {cryptography.__version__}, minio {minio.__version__}")
+    return facts
 
 
 def format_throughput(comparisons: Sequence[Comparison], repeats: int) -> list[str]:
@@ -838,20 +828,31 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(BACKENDS),
         help="comma-separated, from: %(default)s",
     )
+    add_quick(parser)
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory round trip")
-    parser.add_argument("--large-mib", type=int, default=256, help="size of the large object")
+    parser.add_argument("--large-mib", type=int, help="size of the large object: 256; 16 quick")
+    parser.add_argument("--small-count", type=int, help="objects of 1 MiB: 100; 10 quick")
     parser.add_argument(
-        "--memory-gib", type=float, default=1.0, help="object size of the memory round trip"
+        "--memory-gib", type=float, help="object size of the memory round trip: 1; 0.125 quick"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs per throughput figure")
+    parser.add_argument("--repeats", type=int, help="runs per throughput figure: 3; 1 quick")
     parser.add_argument("--memory-child", choices=BACKENDS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    apply_sizes(
+        args,
+        large_mib=(256, 16),
+        small_count=(100, 10),
+        memory_gib=(1.0, 0.125),
+        repeats=(3, 1),
+    )
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(backends) - set(BACKENDS)
     if unknown or not backends:
         parser.error(f"--backends takes a comma-separated subset of {', '.join(BACKENDS)}")
-    if args.large_mib < 1 or args.repeats < 1 or args.memory_gib * GiB < MiB:
-        parser.error("--large-mib and --repeats must be >= 1, --memory-gib at least 1 MiB")
+    if min(args.large_mib, args.small_count, args.repeats) < 1 or args.memory_gib * GiB < MiB:
+        parser.error(
+            "--large-mib, --small-count and --repeats must be >= 1, --memory-gib at least 1 MiB"
+        )
     args.backends = backends
     return args
 
@@ -859,11 +860,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 def run_throughput(backends: Sequence[str], args: argparse.Namespace) -> list[str]:
     settings = S3Settings.from_environment()
     large = args.large_mib * MiB
-    data = os.urandom(max(large, SMALL_COUNT * MiB))
+    small_count = args.small_count
+    data = os.urandom(max(large, small_count * MiB))
     workloads = [
         Workload(
-            f"{SMALL_COUNT} x 1 MiB",
-            tuple(data[i * MiB : (i + 1) * MiB] for i in range(SMALL_COUNT)),
+            f"{small_count} x 1 MiB",
+            tuple(data[i * MiB : (i + 1) * MiB] for i in range(small_count)),
             targeted=False,
         ),
         Workload(f"1 x {args.large_mib} MiB", (data[:large],), targeted=True),
@@ -894,7 +896,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     started = time.perf_counter()
-    facts = machine_facts()
+    facts = machine_facts(quick=args.quick)
     print("\n".join(facts), flush=True)
     # Memory first: a child inherits the parent's ru_maxrss across fork and exec, so it should
     # start before the parent holds the throughput data.
@@ -909,7 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print()
     print("=" * 100)
-    print("\n".join(facts[:-1]))
+    print("\n".join(line for line in facts if not line.startswith("load average")))
     print(f"load average (1, 5, 15 min) at the end: {load_average()}")
     print(f"S3 part size {PART_SIZE // MiB} MiB, num_parallel_uploads {NUM_PARALLEL_UPLOADS}")
     print()

@@ -17,10 +17,14 @@ and case shares, from DTV or the uploader, to random organisations; a tenth expi
 revoked). Each figure is the median and p95 of ``--repeat`` runs of a first page (``limit`` 50)
 and of a search by case, per party.
 
-A benchmark, not a test: it prints figures and asserts nothing. Run:
+A benchmark, not a test: it prints figures and asserts nothing. It has no target of its own:
+it compares the two ways, and decision 0010 records the choice. Run:
 
-    .venv/bin/python benchmarks/visibility.py [--documents 100000] [--shares 20000]
+    .venv/bin/python benchmarks/visibility.py [--quick] [--documents 100000] [--shares 20000]
         [--postgres postgresql://postgres@127.0.0.1:5432/test]
+
+``--quick`` (3,000 documents, 600 shares, 3 repeats unless said otherwise) is the smoke run CI
+does; on so few rows both ways are fast, so its figures do not decide anything.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from sqlmodel import Session, col, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.api import scratch_database
+from benchmarks.conventions import add_quick, apply_sizes, machine_header
 from hub.access import repository as access_sql
 from hub.access.rule import read_access
 from hub.core import db
@@ -241,13 +246,16 @@ def case_of(engine: Engine) -> Callable[[str], DocumentFilter]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_quick(parser)
     parser.add_argument("--postgres", default=DEFAULT_ADMIN_URL, metavar="ADMIN_URL")
-    parser.add_argument("--documents", type=int, default=100_000)
-    parser.add_argument("--shares", type=int, default=20_000)
+    parser.add_argument("--documents", type=int, default=None, help="100000; 3000 with --quick")
+    parser.add_argument("--shares", type=int, default=None, help="20000; 600 with --quick")
     parser.add_argument("--gemeenten", type=int, default=340)
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=None, help="30; 3 with --quick")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    apply_sizes(args, documents=(100_000, 3_000), shares=(20_000, 600), repeat=(30, 3))
+    print("\n".join(machine_header(quick=args.quick)), flush=True)
     with scratch_database(args.postgres) as url:
         engine = db.make_engine(url)
         db.migrate(engine)
@@ -272,6 +280,7 @@ def main() -> None:
                 print(f"\n{search}, {name}: median / p95 ms (rows)")
                 for code, (median, p95, rows) in figures.items():
                     print(f"  {code:8} {median:8.2f} {p95:8.2f}  ({rows})")
+        print("\ntarget: none; a comparison of the two ways (decision 0010 records the choice)")
         engine.dispose()
 
 
