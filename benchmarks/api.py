@@ -407,6 +407,7 @@ def machine_facts(args: argparse.Namespace) -> list[str]:
         ),
         platform.processor() or "unknown",
     )
+    quick = ["--quick: a smoke run on small sizes; do not compare with full runs"]
     return [
         f"cores: {len(os.sched_getaffinity(0))} usable (os.cpu_count {os.cpu_count()}), CPU {cpu}",
         (
@@ -416,6 +417,7 @@ def machine_facts(args: argparse.Namespace) -> list[str]:
         f"hub: {args.hub_src} ({_git_commit(args.hub_src)}), workers {args.workers}",
         f"benchmark: {ROOT} ({_git_commit(ROOT)})",
         f"load average (1, 5, 15 min) at the start: {load_average()}",
+        *(quick if args.quick else []),
     ]
 
 
@@ -1335,16 +1337,16 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="ketenhub serve --workers N")
     parser.add_argument("--json", type=Path, default=None, metavar="FILE", help="write figures")
     parser.add_argument(
-        "--large-mib", type=_sizes, default=None, help="the large documents (64,256; 8 quick)"
+        "--large-mib", type=_sizes, default=None, help="the large documents: 64,256 (quick: 8)"
     )
     parser.add_argument("--small-kib", type=int, default=200, help="the small documents")
-    parser.add_argument("--small-count", type=int, default=100, help="small documents per run")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per throughput figure")
-    parser.add_argument("--floor-count", type=int, default=200, help="requests per floor figure")
-    parser.add_argument("--big-mib", type=int, default=1024, help="the memory phase's document")
-    parser.add_argument("--clients", type=int, default=None, help="32; 8 with --quick")
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--policy-iterations", type=int, default=200_000)
+    parser.add_argument("--small-count", type=int, help="small documents per run: 100 (20)")
+    parser.add_argument("--repeats", type=int, help="runs per throughput figure: 5 (1)")
+    parser.add_argument("--floor-count", type=int, help="requests per floor figure: 200 (30)")
+    parser.add_argument("--big-mib", type=int, help="the memory phase's document: 1024 (64)")
+    parser.add_argument("--clients", type=int, help="concurrent clients: 32 (8)")
+    parser.add_argument("--seconds", type=float, help="of the concurrent clients: 60 (5)")
+    parser.add_argument("--policy-iterations", type=int, help="200000 (20000)")
     parser.add_argument("--postgres", default=DEFAULT_ADMIN_URL, metavar="ADMIN_URL")
     parser.add_argument(
         "--hub-src",
@@ -1359,13 +1361,20 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the interpreter that runs the hub (default: this one)",
     )
     args = parser.parse_args(argv)
-    if args.quick:
-        args.large_mib = args.large_mib or [8]
-        args.small_count, args.repeats, args.floor_count = 20, 1, 30
-        args.big_mib, args.seconds, args.policy_iterations = 64, 5.0, 20_000
-    args.large_mib = args.large_mib or [64, 256]
-    if args.clients is None:
-        args.clients = 8 if args.quick else 32
+    # An explicit value always wins; otherwise the full or the quick default.
+    defaults: dict[str, tuple[object, object]] = {
+        "large_mib": ([64, 256], [8]),
+        "small_count": (100, 20),
+        "repeats": (5, 1),
+        "floor_count": (200, 30),
+        "big_mib": (1024, 64),
+        "clients": (32, 8),
+        "seconds": (60.0, 5.0),
+        "policy_iterations": (200_000, 20_000),
+    }
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     counts = (args.small_count, args.repeats, args.big_mib, args.clients, args.floor_count)
     if min(*counts, args.workers) < 1:
         parser.error("sizes, counts and --workers must be at least 1")
