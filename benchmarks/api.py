@@ -75,7 +75,7 @@ hub.cli`` in DIR, with DIR first on ``PYTHONPATH``; ``KETENHUB_BENCH_HUB_SRC``),
 measures an earlier commit for a before/after table. ``ADMIN_URL`` must name a role that may
 create databases; the benchmark never writes to the database it names. The S3 endpoint and
 credentials come from ``KETENHUB_TEST_S3_SEAWEED_*`` as in ``benchmarks/storage.py``. A full run
-needs about 4 GiB of free space for SeaweedFS and takes about ten minutes.
+needs about 4 GiB of free space for SeaweedFS and takes six to ten minutes.
 """
 
 from __future__ import annotations
@@ -774,9 +774,16 @@ def measure_throughput(servers: Servers, args: argparse.Namespace) -> list[Compa
             (
                 pdf_buffer(mib * MiB),
                 1,
-                Comparison(label, "upload", "MiB", mib, ("hub", "raw"), ("hub", "raw", 0.8)),
                 Comparison(
-                    label, "download", "MiB", mib, ("hub", "raw", "ref"), ("hub", "ref", 0.9)
+                    label, "upload", "MiB", mib, ("hub", "raw"), ("hub", "raw", RATIO_UPLOAD)
+                ),
+                Comparison(
+                    label,
+                    "download",
+                    "MiB",
+                    mib,
+                    ("hub", "raw", "ref"),
+                    ("hub", "ref", RATIO_DOWNLOAD_REF),
                 ),
             )
         )
@@ -786,9 +793,16 @@ def measure_throughput(servers: Servers, args: argparse.Namespace) -> list[Compa
         (
             pdf_buffer(args.small_kib * KiB),
             count,
-            Comparison(label, "upload", "docs", count, ("hub", "raw"), ("hub", "raw", 0.5)),
             Comparison(
-                label, "download", "docs", count, ("hub", "raw", "ref"), ("hub", "raw", 0.4)
+                label, "upload", "docs", count, ("hub", "raw"), ("hub", "raw", RATIO_SMALL_UPLOADS)
+            ),
+            Comparison(
+                label,
+                "download",
+                "docs",
+                count,
+                ("hub", "raw", "ref"),
+                ("hub", "raw", RATIO_SMALL_DOWNLOADS),
             ),
         )
     )
