@@ -64,7 +64,7 @@ Run from the project root, with PostgreSQL and SeaweedFS running::
     .venv/bin/python benchmarks/api.py [--quick] [--workers N] [--json FILE]
         [--large-mib 64,256] [--big-mib 1024] [--clients 32] [--seconds 60] [--repeats 5]
         [--postgres postgresql://postgres@127.0.0.1:5432/test]
-        [--hub-src DIR] [--hub-python PATH]
+        [--hub-src DIR] [--hub-python PATH] [--skip memory,load]
 
 ``--quick`` is a smoke run with small sizes (8 MiB, 20 small documents, 64 MiB for memory, 8
 clients for 5 s) that finishes within a minute. ``--workers N`` starts ``ketenhub serve
@@ -1223,7 +1223,7 @@ def targets(
     floor: dict[str, list[float]],
     cpu: dict[str, float | None],
     memory: Sequence[MemoryResult],
-    load: Load,
+    load: Load | None,
     policy_us: float,
 ) -> list[Target]:
     rows = []
@@ -1285,15 +1285,16 @@ def targets(
         )
         for r in memory
     ]
-    rows.append(
-        Target(
-            f"{load.clients} clients {load.wall_s:.0f} s: errors, mismatches",
-            f"{len(load.errors)}, {load.mismatches}",
-            "0, 0",
-            not load.errors and not load.mismatches,
-            len(load.errors) + load.mismatches,
+    if load is not None:
+        rows.append(
+            Target(
+                f"{load.clients} clients {load.wall_s:.0f} s: errors, mismatches",
+                f"{len(load.errors)}, {load.mismatches}",
+                "0, 0",
+                not load.errors and not load.mismatches,
+                len(load.errors) + load.mismatches,
+            )
         )
-    )
     rows.append(
         Target(
             "Policy.decide median",
@@ -1345,6 +1346,13 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _phases(text: str) -> frozenset[str]:
+    phases = frozenset(part.strip() for part in text.split(",") if part.strip())
+    if not phases <= {"memory", "load"}:
+        raise argparse.ArgumentTypeError("phases that can be skipped: memory, load")
+    return phases
+
+
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
@@ -1361,6 +1369,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, help="concurrent clients: 32 (8)")
     parser.add_argument("--seconds", type=float, help="of the concurrent clients: 60 (5)")
     parser.add_argument("--policy-iterations", type=int, help="200000 (20000)")
+    parser.add_argument(
+        "--skip",
+        type=_phases,
+        default=frozenset(),
+        metavar="PHASES",
+        help="leave out phases, comma-separated: memory (the 1 GiB round trip), load (the clients)",
+    )
     parser.add_argument("--postgres", default=DEFAULT_ADMIN_URL, metavar="ADMIN_URL")
     parser.add_argument(
         "--hub-src",
@@ -1429,18 +1444,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             document = upload(servers.hub_http, tokens, [warm], size=len(warm))["id"]
             got = download(servers.hub_http, tokens, document)[0]
             check(hashlib.sha256(warm).hexdigest(), got, "the warm-up")
-        memory, memory_document = measure_memory(servers, args.big_mib * MiB)
+        memory: list[MemoryResult] = []
+        if "memory" not in args.skip:
+            memory, document = measure_memory(servers, args.big_mib * MiB)
         comparisons = measure_throughput(servers, args)
         log_progress("the request floor; the CPU floor")
-        floor = measure_floor(servers, memory_document, count=args.floor_count)
+        floor = measure_floor(servers, document, count=args.floor_count)
         cpu = {
             "hub": server_cpu_per_gib(comparisons, "hub"),
             "ref": server_cpu_per_gib(comparisons, "ref"),
             "floor": cpu_floor_per_gib(16 if args.quick else 64),
         }
-        log_progress(f"{args.clients} concurrent clients for {args.seconds:g} s")
-        with metered(hub.tree) as timing:
-            load = run_load(servers, clients=args.clients, seconds=args.seconds)
+        load, load_cpu = None, None
+        if "load" not in args.skip:
+            log_progress(f"{args.clients} concurrent clients for {args.seconds:g} s")
+            with metered(hub.tree) as timing:
+                load = run_load(servers, clients=args.clients, seconds=args.seconds)
+            load_cpu = timing[0]
         server_log = hub.log.read_text(errors="replace")
         reference_log = ref.log.read_text(errors="replace")
     log_progress("policy decisions")
@@ -1455,7 +1475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cpu=cpu,
         memory=memory,
         load=load,
-        load_cpu=timing[0],
+        load_cpu=load_cpu,
         policy_us=policy_us,
         rows=rows,
         hub_log=server_log,
@@ -1464,9 +1484,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("\n".join(results.report()))
     if args.json is not None:
-        figures = json.dumps(results.figures(), indent=2, ensure_ascii=False)
+        figures = json.dumps(results.figures(), indent=2, ensure_ascii=False, default=_jsonable)
         args.json.write_text(figures + "\n", "utf-8")
-    return 1 if load.mismatches else 0
+    return 1 if load is not None and load.mismatches else 0
+
+
+def _jsonable(value: object) -> object:
+    """What ``json`` cannot write by itself: paths as text, sets as sorted lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1480,8 +1509,8 @@ class Results:
     floor: dict[str, list[float]]
     cpu: dict[str, float | None]
     memory: list[MemoryResult]
-    load: Load
-    load_cpu: Cpu
+    load: Load | None
+    load_cpu: Cpu | None
     policy_us: float
     rows: list[Target]
     hub_log: str
@@ -1498,14 +1527,17 @@ class Results:
             "  (floor: AES-GCM decryption of 1 MiB segments + SHA-256 of the plaintext, in",
             "  this process on one thread, in this run; hub: all its processes; ref: the proxy)",
         ]
-        for section in (
+        sections = [
             format_throughput(self.comparisons, self.args.repeats),
             format_floor(self.floor, [c for c in self.comparisons if c.unit == "docs"]),
             cpu_lines,
-            format_memory(self.memory, self.processes),
-            format_load(self.load, self.load_cpu),
-            format_targets(self.rows),
-        ):
+        ]
+        if self.memory:
+            sections.append(format_memory(self.memory, self.processes))
+        if self.load is not None and self.load_cpu is not None:
+            sections.append(format_load(self.load, self.load_cpu))
+        sections.append(format_targets(self.rows))
+        for section in sections:
             lines += ["", *section]
         lines += ["", f"hub log: {self.hub_log.count('Traceback')} tracebacks"]
         lines += log_errors(self.hub_log)
@@ -1519,9 +1551,7 @@ class Results:
         load = self.load
         return {
             "facts": self.facts,
-            "arguments": {
-                k: str(v) if isinstance(v, Path) else v for k, v in vars(self.args).items()
-            },
+            "arguments": vars(self.args),
             "hub_processes": self.processes,
             "throughput": [c.figures() for c in self.comparisons],
             "floor_ms": {
@@ -1540,7 +1570,9 @@ class Results:
                 }
                 for r in self.memory
             ],
-            "load": {
+            "load": None
+            if load is None
+            else {
                 "clients": load.clients,
                 "seconds": load.wall_s,
                 "requests": sum(len(v) for v in load.latency.values()),
