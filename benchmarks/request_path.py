@@ -97,26 +97,32 @@ def run(arguments: argparse.Namespace) -> dict[str, list[float]]:
         bench.bucket_of_own(s3, bucket_name, create=False) as bucket,
         tempfile.TemporaryDirectory(prefix="ketenhub-bench-") as scratch,
         bench.running_hub(
-            database_url=database_url, bucket=bucket.name, s3=s3, data_dir=Path(scratch)
+            # This checkout's hub, one process: the same defaults as benchmarks/api.py's.
+            argparse.Namespace(hub_src=bench.ROOT, hub_python=Path(sys.executable), workers=1),
+            database_url=database_url,
+            bucket=bucket.name,
+            s3=s3,
+            data_dir=Path(scratch),
         ) as hub,
         httpx.Client(base_url=hub.base_url, timeout=60) as client,
     ):
-        tokens = bench.Tokens(hub)
+        http = bench.Http(hub.base_url)
+        tokens = bench.Tokens(hub, Path(scratch) / "demo-credentials.json")
         content = bench.pdf_buffer(size)
         expected = hashlib.sha256(content).hexdigest()
         bench.log_progress(f"seeding {arguments.documents} documents")
         ids = []
         for index in range(arguments.documents):
-            made = bench.upload(client, tokens, [content], size=size)
+            made = bench.upload(http, tokens, [content], size=size)
             ids.append(made["id"])
             if index % 3 == 0:
                 share_with(client, tokens, made["id"], "GM0363")
 
         def upload() -> None:
-            bench.upload(client, tokens, [content], size=size)
+            bench.upload(http, tokens, [content], size=size)
 
         def download() -> None:
-            digest, _ = bench.download(client, tokens, ids[len(ids) // 2])
+            digest, _ = bench.download(http, tokens, ids[len(ids) // 2])
             bench.check(expected, digest, "download")
 
         kinds: Sequence[tuple[str, Callable[[], None]]] = (
