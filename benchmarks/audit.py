@@ -87,8 +87,8 @@ Run from the project root, with PostgreSQL running::
         [--verify-runs 2] [--postgres postgresql://postgres@127.0.0.1:5432/test]
         [--skip-sqlite] [--skip-cli] [--skip-prototype]
 
-``--quick`` is a smoke run of under a minute with the same phases on smaller counts (20,000
-events, 320 appends per writer count in 2 rounds, 200 proofs, one verify run); any option
+``--quick`` is a smoke run of under a minute with the same phases on smaller counts (10,000
+events, 256 appends per writer count in 2 rounds, 200 proofs, one verify run); any option
 given explicitly still wins.
 
 ``ADMIN_URL`` must name a role that may create databases; the benchmark never writes to the
@@ -990,10 +990,10 @@ def table_sizes(scratch: Scratch) -> str:
 
 
 QUICK_DEFAULTS: Final = (
-    ("events", 1_000_000, 20_000),
-    ("appends", 2_000, 320),
+    ("events", 1_000_000, 10_000),
+    ("appends", 2_000, 256),
     ("proofs", 2_000, 200),
-    ("checkpoint_every", 100_000, 5_000),
+    ("checkpoint_every", 100_000, 2_500),
     ("verify_runs", 2, 1),
     ("rounds", 4, 2),
 )
