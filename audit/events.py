@@ -43,14 +43,16 @@ the API can hand it out and anyone can recompute its hash.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from audit.canonical import canonical_json
+from audit.canonical import MAX_SAFE_INTEGER, canonical_json
 from audit.merkle import leaf_hash
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "ActorType",
     "Event",
     "Outcome",
+    "PreparedLeaf",
     "format_time",
     "ldv_status",
     "leaf_bytes",
@@ -257,6 +260,11 @@ class Event:
                 leaf[field.name] = value if type(value) is int else str(value)
         return leaf
 
+    def prepare(self) -> PreparedLeaf:
+        """Everything of the leaf that does not depend on ``seq`` and ``time``, computed now:
+        the log does this before it takes its lock, and only splices those two in under it."""
+        return PreparedLeaf.of(self)
+
 
 LEAF_FIELDS: Final = ("seq", "time", *(f.name for f in fields(Event)))
 
@@ -268,3 +276,78 @@ def leaf_bytes(leaf: Mapping[str, Any]) -> bytes:
 def leaf_hash_of(leaf: Mapping[str, Any]) -> bytes:
     """``SHA-256(0x00 || JCS(leaf))`` (RFC 6962 leaf hash of the canonical event)."""
     return leaf_hash(leaf_bytes(leaf))
+
+
+_LEAF_PREFIX: Final = b"\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedLeaf:
+    """An event's leaf and leaf hash, waiting only for ``seq`` and ``time``.
+
+    JCS (RFC 8785) writes an object's members sorted by name, so the canonical bytes of a leaf
+    are its members' bytes joined in that order, and ``"seq"`` and ``"time"`` fall at fixed
+    places among the others. The members before ``"seq"`` (most of the bytes) are hashed
+    already, the rest is kept as bytes: :meth:`leaf_hash` continues the hash with ``seq``, the
+    members between, ``time`` and the members after. Every name is one of the ASCII names of
+    :data:`LEAF_FIELDS`, where UTF-16 order and code-point order agree, and each member is
+    written by :func:`audit.canonical.canonical_json`; so the result is byte for byte
+    :func:`leaf_hash_of` of :meth:`Event.leaf` (the tests compare the two, and with an
+    independent JCS implementation).
+    """
+
+    fields: dict[str, Any]
+    """The leaf's members other than ``seq`` and ``time``, in the leaf's order."""
+    before_seq: Any
+    """The SHA-256 state after ``0x00``, ``{`` and the members sorted before ``"seq"``."""
+    between: bytes
+    """The members sorted between ``"seq"`` and ``"time"``, each after its comma."""
+    after: bytes
+    """The members sorted after ``"time"``, each after its comma, and the closing brace."""
+
+    @classmethod
+    def of(cls, event: Event) -> PreparedLeaf:
+        fields_ = {
+            field.name: value if type(value) is int else str(value)
+            for field in fields(event)
+            if (value := getattr(event, field.name)) is not None
+        }
+        names = sorted(fields_)
+        seq_at = bisect_left(names, "seq")
+        time_at = bisect_left(names, "time")
+
+        def members(part: list[str]) -> bytes:
+            # The members of a part, without braces: a part of a sorted object is sorted too.
+            return canonical_json({name: fields_[name] for name in part})[1:-1]
+
+        head, between, after = (
+            members(names[:seq_at]),
+            members(names[seq_at:time_at]),
+            members(names[time_at:]),
+        )
+        return cls(
+            fields=fields_,
+            before_seq=hashlib.sha256(_LEAF_PREFIX + b"{" + head + (b"," if head else b"")),
+            between=b"," + between if between else b"",
+            after=(b"," + after if after else b"") + b"}",
+        )
+
+    def leaf(self, *, seq: int, time: str) -> dict[str, Any]:
+        """The stored leaf: ``seq``, ``time`` (already formatted, :func:`format_time`), then
+        the other members, as :meth:`Event.leaf` orders them."""
+        return {"seq": seq, "time": time, **self.fields}
+
+    def leaf_hash(self, *, seq: int, time: str) -> bytes:
+        """``SHA-256(0x00 || JCS(leaf))`` of :meth:`leaf`."""
+        if type(seq) is not int or not 0 <= seq <= MAX_SAFE_INTEGER:
+            raise ValueError(f"seq must be an integer from 0 to {MAX_SAFE_INTEGER}")
+        digest = self.before_seq.copy()
+        digest.update(b'"seq":%d%s,"time":%s%s' % (seq, self.between, _time_json(time), self.after))
+        return bytes(digest.digest())
+
+
+def _time_json(time: str) -> bytes:
+    """A formatted time as a JSON string; it holds only digits, ``-:.TZ``, so nothing escapes."""
+    if len(time) != 27 or not time.isascii() or '"' in time or "\\" in time:
+        raise ValueError("time must be formatted by format_time")
+    return b'"%s"' % time.encode("ascii")

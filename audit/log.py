@@ -15,10 +15,28 @@ serialises appends in the database, for as long as the appending transaction las
 * SQLite: the hub opens every transaction with ``BEGIN IMMEDIATE`` (see :mod:`hub.core.db`), so a
   transaction that appends already holds the single writer lock.
 
-Under the lock the log reads its head (the last ``seq`` and its leaf hash), appends, and
-writes every perfect subtree the append completed to ``audit_node``. A process keeps the
-frontier of the tree it last saw; it reuses it only when the head in the database is the one
-it remembers, and otherwise rebuilds it from ``O(log n)`` stored nodes in one query.
+What happens under the lock
+---------------------------
+The lock is held until the appending transaction commits, so every append waits for everything
+every earlier append did under it; that, and the commit's fsync, bound the whole hub's rate of
+events. The log therefore does under the lock only what needs ``seq``:
+
+* Before the lock: the leaf's canonical bytes and the hash of everything sorted before
+  ``"seq"`` (:meth:`audit.events.Event.prepare`).
+* Under the lock, one statement: a process keeps the frontier of the tree it last wrote (its
+  size and last leaf hash). It computes the leaf hash and the completed subtrees for the next
+  ``seq`` from that frontier and writes the event and all those nodes in one statement, on
+  condition that the log's head in the database is still the one it remembers (its newest
+  ``seq`` is the one before, with the remembered leaf hash). On PostgreSQL that is
+  one ``INSERT … SELECT … WHERE`` with the nodes' multi-row ``INSERT`` in a data-modifying
+  ``WITH``; on SQLite, in process, two statements.
+* Only when that condition fails (another process appended, this process's last append was
+  rolled back, or it has not appended yet) does the log read its head and rebuild the frontier
+  from ``O(log n)`` stored nodes in one query, and then write as before.
+
+The statement that writes sees everything committed before the lock was granted (PostgreSQL
+takes a new snapshot per statement under READ COMMITTED, and a transaction is visible before
+it releases its locks), so the condition is checked against the true head.
 
 Observing appends
 -----------------
@@ -36,6 +54,7 @@ twice: once to learn the coordinates, once after fetching all of them in a singl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -44,11 +63,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, TypeVar
 
-from sqlalchemy import Connection, insert, select, text, tuple_
+from sqlalchemy import Connection, select, tuple_
 from sqlmodel import Session
 
 from audit import merkle
-from audit.events import Event, leaf_hash_of
+from audit.events import Event, PreparedLeaf, format_time
 from audit.models import AuditEvent, AuditNode
 
 __all__ = ["AppendObserver", "AppendTiming", "AuditLog", "LogHead", "Recorded", "read_nodes"]
@@ -116,7 +135,9 @@ def serialise_appends(connection: Connection) -> None:
     """Take the log's append lock for the rest of the transaction (PostgreSQL), or rely on
     the writer lock the transaction already holds (SQLite, ``BEGIN IMMEDIATE``)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        # The driver's own statement: its result is read under the lock, so no SQL
+        # construct is built or looked up in the statement cache there.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
 
 
 class AuditLog:
@@ -137,37 +158,55 @@ class AuditLog:
 
     def append(self, session: Session, event: Event) -> Recorded:
         """Append ``event`` in the session's transaction; flushes, never commits."""
+        prepared = event.prepare()
         connection = session.connection()
         asked = time.perf_counter()
         serialise_appends(connection)
         locked = time.perf_counter()
-        head = connection.execute(
-            select(_EVENTS.c.seq, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq.desc()).limit(1)
-        ).first()
-        size, last = (0, None) if head is None else (head.seq + 1, bytes(head.leaf_hash))
-        accumulator = self._accumulator(connection, size, last)
-        leaf = event.leaf(seq=size, time=self._clock())
-        digest = leaf_hash_of(leaf)
-        completed = accumulator.append(digest)
-        connection.execute(insert(_EVENTS), [{**leaf, "leaf_hash": digest}])
-        nodes = [{"level": n.level, "idx": n.index, "hash": n.digest} for n in completed[1:]]
-        if nodes:
-            connection.execute(insert(_NODES), nodes)
         with self._guard:
-            self._frontier = _Frontier(size + 1, digest, accumulator)
-        recorded = Recorded(size, leaf, digest)
+            cached = self._frontier
+        written = None
+        if cached is not None:
+            written = self._write(connection, prepared, cached, checked=False)
+        if written is None:
+            written = self._write(connection, prepared, self._head(connection), checked=True)
+            if written is None:  # pragma: no cover - the head was read under the lock
+                raise RuntimeError("the audit log's head changed under its lock")
+        recorded, frontier = written
+        with self._guard:
+            self._frontier = frontier
         if self._observer is not None:
             self._observer.appended(session, recorded, AppendTiming(locked - asked, locked))
         return recorded
 
-    def _accumulator(
-        self, connection: Connection, size: int, last: bytes | None
-    ) -> merkle.MerkleAccumulator:
+    def _head(self, connection: Connection) -> _Frontier:
+        """The frontier of the tree as the database holds it (under the lock)."""
+        head = connection.execute(
+            select(_EVENTS.c.seq, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+        ).first()
+        size, last = (0, None) if head is None else (head.seq + 1, bytes(head.leaf_hash))
         with self._guard:
             cached = self._frontier
         if cached is not None and cached.size == size and cached.last_leaf == last:
-            return cached.accumulator.copy()
-        return resume(connection, size)
+            return cached
+        return _Frontier(size, last, resume(connection, size))
+
+    def _write(
+        self, connection: Connection, prepared: PreparedLeaf, frontier: _Frontier, *, checked: bool
+    ) -> tuple[Recorded, _Frontier] | None:
+        """Write the next event onto ``frontier``; ``None`` if the database's head is not
+        ``frontier`` (nothing written then). ``checked``: the head was just read under the
+        lock, so the condition is known to hold."""
+        seq = frontier.size
+        moment = format_time(self._clock())
+        leaf = prepared.leaf(seq=seq, time=moment)
+        digest = prepared.leaf_hash(seq=seq, time=moment)
+        accumulator = frontier.accumulator.copy()
+        nodes = accumulator.append(digest)[1:]  # level 0 is the event's own leaf_hash
+        row = {**leaf, "leaf_hash": digest}
+        if not _insert(connection, row, nodes, frontier, checked=checked):
+            return None
+        return Recorded(seq, leaf, digest), _Frontier(seq + 1, digest, accumulator)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -181,6 +220,77 @@ class AuditLog:
     def head(cls, connection: Connection) -> LogHead:
         size = cls.size(connection)
         return LogHead(size, root_at(connection, size))
+
+
+def _insert(
+    connection: Connection,
+    row: dict[str, Any],
+    nodes: list[merkle.TreeNode],
+    frontier: _Frontier,
+    *,
+    checked: bool,
+) -> bool:
+    """Insert the event ``row`` and its completed ``nodes`` if the log's head is ``frontier``
+    (always, if ``checked``); whether they were inserted."""
+    postgres = connection.dialect.name == "postgresql"
+    guard = _NO_GUARD if checked else _AFTER_EMPTY if frontier.size == 0 else _AFTER_LAST
+    event, nodes_sql = _statements(connection.dialect.name, tuple(row), guard, len(nodes))
+    values: list[Any] = list(row.values())
+    if guard == _AFTER_LAST:
+        values += [frontier.size - 1, frontier.size - 1, frontier.last_leaf]
+    node_values = [part for n in nodes for part in (n.level, n.index, n.digest)]
+    if postgres:
+        result = connection.exec_driver_sql(event, (*values, *node_values))
+        return bool(result.scalar())
+    inserted = connection.exec_driver_sql(event, tuple(values)).rowcount == 1
+    if inserted and nodes_sql:
+        connection.exec_driver_sql(nodes_sql, tuple(node_values))
+    return inserted
+
+
+_NO_GUARD, _AFTER_EMPTY, _AFTER_LAST = 0, 1, 2
+
+
+# Every statement below is put together from the log's own column names and placeholders
+# (never from input, which goes in as parameters only), hence the S608 exemptions.
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(
+    dialect: str, columns: tuple[str, ...], guard: int, nodes: int
+) -> tuple[str, str | None]:
+    """The SQL that writes an event with these columns and ``nodes`` tree nodes, on the
+    condition ``guard``: on PostgreSQL one statement (and ``None``), on SQLite the event's and
+    the nodes' (``None`` without nodes)."""
+    postgres = dialect == "postgresql"
+    mark = "%s" if postgres else "?"
+    condition = ""
+    # After the lock: the newest event is still the one remembered. The newest seq is read as
+    # max(seq), which the primary key answers from its last entry whatever the plan; a range
+    # condition on seq can get a generic plan that scans the whole table.
+    if guard == _AFTER_EMPTY:
+        condition = " WHERE NOT EXISTS (SELECT 1 FROM audit_event)"
+    elif guard == _AFTER_LAST:
+        condition = (
+            f" WHERE (SELECT max(seq) FROM audit_event) = {mark}"  # noqa: S608
+            f" AND EXISTS (SELECT 1 FROM audit_event WHERE seq = {mark} AND leaf_hash = {mark})"
+        )
+    values = ", ".join([mark] * len(columns))
+    event = f"INSERT INTO audit_event ({', '.join(columns)}) SELECT {values}{condition}"
+    if not postgres:
+        rows = ", ".join(["(?, ?, ?)"] * nodes)
+        nodes_sql = f"INSERT INTO audit_node (level, idx, hash) VALUES {rows}"  # noqa: S608
+        return event, nodes_sql if nodes else None
+    # One statement: the nodes' INSERT reads the event's RETURNING, so it inserts nothing when
+    # the event was not inserted.
+    written = f"WITH e AS ({event} RETURNING seq)"
+    if nodes:
+        rows = ", ".join(["(%s::smallint, %s::bigint, %s::bytea)"] * nodes)
+        written += (
+            ", n AS (INSERT INTO audit_node (level, idx, hash)"  # noqa: S608
+            f" SELECT v.level, v.idx, v.hash FROM (VALUES {rows}) AS v(level, idx, hash), e)"
+        )
+    return f"{written} SELECT count(*) FROM e", None  # noqa: S608
 
 
 def resume(connection: Connection, size: int) -> merkle.MerkleAccumulator:

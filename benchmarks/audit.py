@@ -54,21 +54,42 @@ Alembic migrations. In order:
    concurrency buys is throughput, bounded by 1 / the time the lock is held. The table
    therefore also shows, per append, the time spent waiting for the lock and the time it was
    held (from acquiring it to the end of the commit), measured around the locking statement.
-   Two more queues lie outside the lock: the hub's engine pools at most 15 connections
-   (SQLAlchemy's default 5 + 10 overflow; the "conns" column shows the most in use at once), so
-   at 32 writers the rest wait for a connection; and the client's threads share the GIL and,
+   Two more queues lie outside the lock: the hub's engine pools at most 40 connections
+   (:func:`hub.core.db.make_engine`, 10 + 30 overflow; the "conns" column shows the most in
+   use at once); and the client's threads share the GIL and,
    with PostgreSQL, the machine's cores. SQLite's busy handler is no queue either: a writer
    that finds the lock taken sleeps (1 ms, growing to 100 ms) and retries while others get in
    first, so its p50 can stay low while its p99 shows the writers that kept losing.
+   **The floor of one sequencer.** Beside the appends, at the same writer counts and taking
+   turns with them (``--rounds``, 4: a shared machine's load changes by the second), runs the
+   *bare loop*: per transaction ``pg_advisory_xact_lock``, one INSERT of a 400-byte row into a
+   table with only a primary key, and COMMIT, through psycopg with a connection per writer
+   (:func:`sequencer_prototype.bare_loop`). Its *held rate* (1000 / the mean ms the lock is held,
+   from acquiring it to the commit's return) is as fast as any log can go whose every append
+   holds one global lock to its commit. The table prints the hub's held rate beside it and the
+   ratio. Targets at 32 writers: the ratio at least 0.7, and the append's p50 at most 40 ms.
+   The hub's "held" ends when the DBAPI commit returns (the session's ``after_commit``), as the
+   bare loop's does; closing the session and checking the connection in come after the lock.
+
+   **The next design.** Then the prototype of a queue with a batch integrator
+   (:mod:`sequencer_prototype`, decision 0038) runs at the most writers: its accepted rate,
+   its integration rate while accepting and on a backlog, and the delay from promise to
+   inclusion, beside the bare loop's held rate (``--skip-prototype`` leaves it out).
+
 5. **Re-verify.** :func:`audit.verify.verify_log` once more over the log with the appended
    events, so the concurrent appends are shown to have left a log that verifies. Timed, without
    a target.
 
 Run from the project root, with PostgreSQL running::
 
-    .venv/bin/python benchmarks/audit.py [--events 1000000] [--appends 2000]
-        [--writers 1,8,32] [--proofs 2000] [--checkpoint-every 100000] [--verify-runs 2]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--skip-sqlite] [--skip-cli]
+    .venv/bin/python benchmarks/audit.py [--quick] [--events 1000000] [--appends 2000]
+        [--writers 1,8,32] [--rounds 4] [--proofs 2000] [--checkpoint-every 100000]
+        [--verify-runs 2] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+        [--skip-sqlite] [--skip-cli] [--skip-prototype]
+
+``--quick`` is a smoke run of under a minute with the same phases on smaller counts (10,000
+events, 256 appends per writer count in 2 rounds, 200 proofs, one verify run); any option
+given explicitly still wins.
 
 ``ADMIN_URL`` must name a role that may create databases; the benchmark never writes to the
 database it names. Progress goes to stderr; the report to stdout. With the defaults a run takes
@@ -103,6 +124,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session as OrmSession
 
 from audit import checkpoints, log, merkle
 from audit.events import LEAF_FIELDS, Action, ActorType, Event, Outcome, leaf_hash_of
@@ -116,10 +138,19 @@ from hub.organisations.service import CHAIN, DEMO_GEMEENTEN
 from hub.trail.keys import AuditKeys
 from storage.keys import LocalKeyRing
 
+sys.path.insert(1, str(Path(__file__).resolve().parent))
+import sequencer_prototype as proto
+
 DEFAULT_ADMIN_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 ORIGIN: Final = "bench.ketenhub.example/audit"
 PURPOSE_BASE: Final = "urn:ketenhub:verwerkingsactiviteit:"
 TARGET_APPEND_P50_MS: Final = 2.0
+TARGET_HELD_RATIO: Final = 0.7
+"""At 32 writers: the hub's held rate (1 / mean time the lock is held per event) at least this
+share of the bare lock-insert-commit loop's, measured at the same writer count in the run."""
+TARGET_CONTENDED_P50_MS: Final = 40.0
+"""At 32 writers: the append's p50, queueing included."""
+CONTENDED_WRITERS: Final = 32
 TARGET_VERIFY_S_PER_MILLION: Final = 15.0
 TARGET_PROOF_P50_MS: Final = 5.0
 WARMUP_APPENDS: Final = 2
@@ -497,6 +528,7 @@ class LockProbe:
             (engine, "after_cursor_execute", self._after),
             (engine, "checkout", self._checkout),
             (engine, "checkin", self._checkin),
+            (OrmSession, "after_commit", self._committed),
         ]
         for target, name, listener in self._listeners:
             event.listen(target, name, listener)
@@ -514,6 +546,11 @@ class LockProbe:
             self._local.acquired = time.perf_counter()
             self._local.wait = self._local.acquired - self._local.asked
 
+    def _committed(self, _session: Any) -> None:
+        # The DBAPI commit has returned, so the server has released the lock; what the
+        # session and the pool do next (close, reset, check in) happens without it.
+        self._local.committed = time.perf_counter()
+
     def _checkout(self, *_args: Any) -> None:
         with self._guard:
             self._in_use += 1
@@ -523,9 +560,10 @@ class LockProbe:
         with self._guard:
             self._in_use -= 1
 
-    def last(self) -> tuple[float, float]:
-        """(seconds waited for the lock, perf_counter when it was acquired) in this thread."""
-        return self._local.wait, self._local.acquired
+    def last(self) -> tuple[float, float, float]:
+        """(seconds waited for the lock, perf_counter when it was acquired, and when the
+        commit returned) in this thread."""
+        return self._local.wait, self._local.acquired, self._local.committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,6 +580,11 @@ class AppendResult:
     @property
     def p50(self) -> float:
         return statistics.median(self.latency_ms)
+
+    @property
+    def held_rate(self) -> float:
+        """Events per second the log's lock allows: 1 / the mean time it is held."""
+        return 1000 / statistics.fmean(self.held_ms)
 
 
 def run_appends(
@@ -576,11 +619,11 @@ def run_appends(
                 t0 = time.perf_counter()
                 append(item)
                 t1 = time.perf_counter()
-                waited, acquired = probe.last()
+                waited, acquired, committed = probe.last()
                 # list.append is atomic under the GIL; the three lists stay aligned per append.
                 latency.append((t1 - t0) * 1000)
                 wait.append(waited * 1000)
-                held.append((t1 - acquired) * 1000)
+                held.append((committed - acquired) * 1000)
         except BaseException as exc:
             failures.append(exc)
             raise
@@ -613,6 +656,143 @@ def append_suite(
             run_appends(engine, backend=backend, writers=writers, total=total, factory=factory)
         )
     return results
+
+
+@dataclass(frozen=True, slots=True)
+class Contended:
+    """The PostgreSQL appends, each writer count run right after the bare loop at that count,
+    and the prototype of the next design."""
+
+    hub: list[AppendResult]
+    bare: list[proto.LoopResult]
+    prototype: proto.PrototypeResult | None
+
+
+PROTOTYPE_SCHEMA: Final = "sequencer_prototype"
+
+
+def postgres_appends(
+    engine: Engine,
+    scratch: Scratch,
+    *,
+    writer_counts: list[int],
+    total: int,
+    seed: int,
+    rounds: int,
+    prototype: bool,
+) -> Contended:
+    """Per writer count the bare loop and the hub's append, taking turns ``rounds`` times
+    with a share of ``total`` each (a shared machine's load changes by the second, and
+    both sides should see the same); then the prototype at the most writers. The bare loop and
+    the prototype use tables in a schema of their own."""
+    proto.create_tables(scratch.conninfo, PROTOTYPE_SCHEMA)
+    hub: list[AppendResult] = []
+    bare: list[proto.LoopResult] = []
+    share = max(1, total // rounds)
+    for writers in writer_counts:
+        bare_parts: list[proto.LoopResult] = []
+        hub_parts: list[AppendResult] = []
+        for round_ in range(1, rounds + 1):
+            log_progress(f"round {round_}/{rounds}: bare loop, {share:,} transactions")
+            bare_parts.append(
+                proto.bare_loop(scratch.conninfo, PROTOTYPE_SCHEMA, writers=writers, total=share)
+            )
+            hub_parts += append_suite(
+                engine,
+                backend="PostgreSQL",
+                writer_counts=[writers],
+                total=share,
+                seed=seed + round_,
+            )
+        bare.append(
+            proto.LoopResult(
+                writers,
+                [x for part in bare_parts for x in part.latency_ms],
+                [x for part in bare_parts for x in part.wait_ms],
+                [x for part in bare_parts for x in part.held_ms],
+                sum(part.wall_s for part in bare_parts),
+            )
+        )
+        hub.append(
+            AppendResult(
+                "PostgreSQL",
+                writers,
+                sum(part.events for part in hub_parts),
+                [x for part in hub_parts for x in part.latency_ms],
+                [x for part in hub_parts for x in part.wait_ms],
+                [x for part in hub_parts for x in part.held_ms],
+                sum(part.wall_s for part in hub_parts),
+                max(part.peak_connections for part in hub_parts),
+            )
+        )
+    result = None
+    if prototype:
+        writers = max(writer_counts)
+        log_progress(f"prototype: accept and integrate {total:,} events, {writers} writers")
+        result = proto.prototype(
+            scratch.conninfo, PROTOTYPE_SCHEMA, writers=writers, total=total, batch=500
+        )
+    proto.drop_schema(scratch.conninfo, PROTOTYPE_SCHEMA)
+    return Contended(hub, bare, result)
+
+
+def print_contended(contended: Contended) -> None:
+    print()
+    print("The same appends beside the floor of one sequencer, the bare loop (per transaction:")
+    print("pg_advisory_xact_lock, one 400-byte INSERT, COMMIT; psycopg, a connection per writer),")
+    print("taking turns at each writer count. held: ms from holding the lock to the end")
+    print("of the commit; held rate: events/s the lock allows, 1000 / mean held.")
+    print(f"{proto.LOOP_HEADER}{'hub/bare held rate':>20}{'hub/bare events/s':>19}")
+    for hub, bare in zip(contended.hub, contended.bare, strict=True):
+        print(proto.describe_loop("bare loop", bare))
+        print(
+            proto.describe_loop(
+                "hub append",
+                proto.LoopResult(hub.writers, hub.latency_ms, hub.wait_ms, hub.held_ms, hub.wall_s),
+            )
+            + f"{hub.held_rate / bare.held_rate:>20.2f}"
+            + f"{hub.events / hub.wall_s / bare.throughput:>19.2f}"
+        )
+    if contended.prototype is not None:
+        print()
+        print("The next design's prototype (queue in the request's transaction, signed promise,")
+        print("one integrator in batches; benchmarks/sequencer_prototype.py), same run:")
+        for line in proto.describe_prototype(contended.prototype):
+            print(line)
+        bare = next(b for b in contended.bare if b.writers == contended.prototype.writers)
+        print(
+            f"    accepted / bare loop's held rate at {bare.writers} writers: "
+            f"{contended.prototype.accepted_rate / bare.held_rate:.2f}; backlog integration / "
+            f"it: {contended.prototype.drain_rate / bare.held_rate:.1f}"
+        )
+
+
+def contended_rows(contended: Contended) -> list[TargetRow]:
+    rows: list[TargetRow] = []
+    for hub, bare in zip(contended.hub, contended.bare, strict=True):
+        if hub.writers != CONTENDED_WRITERS:
+            continue
+        rows.append(
+            (
+                f"held rate hub / bare loop, {hub.writers} writers",
+                hub.held_rate / bare.held_rate,
+                TARGET_HELD_RATIO,
+                "",
+                f"{hub.held_rate:,.0f} / {bare.held_rate:,.0f} events/s",
+                True,
+            )
+        )
+        rows.append(
+            (
+                f"append p50, PostgreSQL, {hub.writers} writers",
+                hub.p50,
+                TARGET_CONTENDED_P50_MS,
+                "ms",
+                "queueing included",
+                False,
+            )
+        )
+    return rows
 
 
 def sqlite_appends(*, writer_counts: list[int], total: int, seed: int) -> list[AppendResult]:
@@ -659,8 +839,8 @@ def server_version(scratch: Scratch) -> str:
     return f"PostgreSQL {row[0] if row else '?'} ({settings[0] if settings else '?'})"
 
 
-def met(value: float, target: float) -> str:
-    return "met" if value <= target else "NOT met"
+def met(value: float, target: float, *, at_least: bool = False) -> str:
+    return "met" if (value >= target if at_least else value <= target) else "NOT met"
 
 
 def print_appends(results: list[AppendResult]) -> None:
@@ -685,8 +865,8 @@ def print_appends(results: list[AppendResult]) -> None:
 
 # -- main --------------------------------------------------------------------------------------
 
-TargetRow = tuple[str, float, float, str, str]
-"""Name, measured, target, unit, and a note."""
+TargetRow = tuple[str, float, float, str, str, bool]
+"""Name, measured, target, unit, a note, and whether the target is a least value."""
 
 
 def verify_phase(
@@ -706,14 +886,16 @@ def verify_phase(
             f"{report.events / timing.wall_s:,.0f} events/s"
         )
     best = min(timing.wall_s for timing in runs)
-    rows = [(f"verify_log, {args.events:,} events", best, target, "s", f"best of {len(runs)}")]
+    rows = [
+        (f"verify_log, {args.events:,} events", best, target, "s", f"best of {len(runs)}", False)
+    ]
     if not args.skip_cli:
         log_progress("ketenhub audit verify")
         timing, output = cli_verify(scratch, data_dir)
         print(f"ketenhub audit verify, end to end (subprocess): {timing.describe()}; it printed:")
         for line in output.splitlines():
             print(f"    {line}")
-        rows.append(("ketenhub audit verify, end to end", timing.wall_s, target, "s", ""))
+        rows.append(("ketenhub audit verify, end to end", timing.wall_s, target, "s", "", False))
     return rows
 
 
@@ -729,7 +911,7 @@ def proof_phase(args: argparse.Namespace, engine: Engine) -> list[TargetRow]:
         f"p50 {p50:.2f} ms, p99 {_percentile(proofs, 0.99):.2f} ms, max {max(proofs):.2f} ms "
         f"(machine CPUs {timing[0].machine_busy:.0%} busy)"
     )
-    return [(f"inclusion proof p50 at {args.events:,}", p50, TARGET_PROOF_P50_MS, "ms", "")]
+    return [(f"inclusion proof p50 at {args.events:,}", p50, TARGET_PROOF_P50_MS, "ms", "", False)]
 
 
 def append_rows(results: list[AppendResult]) -> list[TargetRow]:
@@ -740,8 +922,10 @@ def append_rows(results: list[AppendResult]) -> list[TargetRow]:
             TARGET_APPEND_P50_MS,
             "ms",
             "queueing included" if r.writers > 1 else "",
+            False,
         )
         for r in results
+        if r.writers == 1
     ]
 
 
@@ -775,15 +959,18 @@ def run_postgres(
             print(f"on disk, with indexes: {table_sizes(scratch)}")
             rows = verify_phase(args, scratch, engine, keys, data_dir)
             rows += proof_phase(args, engine)
-            appends = append_suite(
+            contended = postgres_appends(
                 engine,
-                backend="PostgreSQL",
+                scratch,
                 writer_counts=writer_counts,
                 total=args.appends,
                 seed=args.seed,
+                rounds=args.rounds,
+                prototype=not args.skip_prototype,
             )
-            print_appends(appends)
-            rows += append_rows(appends)
+            print_appends(contended.hub)
+            print_contended(contended)
+            rows += append_rows(contended.hub) + contended_rows(contended)
             log_progress("verify_log after the appends")
             report, again = timed_verify(engine, keys.verifiers)
             print(f"verify_log after the appends: {report.events:,} events: intact; ", end="")
@@ -802,22 +989,44 @@ def table_sizes(scratch: Scratch) -> str:
     return "?" if row is None else f"audit_event {row[0]}, audit_node {row[1]}"
 
 
+QUICK_DEFAULTS: Final = (
+    ("events", 1_000_000, 10_000),
+    ("appends", 2_000, 256),
+    ("proofs", 2_000, 200),
+    ("checkpoint_every", 100_000, 2_500),
+    ("verify_runs", 2, 1),
+    ("rounds", 4, 2),
+)
+"""Option, its default, and its default with ``--quick``."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="events in the big log")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of under a minute")
+    parser.add_argument("--events", type=int, default=None, help="events in the big log")
     parser.add_argument(
-        "--appends", type=int, default=2_000, help="appends per writer count, over all writers"
+        "--appends", type=int, default=None, help="appends per writer count, over all writers"
     )
     parser.add_argument("--writers", default="1,8,32", help="concurrent writer counts")
-    parser.add_argument("--proofs", type=int, default=2_000, help="inclusion proofs to time")
-    parser.add_argument("--checkpoint-every", type=int, default=100_000, metavar="EVENTS")
-    parser.add_argument("--verify-runs", type=int, default=2, help="verify_log runs; best counts")
+    parser.add_argument("--proofs", type=int, default=None, help="inclusion proofs to time")
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="EVENTS")
+    parser.add_argument("--verify-runs", type=int, default=None, help="verify_log runs; best")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="turns of bare loop and append; 4 (2 quick)"
+    )
     parser.add_argument("--postgres", default=DEFAULT_ADMIN_URL, metavar="ADMIN_URL")
     parser.add_argument("--skip-sqlite", action="store_true", help="no SQLite append runs")
     parser.add_argument("--skip-cli", action="store_true", help="no `ketenhub audit verify` run")
+    parser.add_argument(
+        "--skip-prototype", action="store_true", help="no run of the next design's prototype"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
-    if min(args.events, args.checkpoint_every, args.verify_runs, args.proofs, args.appends) < 1:
+    for name, full, quick in QUICK_DEFAULTS:
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    counts = (args.events, args.checkpoint_every, args.verify_runs, args.proofs, args.appends)
+    if min(*counts, args.rounds) < 1:
         parser.error("the sizes and counts must be positive")
     writer_counts = [int(part) for part in args.writers.split(",") if part.strip()]
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
@@ -833,10 +1042,11 @@ def main() -> None:
     print(f"load average at end: {load_average()}")
     print()
     print(f"{'Targets':<46}{'measured':>12}{'target':>14}")
-    for name, value, target, unit, note in rows:
-        limit = f"<= {target:g} {unit}"
+    for name, value, target, unit, note, at_least in rows:
+        limit = f"{'>=' if at_least else '<='} {target:g} {unit}"
         aside = f" ({note})" if note else ""
-        print(f"{name:<46}{value:>9.2f} {unit:<2}{limit:>14}  {met(value, target)}{aside}")
+        verdict = met(value, target, at_least=at_least)
+        print(f"{name:<46}{value:>9.2f} {unit:<2}{limit:>14}  {verdict}{aside}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,14 @@ from sqlalchemy import event as sa_event
 
 from audit import checkpoints, merkle
 from audit.checkpoints import CheckpointError
-from audit.log import AuditLog, consistency_proof, inclusion_proof, root_at
+from audit.log import (
+    _AFTER_LAST,
+    AuditLog,
+    _statements,
+    consistency_proof,
+    inclusion_proof,
+    root_at,
+)
 from audit.models import AuditEvent
 from audit.notes import NoteSigner, NoteVerifier, open_checkpoint
 from hub.core import db
@@ -99,6 +106,87 @@ def test_a_proof_reads_the_database_a_constant_number_of_times(migrated_engine: 
             assert len(statements) <= 2
     finally:
         sa_event.remove(migrated_engine, "before_cursor_execute", count)
+
+
+def test_an_append_writes_in_one_statement_after_the_lock(migrated_engine: Engine) -> None:
+    """Once a process knows the head, nothing is read under the lock: one conditional write
+    of the event and the nodes it completes (PostgreSQL), or the event's and the nodes' writes
+    in process (SQLite)."""
+    log = AuditLog(clock=StepClock())
+    append_events(migrated_engine, log, range(3))  # the first append read the head
+    statements: list[list[str]] = []
+
+    def count(*args: Any) -> None:
+        if args[2].startswith("BEGIN"):
+            statements.append([])
+        elif statements:
+            statements[-1].append(args[2].split(" (", 1)[0])
+
+    sa_event.listen(migrated_engine, "before_cursor_execute", count)
+    try:
+        for index in range(3, 11):
+            with db.transaction(migrated_engine) as session:
+                if migrated_engine.dialect.name == "postgresql":
+                    statements.append([])  # psycopg begins the transaction itself
+                log.append(session, event(index))
+    finally:
+        sa_event.remove(migrated_engine, "before_cursor_execute", count)
+    if migrated_engine.dialect.name == "postgresql":
+        lock, write = "SELECT pg_advisory_xact_lock(%s)", "WITH e AS"
+        assert statements == [[lock, write]] * 8
+    else:  # an odd seq completes a node
+        inserts = ["INSERT INTO audit_event"], ["INSERT INTO audit_event", "INSERT INTO audit_node"]
+        assert statements == [inserts[index % 2] for index in range(3, 11)]
+    with migrated_engine.connect() as connection:
+        leaves = connection.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq))  # type: ignore[arg-type]
+        assert root_at(connection, 11) == merkle.root_from_leaves([bytes(h) for (h,) in leaves])
+
+
+def test_the_write_condition_reads_the_primary_key_under_a_generic_plan(
+    migrated_engine: Engine,
+) -> None:
+    """The condition is checked under the lock on every append; a plan that scanned the table
+    (as a generic plan of ``NOT EXISTS (… WHERE seq >= $1)`` does) would hold the lock for
+    milliseconds per thousand events."""
+    if migrated_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    append_events(migrated_engine, AuditLog(clock=StepClock()), range(2))
+    statement, _ = _statements("postgresql", ("seq", "time", "action", "outcome"), _AFTER_LAST, 1)
+    numbered = statement.replace("%s", "{}").format(
+        *(f"${n}" for n in range(1, statement.count("%s") + 1))
+    )
+    with migrated_engine.connect() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO audit_event (seq, time, action, outcome, leaf_hash) SELECT g, 't', 'a',"
+            " 'o', sha256(g::text::bytea) FROM generate_series(2, 20000) g"
+        )
+        connection.exec_driver_sql("ANALYZE audit_event")
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        connection.exec_driver_sql(f"PREPARE write_event AS {numbered}")
+        plan = connection.exec_driver_sql(
+            "EXPLAIN EXECUTE write_event(20000, 't', 'a', 'o', 19999, 19999,"
+            " '\\x00'::bytea, 1, 10000, '\\x00'::bytea)"
+        ).all()
+        connection.rollback()
+    shown = "\n".join(row[0] for row in plan)
+    assert "Seq Scan" not in shown
+    assert "audit_event_pkey" in shown
+
+
+def test_two_appends_in_one_transaction_follow_each_other(migrated_engine: Engine) -> None:
+    log, other = AuditLog(clock=StepClock()), AuditLog(clock=StepClock())
+    append_events(migrated_engine, log, range(2))
+    with db.transaction(migrated_engine) as session:
+        first = other.append(session, event(2))  # a process that has not seen the head
+        second = other.append(session, event(3))
+        third = log.append(session, event(4))  # one whose frontier the other made stale
+    assert (first.seq, second.seq, third.seq) == (2, 3, 4)
+    kept = append_events(migrated_engine, log, [5])
+    with migrated_engine.connect() as connection:
+        rows = connection.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq))  # type: ignore[arg-type]
+        leaves = [bytes(h) for (h,) in rows]
+        assert leaves[2:] == [r.leaf_hash for r in (first, second, third, *kept)]
+        assert root_at(connection, 6) == merkle.root_from_leaves(leaves)
 
 
 def test_a_second_process_continues_the_same_tree(migrated_engine: Engine) -> None:
