@@ -42,15 +42,26 @@ back is not counted); a token request by a client the hub does not know is ``cli
 the read-only pool (:func:`hub.core.db.read_only`), so a scrape never waits on the audit lock.
 
 Each hub has a registry of its own rather than prometheus-client's global one, so two hubs in one
-process (tests) never share counts. Several worker processes would each count their own; to
-aggregate them, prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, a
-``MultiProcessCollector`` in :meth:`HubMetrics.exposition`) can be switched on without changing
-where anything is observed; :data:`GAUGE_MODES` says how each process gauge would combine.
+process (tests) never share counts.
+
+Several worker processes (``ketenhub serve --workers N``, decision 0037) are one hub: a scrape
+answered by any of them, or by the metrics listener that the supervising process runs, shows
+the counts of all of them. That is prometheus-client's multiprocess mode: ``serve`` creates a
+fresh directory for the run and names it in ``PROMETHEUS_MULTIPROC_DIR`` before any worker
+starts; every worker's counters, histograms and gauges are then kept in memory-mapped files
+there, and :meth:`HubMetrics.exposition` sums them (a ``MultiProcessCollector``). Counters and
+histograms of a worker that ended still count; the in-flight gauge is the sum over the live
+workers (:data:`GAUGE_MODES`), and a worker's gauge file goes when it ends (``serve`` calls
+``mark_process_dead``). The scrape-time gauges (pools, audit state) are read by the process that
+answers the scrape: the pool gauges are that process's pools. prometheus-client's ``process_*``
+and ``python_*`` collectors describe one process only, so they are left out in this mode; the
+supervisor of a container is watched by the container's own metrics.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -68,8 +79,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
@@ -98,15 +111,28 @@ _LOCK_BUCKETS: Final = (
 """Seconds: the append lock is held for a transaction, normally a few milliseconds."""
 
 GAUGE_MODES: Final = {"ketenhub_http_requests_in_flight": "livesum"}
-"""How each gauge would combine across worker processes in multiprocess mode."""
+"""How each gauge combines across worker processes in multiprocess mode."""
 
 _PENDING: Final = "ketenhub.metrics.audit_pending"
 
 
-class HubMetrics:
-    """Every metric of one hub, on a registry of its own."""
+MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's switch: set before the library is imported, its metrics keep their values
+in files in this directory (so ``serve`` sets it before it starts a worker)."""
 
-    def __init__(self) -> None:
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory of this run, if the hub runs as several workers."""
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
+
+
+class HubMetrics:
+    """Every metric of one hub, on a registry of its own; aggregated over the workers whose
+    files are in ``shared_dir`` (default: :func:`multiprocess_dir`) when there is one."""
+
+    def __init__(self, *, shared_dir: str | None = None) -> None:
+        self.shared_dir = shared_dir if shared_dir is not None else multiprocess_dir()
+        self._scraped: list[Collector] = []
         # No ``*_created`` series beside every counter and histogram: they double what
         # Prometheus stores, and it derives resets itself. (A process-wide switch of the library.)
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
@@ -189,19 +215,33 @@ class HubMetrics:
             # At zero from the start (the web UI's login comes later): dashboards and alerts
             # see the series before the first login.
             self.logins.labels(outcome=outcome.value)
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-        GCCollector(registry=registry)
+        if self.shared_dir is None:  # they describe this process: see the module docstring
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
         self.audit = AuditMetrics(self)
 
     def watch_database(self, engine: Engine) -> None:
         """Read the audit log's state and the connection pools of ``engine`` at scrape time."""
-        self.registry.register(DatabaseCollector(engine))
+        collector = DatabaseCollector(engine)
+        self._scraped.append(collector)
+        self.registry.register(collector)
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The scrape's body and content type: OpenMetrics if ``accept`` asks for it."""
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(self._scrape_registry()), content_type
+
+    def _scrape_registry(self) -> CollectorRegistry:
+        if self.shared_dir is None:
+            return self.registry
+        # Every worker's files, this one's included, summed; not this registry too, whose
+        # metrics are the same files again (prometheus-client's multiprocess documentation).
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        for collector in self._scraped:
+            registry.register(collector)
+        return registry
 
     def observe_request(
         self,
