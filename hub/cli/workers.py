@@ -30,6 +30,7 @@ import contextlib
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from typing import Final
@@ -71,8 +72,8 @@ def worker_app() -> FastAPI:
 class _Supervisor(Multiprocess):
     """uvicorn's supervisor, removing the live-gauge files of every worker that is gone."""
 
-    def __init__(self, config: Config, *, sockets: list[object], shared_dir: str) -> None:
-        super().__init__(config, sockets=sockets)  # type: ignore[arg-type]
+    def __init__(self, config: Config, *, sockets: list[socket.socket], shared_dir: str) -> None:
+        super().__init__(config, sockets=sockets)
         self._shared_dir = shared_dir
         self._known: set[int] = set()
 
@@ -119,8 +120,8 @@ def serve_workers(
                 listener = MetricsListener(metrics_address, metrics)
             except ListenError as exc:
                 raise CommandError(str(exc), status=2) from None
-        socket = config.bind_socket()
-        supervisor = _Supervisor(config, sockets=[socket], shared_dir=shared_dir)
+        bound = config.bind_socket()
+        supervisor = _Supervisor(config, sockets=[bound], shared_dir=shared_dir)
         try:
             if listener is not None:
                 listener.start()
@@ -128,6 +129,6 @@ def serve_workers(
         finally:
             if listener is not None:
                 listener.stop()
-            socket.close()
+            bound.close()
     if supervisor.failed_to_start:
         raise CommandError("a worker failed to start (its log is above); stopped", status=1)
