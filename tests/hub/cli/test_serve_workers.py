@@ -36,7 +36,7 @@ from audit.models import AuditEvent
 from hub.core import db
 from hub.core.timers import TimerLeases
 from hub.tables.timers import TimerLease
-from tests.fixtures.cli import run_ketenhub, serve_process
+from tests.fixtures.cli import ketenhub_env, run_ketenhub, serve_process
 from tests.fixtures.databases import PostgresDatabases
 from tests.fixtures.documents import pdf
 from tests.fixtures.processes import free_port
@@ -80,6 +80,13 @@ def test_one_claimer_per_interval_among_concurrent_processes(migrated_engine: En
         assert row is not None
         assert row.runs == 4
         assert row.holder == "process-0"
+
+
+def test_a_worker_count_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    env = ketenhub_env(tmp_path / "var")
+    refused = run_ketenhub(env, "serve", "--workers", "0", check=False)
+    assert refused.returncode == 2
+    assert "--workers: a whole number from 1 to 256" in refused.stderr
 
 
 # -- a served hub with 2 workers ----------------------------------------------------------------
