@@ -53,9 +53,10 @@ there, and :meth:`HubMetrics.exposition` sums them (a ``MultiProcessCollector``)
 histograms of a worker that ended still count; the in-flight gauge is the sum over the live
 workers (:data:`GAUGE_MODES`), and a worker's gauge file goes when it ends (``serve`` calls
 ``mark_process_dead``). The scrape-time gauges (pools, audit state) are read by the process that
-answers the scrape: the pool gauges are that process's pools. prometheus-client's ``process_*``
-and ``python_*`` collectors describe one process only, so they are left out in this mode; the
-supervisor of a container is watched by the container's own metrics.
+answers the scrape: the pool gauges are that process's pools. The ``process_*`` metrics are
+the sums over the live workers (:class:`WorkerProcesses`: CPU seconds, memory, open files; the
+oldest start), read from ``/proc`` at scrape time for every worker that has a live gauge file;
+the ``python_*`` ones (garbage collector, interpreter) describe one process and are left out.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 from prometheus_client import (
@@ -239,6 +241,7 @@ class HubMetrics:
         # metrics are the same files again (prometheus-client's multiprocess documentation).
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        registry.register(WorkerProcesses(self.shared_dir))
         for collector in self._scraped:
             registry.register(collector)
         return registry
@@ -262,6 +265,43 @@ class HubMetrics:
 
     def store_error(self, operation: str, error: Exception) -> None:
         self.store_errors.labels(operation, error_kind(error)).inc()
+
+
+_LIVE_GAUGE_FILE: Final = re.compile(r"^gauge_livesum_(\d+)\.db$")
+"""The in-flight gauge's file of one worker: there while the worker lives (module docstring)."""
+
+
+class WorkerProcesses:
+    """``process_*`` summed over the live workers whose files are in ``shared_dir``."""
+
+    def __init__(self, shared_dir: str) -> None:
+        self._dir = Path(shared_dir)
+
+    def _pids(self) -> list[int]:
+        found = (_LIVE_GAUGE_FILE.match(path.name) for path in self._dir.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for pid in self._pids():
+            # A worker that ended meanwhile has no /proc entry: the collector yields nothing.
+            process = ProcessCollector(pid=lambda pid=pid: pid, registry=None)  # type: ignore[misc]
+            for family in process.collect():
+                if family.name not in families:
+                    families[family.name] = family
+                    continue
+                kept = families[family.name]
+                combine = min if family.name.endswith("start_time_seconds") else _sum
+                if family.name.endswith("max_fds"):
+                    combine = max
+                kept.samples[0] = kept.samples[0]._replace(
+                    value=combine(kept.samples[0].value, family.samples[0].value)
+                )
+        return list(families.values())
+
+
+def _sum(first: float, second: float) -> float:
+    return first + second
 
 
 _CAMEL: Final = re.compile(r"(?<!^)(?=[A-Z])")

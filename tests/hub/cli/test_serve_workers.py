@@ -123,6 +123,12 @@ def _children(pid: int) -> set[int]:
     return workers
 
 
+def _rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    (line,) = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+    return int(line.split()[1]) * 1024
+
+
 def _metrics_dir(hub: SecurityHub) -> Path:
     (found,) = (Path(hub.env["TMPDIR"])).glob("ketenhub-metrics-*")
     return found
@@ -204,6 +210,15 @@ def test_two_workers_under_concurrent_load_are_one_hub(  # noqa: PLR0915 - one s
     # it; each worker's own file shows that both answered some.
     counted = sum(_scrape(hub).values())
     assert counted - before == len(answers)
+    # The process metrics are the workers' together: both workers' memory is in the sum.
+    exposition = httpx.get(f"http://{hub.env['KETENHUB_METRICS_ADDRESS']}/metrics").text
+    (rss,) = [
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "process_resident_memory_bytes"
+    ]
+    assert rss >= sum(_rss(pid) for pid in workers) * 0.5
     files = sorted(_metrics_dir(hub).glob("counter_*.db"))
     served = {path.name: _requests_counted(path) for path in files}
     assert {f"counter_{pid}.db" for pid in workers} <= set(served)
