@@ -208,7 +208,12 @@ def test_two_workers_under_concurrent_load_are_one_hub(  # noqa: PLR0915 - one s
 
     # One scrape of the supervisor's listener counts every request, whichever worker answered
     # it; each worker's own file shows that both answered some.
-    counted = sum(_scrape(hub).values())
+    # (A request is counted just after its last byte is sent: give the last ones a moment.)
+    deadline = time.monotonic() + 10
+    while (counted := sum(_scrape(hub).values())) - before < len(answers):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert counted - before == len(answers)
     # The process metrics are the workers' together: both workers' memory is in the sum.
     exposition = httpx.get(f"http://{hub.env['KETENHUB_METRICS_ADDRESS']}/metrics").text
@@ -218,7 +223,7 @@ def test_two_workers_under_concurrent_load_are_one_hub(  # noqa: PLR0915 - one s
         for sample in family.samples
         if sample.name == "process_resident_memory_bytes"
     ]
-    assert rss >= sum(_rss(pid) for pid in workers) * 0.5
+    assert rss >= sum(_rss(pid) for pid in workers) * 0.8  # one worker alone is about half
     files = sorted(_metrics_dir(hub).glob("counter_*.db"))
     served = {path.name: _requests_counted(path) for path in files}
     assert {f"counter_{pid}.db" for pid in workers} <= set(served)
