@@ -22,7 +22,7 @@ from hub.apidocs.endpoints import router as apidocs_router
 from hub.auditing.endpoints import router as audit_router
 from hub.config import API_VERSION, Settings
 from hub.core import db
-from hub.core.timers import periodic
+from hub.core.timers import TimerLeases, periodic, this_holder
 from hub.documents.endpoints import router as documents_router
 from hub.documents.retention import expire_due
 from hub.health.endpoints import router as health_router
@@ -192,8 +192,19 @@ def quiet_credential_loggers() -> None:
         authlib.setLevel(logging.INFO)
 
 
-def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
-    """Build the hub. ``services`` may be passed in by tests; otherwise the lifespan builds them."""
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    workers: int = 1,
+    metrics_listener: bool = True,
+) -> FastAPI:
+    """Build the hub. ``services`` may be passed in by tests; otherwise the lifespan builds them.
+
+    ``workers`` is how many processes serve together (``ketenhub serve --workers``): each takes
+    its share of the upload limits. ``metrics_listener`` false leaves the metrics address to
+    the process that supervises them (:mod:`hub.cli.serve`), which serves all workers' counts.
+    """
     quiet_credential_loggers()
 
     @asynccontextmanager
@@ -214,26 +225,35 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                 built.keys.current_kek_id(),
                 policy.hash,
             )
+            # Jobs with leases run once per interval across every worker and replica; the
+            # others concern this process's own state or are safe everywhere (decision 0037).
+            leases = TimerLeases(built.engine, this_holder())
             async with (
-                serving_metrics(settings.resolved_metrics_address, built.metrics),
-                checkpoint_timer(built.audit, settings.audit_checkpoint_interval),
+                serving_metrics(
+                    settings.resolved_metrics_address if metrics_listener else None, built.metrics
+                ),
+                checkpoint_timer(built.audit, settings.audit_checkpoint_interval, leases=leases),
                 refusal_summaries(built.audit),
                 replica_timer(built, ReplicaIdentity.this_process()),
                 periodic(
                     "web-sessions",
                     lambda: purge_web_sessions(built),
                     settings.session_idle,
+                    leases=leases,
                 ),
                 periodic(
                     "retention",
                     lambda: expire_due(built, system_context("retention")),
                     settings.retention_interval,
+                    leases=leases,
                 ),
                 periodic(
                     "upload-expiry",
                     lambda: expire_uploads(built, system_context("upload-expiry")),
                     settings.retention_interval,
+                    leases=leases,
                 ),
+                # Every process polls: each claims its messages with SKIP LOCKED (decision 0033).
                 periodic(
                     "webhook deliveries",
                     deliverer_of(built).run_once,
@@ -243,8 +263,14 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
                     "webhook housekeeping",
                     lambda: housekeeping(built.engine),
                     settings.webhook_expiring_interval,
+                    leases=leases,
                 ),
-                periodic("idempotency-keys", lambda: sweep_expired(built.engine), SWEEP_INTERVAL),
+                periodic(
+                    "idempotency-keys",
+                    lambda: sweep_expired(built.engine),
+                    SWEEP_INTERVAL,
+                    leases=leases,
+                ),
             ):
                 yield
         finally:
@@ -262,8 +288,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         docs_url=None,
         redoc_url=None,
     )
-    app.state.upload_slots = UploadSlots(
-        per_caller=settings.uploads_per_client, total=settings.uploads_total
+    app.state.upload_slots = UploadSlots.shared_by(
+        workers, per_caller=settings.uploads_per_client, total=settings.uploads_total
     )
     # Innermost of the hub's middleware: bodies are bounded before any route reads one, and its
     # refusals (ordinary problem answers) pass out through the headers, the telemetry and the

@@ -5,7 +5,7 @@
     ketenhub init [--demo]          data dir, key ring, migrated database, organisations, keys,
                                     the policy file (demo or starter) if missing
     ketenhub migrate                upgrade the database schema only (run as the owner role)
-    ketenhub serve [--host H] [--port P]
+    ketenhub serve [--host H] [--port P] [--workers N]
     ketenhub keys list              key-encryption keys, which is current, wraps and live keys
     ketenhub keys rotate            new KEK for new data keys; old ones keep working
     ketenhub keys rewrap            move every live data key to the current KEK

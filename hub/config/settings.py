@@ -10,6 +10,7 @@ be insecure in a deployment.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Final, Literal, Self
@@ -39,6 +40,13 @@ from hub.config.oauth import TrustedIssuerSettings, check_oauth
 from hub.config.secret_files import SecretFilesSource
 
 _ENV_PREFIX: Final = "KETENHUB_"
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # macOS has no affinity
 
 
 class Environment(StrEnum):
@@ -237,6 +245,15 @@ class Settings(BaseSettings):
         "and sweeps of messages finished 30 days ago; 0: off",
     )
 
+    # -- serving (ketenhub serve, decision 0037) --------------------------------------------------
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Worker processes `ketenhub serve` runs (--workers overrides it); default "
+        "the cores this process may use",
+    )
+
     # -- what a request may cost (hub/web/limits.py, decision 0017) ----------------------------
     uploads_per_client: int = Field(
         default=32, ge=1, le=10_000, description="Uploads one client may run at once (429 beyond)"
@@ -288,6 +305,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def resolved_workers(self) -> int:
+        """``workers``, or the cores this process may use (its CPU affinity, which a container's
+        cpuset narrows)."""
+        return self.workers if self.workers is not None else available_cores()
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,8 +9,9 @@ a loopback address or a host listed in ``KETENHUB_PRIVATE_NETWORK_HOSTS`` (see
 
 It runs in threads of its own (the standard library's threading HTTP server), beside uvicorn's
 event loop, so the scrape-time database reads never hold up requests. The app's lifespan starts
-it and stops it (:func:`serving_metrics`). Scrapes here are not counted in the HTTP metrics,
-which are the API's, and write no access line.
+it and stops it (:func:`serving_metrics`); with several worker processes the supervisor serves it
+instead, summing every worker's counts (:mod:`hub.cli.workers`, decision 0037). Scrapes here are
+not counted in the HTTP metrics, which are the API's, and write no access line.
 """
 
 from __future__ import annotations

@@ -42,19 +42,32 @@ back is not counted); a token request by a client the hub does not know is ``cli
 the read-only pool (:func:`hub.core.db.read_only`), so a scrape never waits on the audit lock.
 
 Each hub has a registry of its own rather than prometheus-client's global one, so two hubs in one
-process (tests) never share counts. Several worker processes would each count their own; to
-aggregate them, prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, a
-``MultiProcessCollector`` in :meth:`HubMetrics.exposition`) can be switched on without changing
-where anything is observed; :data:`GAUGE_MODES` says how each process gauge would combine.
+process (tests) never share counts.
+
+Several worker processes (``ketenhub serve --workers N``, decision 0037) are one hub: a scrape
+answered by any of them, or by the metrics listener that the supervising process runs, shows
+the counts of all of them. That is prometheus-client's multiprocess mode: ``serve`` creates a
+fresh directory for the run and names it in ``PROMETHEUS_MULTIPROC_DIR`` before any worker
+starts; every worker's counters, histograms and gauges are then kept in memory-mapped files
+there, and :meth:`HubMetrics.exposition` sums them (a ``MultiProcessCollector``). Counters and
+histograms of a worker that ended still count; the in-flight gauge is the sum over the live
+workers (:data:`GAUGE_MODES`), and a worker's gauge file goes when it ends (``serve`` calls
+``mark_process_dead``). The scrape-time gauges (pools, audit state) are read by the process that
+answers the scrape: the pool gauges are that process's pools. The ``process_*`` metrics are
+the sums over the live workers (:class:`WorkerProcesses`: CPU seconds, memory, open files; the
+oldest start), read from ``/proc`` at scrape time for every worker that has a live gauge file;
+the ``python_*`` ones (garbage collector, interpreter) describe one process and are left out.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 from prometheus_client import (
@@ -68,8 +81,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
@@ -98,15 +113,28 @@ _LOCK_BUCKETS: Final = (
 """Seconds: the append lock is held for a transaction, normally a few milliseconds."""
 
 GAUGE_MODES: Final = {"ketenhub_http_requests_in_flight": "livesum"}
-"""How each gauge would combine across worker processes in multiprocess mode."""
+"""How each gauge combines across worker processes in multiprocess mode."""
 
 _PENDING: Final = "ketenhub.metrics.audit_pending"
 
 
-class HubMetrics:
-    """Every metric of one hub, on a registry of its own."""
+MULTIPROCESS_DIR_VARIABLE: Final = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's switch: set before the library is imported, its metrics keep their values
+in files in this directory (so ``serve`` sets it before it starts a worker)."""
 
-    def __init__(self) -> None:
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory of this run, if the hub runs as several workers."""
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None
+
+
+class HubMetrics:
+    """Every metric of one hub, on a registry of its own; aggregated over the workers whose
+    files are in ``shared_dir`` (default: :func:`multiprocess_dir`) when there is one."""
+
+    def __init__(self, *, shared_dir: str | None = None) -> None:
+        self.shared_dir = shared_dir if shared_dir is not None else multiprocess_dir()
+        self._scraped: list[Collector] = []
         # No ``*_created`` series beside every counter and histogram: they double what
         # Prometheus stores, and it derives resets itself. (A process-wide switch of the library.)
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
@@ -189,19 +217,34 @@ class HubMetrics:
             # At zero from the start (the web UI's login comes later): dashboards and alerts
             # see the series before the first login.
             self.logins.labels(outcome=outcome.value)
-        ProcessCollector(registry=registry)
-        PlatformCollector(registry=registry)
-        GCCollector(registry=registry)
+        if self.shared_dir is None:  # they describe this process: see the module docstring
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+            GCCollector(registry=registry)
         self.audit = AuditMetrics(self)
 
     def watch_database(self, engine: Engine) -> None:
         """Read the audit log's state and the connection pools of ``engine`` at scrape time."""
-        self.registry.register(DatabaseCollector(engine))
+        collector = DatabaseCollector(engine)
+        self._scraped.append(collector)
+        self.registry.register(collector)
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The scrape's body and content type: OpenMetrics if ``accept`` asks for it."""
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self.registry), content_type
+        return encoder(self._scrape_registry()), content_type
+
+    def _scrape_registry(self) -> CollectorRegistry:
+        if self.shared_dir is None:
+            return self.registry
+        # Every worker's files, this one's included, summed; not this registry too, whose
+        # metrics are the same files again (prometheus-client's multiprocess documentation).
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        registry.register(WorkerProcesses(self.shared_dir))
+        for collector in self._scraped:
+            registry.register(collector)
+        return registry
 
     def observe_request(
         self,
@@ -222,6 +265,43 @@ class HubMetrics:
 
     def store_error(self, operation: str, error: Exception) -> None:
         self.store_errors.labels(operation, error_kind(error)).inc()
+
+
+_LIVE_GAUGE_FILE: Final = re.compile(r"^gauge_livesum_(\d+)\.db$")
+"""The in-flight gauge's file of one worker: there while the worker lives (module docstring)."""
+
+
+class WorkerProcesses:
+    """``process_*`` summed over the live workers whose files are in ``shared_dir``."""
+
+    def __init__(self, shared_dir: str) -> None:
+        self._dir = Path(shared_dir)
+
+    def _pids(self) -> list[int]:
+        found = (_LIVE_GAUGE_FILE.match(path.name) for path in self._dir.iterdir())
+        return sorted(int(match.group(1)) for match in found if match)
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for pid in self._pids():
+            # A worker that ended meanwhile has no /proc entry: the collector yields nothing.
+            process = ProcessCollector(pid=lambda pid=pid: pid, registry=None)  # type: ignore[misc]
+            for family in process.collect():
+                if family.name not in families:
+                    families[family.name] = family
+                    continue
+                kept = families[family.name]
+                combine = min if family.name.endswith("start_time_seconds") else _sum
+                if family.name.endswith("max_fds"):
+                    combine = max
+                kept.samples[0] = kept.samples[0]._replace(
+                    value=combine(kept.samples[0].value, family.samples[0].value)
+                )
+        return list(families.values())
+
+
+def _sum(first: float, second: float) -> float:
+    return first + second
 
 
 _CAMEL: Final = re.compile(r"(?<!^)(?=[A-Z])")

@@ -25,6 +25,7 @@ from hub.tables.organisations import Organisation
 from hub.tables.replicas import HubReplica
 from hub.tables.shares import Share, ShareType
 from hub.tables.subjects import SubjectKey
+from hub.tables.timers import TimerLease
 from hub.tables.uploads import Upload, UploadPart
 from hub.tables.vault import SealedObject
 from hub.tables.web_sessions import WebSession, WebSessionKey
@@ -50,6 +51,7 @@ __all__ = [
     "ShareType",
     "SigningKey",
     "SubjectKey",
+    "TimerLease",
     "Upload",
     "UploadPart",
     "UsedAssertion",

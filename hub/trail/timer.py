@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from hub.core.timers import periodic
+from hub.core.timers import TimerLeases, periodic
 from hub.trail.auditor import Auditor
 
 
-def checkpoint_timer(auditor: Auditor, interval: float) -> AbstractAsyncContextManager[None]:
-    """Sign a checkpoint every ``interval`` seconds; ``interval == 0`` disables it."""
-    return periodic("audit checkpoints", auditor.checkpoint_now, interval)
+def checkpoint_timer(
+    auditor: Auditor, interval: float, *, leases: TimerLeases | None = None
+) -> AbstractAsyncContextManager[None]:
+    """Sign a checkpoint every ``interval`` seconds; ``interval == 0`` disables it. With
+    ``leases``, once per interval across every process (:mod:`hub.core.timers`)."""
+    return periodic("audit checkpoints", auditor.checkpoint_now, interval, leases=leases)

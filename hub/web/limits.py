@@ -242,7 +242,8 @@ class UploadSlots:
     blocking work (parsing, sealing, writing to the store) never takes a thread from AnyIO's
     shared pool, which serves the health, token and read paths.
 
-    Used from the event loop only, so the counts need no lock.
+    Used from the event loop only, so the counts need no lock. The counts are this process's:
+    a hub served by several worker processes gives each its share (:meth:`shared_by`).
     """
 
     def __init__(self, *, per_caller: int, total: int) -> None:
@@ -250,6 +251,20 @@ class UploadSlots:
         self.total = total
         self._running: Counter[str] = Counter()
         self._threads: anyio.CapacityLimiter | None = None
+
+    @classmethod
+    def shared_by(cls, workers: int, *, per_caller: int, total: int) -> UploadSlots:
+        """One worker's share when ``workers`` processes serve together: each limit divided by
+        the worker count, rounded up, and at least one (decision 0037).
+
+        The hub as a whole then runs at most ``total`` uploads (plus at most one per worker,
+        from the rounding), never more; a caller whose uploads happen to land unevenly on the
+        workers may be refused before it runs ``per_caller`` in all. Counting in one place
+        instead (the database, shared memory) would put a round trip or a lock on every upload
+        to make that bound exact.
+        """
+        share = max(workers, 1)
+        return cls(per_caller=-(-per_caller // share), total=-(-total // share))
 
     @property
     def running(self) -> int:

@@ -206,3 +206,14 @@ def test_upload_slot_is_freed_when_the_upload_fails() -> None:
         raise RuntimeError("the store failed")
     with slots.hold("a"):
         assert slots.running == 1
+
+
+def test_each_worker_takes_its_share_of_the_upload_slots() -> None:
+    # The defaults over 2 workers: 16 per caller and 32 in all in each, 64 in all for the hub.
+    share = UploadSlots.shared_by(2, per_caller=32, total=64)
+    assert (share.per_caller, share.total) == (16, 32)
+    # Rounded up, never to nothing: 3 workers of 5 slots run at most 6, each caller at least 1.
+    share = UploadSlots.shared_by(3, per_caller=1, total=5)
+    assert (share.per_caller, share.total) == (1, 2)
+    one = UploadSlots.shared_by(1, per_caller=32, total=64)
+    assert (one.per_caller, one.total) == (32, 64)
