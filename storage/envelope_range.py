@@ -225,7 +225,7 @@ def _read_segments(
         )
         del ciphertext  # one segment of ciphertext held at a time, not two
         yield _clip(plaintext, plan=plan, index=index)
-    if plan.ciphertext_length and read(1):  # bytes beyond the plan: not the object planned
+    if read(1):  # bytes beyond the plan: not the object planned
         raise IntegrityError
 
 
