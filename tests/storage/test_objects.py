@@ -816,3 +816,36 @@ def test_a_reader_over_a_read_function_releases_once_at_the_end() -> None:
     assert released == [1]
     with pytest.raises(TypeError, match="one of them"):
         StreamReader(size=0, release=lambda: None)
+
+
+def test_a_body_read_to_its_end_gives_its_connection_back_for_the_next_get(
+    ranged_object: tuple[Store, str, bytes],
+) -> None:
+    """Reads of the exact sizes the vault asks for still end the body cleanly: urllib3 hands
+    the connection back when the body is read to its end, and the next GET reuses it (no new
+    TCP connection per download). A body closed early is never reused: its unread bytes would
+    be read as the next answer."""
+    store, key, data = ranged_object
+    if not isinstance(store, S3Store):
+        pytest.skip("connections are an S3 store's")
+    pool = store._client._http.connection_from_url(store._endpoint)
+
+    def pooled_ports() -> set[int]:
+        """The local ports of the open connections waiting in the pool."""
+        assert pool.pool is not None
+        idle = [c for c in list(pool.pool.queue) if c is not None and c.sock is not None]
+        return {c.sock.getsockname()[1] for c in idle}
+
+    with store.open(key, offset=5, length=MiB) as reader:
+        assert b"".join(reader) == data[5 : 5 + MiB]
+    ports = pooled_ports()
+    assert ports
+    for _ in range(3):
+        with store.open(key) as reader:
+            assert b"".join(reader) == data
+        with store.open(key, offset=7, length=100) as reader:
+            assert reader.read(100) == data[7:107]
+        assert pooled_ports() == ports
+    with store.open(key) as reader:
+        assert data.startswith(reader.read(10))
+    assert not pooled_ports() & ports
