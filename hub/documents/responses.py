@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import queue
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 import anyio
@@ -118,10 +116,14 @@ def content_response(content: Content) -> Response:
     )
 
 
-READ_AHEAD: Final = 0
-"""How many pieces the reading thread may have ready beyond the one being sent. With 0 it
-reads the next piece while the one just sent drains from the socket's buffer; one more ahead
-cost CPU on a loaded machine and gained nothing (decision 0035)."""
+READERS: Final = 32
+"""Threads that read and decrypt the segments of every download in this process, one segment
+per task. A task takes a few milliseconds, and no thread is held while a client drains what
+was sent, so a slow reader costs a waiting coroutine, not a thread; beyond 32 segments being
+read at once, the rest wait their turn in the pool's queue (two cores are long saturated by
+then)."""
+
+_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="ketenhub-download")
 
 
 class ContentStream(Response):
@@ -129,15 +131,14 @@ class ContentStream(Response):
 
     The first piece was authenticated before the answer started and is in memory: it goes out
     at once, from the event loop (a document of one segment, up to 1 MiB, needs no thread at
-    all). The rest is read and authenticated by a thread of this download's own, a piece (one
-    segment, about 1 MiB) at a time: it reads and decrypts the next piece while the one just
-    sent drains from the socket's buffer, and waits for its turn, given back per piece sent,
-    before it reads another (:data:`READ_AHEAD` more turns would let it run further ahead).
-    Each piece costs one hand-off to the event loop and none back (starlette's stream of a
-    synchronous iterator costs a thread-pool round trip per piece); memory per download stays
-    within ``READ_AHEAD + 2`` segments. Only that thread touches the stream, and it closes it.
+    all). The rest is read and authenticated a piece (one segment, about 1 MiB) at a time on
+    the download readers' pool (:data:`READERS`): one task there and one wake-up back per
+    piece, sent as it came, while the piece before it drains from the socket's buffer. Memory
+    per download stays within two segments; a piece is read only once the one before it was
+    handed to the server, and never while another read of the same stream runs.
 
-    A client that hangs up stops the thread after the piece it is reading; a failure in the
+    A client that hangs up stops the stream after the piece being read, which then closes
+    the object (on the thread that read it, once it is done); a failure in the
     stream (a segment that does not authenticate) is raised here after the pieces before it,
     so the server aborts the connection and the client holds fewer bytes than
     ``Content-Length``, never a wrong one.
@@ -184,7 +185,7 @@ class ContentStream(Response):
 
                 group.start_soon(watch)
                 try:
-                    await _send_ahead(plaintext, send)
+                    await _send_rest(plaintext, send)
                 except Exception as exc:  # noqa: BLE001 - raised below, not in a group
                     failure = exc
                 group.cancel_scope.cancel()
@@ -195,46 +196,21 @@ class ContentStream(Response):
                 plaintext.close()
 
 
-_GO: Final = 1
-_STOP: Final = 0
-
-
-async def _send_ahead(plaintext: Plaintext, send: Send) -> None:
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-    # Turns: the reader takes one before each piece, the sender gives one back per piece
-    # sent. A SimpleQueue, not a threading.Semaphore: its get and put are single C calls,
-    # where the Semaphore's Condition took a share of the CPU a piece costs (profiled).
-    turns: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for _ in range(READ_AHEAD + 1):
-        turns.put(_GO)
-
-    def post(item: bytes | BaseException | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has closed: the server stopped
-            loop.call_soon_threadsafe(ready.put_nowait, item)
-
-    def produce() -> None:
-        try:
-            while turns.get() == _GO:
-                piece = next(plaintext.rest, None)
-                post(piece)
-                if piece is None:
-                    break
-        except BaseException as exc:  # noqa: BLE001 - handed to the sender, which raises it
-            post(exc)
-        finally:
-            plaintext.close()
-
-    threading.Thread(target=produce, name="ketenhub-download", daemon=True).start()
+async def _send_rest(plaintext: Plaintext, send: Send) -> None:
+    rest = plaintext.rest
+    reading: Future[bytes | None] | None = None
     try:
         while True:
-            item = await ready.get()
-            if item is None:
+            reading = _readers.submit(next, rest, None)
+            piece = await asyncio.wrap_future(reading)
+            if piece is None:
                 break
-            if isinstance(item, BaseException):
-                raise item
-            await send({"type": "http.response.body", "body": item, "more_body": True})
-            turns.put(_GO)
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
-        turns.put(_STOP)
+        # Closed once no read of it runs (a generator cannot be closed while it executes): at
+        # once when the last read is done, else by the reader thread as it finishes.
+        if reading is None:
+            plaintext.close()
+        else:
+            reading.add_done_callback(lambda _: plaintext.close())
