@@ -88,6 +88,7 @@ __all__ = [
     "aencrypt",
     "ciphertext_size",
     "decrypt",
+    "decrypt_reads",
     "encrypt",
     "hub_prefix",
     "plaintext_size",
@@ -521,6 +522,60 @@ def decrypt(chunks: Iterable[Buffer], dek: bytes, binding: Binding) -> Iterator[
     last = decryptor.finalize()
     if last:
         yield last
+
+
+def decrypt_reads(
+    read: Callable[[int], Buffer], dek: bytes, binding: Binding, *, plaintext_size: int
+) -> Iterator[bytes]:
+    """:func:`decrypt` for a source that reads any number of bytes in one piece: an object
+    store's reader (:meth:`storage.objects.ObjectReader.read`).
+
+    The header and then every segment are read in exactly their own size, so each segment
+    arrives in one piece and goes to the cipher as it is: nothing is copied together from two
+    chunks, as :class:`Decryptor` must when the pieces do not fall on segment boundaries (a
+    store reading 1 MiB at a time from byte 0 splits every segment, since they start at
+    byte 92 and then at 52 + i MiB).
+
+    ``plaintext_size`` is the size the object must hold (the caller's record of it); it fixes
+    every segment's length and which one is last. The same checks as :func:`decrypt`, with the
+    same opaque :class:`IntegrityError`: the header first, each segment's tag at its own index
+    with the last flag set exactly on the last, a short read (truncation), and a byte after the
+    last segment (extension). Each segment's plaintext is yielded once it verified, nothing of
+    the failing one or after it; an empty plaintext yields nothing.
+    """
+    _check_dek(dek)
+    ciphertext_size(plaintext_size)  # ValueError for an impossible size
+    expected_prefix = hub_prefix(dek, binding)
+    header = read(HEADER_SIZE)
+    if len(header) != HEADER_SIZE:
+        raise IntegrityError
+    aead, nonce_prefix = _open_header(
+        bytes(header),
+        dek=dek,
+        expected_prefix=expected_prefix,
+        associated_data=binding.associated_data(),
+    )
+    remaining = plaintext_size
+    index = 0
+    while True:
+        length = min(remaining, FIRST_SEGMENT_PLAINTEXT if index == 0 else SEGMENT_PLAINTEXT)
+        remaining -= length
+        # A full segment is the last when nothing follows it, as in ciphertext_size.
+        last = remaining == 0
+        ciphertext = read(length + _TAG_SIZE)
+        if len(ciphertext) != length + _TAG_SIZE:  # truncated
+            raise IntegrityError
+        plaintext = _open_segment(
+            aead, ciphertext, nonce_prefix=nonce_prefix, index=index, last=last
+        )
+        del ciphertext  # one segment of ciphertext held at a time, not two
+        if plaintext:
+            yield plaintext
+        if last:
+            break
+        index += 1
+    if read(1):  # extended
+        raise IntegrityError
 
 
 async def adecrypt(

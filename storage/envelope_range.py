@@ -49,7 +49,7 @@ authentic: a client is never handed a wrong byte, only possibly an error on a la
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -161,6 +161,17 @@ class RangeDecryptor:
             raise RuntimeError("a RangeDecryptor decrypts its range once")
         return _decrypt_segments(aead, chunks, nonce_prefix=self._nonce_prefix, plan=self.plan)
 
+    def decrypt_reads(self, read: Callable[[int], Buffer]) -> Iterator[bytes]:
+        """:meth:`decrypt` for a source that reads any number of bytes in one piece (an object
+        store's reader): each planned segment is read in exactly its own size and goes to the
+        cipher as it arrived, never copied together from two chunks. The same checks and the
+        same guarantees as :meth:`decrypt`; more bytes than planned (one byte is tried after
+        the last segment) are :class:`IntegrityError` too."""
+        aead, self._aead = self._aead, None
+        if aead is None:
+            raise RuntimeError("a RangeDecryptor decrypts its range once")
+        return _read_segments(aead, read, nonce_prefix=self._nonce_prefix, plan=self.plan)
+
 
 def _decrypt_segments(
     aead: AESGCM, chunks: Iterable[Buffer], *, nonce_prefix: bytes, plan: RangePlan
@@ -197,6 +208,24 @@ def _decrypt_segments(
             yield _clip(plaintext, plan=plan, index=index)
             index += 1
     if index < plan.end_segment:  # fewer bytes than planned: truncated
+        raise IntegrityError
+
+
+def _read_segments(
+    aead: AESGCM, read: Callable[[int], Buffer], *, nonce_prefix: bytes, plan: RangePlan
+) -> Iterator[bytes]:
+    final = plan.segment_count - 1
+    for index in range(plan.first_segment, plan.end_segment):
+        need = _segment_plaintext_length(plan.plaintext_size, index) + _TAG_SIZE
+        ciphertext = read(need)
+        if len(ciphertext) != need:  # fewer bytes than planned: truncated
+            raise IntegrityError
+        plaintext = _open_segment(
+            aead, ciphertext, nonce_prefix=nonce_prefix, index=index, last=index == final
+        )
+        del ciphertext  # one segment of ciphertext held at a time, not two
+        yield _clip(plaintext, plan=plan, index=index)
+    if read(1):  # bytes beyond the plan: not the object planned
         raise IntegrityError
 
 

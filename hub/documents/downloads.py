@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 from audit.events import Action, Outcome
@@ -36,13 +36,38 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
+class Plaintext:
+    """The bytes a download serves: ``first``, the piece authenticated before the answer
+    started (in memory: sending it needs no I/O), then ``rest``, read and authenticated one
+    segment at a time (blocking I/O: run it off the event loop). A failure in ``rest`` is
+    recorded on its own and raised, and ``rest`` closes the object when it ends; :meth:`close`
+    closes it whenever the transfer stops (also before ``rest`` ever ran).
+
+    Iterating yields everything, ``first`` included, for a caller that simply wants the bytes.
+    """
+
+    first: bytes
+    rest: Generator[bytes]
+    release: Callable[[], None]
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.first:
+            yield self.first
+        yield from self.rest
+
+    def close(self) -> None:
+        self.rest.close()
+        self.release()
+
+
+@dataclass(slots=True)
 class Content:
     """What a download serves: the document, the range, and the plaintext stream (not for HEAD,
     nor for a 304, ``not_modified``, which never opened the object)."""
 
     document: Document
     byte_range: ByteRange | None
-    chunks: Iterator[bytes] | None
+    chunks: Plaintext | None
     receipt: Receipt
     not_modified: bool = False
 
@@ -143,7 +168,7 @@ class DownloadService(DocumentService):
 
     def _open_stream(
         self, document: Document, byte_range: ByteRange | None, subject: About
-    ) -> Iterator[bytes]:
+    ) -> Plaintext:
         sealed = vault_repository.get_by_document(self.session, document.id, document.version)
         if sealed is None:
             raise self._unavailable(subject, ObjectNotFound("no sealed object"))
@@ -164,7 +189,9 @@ class DownloadService(DocumentService):
         except IntegrityError as exc:
             reader.close()
             raise self._unavailable(subject, exc) from None
-        return self._rest(subject, first=first, chunks=chunks, close=reader.close)
+        return Plaintext(
+            first, self._rest(subject, chunks=chunks, close=reader.close), reader.close
+        )
 
     def _unavailable(self, subject: About, exc: Exception) -> HubError:
         """Record the failure and answer 500 (no success was recorded yet)."""
@@ -183,14 +210,11 @@ class DownloadService(DocumentService):
         self,
         subject: About,
         *,
-        first: bytes,
         chunks: Iterator[bytes],
         close: Callable[[], None],
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes]:
         # Runs after the request's transaction has committed: a failure is recorded on its own.
         try:
-            if first:
-                yield first
             yield from chunks
         except IntegrityError:
             # No traceback: it would say no more than the event, and nothing of the content.

@@ -9,14 +9,17 @@ the two can never drift apart.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
+import anyio
 from fastapi import Request, Response
-from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from hub.documents.content import Conditions, content_disposition, etag, repr_digest
-from hub.documents.downloads import Content
+from hub.documents.downloads import Content, Plaintext
 from hub.trail.auditor import Receipt
 from hub.web.preconditions import joined
 
@@ -104,6 +107,110 @@ def content_response(content: Content) -> Response:
         headers["Content-Range"] = content.byte_range.content_range(document.size)
     if content.chunks is None:
         return Response(status_code=status, headers=headers, media_type=document.content_type)
-    return StreamingResponse(
-        content.chunks, status_code=status, headers=headers, media_type=document.content_type
+    return ContentStream(
+        content.chunks,
+        length=content.length,
+        status_code=status,
+        headers=headers,
+        media_type=document.content_type,
     )
+
+
+READERS: Final = 32
+"""Threads that read and decrypt the segments of every download in this process, one segment
+per task. A task takes a few milliseconds, and no thread is held while a client drains what
+was sent, so a slow reader costs a waiting coroutine, not a thread; beyond 32 segments being
+read at once, the rest wait their turn in the pool's queue (two cores are long saturated by
+then)."""
+
+_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="ketenhub-download")
+
+
+class ContentStream(Response):
+    """The answer that streams a download's plaintext.
+
+    The first piece was authenticated before the answer started and is in memory: it goes out
+    at once, from the event loop (a document of one segment, up to 1 MiB, needs no thread at
+    all). The rest is read and authenticated a piece (one segment, about 1 MiB) at a time on
+    the download readers' pool (:data:`READERS`): one task there and one wake-up back per
+    piece, sent as it came, while the piece before it drains from the socket's buffer. Memory
+    per download stays within two segments; a piece is read only once the one before it was
+    handed to the server, and never while another read of the same stream runs.
+
+    A client that hangs up stops the stream after the piece being read, which then closes
+    the object (on the thread that read it, once it is done); a failure in the
+    stream (a segment that does not authenticate) is raised here after the pieces before it,
+    so the server aborts the connection and the client holds fewer bytes than
+    ``Content-Length``, never a wrong one.
+    """
+
+    def __init__(
+        self,
+        plaintext: Plaintext,
+        *,
+        length: int,
+        status_code: int,
+        headers: dict[str, str],
+        media_type: str,
+    ) -> None:
+        super().__init__(status_code=status_code, headers=headers, media_type=media_type)
+        self._plaintext = plaintext
+        self._length = length
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        plaintext = self._plaintext
+        started = False
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+            first = plaintext.first
+            if len(first) >= self._length:  # all of it was authenticated before the answer
+                await send({"type": "http.response.body", "body": first, "more_body": False})
+                return
+            if first:
+                await send({"type": "http.response.body", "body": first, "more_body": True})
+            started = True
+            failure: Exception | None = None
+            async with anyio.create_task_group() as group:
+
+                async def watch() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(watch)
+                try:
+                    await _send_rest(plaintext, send)
+                except Exception as exc:  # noqa: BLE001 - raised below, not in a group
+                    failure = exc
+                group.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
+        finally:
+            if not started:
+                plaintext.close()
+
+
+async def _send_rest(plaintext: Plaintext, send: Send) -> None:
+    rest = plaintext.rest
+    reading: Future[bytes | None] | None = None
+    try:
+        while True:
+            reading = _readers.submit(next, rest, None)
+            piece = await asyncio.wrap_future(reading)
+            if piece is None:
+                break
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        # Closed once no read of it runs (a generator cannot be closed while it executes): at
+        # once when the last read is done, else by the reader thread as it finishes.
+        if reading is None:
+            plaintext.close()
+        else:
+            reading.add_done_callback(lambda _: plaintext.close())

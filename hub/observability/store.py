@@ -63,13 +63,14 @@ class ObservedStore:
 
 
 def _observed(reader: ObjectReader, observe: Observe) -> ObjectReader:
-    """``reader``, with failures while streaming reported as ``read``."""
+    """``reader``, with failures while streaming reported as ``read``; pieces read as the
+    caller sizes them (see :meth:`storage.objects.StreamReader.read`)."""
 
-    def chunks() -> Iterator[bytes]:
+    def read(size: int) -> bytes:
         try:
-            yield from reader
+            return reader.read(size)
         except StorageError as exc:
             observe("read", exc)
             raise
 
-    return StreamReader(size=reader.size, chunks=chunks(), release=reader.close)
+    return StreamReader(size=reader.size, read=read, release=reader.close)

@@ -128,15 +128,15 @@ def open_plaintext(
     expected_size = envelope.ciphertext_size(sealed.plaintext_size)
     if plan.length == sealed.plaintext_size:  # offset 0 and to the end: the whole object
         reader = _open_checked(store, key, expected_size=expected_size)
-        return StreamReader(
-            size=sealed.plaintext_size,
-            chunks=envelope.decrypt(reader, dek, binding),
-            release=reader.close,
+        # Pulled segment by segment in their exact sizes: no segment is copied together.
+        chunks = envelope.decrypt_reads(
+            reader.read, dek, binding, plaintext_size=sealed.plaintext_size
         )
+        return StreamReader(size=sealed.plaintext_size, chunks=chunks, release=reader.close)
     with _open_checked(
         store, key, expected_size=expected_size, length=envelope.HEADER_SIZE
     ) as head:
-        header = b"".join(head)
+        header = head.read(envelope.HEADER_SIZE)
     # Checks prefix, commitment and Tink header before any segment is even requested.
     decryptor = envelope_range.RangeDecryptor(header, dek, binding, plan=plan)
     if plan.ciphertext_length == 0:  # an empty range: no segment to read
@@ -149,7 +149,8 @@ def open_plaintext(
         offset=plan.ciphertext_offset,
         length=plan.ciphertext_length,
     )
-    return StreamReader(size=plan.length, chunks=decryptor.decrypt(reader), release=reader.close)
+    chunks = decryptor.decrypt_reads(reader.read)
+    return StreamReader(size=plan.length, chunks=chunks, release=reader.close)
 
 
 def _open_checked(

@@ -16,8 +16,10 @@ Contract shared by every backend:
   An exception raised by that iterator propagates unchanged; only the store's own failures are
   translated into :mod:`storage.errors`.
 - **Reads stream** in chunks of at most :data:`READ_CHUNK_SIZE` bytes, so memory does not grow
-  with the object. A reader holds a file descriptor or an HTTP connection until it is closed:
-  use it as a context manager.
+  with the object, or in pieces of the caller's size with ``read(size)`` (one piece, fewer
+  bytes only at the end), which the vault uses to read each envelope segment whole. A reader
+  holds a file descriptor or an HTTP connection until it is closed: use it as a context
+  manager.
 - **Ranges** behave like slicing a file: ``open(key, offset=o, length=n)`` yields the bytes
   ``[o, o + n)`` clipped to the object, and nothing at all from an offset at or past its end.
 - **Errors** leave as :mod:`storage.errors`, raised ``from`` the backend's exception:

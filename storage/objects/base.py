@@ -46,6 +46,10 @@ class ObjectReader(Protocol):
 
     def __iter__(self) -> Iterator[bytes]: ...
 
+    def read(self, size: int) -> bytes:
+        """The next ``size`` bytes: fewer only at the end of the stream, ``b""`` after it."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...
@@ -119,19 +123,42 @@ def end_of_range(size: int, offset: int, length: int | None) -> int:
 
 
 class StreamReader:
-    """An :class:`ObjectReader` over a chunk generator and the resource behind it.
+    """An :class:`ObjectReader` over a chunk generator, or a read function, and the resource
+    behind it.
+
+    A backend that can read any number of bytes in one piece passes ``read`` (a function that
+    returns the next ``size`` bytes, fewer only at the end); iterating then reads
+    :data:`READ_CHUNK_SIZE` at a time. Otherwise it passes ``chunks``, and :meth:`read` joins
+    and cuts them, holding back what a read did not take for the next one. A caller that knows
+    the sizes it needs (the envelope's segments) reads them exactly, so no segment straddles two
+    chunks and has to be copied together.
 
     ``release`` runs exactly once: when the stream is exhausted, or on ``close()``, which may
     come before iteration even started (a generator that never ran would not run its own
     ``finally``, so the release cannot live there alone).
     """
 
-    __slots__ = ("_chunks", "_release", "size")
+    __slots__ = ("_chunks", "_pending", "_read", "_release", "size")
 
-    def __init__(self, *, size: int, chunks: Iterator[bytes], release: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        size: int,
+        release: Callable[[], None],
+        chunks: Iterator[bytes] | None = None,
+        read: Callable[[int], bytes] | None = None,
+    ) -> None:
+        if (chunks is None) == (read is None):
+            raise TypeError("a StreamReader reads from chunks or from read, one of them")
         self.size = size
         self._release: Callable[[], None] | None = release
-        self._chunks = self._stream(chunks)
+        self._read = read
+        self._pending = b""
+        self._chunks = self._stream(chunks if chunks is not None else self._pieces())
+
+    def _pieces(self) -> Iterator[bytes]:
+        while piece := self.read(READ_CHUNK_SIZE):
+            yield piece
 
     def _stream(self, chunks: Iterator[bytes]) -> Generator[bytes]:
         try:
@@ -145,7 +172,43 @@ class StreamReader:
             release()
 
     def __iter__(self) -> Iterator[bytes]:
-        return self._chunks
+        return self._after_pending() if self._pending else self._chunks
+
+    def _after_pending(self) -> Iterator[bytes]:
+        pending, self._pending = self._pending, b""
+        yield pending
+        yield from self._chunks
+
+    def read(self, size: int) -> bytes:
+        """The next ``size`` bytes of the stream: fewer only at its end, ``b""`` after it.
+
+        From a backend's ``read``, one piece as the backend returns it; from chunks, a chunk
+        as it is when it holds exactly what is asked, otherwise pieces joined (one copy)."""
+        if size < 0:
+            raise ValueError(f"size must not be negative, got {size}")
+        if self._read is not None:
+            if self._release is None:  # closed or exhausted
+                return b""
+            data = self._read(size) if size else b""
+            if size and not data:
+                self._release_once()
+            return data
+        return self._take(size)
+
+    def _take(self, size: int) -> bytes:
+        pieces: list[bytes] = []
+        wanted = size
+        pending, self._pending = self._pending, b""
+        while wanted:
+            if not pending:
+                pending = next(self._chunks, b"")
+                if not pending:
+                    break
+            piece, pending = pending[:wanted], pending[wanted:]
+            pieces.append(piece)
+            wanted -= len(piece)
+        self._pending = pending
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def close(self) -> None:
         self._chunks.close()

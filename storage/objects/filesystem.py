@@ -23,7 +23,6 @@ from storage.errors import (
 )
 from storage.objects.base import (
     KEY_PATTERN,
-    READ_CHUNK_SIZE,
     STALE_AFTER,
     MiB,
     ObjectInfo,
@@ -151,6 +150,34 @@ def _write_durably(fd: int, chunks: Iterable[bytes]) -> os.stat_result:
         raise _os_failure(exc, "flushing an object") from exc
 
 
+class _Span:
+    """Bytes ``[position, end)`` of an open file, read with ``pread`` in pieces of the caller's
+    size (one system call, one copy, per piece)."""
+
+    __slots__ = ("_end", "_fd", "_position")
+
+    def __init__(self, fd: int, position: int, end: int) -> None:
+        self._fd = fd
+        self._position = position
+        self._end = end
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self._end - self._position)
+        if size <= 0:
+            return b""
+        try:
+            data = os.pread(self._fd, size, self._position)
+            while len(data) < size:  # a regular file reads whole, but the call may not
+                more = os.pread(self._fd, size - len(data), self._position + len(data))
+                if not more:  # truncated underneath us; never invent the missing bytes
+                    raise StoreUnavailable("filesystem store: object shrank while being read")
+                data += more
+        except OSError as exc:
+            raise _os_failure(exc, "reading an object") from exc
+        self._position += size
+        return data
+
+
 class FilesystemStore:
     """Objects as files under ``root``, in 256 shard directories: ``root/<key[:2]>/<key>``.
 
@@ -255,21 +282,8 @@ class FilesystemStore:
             raise _os_failure(exc, "opening an object") from exc
         end = end_of_range(size, offset, length)
         return StreamReader(
-            size=size, chunks=self._chunks(fd, offset, end), release=lambda: os.close(fd)
+            size=size, read=_Span(fd, offset, end).read, release=lambda: os.close(fd)
         )
-
-    @staticmethod
-    def _chunks(fd: int, start: int, end: int) -> Iterator[bytes]:
-        position = start
-        while position < end:
-            try:
-                chunk = os.pread(fd, min(READ_CHUNK_SIZE, end - position), position)
-            except OSError as exc:
-                raise _os_failure(exc, "reading an object") from exc
-            if not chunk:  # truncated underneath us; never invent the missing bytes
-                raise StoreUnavailable("filesystem store: object shrank while being read")
-            position += len(chunk)
-            yield chunk
 
     def stat(self, key: str) -> ObjectInfo:
         path = self._path(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -416,8 +416,8 @@ class S3Store:
             release()
             raise
         end = end_of_range(size, offset, length)
-        chunks = self._chunks(response, skip=skip, limit=max(0, end - offset))
-        return StreamReader(size=size, chunks=chunks, release=release)
+        body = _Body(response, skip=skip, left=max(0, end - offset), failure=self._failure)
+        return StreamReader(size=size, read=body.read, release=release)
 
     @staticmethod
     def _size_and_skip(response: urllib3.BaseHTTPResponse, offset: int) -> tuple[int, int]:
@@ -435,27 +435,6 @@ class S3Store:
         if not length.isdigit():
             raise StoreUnavailable("S3 download: answer without a Content-Length")
         return int(length), offset
-
-    def _chunks(
-        self, response: urllib3.BaseHTTPResponse, *, skip: int, limit: int
-    ) -> Iterator[bytes]:
-        if limit <= 0:
-            return
-        # decode_content=False: the bytes are opaque; never let a Content-Encoding header
-        # make urllib3 "decompress" them.
-        try:
-            for received in response.stream(READ_CHUNK_SIZE, decode_content=False):
-                dropped = min(skip, len(received))
-                skip -= dropped
-                chunk = received[dropped : dropped + limit]
-                if chunk:
-                    limit -= len(chunk)
-                    yield chunk
-                if limit == 0:
-                    return
-        except _S3_FAILURES as exc:
-            raise self._failure(exc, "download") from exc
-        raise StoreUnavailable("S3 download ended before the range did")
 
     def _stat(self, key: str) -> ObjectInfo:
         try:
@@ -508,6 +487,53 @@ class S3Store:
         except _S3_FAILURES as exc:
             raise self._failure(exc, "creating the bucket") from exc
         self.check()
+
+
+class _Body:
+    """The body of one GET, read in pieces of the caller's size: ``skip`` leading bytes dropped
+    (a server that ignored the range), then at most ``left`` bytes.
+
+    Each :meth:`read` is one ``read(size)`` of urllib3's response, which fills the piece
+    straight from the socket (http.client's buffered reader): one copy out of the kernel, and
+    no cutting or joining, whatever size the caller asks for.
+    """
+
+    __slots__ = ("_failure", "_left", "_response", "_skip")
+
+    def __init__(
+        self,
+        response: urllib3.BaseHTTPResponse,
+        *,
+        skip: int,
+        left: int,
+        failure: Callable[[BaseException, str], StorageError],
+    ) -> None:
+        self._response = response
+        self._skip = skip
+        self._left = left
+        self._failure = failure
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self._left)
+        if size <= 0:
+            return b""
+        # decode_content=False: the bytes are opaque; never let a Content-Encoding header
+        # make urllib3 "decompress" them.
+        try:
+            while self._skip:
+                dropped = self._response.read(
+                    min(self._skip, READ_CHUNK_SIZE), decode_content=False
+                )
+                if not dropped:
+                    break
+                self._skip -= len(dropped)
+            data = self._response.read(size, decode_content=False)
+        except _S3_FAILURES as exc:
+            raise self._failure(exc, "download") from exc
+        if len(data) != size:
+            raise StoreUnavailable("S3 download ended before the range did")
+        self._left -= size
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ need ``scripts/s3-test-servers up`` and fail, with that hint, when the servers a
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import os
 import re
@@ -31,7 +32,7 @@ from storage.errors import (
     StoreFull,
     StoreUnavailable,
 )
-from storage.objects import MIN_PART_SIZE, READ_CHUNK_SIZE, FilesystemStore, S3Store
+from storage.objects import MIN_PART_SIZE, READ_CHUNK_SIZE, FilesystemStore, S3Store, StreamReader
 from tests.fixtures.stores import (
     KEY,
     S3_TEST_ACCESS_KEY,
@@ -156,6 +157,34 @@ def test_reads_stream_in_bounded_chunks(ranged_object: tuple[Store, str, bytes])
     assert sum(sizes) == len(data)
     assert len(sizes) > 1
     assert max(sizes) <= READ_CHUNK_SIZE
+
+
+@pytest.mark.parametrize(("offset", "length"), RANGES)
+def test_reads_of_any_size_return_the_slice_in_exactly_those_sizes(
+    ranged_object: tuple[Store, str, bytes], offset: int, length: int | None
+) -> None:
+    """What the vault does: the header, then each segment in its own size (92 bytes, then
+    1 MiB - 40, then 1 MiB), never cut at the store's own 1 MiB chunks."""
+    store, key, data = ranged_object
+    expected = data[offset:] if length is None else data[offset : offset + length]
+    got: list[bytes] = []
+    with store.open(key, offset=offset, length=length) as reader:
+        for size in (92, MiB - 40, MiB, MiB, MiB, MiB):
+            piece = reader.read(size)
+            assert len(piece) == min(size, len(expected) - sum(map(len, got)))
+            got.append(piece)
+        assert reader.read(1) == b""
+        assert reader.read(1) == b""  # still nothing, and nothing raised
+    assert b"".join(got) == expected
+
+
+def test_iteration_after_a_read_goes_on_where_the_read_stopped(
+    ranged_object: tuple[Store, str, bytes],
+) -> None:
+    store, key, data = ranged_object
+    with store.open(key, offset=3) as reader:
+        head = reader.read(MiB + 7)
+        assert head + b"".join(reader) == data[3:]
 
 
 def open_descriptors() -> int:
@@ -759,3 +788,64 @@ def test_store_root_is_fixed_at_construction(
     monkeypatch.chdir("/")
     info = store.put([b"x"])
     assert (tmp_path / "objects" / info.key[:2] / info.key).is_file()
+
+
+def test_a_reader_over_chunks_joins_and_cuts_them_for_reads() -> None:
+    """A reader built from chunks (a wrapper's, a test's) reads any size too: a chunk that is
+    exactly what was asked goes out as it is; a read across chunks joins them; what a read did
+    not take is served first by the next read or by iteration."""
+    released = []
+    chunks = [b"abcd", b"efgh", b"ij"]
+    reader = StreamReader(size=10, chunks=iter(chunks), release=lambda: released.append(1))
+    assert reader.read(4) is chunks[0]
+    assert reader.read(3) == b"efg"
+    assert reader.read(0) == b""
+    assert list(reader) == [b"h", b"ij"]
+    assert reader.read(5) == b""
+    assert released == [1]
+
+
+def test_a_reader_over_a_read_function_releases_once_at_the_end() -> None:
+    released = []
+    source = io.BytesIO(b"0123456789")
+    reader = StreamReader(size=10, read=source.read, release=lambda: released.append(1))
+    assert reader.read(3) == b"012"
+    assert b"".join(reader) == b"3456789"
+    assert reader.read(1) == b""
+    reader.close()
+    assert released == [1]
+    with pytest.raises(TypeError, match="one of them"):
+        StreamReader(size=0, release=lambda: None)
+
+
+def test_a_body_read_to_its_end_gives_its_connection_back_for_the_next_get(
+    ranged_object: tuple[Store, str, bytes],
+) -> None:
+    """Reads of the exact sizes the vault asks for still end the body cleanly: urllib3 hands
+    the connection back when the body is read to its end, and the next GET reuses it (no new
+    TCP connection per download). A body closed early is never reused: its unread bytes would
+    be read as the next answer."""
+    store, key, data = ranged_object
+    if not isinstance(store, S3Store):
+        pytest.skip("connections are an S3 store's")
+    pool = store._client._http.connection_from_url(store._endpoint)
+
+    def pooled_ports() -> set[int]:
+        """The local ports of the open connections waiting in the pool."""
+        assert pool.pool is not None
+        idle = [c for c in list(pool.pool.queue) if c is not None and c.sock is not None]
+        return {c.sock.getsockname()[1] for c in idle}
+
+    with store.open(key, offset=5, length=MiB) as reader:
+        assert b"".join(reader) == data[5 : 5 + MiB]
+    ports = pooled_ports()
+    assert ports
+    for _ in range(3):
+        with store.open(key) as reader:
+            assert b"".join(reader) == data
+        with store.open(key, offset=7, length=100) as reader:
+            assert reader.read(100) == data[7:107]
+        assert pooled_ports() == ports
+    with store.open(key) as reader:
+        assert data.startswith(reader.read(10))
+    assert not pooled_ports() & ports

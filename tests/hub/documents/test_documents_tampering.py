@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -214,3 +215,35 @@ def test_an_object_swapped_with_another_documents_is_a_clean_500(
     assert other[:16] not in swapped.content
     assert download_events(documents_hub, document_id) == [("error", "integrity")]
     assert documents_hub.content("IOM", other_id).content == other
+
+
+def open_descriptors() -> int:
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
+
+
+def test_downloads_of_many_segments_close_their_objects_however_they_end(
+    documents_hub: DocumentHub,
+) -> None:
+    """Whole, a range, or cut short by damage: every segment after the first is read on the
+    readers' pool, and the object (a file, an S3 connection) is closed when the answer ends."""
+    content = pdf(3 * MIB + 5)
+    document_id = documents_hub.uploaded("IOM", content)["id"]
+    damaged_id = documents_hub.uploaded("IOM", content)["id"]
+    flip_bit(documents_hub, damaged_id, THIRD_SEGMENT + 500)
+    start = FIRST_SEGMENT_PLAINTEXT - 3
+
+    def download_all() -> None:
+        assert documents_hub.content("IOM", document_id).content == content
+        ranged = documents_hub.content("IOM", document_id, Range=f"bytes={start}-")
+        assert ranged.status_code == 206
+        assert ranged.content == content[start:]
+        status, _, body = streamed(documents_hub, damaged_id)
+        assert status == 200
+        assert body == content[: len(body)]
+        assert len(body) <= THIRD_SEGMENT_PLAINTEXT
+
+    download_all()  # warm up: pools of threads and connections fill once
+    before = open_descriptors()
+    for _ in range(5):
+        download_all()
+    assert open_descriptors() - before < 3
