@@ -142,8 +142,11 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
         def raw_get(i: int) -> None:
             assert raw.sha256(raw_keys[i % len(raw_keys)]) == sha
 
+        def healthz(_: int) -> None:
+            client.get("/healthz").raise_for_status()
+
         phases: list[tuple[str, Callable[[int], None]]] = [
-            ("healthz", lambda _: client.get("/healthz").raise_for_status()),
+            ("healthz", healthz),
             ("metadata", metadata),
             ("upload-200k", up),
             ("download-200k", down),

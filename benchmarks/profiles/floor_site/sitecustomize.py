@@ -44,7 +44,7 @@ if _PATH:
 
     def _counted_ping(self: Any, connection: Any) -> bool:
         _add("<PING>")
-        return _ping(self, connection)
+        return bool(_ping(self, connection))  # type: ignore[no-untyped-call]
 
     _psycopg_common._PGDialect_common_psycopg.do_ping = _counted_ping  # type: ignore[method-assign]
     event.listen(Engine, "before_cursor_execute", _count)
