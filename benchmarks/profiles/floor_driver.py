@@ -3,10 +3,12 @@
 Starts the hub as benchmarks/api.py does (PostgreSQL scratch database, fresh SeaweedFS bucket),
 then runs, one phase at a time, ``--count`` sequential requests of each kind: ``GET /healthz``,
 ``GET /api/v1/documents/{id}`` (metadata), a 200 KiB upload and a 200 KiB download, and the same
-number of raw minio puts and gets of 200 KiB. Prints each phase's median ms and rate.
+number of raw minio puts and gets of 200 KiB. Prints each phase's median ms and rate, and the
+hub process's CPU time per request (user and system: less shaken than wall time by a machine
+shared with other work).
 
-With ``--count-sql`` the hub runs with ``benchmarks/profiles/floor_sitecustomize`` on its path,
-which counts SQL statements by text (SQLAlchemy ``before_cursor_execute``, plus commits); the
+With ``--count-sql`` the hub runs with ``benchmarks/profiles/floor_site/`` on its path, whose
+``sitecustomize`` counts SQL round trips by text (statements, BEGIN, COMMIT, ROLLBACK, pings); the
 driver asks for the counts between phases (SIGUSR1) and prints statements per request.
 With ``--py-spy DIR`` each phase is recorded by ``py-spy record --pid`` into
 ``DIR/floor-<phase>.svg``.
@@ -167,6 +169,7 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
                 else None
             )
             samples = []
+            cpu_before = sum(hub.process.cpu_times()[:2])
             with _spy(pid, spy_out, args.spy_format):
                 started = time.perf_counter()
                 for i in range(args.count):
@@ -175,10 +178,11 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
                     samples.append((time.perf_counter() - t0) * 1000)
                 elapsed = time.perf_counter() - started
             medians[name] = statistics.median(samples)
+            cpu_ms = (sum(hub.process.cpu_times()[:2]) - cpu_before) * 1000 / args.count
             p90 = sorted(samples)[int(len(samples) * 0.9)]
             print(
                 f"{name:15} median {medians[name]:7.2f} ms  p90 {p90:7.2f} ms  "
-                f"{args.count / elapsed:7.1f} /s",
+                f"{args.count / elapsed:7.1f} /s  hub CPU {cpu_ms:5.2f} ms per request",
                 flush=True,
             )
             if args.count_sql:
