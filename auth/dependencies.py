@@ -69,10 +69,16 @@ _BEARER_SCHEME: Final = HTTPBearer(
 )
 
 
-def bearer_token(
+async def bearer_token(
     request: Request,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_SCHEME)],
 ) -> str:
+    """The request's bearer token. ``async``, as it does nothing that blocks: FastAPI runs a
+    plain ``def`` dependency in a worker thread, a hop per request (decision 0036)."""
+    return _bearer_token(request)
+
+
+def _bearer_token(request: Request) -> str:
     if "access_token" in request.query_params:
         raise BearerError(
             401,
@@ -114,7 +120,7 @@ def current_principal(request: Request, token: Annotated[str, Depends(bearer_tok
 def authenticate(request: Request) -> Principal:
     """:func:`current_principal` for code that runs before FastAPI solves a route's
     dependencies, so that a request is authenticated before its body is read."""
-    return current_principal(request, bearer_token(request, None))
+    return current_principal(request, _bearer_token(request))
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -90,6 +90,8 @@ class SigningKeys:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
+        self._retained: _Snapshot | None = None
+        """The last snapshot loaded, kept by :meth:`invalidate`: its keys are reused by kid."""
 
     # -- management (CLI, init) ----------------------------------------------------------------
 
@@ -130,24 +132,37 @@ class SigningKeys:
 
     # -- use ---------------------------------------------------------------------------------
 
-    def _load(self) -> _Snapshot:
+    def _load(self, previous: _Snapshot | None) -> _Snapshot:
+        """The live keys; those ``previous`` already holds (by ``kid``, which names one key for
+        good) are kept as they are, not unsealed and parsed again: parsing a private RSA key
+        checks it, tens of milliseconds that a request would wait for under the lock."""
         with self._sessions() as session:
             live = _live_keys(session)
             if not live:
                 raise LookupError("no token signing key exists; run `ketenhub init`")
             current = live[0]
-            private = self._sealer.unseal(
-                current.kek_id, current.sealed_private_jwk, purpose=_PURPOSE + current.kid
+            if previous is not None and (previous.signing.kid, previous.alg) == (
+                current.kid,
+                current.alg,
+            ):
+                signing = previous.signing
+            else:
+                private = self._sealer.unseal(
+                    current.kek_id, current.sealed_private_jwk, purpose=_PURPOSE + current.kid
+                )
+                signing = _import(current.alg, json.loads(private))
+            known = {} if previous is None else {k.kid: k for k in previous.published}
+            published = KeySet(
+                [known.get(k.kid) or _import(k.alg, json.loads(k.public_jwk)) for k in live]
             )
-            signing = _import(current.alg, json.loads(private))
-            published = KeySet([_import(k.alg, json.loads(k.public_jwk)) for k in live])
         return _Snapshot(signing, current.alg, published, self._monotonic())
 
     def _current(self) -> _Snapshot:
         with self._lock:
             snapshot = self._snapshot
             if snapshot is None or self._monotonic() - snapshot.loaded_at >= self._cache_seconds:
-                snapshot = self._snapshot = self._load()
+                snapshot = self._snapshot = self._load(self._retained)
+                self._retained = snapshot
             return snapshot
 
     def signing_key(self) -> tuple[SigningJWK, str]:

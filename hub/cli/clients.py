@@ -25,7 +25,7 @@ from hub.cli.console import (
 from hub.clients import service as clients
 from hub.clients.service import ClientView
 from hub.core import db
-from hub.core.cached import CUT_OFF
+from hub.core.cached import BOUND
 from hub.core.db import as_utc
 from hub.trail.recorder import About
 
@@ -146,7 +146,7 @@ def cmd_disable(args: argparse.Namespace) -> None:
         )
     print(
         f"disabled {client.client_id}: it gets no new tokens, and the tokens it holds stop "
-        f"working within {CUT_OFF:g} seconds"
+        f"working within {BOUND:g} seconds"
     )
 
 

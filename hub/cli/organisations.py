@@ -18,7 +18,7 @@ from typing import Any
 from audit.events import Action
 from hub.cli.console import CommandError, command_services, operator_recorder, print_table
 from hub.core import db
-from hub.core.cached import CUT_OFF
+from hub.core.cached import BOUND
 from hub.directory import clients_repository as clients
 from hub.directory import organisations_repository as repository
 from hub.organisations import service
@@ -91,7 +91,7 @@ def cmd_disable(args: argparse.Namespace) -> None:
         return
     print(
         f"disabled {args.code}: its clients get no new tokens, the tokens they hold stop working "
-        f"within {CUT_OFF:g} seconds, and its shares grant nothing"
+        f"within {BOUND:g} seconds, and its shares grant nothing"
     )
 
 

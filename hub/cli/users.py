@@ -17,7 +17,7 @@ from auth.people import Role
 from hub.accounts.service import ACTIVATE, RESET, UserSummary, one_time_link
 from hub.cli.console import command_services, load_settings, print_table
 from hub.core import db
-from hub.core.cached import CUT_OFF
+from hub.core.cached import BOUND
 from hub.trail.context import Context
 
 _OVERSIGHT_PURPOSE = "verantwoording"
@@ -90,7 +90,7 @@ def cmd_disable(args: argparse.Namespace) -> None:
         )
     print(
         f"disabled {person.username}: they cannot log in, and their sessions stop working "
-        f"within {CUT_OFF:g} seconds"
+        f"within {BOUND:g} seconds"
     )
 
 

@@ -7,7 +7,7 @@ enabled, and was not disabled after the token was issued (enabling the client ag
 bring back the tokens that disabling ended). This is that question, answered from memory: the
 clients that are disabled, or were disabled within the longest lifetime of a hub token, reloaded
 every :data:`~hub.core.cached.CUT_OFF` seconds, so their tokens are refused on every replica within
-that time (DESIGN.md allows 5 seconds).
+that time and a read (decision 0036: 2 seconds).
 
 The view holds only those clients, not every enabled one: a client registered a moment ago is
 then never refused for want of a reload, and the view stays small. A client id the hub never

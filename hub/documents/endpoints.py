@@ -96,22 +96,38 @@ def _out(shown: Shown) -> DocumentOut:
     )
 
 
+UPLOAD_PIECE: Final = 256 * 1024
+"""Bytes of the body handed to the upload's thread at once, at least (but the last piece)."""
+
+
 def body_chunks(request: Request) -> Iterator[bytes]:
-    """The request body as a plain iterator, for a worker thread: each chunk is pulled from the
-    event loop as the parser asks for it, so the body is never buffered beyond one chunk."""
+    """The request body as a plain iterator, for a worker thread: pieces of at least
+    :data:`UPLOAD_PIECE` bytes, each pulled from the event loop as the parser asks for it, so
+    the body is never buffered beyond one piece and one chunk of the server's.
+
+    One hop between the thread and the event loop costs about as much as parsing 64 KiB; the
+    server hands over what the socket had, often a few KiB, so a piece gathers several chunks
+    in one hop (decision 0036)."""
     stream: AsyncIterator[bytes] = request.stream()
 
     async def pull() -> bytes | None:
+        pieces: list[bytes] = []
+        size = 0
         try:
-            return await anext(stream)
+            while size < UPLOAD_PIECE:
+                chunk = await anext(stream)
+                if chunk:
+                    pieces.append(chunk)
+                    size += len(chunk)
         except StopAsyncIteration:
-            return None
+            if not pieces:
+                return None
         except ClientDisconnect:
             raise UploadAborted("the client hung up before the upload was complete") from None
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    while (chunk := anyio.from_thread.run(pull)) is not None:
-        if chunk:
-            yield chunk
+    while (piece := anyio.from_thread.run(pull)) is not None:
+        yield piece
 
 
 _UPLOAD_BODY: Final[dict[str, Any]] = {
@@ -203,8 +219,11 @@ async def upload(request: Request, service: Uploader, slots: UploadSlotsDep) -> 
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
         # Before anything reads the body: uvicorn sends `100 Continue` only once it is read.
+        # The policy is in memory: only a refusal, which is recorded, needs a thread.
         length = int(declared)
-        await anyio.to_thread.run_sync(lambda: service.refuse_too_large(length))
+        largest = service.largest_body()
+        if largest is not None and length > largest:
+            await anyio.to_thread.run_sync(lambda: service.refuse_too_large(length))
     # A slot first (429/503 at once when there is none), then the body is read, on the uploads'
     # own threads: a slow upload never holds a thread the health, token or read paths need.
     with slots.hold(f"{principal.issuer} {principal.client_id}"):

@@ -28,7 +28,7 @@ from audit.events import Action, ActorType, Outcome
 from auth import families
 from auth.client_auth import ClientKeySets, basic_credentials, decoy_keys, is_client_id
 from auth.code_grant import AuthorizationRequest, Grantee
-from auth.models import OAuthClient, RefreshToken, RevokedToken
+from auth.models import OAuthClient, RefreshToken
 from auth.people import WEB_CLIENT_ID, Person
 from auth.server import FormRequest, HubAuthorizationServer, Pruner
 from auth.server_config import ServerConfig
@@ -40,6 +40,7 @@ from hub.directory import organisations_repository as organisations
 from hub.directory.clients_repository import record_use
 from hub.keys.signing import KeyRingSealer
 from hub.tokens.people import PersonLookup
+from hub.tokens.revocations import RevokedTokens
 from hub.tokens.standing import Standing
 from hub.trail.auditor import Auditor
 from hub.trail.context import Actor, Context
@@ -65,16 +66,10 @@ _REFUSALS: Final = {
 }
 
 
-def revocation_check(engine: Engine) -> Callable[[str], bool]:
-    """A check every replica shares: the database's revocation list, read on every call."""
-
-    reader = db.read_only(engine)
-
-    def is_revoked(jti: str) -> bool:
-        with Session(reader) as session:
-            return session.get(RevokedToken, jti) is not None
-
-    return is_revoked
+def revocation_check(engine: Engine) -> RevokedTokens:
+    """A check every replica shares: the database's revocation list, held in memory for at most
+    :data:`~hub.tokens.revocations.REVOCATION_TTL` seconds (decision 0036)."""
+    return RevokedTokens(engine)
 
 
 class GrantRefused(HubError):

@@ -8,7 +8,7 @@ dependency, before the route runs:
 2. validates the session's access token with the API's own validator
    (``app.state.token_validator``), so the person's standing counts exactly as for the API: a
    disabled user or organisation, a reset factor or password, a revoked login end the page
-   too, within the same 5 seconds;
+   too, within the same 2 seconds;
 3. refreshes the tokens through the refresh grant (``services.oauth.refresh``, in process)
    when the access token has expired or ends within :data:`REFRESH_MARGIN`; a refused refresh
    (reuse, the login's 8 hours over, a disabled person) ends the session: to the login page;

@@ -23,7 +23,11 @@ from hub.web.limits import UploadSlots
 logger = logging.getLogger(__name__)
 
 
-def get_services(request: Request) -> Services:
+# The dependencies that only look something up are ``async``: FastAPI runs a plain ``def``
+# dependency in a worker thread, a hop per dependency and request (decision 0036).
+
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -107,7 +111,7 @@ def request_transaction(services: ServicesDep) -> Iterator[RequestTransaction]:
 TransactionDep = Annotated[RequestTransaction, Depends(request_transaction, scope="function")]
 
 
-def get_session(transaction: TransactionDep) -> Session:
+async def get_session(transaction: TransactionDep) -> Session:
     """The request transaction's session, for routes that record nothing themselves."""
     return transaction.session
 
@@ -115,7 +119,7 @@ def get_session(transaction: TransactionDep) -> Session:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_upload_slots(request: Request) -> UploadSlots:
+async def get_upload_slots(request: Request) -> UploadSlots:
     slots: UploadSlots = request.app.state.upload_slots
     return slots
 
@@ -123,7 +127,7 @@ def get_upload_slots(request: Request) -> UploadSlots:
 UploadSlotsDep = Annotated[UploadSlots, Depends(get_upload_slots)]
 
 
-def get_vault(services: ServicesDep) -> Vault:
+async def get_vault(services: ServicesDep) -> Vault:
     return services.vault
 
 
@@ -133,7 +137,7 @@ VaultDep = Annotated[Vault, Depends(get_vault)]
 _SHOWABLE_PARAMETER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """Refuse query parameters the route does not declare, and a single-valued one given more
     than once (422).
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Final, cast
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
@@ -78,12 +79,20 @@ class _MultipartUpload:
         self._parts: list[MinioPart] = []
         self.upload_id: str | None = None
 
-    def put_whole(self, data: memoryview) -> None:
-        """The object fits in one part: a single PUT, no multipart upload."""
+    def put_whole(self, data: memoryview) -> ObjectInfo:
+        """The object fits in one part: a single PUT, no multipart upload. What the store
+        answered is what it kept: no HEAD to ask again (see :meth:`S3Store.put`)."""
         # minio hands the body to hashlib (SigV4 payload hash) and urllib3 (sendall); both take
         # any buffer, so a view of the part buffer goes out without a copy.
         body = cast(bytes, data) if data else b""
-        self._client._put_object(self._bucket, self._key, body, _content_type())
+        result = self._client._put_object(self._bucket, self._key, body, _content_type())
+        headers = result.http_headers
+        stamp = headers.get("Last-Modified") or headers.get("Date")
+        try:
+            modified = parsedate_to_datetime(stamp) if stamp else None
+        except (TypeError, ValueError):
+            modified = None
+        return _s3_info(self._key, len(body), modified)
 
     def send(self, part: Part) -> None:
         if self.upload_id is None:
@@ -291,14 +300,19 @@ class S3Store:
         parts = PartSource(chunks, self._part_size)
         upload = _MultipartUpload(self._client, self._bucket, key)
         try:
+            whole: ObjectInfo | None = None
             with OneInFlight("ketenhub-s3-put") as worker:
                 for part in parts:
                     if part.number == 1 and part.last:
-                        upload.put_whole(part.data)
+                        whole = upload.put_whole(part.data)
                     else:
                         worker.submit(functools.partial(upload.send, part))
             upload.complete()
-            info = self._stored(key, parts.total)
+            # A single PUT carries its payload's SHA-256 (SigV4 over http) or its Content-MD5
+            # (over https), which the server checks before it answers 200: it kept exactly those
+            # bytes, and a HEAD would only say so again, a round trip per small upload. A
+            # multipart upload is still checked by a HEAD.
+            info = whole if whole is not None else self._stored(key, parts.total)
         except BaseException as exc:
             # The upload thread has been joined by now: nothing can add a part after the abort.
             upload.abort()

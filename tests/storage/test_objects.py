@@ -110,9 +110,19 @@ def test_empty_chunks_from_the_caller_are_harmless(object_store: Store) -> None:
 
 
 def test_put_reports_what_stat_reports_with_an_aware_utc_time(object_store: Store) -> None:
+    """The key and size as stat has them; the time as the store answered the put (S3: without
+    asking again, from the PUT's own answer), so within a second of stat's."""
     info = object_store.put([b"hello"])
     assert info.modified.tzinfo is not None
     assert info.modified.utcoffset() == timedelta(0)
+    stat = object_store.stat(info.key)
+    assert (stat.key, stat.size) == (info.key, info.size)
+    assert abs(stat.modified - info.modified) <= timedelta(seconds=1)
+
+
+def test_a_multipart_put_reports_what_stat_reports(object_store: Store) -> None:
+    data = pattern(6 * MiB + 1)  # more than one 5 MiB S3 part: completed, then checked by HEAD
+    info = object_store.put(odd_chunks(data))
     assert object_store.stat(info.key) == info
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from auth.scopes import Scope
 from hub.clients import service as clients
 from hub.clients.administration import ClientAdministration, Registration
+from hub.core.cached import BOUND
 from hub.core.errors import HubError, Unprocessable
 from hub.directory import organisations_repository
 from hub.pages.admin.serving import ClientAdder, ClientDisabler, ClientEnabler, ClientsReader
@@ -29,8 +30,8 @@ from hub.ui.rendering import N_, render, translator
 
 router = APIRouter(include_in_schema=False)
 
-STOP_WITHIN: Final = 5
-"""Seconds within which a disabled client's tokens stop working on every replica (DESIGN.md;
+STOP_WITHIN: Final = int(BOUND)
+"""Seconds within which a disabled client's tokens stop working on every replica (decision 0036;
 :data:`hub.core.cached.CUT_OFF` plus the time of one read)."""
 
 ClientId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -66,7 +67,7 @@ def _list_page(
             clients=service.clients(),
             methods=clients.methods,
             client_states=STATE_NAMES,
-            # DESIGN.md's bound on every replica (the cache's CUT_OFF plus a read's time).
+            # Decision 0036's bound on every replica (the cache's CUT_OFF plus a read's time).
             stop_within=STOP_WITHIN,
             errors=errors or [],
         ),

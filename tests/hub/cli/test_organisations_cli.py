@@ -97,7 +97,7 @@ def test_org_add_list_disable_enable(env: dict[str, str], database: Any) -> None
     ).items()
 
     disabled = run_ketenhub(env, "org", "disable", "GM0599").stdout
-    assert "stop working within 4 seconds" in disabled
+    assert "stop working within 2 seconds" in disabled
     assert organisations(database)["GM0599"][2] is False
     assert run_ketenhub(env, "org", "disable", "GM0599").stdout == "GM0599 was disabled already\n"
     run_ketenhub(env, "org", "enable", "GM0599")
@@ -309,7 +309,7 @@ def test_client_enable_is_recorded_and_refused_while_the_organisation_is_disable
     )  # fmt: skip
     assert "client_id     kmar-grens" in added.stdout
     disabled = run_ketenhub(env, "client", "disable", "kmar-grens").stdout
-    assert "stop working within 4 seconds" in disabled
+    assert "stop working within 2 seconds" in disabled
     run_ketenhub(env, "org", "disable", "KMAR")
     one_line_error(
         run_ketenhub(env, "client", "enable", "kmar-grens", check=False),

@@ -192,7 +192,7 @@ def test_disable_and_enable_a_client(admin_pages_hub: PagesHub) -> None:
     partner = hub.api.hub.register(organisation="IND", scopes="documents:read")
     assert hub.api.hub.token_response(partner).status_code == 200
     listing = admin.get("/admin/clients")
-    assert "binnen 5 seconden" in listing.text  # the bound of a disabled client's tokens
+    assert "binnen 2 seconden" in listing.text  # the bound of a disabled client's tokens
     disabled = admin.post(
         f"/admin/clients/{partner.client_id}/disable", data={"csrf_token": admin.csrf_token}
     )
