@@ -131,15 +131,6 @@ class _Frontier:
     accumulator: merkle.MerkleAccumulator
 
 
-def serialise_appends(connection: Connection) -> None:
-    """Take the log's append lock for the rest of the transaction (PostgreSQL), or rely on
-    the writer lock the transaction already holds (SQLite, ``BEGIN IMMEDIATE``)."""
-    if connection.dialect.name == "postgresql":
-        # The driver's own statement: its result is read under the lock, so no SQL
-        # construct is built or looked up in the statement cache there.
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-
-
 class AuditLog:
     """Appends events to the log and reads it. One per process; thread-safe."""
 
@@ -152,7 +143,10 @@ class AuditLog:
         self._clock = clock
         self._observer = observer
         self._guard = threading.Lock()
-        self._frontier: _Frontier | None = None
+        self._tip: _Frontier | None = None
+        """The frontier after this process's newest append, written or on its way."""
+        self._recent: dict[tuple[int, bytes | None], _Frontier] = {}
+        self._rereads = 0
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -160,11 +154,54 @@ class AuditLog:
         """Append ``event`` in the session's transaction; flushes, never commits."""
         prepared = event.prepare()
         connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            recorded, timing = self._append_postgres(connection, prepared)
+        else:
+            recorded, timing = self._append_sqlite(connection, prepared)
+        if self._observer is not None:
+            self._observer.appended(session, recorded, timing)
+        return recorded
+
+    @property
+    def rereads(self) -> int:
+        """How many appends of this log found the database's head was not the one predicted,
+        and read it under the lock (another process appended, or an append was rolled back)."""
+        return self._rereads
+
+    def _append_postgres(
+        self, connection: Connection, prepared: PreparedLeaf
+    ) -> tuple[Recorded, AppendTiming]:
+        """The lock, then one write onto the frontier this process wrote last, both on the
+        driver's connection; the head is read under the lock only when that write's condition
+        fails."""
+        raw: Any = connection.connection.driver_connection  # psycopg.Connection
         asked = time.perf_counter()
-        serialise_appends(connection)
+        with raw.cursor() as cursor:
+            cursor.execute(_LOCK_SQL, (_LOCK_KEY,))
+            locked = time.perf_counter()
+            with self._guard:
+                tip = self._tip
+                planned = None if tip is None else self._plan(prepared, tip)
+            if planned is None or tip is None or not _pg_write(cursor, *planned[2:], tip):
+                head = self._pg_head(connection, cursor)
+                with self._guard:
+                    planned = self._plan(prepared, head)
+                    self._rereads += 1
+                if not _pg_write(cursor, *planned[2:], head, checked=True):  # pragma: no cover
+                    raise RuntimeError("the audit log's head changed under its lock")
+        recorded, after, _, _ = planned
+        with self._guard:
+            self._tip = self._remember(after)
+        return recorded, AppendTiming(locked - asked, locked)
+
+    def _append_sqlite(
+        self, connection: Connection, prepared: PreparedLeaf
+    ) -> tuple[Recorded, AppendTiming]:
+        """The writer lock is the transaction's (``BEGIN IMMEDIATE``): the frontier this
+        process wrote last, and the head read only when the write's condition fails."""
         locked = time.perf_counter()
         with self._guard:
-            cached = self._frontier
+            cached = self._tip
         written = None
         if cached is not None:
             written = self._write(connection, prepared, cached, checked=False)
@@ -172,31 +209,18 @@ class AuditLog:
             written = self._write(connection, prepared, self._head(connection), checked=True)
             if written is None:  # pragma: no cover - the head was read under the lock
                 raise RuntimeError("the audit log's head changed under its lock")
+            with self._guard:
+                self._rereads += 1
         recorded, frontier = written
         with self._guard:
-            self._frontier = frontier
-        if self._observer is not None:
-            self._observer.appended(session, recorded, AppendTiming(locked - asked, locked))
-        return recorded
+            self._tip = self._remember(frontier)
+        return recorded, AppendTiming(0.0, locked)
 
-    def _head(self, connection: Connection) -> _Frontier:
-        """The frontier of the tree as the database holds it (under the lock)."""
-        head = connection.execute(
-            select(_EVENTS.c.seq, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq.desc()).limit(1)
-        ).first()
-        size, last = (0, None) if head is None else (head.seq + 1, bytes(head.leaf_hash))
-        with self._guard:
-            cached = self._frontier
-        if cached is not None and cached.size == size and cached.last_leaf == last:
-            return cached
-        return _Frontier(size, last, resume(connection, size))
-
-    def _write(
-        self, connection: Connection, prepared: PreparedLeaf, frontier: _Frontier, *, checked: bool
-    ) -> tuple[Recorded, _Frontier] | None:
-        """Write the next event onto ``frontier``; ``None`` if the database's head is not
-        ``frontier`` (nothing written then). ``checked``: the head was just read under the
-        lock, so the condition is known to hold."""
+    def _plan(
+        self, prepared: PreparedLeaf, frontier: _Frontier
+    ) -> tuple[Recorded, _Frontier, dict[str, Any], list[merkle.TreeNode]]:
+        """The next event onto ``frontier``, with the time read now: what is recorded, the
+        frontier after it, its row and the nodes it completes."""
         seq = frontier.size
         moment = format_time(self._clock())
         leaf = prepared.leaf(seq=seq, time=moment)
@@ -204,9 +228,47 @@ class AuditLog:
         accumulator = frontier.accumulator.copy()
         nodes = accumulator.append(digest)[1:]  # level 0 is the event's own leaf_hash
         row = {**leaf, "leaf_hash": digest}
+        return Recorded(seq, leaf, digest), _Frontier(seq + 1, digest, accumulator), row, nodes
+
+    def _remember(self, frontier: _Frontier) -> _Frontier:
+        """Keep ``frontier`` among the recent ones (under the guard), so a head read under
+        the lock finds its accumulator without reading nodes."""
+        self._recent[frontier.size, frontier.last_leaf] = frontier
+        while len(self._recent) > _RECENT:
+            del self._recent[next(iter(self._recent))]
+        return frontier
+
+    def _known(self, size: int, last: bytes | None) -> _Frontier | None:
+        with self._guard:
+            return self._recent.get((size, last))
+
+    def _pg_head(self, connection: Connection, cursor: Any) -> _Frontier:
+        """The frontier of the tree as the database holds it (under the lock)."""
+        head = cursor.execute(_HEAD_SQL).fetchone()
+        size, last = (0, None) if head is None else (head[0] + 1, bytes(head[1]))
+        known = self._known(size, last)
+        return known if known is not None else _Frontier(size, last, resume(connection, size))
+
+    def _head(self, connection: Connection) -> _Frontier:
+        """The frontier of the tree as the database holds it (under the lock)."""
+        head = connection.execute(
+            select(_EVENTS.c.seq, _EVENTS.c.leaf_hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+        ).first()
+        size, last = (0, None) if head is None else (head.seq + 1, bytes(head.leaf_hash))
+        known = self._known(size, last)
+        return known if known is not None else _Frontier(size, last, resume(connection, size))
+
+    def _write(
+        self, connection: Connection, prepared: PreparedLeaf, frontier: _Frontier, *, checked: bool
+    ) -> tuple[Recorded, _Frontier] | None:
+        """Write the next event onto ``frontier`` (SQLite); ``None`` if the database's head
+        is not ``frontier`` (nothing written then). ``checked``: the head was just read under
+        the lock, so the condition is known to hold."""
+        with self._guard:
+            recorded, after, row, nodes = self._plan(prepared, frontier)
         if not _insert(connection, row, nodes, frontier, checked=checked):
             return None
-        return Recorded(seq, leaf, digest), _Frontier(seq + 1, digest, accumulator)
+        return recorded, after
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -231,24 +293,55 @@ def _insert(
     checked: bool,
 ) -> bool:
     """Insert the event ``row`` and its completed ``nodes`` if the log's head is ``frontier``
-    (always, if ``checked``); whether they were inserted."""
-    postgres = connection.dialect.name == "postgresql"
+    (always, if ``checked``), on SQLite; whether they were inserted."""
     guard = _NO_GUARD if checked else _AFTER_EMPTY if frontier.size == 0 else _AFTER_LAST
     event, nodes_sql = _statements(connection.dialect.name, tuple(row), guard, len(nodes))
     values: list[Any] = list(row.values())
     if guard == _AFTER_LAST:
         values += [frontier.size - 1, frontier.size - 1, frontier.last_leaf]
-    node_values = [part for n in nodes for part in (n.level, n.index, n.digest)]
-    if postgres:
-        result = connection.exec_driver_sql(event, (*values, *node_values))
-        return bool(result.scalar())
     inserted = connection.exec_driver_sql(event, tuple(values)).rowcount == 1
     if inserted and nodes_sql:
+        node_values = [part for n in nodes for part in (n.level, n.index, n.digest)]
         connection.exec_driver_sql(nodes_sql, tuple(node_values))
     return inserted
 
 
 _NO_GUARD, _AFTER_EMPTY, _AFTER_LAST = 0, 1, 2
+_RECENT: Final = 64
+"""Frontiers a log remembers by (size, last leaf hash): those it predicted or wrote last."""
+
+# On PostgreSQL the statements under the lock run on the driver's (psycopg's) cursor, in the
+# session's transaction, without SQLAlchemy's execution machinery: each return from the
+# database under the lock waits for a core and the GIL, and whatever Python runs then holds
+# the lock longer for every other append, in every process.
+_LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(%s)"
+_HEAD_SQL: Final = "SELECT seq, leaf_hash FROM audit_event ORDER BY seq DESC LIMIT 1"
+
+
+def _pg_write(
+    cursor: Any,
+    row: dict[str, Any],
+    nodes: list[merkle.TreeNode],
+    frontier: _Frontier,
+    *,
+    checked: bool = False,
+) -> bool:
+    """Write onto ``frontier``, the lock held; whether written (the head was ``frontier``)."""
+    statement, values = _pg_statement(row, nodes, frontier, checked=checked)
+    (written,) = cursor.execute(statement, values).fetchone()
+    return bool(written)
+
+
+def _pg_statement(
+    row: dict[str, Any], nodes: list[merkle.TreeNode], frontier: _Frontier, *, checked: bool
+) -> tuple[str, tuple[Any, ...]]:
+    guard = _NO_GUARD if checked else _AFTER_EMPTY if frontier.size == 0 else _AFTER_LAST
+    statement, _ = _statements("postgresql", tuple(row), guard, len(nodes))
+    values: list[Any] = list(row.values())
+    if guard == _AFTER_LAST:
+        values += [frontier.size - 1, frontier.size - 1, frontier.last_leaf]
+    values += [part for n in nodes for part in (n.level, n.index, n.digest)]
+    return statement, tuple(values)
 
 
 # Every statement below is put together from the log's own column names and placeholders
