@@ -32,7 +32,17 @@ events. The log therefore does under the lock only what needs ``seq``:
   ``WITH``; on SQLite, in process, two statements.
 * Only when that condition fails (another process appended, this process's last append was
   rolled back, or it has not appended yet) does the log read its head and rebuild the frontier
-  from ``O(log n)`` stored nodes in one query, and then write as before.
+  from ``O(log n)`` stored nodes in one query (unless it is one this process wrote recently),
+  and then write as before. :attr:`AuditLog.rereads` counts those appends.
+* On PostgreSQL the lock, the write and that head read run on the driver's (psycopg's)
+  cursor, in the session's transaction, not through SQLAlchemy's execution machinery: each
+  return from the database under the lock waits for a core and the GIL, and every bit of
+  Python that runs then holds the lock longer for every append in every process. (Sending the
+  lock and the write in one round trip, psycopg's pipeline mode, was tried: the write must then
+  be computed before the lock is granted, from a frontier predicted in process; with 8 and 32
+  writers in one process the database grants the lock in another order than they predicted,
+  and 55 to 74% of the appends had to read the head after all. The pipeline also cost more
+  client CPU per transaction than two plain round trips on a local socket.)
 
 The statement that writes sees everything committed before the lock was granted (PostgreSQL
 takes a new snapshot per statement under READ COMMITTED, and a transaction is visible before
@@ -143,8 +153,10 @@ class AuditLog:
         self._clock = clock
         self._observer = observer
         self._guard = threading.Lock()
+        self._sequencer = threading.Lock()
+        """Held by the one append of this process that is sending the lock and its write."""
         self._tip: _Frontier | None = None
-        """The frontier after this process's newest append, written or on its way."""
+        """The frontier after this process's newest append."""
         self._recent: dict[tuple[int, bytes | None], _Frontier] = {}
         self._rereads = 0
 
@@ -155,7 +167,7 @@ class AuditLog:
         prepared = event.prepare()
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            recorded, timing = self._append_postgres(connection, prepared)
+            recorded, timing = self._append_postgres(session, connection, prepared)
         else:
             recorded, timing = self._append_sqlite(connection, prepared)
         if self._observer is not None:
@@ -169,30 +181,70 @@ class AuditLog:
         return self._rereads
 
     def _append_postgres(
-        self, connection: Connection, prepared: PreparedLeaf
+        self, session: Session, connection: Connection, prepared: PreparedLeaf
     ) -> tuple[Recorded, AppendTiming]:
-        """The lock, then one write onto the frontier this process wrote last, both on the
-        driver's connection; the head is read under the lock only when that write's condition
-        fails."""
+        """One append of this process at a time computes its write from the frontier the one
+        before it wrote and sends the lock and the write together, then lets the next one in;
+        so the write runs as soon as the database grants the lock, without a round trip to
+        this process. A transaction that holds the lock already (it appended before) appends
+        without waiting for the others: they wait for its lock."""
         raw: Any = connection.connection.driver_connection  # psycopg.Connection
+        transaction = session.get_transaction()
+        if transaction is not None and session.info.get(_LOCKED_BY) is transaction:
+            return self._append_locked(connection, raw, prepared)
+        with self._sequencer:
+            asked = time.perf_counter()
+            with self._guard:
+                tip = self._tip
+                planned = None if tip is None else self._plan(prepared, tip)
+            if planned is None or tip is None:
+                result = self._append_locked(connection, raw, prepared)
+            else:
+                written, locked = _pg_lock_and_write(raw, *planned[2:], tip, asked)
+                if written:
+                    with self._guard:
+                        self._tip = self._remember(planned[1])
+                    result = planned[0], AppendTiming(locked - asked, locked)
+                else:  # the lock is held: read the head, write onto it
+                    with raw.cursor() as cursor:
+                        recorded = self._write_on_head(connection, cursor, prepared)
+                    result = recorded, AppendTiming(locked - asked, locked)
+        session.info[_LOCKED_BY] = transaction
+        return result
+
+    def _append_locked(
+        self, connection: Connection, raw: Any, prepared: PreparedLeaf
+    ) -> tuple[Recorded, AppendTiming]:
+        """The lock, then one write onto the frontier this process wrote last; the head is
+        read under the lock only when that write's condition fails."""
         asked = time.perf_counter()
         with raw.cursor() as cursor:
-            cursor.execute(_LOCK_SQL, (_LOCK_KEY,))
+            cursor.execute(_LOCK_SQL_PLAIN, (_LOCK_KEY,))
             locked = time.perf_counter()
             with self._guard:
                 tip = self._tip
                 planned = None if tip is None else self._plan(prepared, tip)
             if planned is None or tip is None or not _pg_write(cursor, *planned[2:], tip):
-                head = self._pg_head(connection, cursor)
-                with self._guard:
-                    planned = self._plan(prepared, head)
-                    self._rereads += 1
-                if not _pg_write(cursor, *planned[2:], head, checked=True):  # pragma: no cover
-                    raise RuntimeError("the audit log's head changed under its lock")
-        recorded, after, _, _ = planned
+                return self._write_on_head(connection, cursor, prepared), AppendTiming(
+                    locked - asked, locked
+                )
+        with self._guard:
+            self._tip = self._remember(planned[1])
+        return planned[0], AppendTiming(locked - asked, locked)
+
+    def _write_on_head(
+        self, connection: Connection, cursor: Any, prepared: PreparedLeaf
+    ) -> Recorded:
+        """Read the head and write onto it; the lock is held."""
+        head = self._pg_head(connection, cursor)
+        with self._guard:
+            recorded, after, row, nodes = self._plan(prepared, head)
+            self._rereads += 1
+        if not _pg_write(cursor, row, nodes, head, checked=True):  # pragma: no cover - locked
+            raise RuntimeError("the audit log's head changed under its lock")
         with self._guard:
             self._tip = self._remember(after)
-        return recorded, AppendTiming(locked - asked, locked)
+        return recorded
 
     def _append_sqlite(
         self, connection: Connection, prepared: PreparedLeaf
@@ -314,7 +366,39 @@ _RECENT: Final = 64
 # session's transaction, without SQLAlchemy's execution machinery: each return from the
 # database under the lock waits for a core and the GIL, and whatever Python runs then holds
 # the lock longer for every other append, in every process.
-_LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(%s)"
+_LOCK_SQL_PLAIN: Final = "SELECT pg_advisory_xact_lock(%s)"
+_LOCK_SQL: Final = (  # the time is read FROM the function's result, so after the lock is held
+    "SELECT extract(epoch FROM clock_timestamp())::float8 FROM pg_advisory_xact_lock(%s)"
+)
+_LOCKED_BY: Final = "audit.log.locked_by"
+"""The key in ``session.info`` of the transaction that last took the lock in that session."""
+
+
+def _locked_at(server_epoch: float, asked: float) -> float:
+    """The :func:`time.perf_counter` reading when the server granted the lock, by the server's
+    clock; a server on another host may have another clock, so it is kept between the request
+    and now."""
+    now = time.perf_counter()
+    return min(now, max(asked, now - (time.time() - server_epoch)))
+
+
+def _pg_lock_and_write(
+    raw: Any, row: dict[str, Any], nodes: list[merkle.TreeNode], frontier: _Frontier, asked: float
+) -> tuple[bool, float]:
+    """The lock and the write onto ``frontier`` in one round trip (psycopg's pipeline mode).
+    They are two statements, so the write's snapshot is taken after the lock was granted and
+    sees every append committed before. Whether the event was written (if not, the lock is
+    held all the same), and when the lock was granted."""
+    statement, values = _pg_statement(row, nodes, frontier, checked=False)
+    with raw.cursor() as lock, raw.cursor() as write:
+        with raw.pipeline():
+            lock.execute(_LOCK_SQL, (_LOCK_KEY,))
+            write.execute(statement, values)
+        (epoch,) = lock.fetchone()
+        (written,) = write.fetchone()
+    return bool(written), _locked_at(epoch, asked)
+
+
 _HEAD_SQL: Final = "SELECT seq, leaf_hash FROM audit_event ORDER BY seq DESC LIMIT 1"
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,16 +115,16 @@ def test_a_proof_reads_the_database_a_constant_number_of_times(migrated_engine: 
 
 def test_an_append_writes_in_one_statement_after_the_lock(migrated_engine: Engine) -> None:
     """Once a process knows the head, nothing is read under the lock: one conditional write
-    of the event and the nodes it completes (PostgreSQL, on the driver's connection), or the
-    event's and the nodes' writes in process (SQLite)."""
+    of the event and the nodes it completes, sent with the lock in one round trip (PostgreSQL,
+    on the driver's connection), or the event's and the nodes' writes in process (SQLite)."""
     log = AuditLog(clock=StepClock())
     append_events(migrated_engine, log, range(3))  # the first append read the head
     if migrated_engine.dialect.name == "postgresql":
         for index in range(3, 11):  # psycopg prepares a statement on its fifth execution
             trace, prepared = _traced_append(migrated_engine, log, index)
-            # The statements after BEGIN, in the round trips they went in: the lock, the
-            # write, the commit; nothing is read.
-            assert _round_trips(trace, prepared) == [["lock"], ["write"], ["COMMIT"]], trace
+            # The statements after BEGIN, in the round trips they went in: the lock and the
+            # write together (one Sync), then the commit; nothing is read.
+            assert _round_trips(trace, prepared) == [["lock", "write"], ["COMMIT"]], trace
         assert log.rereads == 1  # the first append only
     else:
         statements: list[list[str]] = []
@@ -239,12 +241,51 @@ def test_two_appends_in_one_transaction_follow_each_other(migrated_engine: Engin
         assert root_at(connection, 6) == merkle.root_from_leaves(leaves)
 
 
+def test_a_transaction_appends_again_while_another_waits_for_its_lock(
+    migrated_engine: Engine,
+) -> None:
+    """The append that waits for the database's lock holds the process's turn to send; a
+    transaction that holds the lock already must not wait for that turn (it would wait for
+    the append that waits for it)."""
+    log = AuditLog(clock=StepClock())
+    append_events(migrated_engine, log, range(2))
+    first_written, second_sent = threading.Event(), threading.Event()
+    recorded: dict[str, int] = {}
+
+    def holder() -> None:
+        with db.transaction(migrated_engine) as session:
+            recorded["a"] = log.append(session, event(2)).seq
+            first_written.set()
+            second_sent.wait(10)
+            time.sleep(0.2)  # the other append is now waiting for this transaction's lock
+            recorded["b"] = log.append(session, event(3)).seq
+
+    def waiter() -> None:
+        first_written.wait(10)
+        second_sent.set()
+        recorded["c"] = append_events(migrated_engine, log, [4])[0].seq
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "the appends deadlocked"
+    assert recorded == {"a": 2, "b": 3, "c": 4}
+    with migrated_engine.connect() as connection:
+        leaves = connection.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq))  # type: ignore[arg-type]
+        assert root_at(connection, 5) == merkle.root_from_leaves([bytes(h) for (h,) in leaves])
+
+
 def test_a_second_process_continues_the_same_tree(migrated_engine: Engine) -> None:
     first, second = AuditLog(clock=StepClock()), AuditLog(clock=StepClock())
     recorded = append_events(migrated_engine, first, range(3))
     recorded += append_events(migrated_engine, second, range(3, 7))
     recorded += append_events(migrated_engine, first, range(7, 10))  # its cache is stale now
     assert [r.seq for r in recorded] == list(range(10))
+    # Each read the head under the lock only for its first append and, the first, once more
+    # when it found the other's appends; otherwise its remembered frontier was the head.
+    assert (first.rereads, second.rereads) == (2, 1)
     with migrated_engine.connect() as connection:
         assert root_at(connection, 10) == merkle.root_from_leaves([r.leaf_hash for r in recorded])
 
