@@ -53,7 +53,10 @@ Alembic migrations. In order:
    is mostly time spent in the queue, and the target can only be judged at 1 writer. What
    concurrency buys is throughput, bounded by 1 / the time the lock is held. The table
    therefore also shows, per append, the time spent waiting for the lock and the time it was
-   held (from acquiring it to the end of the commit), measured around the locking statement.
+   held (from acquiring it to the end of the commit): on PostgreSQL as the log reports it to its
+   observer (:class:`audit.log.AppendTiming`, the grant read from the server's clock, as the
+   lock and the write go in one round trip), on SQLite around ``BEGIN IMMEDIATE``. The log's
+   count of appends that had to re-read the head under the lock goes to stderr.
    Two more queues lie outside the lock: the hub's engine pools at most 40 connections
    (:func:`hub.core.db.make_engine`, 10 + 30 overflow; the "conns" column shows the most in
    use at once); and the client's threads share the GIL and,
