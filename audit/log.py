@@ -71,16 +71,18 @@ twice: once to learn the coordinates, once after fetching all of them in a singl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from audit import merkle
@@ -148,6 +150,24 @@ class _Frontier:
     accumulator: merkle.MerkleAccumulator
 
 
+@contextlib.contextmanager
+def _driver_errors(connection: Connection) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy's, as if the statements had gone through it: callers
+    handle :class:`sqlalchemy.exc.SQLAlchemyError` (a failed audit write fails the request
+    with a 503), and a lost connection is invalidated, not returned to the pool."""
+    base = connection.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as exc:
+        raw = connection.connection.dbapi_connection
+        lost = connection.dialect.is_disconnect(exc, raw, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, base, hide_parameters=True, connection_invalidated=lost
+        ) from exc
+
+
 class AuditLog:
     """Appends events to the log and reads it. One per process; thread-safe."""
 
@@ -174,7 +194,8 @@ class AuditLog:
         prepared = event.prepare()
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            recorded, timing = self._append_postgres(session, connection, prepared)
+            with _driver_errors(connection):
+                recorded, timing = self._append_postgres(session, connection, prepared)
         else:
             recorded, timing = self._append_sqlite(connection, prepared)
         if self._observer is not None:
