@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 import rfc8785
+from psycopg import pq
 from sqlalchemy import Engine, select, text
 from sqlalchemy import event as sa_event
 
@@ -110,36 +115,83 @@ def test_a_proof_reads_the_database_a_constant_number_of_times(migrated_engine: 
 
 def test_an_append_writes_in_one_statement_after_the_lock(migrated_engine: Engine) -> None:
     """Once a process knows the head, nothing is read under the lock: one conditional write
-    of the event and the nodes it completes (PostgreSQL), or the event's and the nodes' writes
-    in process (SQLite)."""
+    of the event and the nodes it completes, sent with the lock in one round trip (PostgreSQL,
+    on the driver's connection), or the event's and the nodes' writes in process (SQLite)."""
     log = AuditLog(clock=StepClock())
     append_events(migrated_engine, log, range(3))  # the first append read the head
-    statements: list[list[str]] = []
-
-    def count(*args: Any) -> None:
-        if args[2].startswith("BEGIN"):
-            statements.append([])
-        elif statements:
-            statements[-1].append(args[2].split(" (", 1)[0])
-
-    sa_event.listen(migrated_engine, "before_cursor_execute", count)
-    try:
-        for index in range(3, 11):
-            with db.transaction(migrated_engine) as session:
-                if migrated_engine.dialect.name == "postgresql":
-                    statements.append([])  # psycopg begins the transaction itself
-                log.append(session, event(index))
-    finally:
-        sa_event.remove(migrated_engine, "before_cursor_execute", count)
     if migrated_engine.dialect.name == "postgresql":
-        lock, write = "SELECT pg_advisory_xact_lock(%s)", "WITH e AS"
-        assert statements == [[lock, write]] * 8
-    else:  # an odd seq completes a node
+        for index in range(3, 11):  # psycopg prepares a statement on its fifth execution
+            trace, prepared = _traced_append(migrated_engine, log, index)
+            # The statements after BEGIN, in the round trips they went in: the lock and the
+            # write together (one Sync), then the commit; nothing is read.
+            assert _round_trips(trace, prepared) == [["lock", "write"], ["COMMIT"]], trace
+        assert log.rereads == 1  # the first append only
+    else:
+        statements: list[list[str]] = []
+
+        def count(*args: Any) -> None:
+            if args[2].startswith("BEGIN"):
+                statements.append([])
+            elif statements:
+                statements[-1].append(args[2].split(" (", 1)[0])
+
+        sa_event.listen(migrated_engine, "before_cursor_execute", count)
+        try:
+            append_events(migrated_engine, log, range(3, 11))
+        finally:
+            sa_event.remove(migrated_engine, "before_cursor_execute", count)
+        # an odd seq completes a node
         inserts = ["INSERT INTO audit_event"], ["INSERT INTO audit_event", "INSERT INTO audit_node"]
         assert statements == [inserts[index % 2] for index in range(3, 11)]
     with migrated_engine.connect() as connection:
         leaves = connection.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq))  # type: ignore[arg-type]
         assert root_at(connection, 11) == merkle.root_from_leaves([bytes(h) for (h,) in leaves])
+
+
+def _traced_append(engine: Engine, log: AuditLog, index: int) -> tuple[list[str], dict[str, str]]:
+    """The frontend's protocol messages of one appending transaction, from libpq's trace,
+    and the statements the connection had prepared by name."""
+    with tempfile.TemporaryFile() as trace:
+        with db.transaction(engine) as session:
+            raw = session.connection().connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            raw.pgconn.trace(trace.fileno())
+            raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            log.append(session, event(index))
+        raw.pgconn.untrace()
+        trace.seek(0)
+        lines = trace.read().decode().splitlines()
+    with engine.connect() as connection:  # the pool's only connection: the same one
+        assert connection.connection.driver_connection is raw
+        prepared = dict(
+            connection.exec_driver_sql("SELECT name, statement FROM pg_prepared_statements").all()
+        )
+    return [line for line in lines if line.startswith("F\t")], prepared
+
+
+def _round_trips(frontend: list[str], prepared: dict[str, str]) -> list[list[str]]:
+    """The statements after BEGIN grouped by the Sync (or simple Query) that sent them; each
+    named by the text it was parsed from, here or earlier (``prepared``)."""
+
+    def named(text: str) -> str:
+        return "lock" if "pg_advisory_xact_lock" in text else "write" if "WITH e" in text else text
+
+    names = dict(prepared)
+    trips: list[list[str]] = [[]]
+    for line in frontend:
+        kind, quoted = line.split("\t")[2], line.split('"')
+        if kind == "Parse" and "BEGIN" not in quoted[3]:
+            names[quoted[1]] = quoted[3]
+            if not quoted[1]:  # an unnamed statement, bound right after
+                trips[-1].append(named(quoted[3]))
+        elif kind == "Bind" and quoted[3]:
+            trips[-1].append(named(names[quoted[3]]))
+        elif kind == "Sync" and trips[-1]:
+            trips.append([])
+        elif kind == "Query" and quoted[1] != "BEGIN":
+            trips[-1].append(quoted[1])
+            trips.append([])
+    return [trip for trip in trips if trip]
 
 
 def test_the_write_condition_reads_the_primary_key_under_a_generic_plan(
@@ -189,12 +241,51 @@ def test_two_appends_in_one_transaction_follow_each_other(migrated_engine: Engin
         assert root_at(connection, 6) == merkle.root_from_leaves(leaves)
 
 
+def test_a_transaction_appends_again_while_another_waits_for_its_lock(
+    migrated_engine: Engine,
+) -> None:
+    """The append that waits for the database's lock holds the process's turn to send; a
+    transaction that holds the lock already must not wait for that turn (it would wait for
+    the append that waits for it)."""
+    log = AuditLog(clock=StepClock())
+    append_events(migrated_engine, log, range(2))
+    first_written, second_sent = threading.Event(), threading.Event()
+    recorded: dict[str, int] = {}
+
+    def holder() -> None:
+        with db.transaction(migrated_engine) as session:
+            recorded["a"] = log.append(session, event(2)).seq
+            first_written.set()
+            second_sent.wait(10)
+            time.sleep(0.2)  # the other append is now waiting for this transaction's lock
+            recorded["b"] = log.append(session, event(3)).seq
+
+    def waiter() -> None:
+        first_written.wait(10)
+        second_sent.set()
+        recorded["c"] = append_events(migrated_engine, log, [4])[0].seq
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads), "the appends deadlocked"
+    assert recorded == {"a": 2, "b": 3, "c": 4}
+    with migrated_engine.connect() as connection:
+        leaves = connection.execute(select(AuditEvent.leaf_hash).order_by(AuditEvent.seq))  # type: ignore[arg-type]
+        assert root_at(connection, 5) == merkle.root_from_leaves([bytes(h) for (h,) in leaves])
+
+
 def test_a_second_process_continues_the_same_tree(migrated_engine: Engine) -> None:
     first, second = AuditLog(clock=StepClock()), AuditLog(clock=StepClock())
     recorded = append_events(migrated_engine, first, range(3))
     recorded += append_events(migrated_engine, second, range(3, 7))
     recorded += append_events(migrated_engine, first, range(7, 10))  # its cache is stale now
     assert [r.seq for r in recorded] == list(range(10))
+    # Each read the head under the lock only for its first append and, the first, once more
+    # when it found the other's appends; otherwise its remembered frontier was the head.
+    assert (first.rereads, second.rereads) == (2, 1)
     with migrated_engine.connect() as connection:
         assert root_at(connection, 10) == merkle.root_from_leaves([r.leaf_hash for r in recorded])
 
