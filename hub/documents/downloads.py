@@ -106,8 +106,11 @@ class DownloadService(DocumentService):
         an ``invalid`` request of the action asked for.
         """
         action = Action.DOCUMENT_READ if head else Action.DOCUMENT_DOWNLOAD
-        sealed = None if head else self._with_sealed(document_id)
+        # Held while visibility is decided: the session keeps its rows only as long as
+        # someone does, and resolve_visible is to find this one there.
+        loaded, sealed = (None, None) if head else self._with_sealed(document_id)
         document, access = self._resolve(document_id, action)
+        del loaded
         subject = about(document.id, self._shown(document).v_number)
         current = etag(document.sha256)
 
@@ -171,7 +174,7 @@ class DownloadService(DocumentService):
         )
         return Content(document, byte_range, chunks, receipt)
 
-    def _with_sealed(self, document_id: uuid.UUID) -> SealedObject | None:
+    def _with_sealed(self, document_id: uuid.UUID) -> tuple[Document | None, SealedObject | None]:
         """The document's row and its current sealed object in one statement (decision 0036).
 
         The row lands in the session, where :func:`~hub.access.rule.resolve_visible` finds it
@@ -192,7 +195,7 @@ class DownloadService(DocumentService):
             .where(Document.id == document_id)
         )
         row = self.session.exec(statement).first()
-        return row[1] if row is not None else None
+        return (row[0], row[1]) if row is not None else (None, None)
 
     def _open_stream(
         self,
