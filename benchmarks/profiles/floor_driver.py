@@ -40,8 +40,6 @@ _HERE = Path(__file__).resolve().parent
 _ROOT = _HERE.parent.parent
 sys.path[:] = [str(_ROOT), *(p for p in sys.path if Path(p or ".").resolve() != _HERE)]
 
-import httpx  # noqa: E402
-
 from benchmarks import api as bench  # noqa: E402
 
 SMALL = 200 * bench.KiB
@@ -113,23 +111,29 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
         bench.bucket_of_own(s3, "floor-raw", create=True) as raw,
         tempfile.TemporaryDirectory(prefix="floor-hub-") as data_dir,
         bench.running_hub(
-            database_url=database_url, bucket=bucket.name, s3=s3, data_dir=Path(data_dir)
+            argparse.Namespace(hub_src=args.root, hub_python=Path(sys.executable), workers=1),
+            database_url=database_url,
+            bucket=bucket.name,
+            s3=s3,
+            data_dir=Path(data_dir),
         ) as hub,
-        httpx.Client(base_url=hub.base_url, timeout=60) as client,
     ):
-        tokens = bench.Tokens(hub)
+        # The same client stack as benchmarks/api.py (urllib3, as minio reads raw S3).
+        client = bench.Http(hub.base_url)
+        tokens = bench.Tokens(hub, Path(data_dir) / "demo-credentials.json")
         data = bench.pdf_buffer(SMALL)
         sha = hashlib.sha256(data).hexdigest()
         ids = [bench.upload(client, tokens, [data], size=SMALL)["id"] for _ in range(20)]
         for document_id in ids:  # warm: every path once, tokens issued
             bench.download(client, tokens, document_id)
-            client.get(f"{bench.API}/{document_id}", headers=tokens.header("DTV"))
+            client.request("GET", f"{bench.API}/{document_id}", headers=tokens.header("DTV"))
         raw_keys: list[str] = []
         uploaded: list[str] = []
 
         def metadata(i: int) -> None:
-            r = client.get(f"{bench.API}/{ids[i % len(ids)]}", headers=tokens.header("DTV"))
-            assert r.status_code == 200, r.text
+            path = f"{bench.API}/{ids[i % len(ids)]}"
+            r = client.request("GET", path, headers=tokens.header("DTV"))
+            assert r.status == 200, r.data
 
         def up(_: int) -> None:
             uploaded.append(bench.upload(client, tokens, [data], size=SMALL)["id"])
@@ -145,7 +149,7 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
             assert raw.sha256(raw_keys[i % len(raw_keys)]) == sha
 
         def healthz(_: int) -> None:
-            client.get("/healthz").raise_for_status()
+            assert client.request("GET", "/healthz").status == 200
 
         phases: list[tuple[str, Callable[[int], None]]] = [
             ("healthz", healthz),
@@ -155,7 +159,7 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
             ("raw-put-200k", raw_put),
             ("raw-get-200k", raw_get),
         ]
-        pid = hub.process.pid
+        pid = hub.tree.root.pid
         medians: dict[str, float] = {}
         if args.only:
             wanted = set(args.only.split(","))
@@ -169,7 +173,7 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
                 else None
             )
             samples = []
-            cpu_before = sum(hub.process.cpu_times()[:2])
+            cpu_before = hub.tree.cpu_s()
             with _spy(pid, spy_out, args.spy_format):
                 started = time.perf_counter()
                 for i in range(args.count):
@@ -178,7 +182,7 @@ def main() -> int:  # noqa: PLR0915 - a driver: one straight script
                     samples.append((time.perf_counter() - t0) * 1000)
                 elapsed = time.perf_counter() - started
             medians[name] = statistics.median(samples)
-            cpu_ms = (sum(hub.process.cpu_times()[:2]) - cpu_before) * 1000 / args.count
+            cpu_ms = (hub.tree.cpu_s() - cpu_before) * 1000 / args.count
             p90 = sorted(samples)[int(len(samples) * 0.9)]
             print(
                 f"{name:15} median {medians[name]:7.2f} ms  p90 {p90:7.2f} ms  "

@@ -19,12 +19,16 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
+from sqlalchemy import and_
+from sqlmodel import col, select
+
 from audit.events import Action, Outcome
 from hub.core import db
 from hub.core.errors import HubError, PreconditionFailed, ServiceUnavailable
 from hub.documents.content import ByteRange, Conditions, etag, requested_range
 from hub.documents.service import DocumentService, about, transfer_of
 from hub.tables.documents import Document
+from hub.tables.vault import SealedObject
 from hub.trail.auditor import Receipt
 from hub.trail.recorder import About
 from hub.vault import repository as vault_repository
@@ -102,7 +106,11 @@ class DownloadService(DocumentService):
         an ``invalid`` request of the action asked for.
         """
         action = Action.DOCUMENT_READ if head else Action.DOCUMENT_DOWNLOAD
+        # Held while visibility is decided: the session keeps its rows only as long as
+        # someone does, and resolve_visible is to find this one there.
+        loaded, sealed = (None, None) if head else self._with_sealed(document_id)
         document, access = self._resolve(document_id, action)
+        del loaded
         subject = about(document.id, self._shown(document).v_number)
         current = etag(document.sha256)
 
@@ -155,7 +163,7 @@ class DownloadService(DocumentService):
             transfer = transfer_of(document, span)
         # Opened (and its first segment authenticated) before the event is appended, so the
         # audit log's lock is held only for the append and the commit, not for storage I/O.
-        chunks = None if head else self._open_stream(document, byte_range, subject)
+        chunks = None if head else self._open_stream(document, byte_range, subject, sealed)
         receipt = self.record_receipt(
             action,
             subject,
@@ -166,10 +174,42 @@ class DownloadService(DocumentService):
         )
         return Content(document, byte_range, chunks, receipt)
 
+    def _with_sealed(self, document_id: uuid.UUID) -> tuple[Document | None, SealedObject | None]:
+        """The document's row and its current sealed object in one statement (decision 0036).
+
+        The row lands in the session, where :func:`~hub.access.rule.resolve_visible` finds it
+        by its key without a round trip of its own; visibility is still decided there, as for
+        any read, and the sealed object is used only for a document the caller may read. The
+        statement is the same for a missing, deleted or hidden id, so neither its answer nor
+        its timing tells them apart.
+        """
+        statement = (
+            select(Document, SealedObject)
+            .outerjoin(
+                SealedObject,
+                and_(
+                    col(SealedObject.document_id) == Document.id,
+                    col(SealedObject.version) == Document.version,
+                ),
+            )
+            .where(Document.id == document_id)
+        )
+        row = self.session.exec(statement).first()
+        return (row[0], row[1]) if row is not None else (None, None)
+
     def _open_stream(
-        self, document: Document, byte_range: ByteRange | None, subject: About
+        self,
+        document: Document,
+        byte_range: ByteRange | None,
+        subject: About,
+        sealed: SealedObject | None = None,
     ) -> Plaintext:
-        sealed = vault_repository.get_by_document(self.session, document.id, document.version)
+        current = sealed is not None and (sealed.document_id, sealed.version) == (
+            document.id,
+            document.version,
+        )
+        if sealed is None or not current:
+            sealed = vault_repository.get_by_document(self.session, document.id, document.version)
         if sealed is None:
             raise self._unavailable(subject, ObjectNotFound("no sealed object"))
         try:

@@ -116,4 +116,11 @@ def request_context(request: Request) -> Context:
     return Context.of(trace, source_address=peer)
 
 
-ContextDep = Annotated[Context, Depends(request_context)]
+async def context_dependency(request: Request) -> Context:
+    """:func:`request_context` as a dependency: ``async``, since it only reads the request's
+    scope and headers, so FastAPI runs it on the event loop instead of a worker thread (a hop
+    per request, decision 0036)."""
+    return request_context(request)
+
+
+ContextDep = Annotated[Context, Depends(context_dependency)]
