@@ -123,7 +123,11 @@ was sent, so a slow reader costs a waiting coroutine, not a thread; beyond 32 se
 read at once, the rest wait their turn in the pool's queue (two cores are long saturated by
 then)."""
 
-_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="ketenhub-download")
+READER_THREAD_NAME: Final = "ketenhub-download"
+"""The prefix of those threads' names: they live as long as the process, unlike the stores'
+per-call helper threads."""
+
+_readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix=READER_THREAD_NAME)
 
 
 class ContentStream(Response):

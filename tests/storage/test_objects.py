@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from urllib3.exceptions import ProtocolError
 
+from hub.documents.responses import READER_THREAD_NAME
 from storage.errors import (
     BucketMissing,
     InvalidObjectKey,
@@ -70,8 +71,15 @@ def odd_chunks(data: bytes) -> Iterator[bytes]:
 
 
 def helper_threads() -> list[str]:
-    """The stores' helper threads still alive (upload, writer, read-ahead): none, between calls."""
-    return [thread.name for thread in threading.enumerate() if thread.name.startswith("ketenhub-")]
+    """The stores' helper threads still alive (upload, writer, read-ahead): none, between calls.
+
+    The hub's download readers are left out: a pool of the process, started by any download an
+    earlier test in this process served, and kept until the process ends."""
+    return [
+        thread.name
+        for thread in threading.enumerate()
+        if thread.name.startswith("ketenhub-") and not thread.name.startswith(READER_THREAD_NAME)
+    ]
 
 
 def read_all(store: Store, key: str, *, offset: int = 0, length: int | None = None) -> bytes:
