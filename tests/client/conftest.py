@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -155,6 +156,14 @@ class PartnerHub:
 
     def client_record(self, client_id: str) -> dict[str, Any]:
         return self.served.client(client_id)
+
+
+# The Ctrl-C tests send SIGINT to the client. A process inherits an ignored SIGINT, and a test
+# run started in the background of a non-interactive shell (`nohup`, `cmd &`) has one, so the
+# client would never see it (a CI run started so failed every Ctrl-C test). Python's own
+# handler here makes the clients start with SIGINT's default, as under a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="package")
